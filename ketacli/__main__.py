@@ -1,0 +1,3 @@
+from ketacli.cli.app import run
+
+run()

@@ -1,0 +1,108 @@
+"""`db info | check | backup | migrate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ketacli.cli.common import command, emit, settings
+from ketacli.cli.options import Json
+
+app = typer.Typer(help="The database file: info, checks, backups, migrations.",
+                  no_args_is_help=True)
+
+
+@app.command("info")
+@command
+def info(json_out: Json = False) -> None:
+    """Schema version, record counts, size and file mode."""
+    from ketacli.store import admin
+
+    data = admin.info(settings().store(create=False))
+
+    def human(con):
+        from rich.table import Table
+
+        con.print(f"Database  {data['path']}")
+        con.print(f"Schema    version {data['schema_version']}  ({data['journal_mode']})")
+        con.print(f"Size      {data['size_bytes']:,} bytes  mode {data['mode']}")
+        t = Table(title="Records", title_justify="left")
+        t.add_column("Table")
+        t.add_column("Rows", justify="right")
+        for k, v in data["counts"].items():
+            t.add_row(k, f"{v:,}")
+        con.print(t)
+
+    emit(data, json_out, human)
+
+
+@app.command("check")
+@command
+def check(json_out: Json = False) -> None:
+    """Integrity, foreign keys, audit chain and permissions; exit 4 on a failed check."""
+    from ketacli.errors import StorageError
+    from ketacli.store import admin
+
+    data = admin.check(settings().store(create=False))
+    if not data["ok"]:
+        failed = [c for c in data["checks"] if not c["ok"]]
+        raise StorageError(
+            "database check failed: " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
+            code="check_failed", details=data["checks"],
+        )
+
+    def human(con):
+        for c in data["checks"]:
+            con.print(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['name']:<13} {c['detail']}")
+
+    emit(data, json_out, human)
+
+
+@app.command("backup")
+@command
+def backup(
+    dest: Annotated[Path, typer.Argument(help="File (or directory) for the copy.")],
+    json_out: Json = False,
+) -> None:
+    """An online, consistent, verified copy (safe while others write)."""
+    from ketacli.store import admin
+
+    store = settings().store(create=False)
+    data = admin.backup(store, dest)
+    with store.write() as tx:
+        tx.audit("backup", "database", detail={"dest": data["backup"]})
+
+    def human(con):
+        con.print(f"Backup written and verified: {data['backup']} ({data['size_bytes']:,} bytes)")
+
+    emit(data, json_out, human)
+
+
+@app.command("migrate")
+@command
+def migrate(json_out: Json = False) -> None:
+    """Create the database if needed and apply pending schema migrations."""
+    from ketacli.store.db import apply_migrations, open_store, schema_version
+    from ketacli.store.db import Actor
+    from ketacli.cli.common import os_user
+
+    s = settings()
+    store = open_store(s.db, Actor(s.who, os_user()), create=True, migrate=False)
+    try:
+        before = schema_version(store)
+        applied = apply_migrations(store)
+        data = {"path": str(store.path), "from_version": before,
+                "schema_version": schema_version(store), "applied": applied}
+    finally:
+        store.close()
+
+    def human(con):
+        if applied:
+            con.print(f"Migrated {data['path']} from version {before} to "
+                      f"{data['schema_version']}.")
+        else:
+            con.print(f"Schema is up to date (version {data['schema_version']}).")
+
+    emit(data, json_out, human)

@@ -1,0 +1,130 @@
+"""The one clock of ketacli: "now", the clinic zone, and parsing of --at / dates.
+
+Stored times are UTC ISO-8601 with offset; shown times are in the clinic zone.
+Tests pin the clock with `CLOCK.pin(...)`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+from ketacli.errors import Invalid
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def zone(name: str | None):
+    """The clinic zone: an IANA name, or the system's local zone."""
+    import pendulum
+
+    if not name:
+        return pendulum.local_timezone()
+    try:
+        return pendulum.timezone(name)
+    except Exception:
+        raise Invalid(
+            f"unknown time zone: {name!r}", hint="use an IANA name such as America/Chicago"
+        ) from None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self._pinned: datetime | None = None
+
+    def pin(self, when: datetime | None) -> None:
+        """Fix "now" (tests); None returns to the real clock."""
+        if when is not None and when.tzinfo is None:
+            raise ValueError("pin an aware datetime")
+        self._pinned = when.astimezone(timezone.utc) if when else None
+
+    def now(self) -> datetime:
+        """Now, in UTC."""
+        return self._pinned or datetime.now(timezone.utc)
+
+
+CLOCK = Clock()
+
+
+def to_utc_iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def local(dt: datetime | str, tz) -> datetime:
+    if isinstance(dt, str):
+        dt = from_iso(dt)
+    return dt.astimezone(tz)
+
+
+def today(tz) -> date:
+    return CLOCK.now().astimezone(tz).date()
+
+
+def parse_at(text: str | None, tz, *, option: str = "--at") -> datetime:
+    """Parse a recording time (the contract's three forms); refuse the future.
+
+    ISO-8601 with offset; naive `YYYY-MM-DD HH:MM` in the clinic zone; `HH:MM` today.
+    """
+    now = CLOCK.now()
+    if text is None:
+        return now
+    raw = text.strip()
+    when: datetime | None = None
+    m = _HHMM.match(raw)
+    try:
+        if m:
+            d = now.astimezone(tz).date()
+            when = _localize(datetime(d.year, d.month, d.day, int(m[1]), int(m[2])), tz)
+        elif _NAIVE.match(raw):
+            when = _localize(datetime.fromisoformat(raw.replace(" ", "T")), tz)
+        elif len(raw) >= 16 and raw[:4].isdigit():
+            parsed = datetime.fromisoformat(raw)
+            if parsed.tzinfo is None:
+                when = _localize(parsed, tz)
+            else:
+                when = parsed
+    except ValueError:
+        when = None
+    if when is None:
+        raise Invalid(
+            f"{option}: not a time: {raw!r}",
+            hint="use ISO-8601 with offset, 'YYYY-MM-DD HH:MM' or 'HH:MM' (clinic zone)",
+        )
+    when = when.astimezone(timezone.utc)
+    if when - now > FUTURE_TOLERANCE:
+        raise Invalid(f"{option}: {raw} is in the future", code="future_time")
+    return when
+
+
+def _localize(naive: datetime, tz) -> datetime:
+    """Attach the clinic zone to a naive wall-clock time (pendulum resolves DST gaps)."""
+    import pendulum
+
+    return pendulum.datetime(
+        naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second, tz=tz
+    )
+
+
+def parse_date(text: str | None, *, option: str) -> date | None:
+    """A calendar date `YYYY-MM-DD` (clinic zone, no time)."""
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        if not _DATE.match(raw):
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(f"{option}: not a date: {raw!r}", hint="use YYYY-MM-DD") from None
+
+
+def day_start_utc(d: date, tz) -> datetime:
+    """The first instant of calendar day `d` in the clinic zone, as UTC."""
+    return _localize(datetime(d.year, d.month, d.day), tz).astimezone(timezone.utc)

@@ -1,0 +1,136 @@
+"""Validation of what people type: MRNs, names, phones, dates, BP pairs, item lists.
+
+Messages never repeat patient-entered free text (names, notes).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+from ketacli.errors import Invalid
+
+MRN_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+PHONE_RE = re.compile(r"^\+?[0-9 ().-]{3,40}$")
+BP_RE = re.compile(r"^\s*(\d{1,3})\s*/\s*(\d{1,3})\s*$")
+
+
+def mrn(value: str) -> str:
+    if not isinstance(value, str) or not MRN_RE.match(value):
+        raise Invalid(
+            "MRN must be 1-32 characters of A-Z a-z 0-9 - _",
+            code="invalid_mrn",
+        )
+    return value
+
+
+def _has_control(text: str) -> bool:
+    return any(
+        unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\t"
+        for ch in text
+    )
+
+
+def free_text(
+    value: str | None, option: str, *, max_len: int = 2000, required: bool = False,
+    multiline: bool = False,
+) -> str | None:
+    """Free text (names, notes, reasons): printable, bounded; never echoed in errors."""
+    if value is None:
+        if required:
+            raise Invalid(f"{option} is required", code="missing_value")
+        return None
+    text = value.strip()
+    if not text:
+        if required:
+            raise Invalid(f"{option} must not be empty", code="missing_value")
+        return None
+    check = text.replace("\n", "").replace("\r", "") if multiline else text
+    if _has_control(check):
+        raise Invalid(f"{option} contains control or undecodable characters", code="invalid_text")
+    if len(text) > max_len:
+        raise Invalid(f"{option} is longer than {max_len} characters", code="invalid_text")
+    return text
+
+
+def name(value: str | None) -> str:
+    return free_text(value, "--name", max_len=200, required=True)
+
+
+def phone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not PHONE_RE.match(text) or sum(ch.isdigit() for ch in text) < 3:
+        raise Invalid("--phone must be digits with optional + ( ) - . and spaces", code="invalid_phone")
+    return text
+
+
+def sex(value: str | None) -> str:
+    if value is None:
+        return "U"
+    v = value.strip().upper()
+    if v not in ("F", "M", "X", "U"):
+        raise Invalid("--sex must be F, M, X or U", code="invalid_sex")
+    return v
+
+
+def dob(value: str | None, today: date) -> date | None:
+    if value is None:
+        return None
+    from ketacli.clock import parse_date
+
+    d = parse_date(value, option="--dob")
+    if d > today:
+        raise Invalid("--dob is in the future", code="invalid_date")
+    if d.year < 1900:
+        raise Invalid("--dob is before 1900", code="invalid_date")
+    return d
+
+
+def bp(value: str | None, option: str = "--bp") -> tuple[int, int] | None:
+    """`SYS/DIA` within the plausible ranges (SBP 50-300, DBP 20-200 and below SBP)."""
+    if value is None:
+        return None
+    m = BP_RE.match(value)
+    if not m:
+        raise Invalid(f"{option} must be SYS/DIA, e.g. 128/82", code="invalid_bp")
+    s, d = int(m[1]), int(m[2])
+    from ketacli.domain.vitals import check_plausible
+
+    check_plausible({"sbp": s, "dbp": d}, option=option)
+    return s, d
+
+
+def int_list(value: str, option: str, *, count: int, lo: int, hi: int) -> list[int]:
+    """A comma-separated list of exactly `count` whole numbers in lo..hi."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != count:
+        raise Invalid(
+            f"{option} needs {count} item scores separated by commas (got {len(parts)})",
+            code="invalid_items",
+        )
+    out = []
+    for i, p in enumerate(parts, 1):
+        if not re.fullmatch(r"\d{1,2}", p) or not lo <= int(p) <= hi:
+            raise Invalid(f"{option} item {i} must be a whole number {lo}-{hi}", code="invalid_items")
+        out.append(int(p))
+    return out
+
+
+def number(value: float | None, option: str, lo: float, hi: float) -> float | None:
+    if value is None:
+        return None
+    if value != value or not lo <= value <= hi:  # NaN or out of range
+        raise Invalid(f"{option} must be between {lo:g} and {hi:g}", code="out_of_range")
+    return value
+
+
+def lot(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not text or len(text) > 40 or not all(" " <= ch <= "~" for ch in text):
+        raise Invalid("--lot must be 1-40 printable ASCII characters", code="invalid_lot")
+    return text

@@ -1,0 +1,98 @@
+"""Database administration: info, checks, backups."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+from ketacli.errors import StorageError
+from ketacli.store import audit
+from ketacli.store.db import Store, schema_version, storage_error
+
+TABLES = (
+    "patients", "screenings", "sessions", "observations", "events", "discharges",
+    "side_effects", "assessments", "followups", "voids", "audit",
+)
+
+
+def info(store: Store) -> dict:
+    counts = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
+    size = store.path.stat().st_size
+    wal = Path(f"{store.path}-wal")
+    return {
+        "path": str(store.path),
+        "schema_version": schema_version(store),
+        "journal_mode": store.scalar("PRAGMA journal_mode"),
+        "size_bytes": size + (wal.stat().st_size if wal.exists() else 0),
+        "mode": oct(stat.S_IMODE(store.path.stat().st_mode)),
+        "counts": counts,
+        "migrations": [
+            {"version": r["version"], "description": r["description"], "applied_at": r["applied_at"]}
+            for r in store.all("SELECT version, description, applied_at FROM schema_migrations "
+                               "ORDER BY version")
+        ],
+    }
+
+
+def check(store: Store) -> dict:
+    """Integrity, foreign keys, audit chain, file permissions."""
+    integrity = [r[0] for r in store.all("PRAGMA integrity_check")]
+    fk = [
+        {"table": r[0], "rowid": r[1], "parent": r[2]}
+        for r in store.all("PRAGMA foreign_key_check")
+    ]
+    chain = audit.verify(store.conn)
+    mode = stat.S_IMODE(store.path.stat().st_mode)
+    checks = [
+        {"name": "integrity", "ok": integrity == ["ok"],
+         "detail": "ok" if integrity == ["ok"] else "; ".join(integrity[:5])},
+        {"name": "foreign_keys", "ok": not fk,
+         "detail": "ok" if not fk else f"{len(fk)} rows point at missing parents"},
+        {"name": "audit_chain", "ok": chain.ok,
+         "detail": f"{chain.rows} rows, chain intact" if chain.ok
+         else f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"},
+        {"name": "permissions", "ok": not mode & 0o077,
+         "detail": f"{oct(mode)}" + ("" if not mode & 0o077 else " (readable by others: chmod 600)")},
+    ]
+    return {"ok": all(c["ok"] for c in checks), "checks": checks,
+            "audit_problems": chain.problems[:20], "foreign_key_problems": fk[:20]}
+
+
+def backup(store: Store, dest: Path) -> dict:
+    """An online, consistent copy via the backup API, verified, written 0600."""
+    dest = Path(dest)
+    if dest.exists() and dest.is_dir():
+        dest = dest / store.path.name
+    if dest.exists():
+        raise StorageError(f"backup destination exists: {dest}", code="destination_exists",
+                           hint="choose a new file name")
+    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    old = os.umask(0o077)
+    try:
+        target = sqlite3.connect(tmp)
+        try:
+            store.conn.backup(target)
+            target.execute("PRAGMA journal_mode = DELETE")
+            result = target.execute("PRAGMA integrity_check").fetchone()[0]
+            fk = target.execute("PRAGMA foreign_key_check").fetchall()
+            chain = audit.verify(target)
+        finally:
+            target.close()
+        if result != "ok" or fk or not chain.ok:
+            raise StorageError("the backup copy failed verification; nothing kept",
+                               code="backup_unverified")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, dest)
+    except sqlite3.Error as exc:
+        raise storage_error(exc, dest) from None
+    except OSError as exc:
+        raise StorageError(f"cannot write the backup {dest}: {exc.strerror}",
+                           code="backup_unwritable") from None
+    finally:
+        os.umask(old)
+        if tmp.exists():
+            tmp.unlink()
+    return {"backup": str(dest), "size_bytes": dest.stat().st_size, "integrity": "ok",
+            "audit_rows": chain.rows, "mode": "0o600"}

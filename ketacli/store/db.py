@@ -1,0 +1,285 @@
+"""Opening the database: path and permissions, pragmas, migrations, transactions.
+
+This package is the only code that opens the database or writes SQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ketacli.errors import StorageError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+GENESIS = "0" * 64
+
+
+def busy_timeout_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("KETACLI_BUSY_TIMEOUT", "15")))
+    except ValueError:
+        return 15.0
+
+
+def default_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ketacli", appauthor=False)) / "ketacli.db"
+
+
+def storage_error(exc: BaseException, path: Path | str | None = None) -> StorageError:
+    """Word a sqlite3/OS error as one line (never with the SQL parameters)."""
+    text = str(exc)
+    where = f" ({path})" if path else ""
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StorageError(
+            f"database is locked by another writer{where}; gave up after "
+            f"{busy_timeout_s():g} s",
+            code="database_locked",
+            hint="retry; set KETACLI_BUSY_TIMEOUT (seconds) to wait longer",
+        )
+    if "not a database" in text or "malformed" in text:
+        return StorageError(f"database file is corrupt or not SQLite{where}", code="database_corrupt")
+    if "readonly" in text or "read-only" in text:
+        return StorageError(f"database is read-only{where}", code="database_readonly")
+    if ("disk" in text and "full" in text) or "SQLITE_FULL" in text:
+        return StorageError(f"disk full while writing{where}", code="disk_full")
+    if "unable to open" in text:
+        return StorageError(f"cannot open database{where}", code="database_unopenable")
+    if isinstance(exc, OSError):
+        return StorageError(f"{exc.strerror or text}{where}", code="storage_error")
+    return StorageError(f"database error: {text}{where}", code="storage_error")
+
+
+def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
+    parent = path.parent
+    if path.exists():
+        if path.is_dir():
+            raise StorageError(f"database path is a directory: {path}", code="database_unopenable")
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise storage_error(exc, path) from None
+        if head and head != SQLITE_MAGIC:
+            raise StorageError(
+                f"not an SQLite database: {path}", code="database_corrupt",
+                hint="check --db / KETACLI_DB",
+            )
+        return
+    if not create:
+        raise StorageError(
+            f"no database at {path}", code="database_missing",
+            hint="check --db / KETACLI_DB, or create it with 'ketacli db migrate'",
+        )
+    old = os.umask(0o077)
+    try:
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if is_default:
+            os.chmod(parent, 0o700)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create the database at {path}: {exc.strerror}", code="database_unopenable"
+        ) from None
+    finally:
+        os.umask(old)
+
+
+@dataclass
+class Actor:
+    """Who writes: the clinician named on the record and the OS login."""
+
+    clinician: str
+    os_user: str
+
+
+class Store:
+    """One open database. Use `with store.write() as tx:` for every write."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor) -> None:
+        self.conn = conn
+        self.path = path
+        self.actor = actor
+
+    # -- reading ---------------------------------------------------------
+    def one(self, sql: str, params=()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params=()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params=()):
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # -- writing ---------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One BEGIN IMMEDIATE transaction: every write and its audit rows land together."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from None
+        tx = Tx(self)
+        try:
+            yield tx
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise StorageError(
+                    f"the database refused the write: {exc}", code="constraint_failed"
+                ) from None
+            if isinstance(exc, sqlite3.Error):
+                raise storage_error(exc, self.path) from None
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+
+class Tx:
+    """A write transaction in progress."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn = store.conn
+
+    def insert(self, table: str, row: dict) -> int:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+        return cur.lastrowid
+
+    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def audit(
+        self,
+        action: str,
+        entity: str,
+        entity_id: int | None = None,
+        *,
+        patient: str | None = None,
+        detail: dict | None = None,
+        at: str | None = None,
+    ) -> int:
+        from ketacli.store import audit
+
+        return audit.append(
+            self.conn, self.store.actor, action, entity, entity_id,
+            patient=patient, detail=detail, at=at,
+        )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA trusted_schema = OFF")
+    return conn
+
+
+def open_store(
+    path: Path | None,
+    actor: Actor,
+    *,
+    create: bool = True,
+    migrate: bool = True,
+) -> Store:
+    """Open (and if asked create and migrate) the database at `path`."""
+    from ketacli.store import migrations
+
+    is_default = path is None
+    path = Path(path) if path else default_path()
+    _prepare_path(path, create, is_default)
+    try:
+        conn = _connect(path)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > migrations.LATEST:
+            conn.close()
+            raise StorageError(
+                f"database schema version {version} is newer than this ketacli "
+                f"understands ({migrations.LATEST})",
+                code="schema_too_new",
+                hint="upgrade ketacli",
+            )
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal" and os.access(path, os.W_OK):
+            conn.execute("PRAGMA journal_mode = WAL")
+        store = Store(conn, path, actor)
+        if migrate and version < migrations.LATEST:
+            apply_migrations(store)
+        return store
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) from None
+
+
+def schema_version(store: Store) -> int:
+    return store.scalar("PRAGMA user_version")
+
+
+def apply_migrations(store: Store) -> list[int]:
+    """Apply every pending migration, each in its own transaction with an audit row."""
+    from ketacli.clock import CLOCK, to_utc_iso
+    from ketacli.store import migrations
+
+    applied = []
+    for version, description, sql in migrations.MIGRATIONS:
+        if version <= schema_version(store):
+            continue
+        with store.write() as tx:
+            # re-read inside the lock: another process may have migrated meanwhile
+            if tx.execute("PRAGMA user_version").fetchone()[0] >= version:
+                continue
+            for statement in _statements(sql):
+                tx.execute(statement)
+            now = to_utc_iso(CLOCK.now())
+            tx.insert(
+                "schema_migrations",
+                {"version": version, "description": description, "applied_at": now},
+            )
+            tx.execute(f"PRAGMA user_version = {int(version)}")
+            tx.audit("migrate", "schema", version, detail={"description": description})
+        applied.append(version)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (triggers contain ';' inside BEGIN..END)."""
+    out, buf = [], []
+    for line in sql.splitlines(keepends=True):
+        buf.append(line)
+        chunk = "".join(buf)
+        if sqlite3.complete_statement(chunk):
+            if chunk.strip():
+                out.append(chunk.strip())
+            buf = []
+    if "".join(buf).strip():
+        out.append("".join(buf).strip())
+    return out
+
+
+def file_mode(path: Path) -> str:
+    return oct(stat.S_IMODE(path.stat().st_mode))
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,257 @@
+"""Numbered schema migrations. The version is PRAGMA user_version and a row in
+schema_migrations; each migration runs in one transaction with its audit row.
+
+Plain SQL rather than sqlite-utils' table builder: the schema needs STRICT
+tables with CHECK constraints and triggers, which are clearest written out.
+"""
+
+from __future__ import annotations
+
+APPEND_ONLY = (
+    "screenings",
+    "sessions",
+    "discharges",
+    "side_effects",
+    "observations",
+    "events",
+    "assessments",
+    "voids",
+    "audit",
+)
+
+
+def _append_only(table: str) -> str:
+    return f"""
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only: corrections are new rows (void)'); END;
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only: corrections are new rows (void)'); END;
+"""
+
+
+_ISO = "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'"
+_DAY = "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+
+V1 = f"""
+CREATE TABLE schema_migrations (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE patients (
+    id INTEGER PRIMARY KEY,
+    mrn TEXT NOT NULL UNIQUE
+        CHECK (length(mrn) BETWEEN 1 AND 32 AND mrn NOT GLOB '*[^A-Za-z0-9_-]*'),
+    name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    dob TEXT CHECK (dob IS NULL OR (dob {_DAY} AND date(dob) = dob)),
+    sex TEXT NOT NULL DEFAULT 'U' CHECK (sex IN ('F', 'M', 'X', 'U')),
+    phone TEXT CHECK (phone IS NULL OR length(phone) BETWEEN 1 AND 40),
+    demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1)),
+    created_at TEXT NOT NULL CHECK (created_at {_ISO}),
+    created_by TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER patients_no_delete BEFORE DELETE ON patients
+BEGIN SELECT RAISE(ABORT, 'patients are never deleted'); END;
+
+CREATE TABLE screenings (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    weight_kg REAL NOT NULL CHECK (weight_kg BETWEEN 20 AND 350),
+    height_cm REAL CHECK (height_cm IS NULL OR height_cm BETWEEN 50 AND 250),
+    sbp INTEGER NOT NULL CHECK (sbp BETWEEN 50 AND 300),
+    dbp INTEGER NOT NULL CHECK (dbp BETWEEN 20 AND 200 AND dbp < sbp),
+    hr INTEGER NOT NULL CHECK (hr BETWEEN 20 AND 250),
+    spo2 INTEGER CHECK (spo2 IS NULL OR spo2 BETWEEN 50 AND 100),
+    indication TEXT CHECK (indication IS NULL OR indication IN
+        ('trd', 'mdd', 'bipolar-depression', 'anxiety', 'ptsd', 'ocd', 'pain', 'other')),
+    phq9_items TEXT CHECK (phq9_items IS NULL OR phq9_items GLOB '[[]*]'),
+    phq9_total INTEGER CHECK (phq9_total IS NULL OR phq9_total BETWEEN 0 AND 27),
+    gad7_items TEXT CHECK (gad7_items IS NULL OR gad7_items GLOB '[[]*]'),
+    gad7_total INTEGER CHECK (gad7_total IS NULL OR gad7_total BETWEEN 0 AND 21),
+    madrs_total INTEGER CHECK (madrs_total IS NULL OR madrs_total BETWEEN 0 AND 60),
+    pcl5_total INTEGER CHECK (pcl5_total IS NULL OR pcl5_total BETWEEN 0 AND 80),
+    conditions TEXT NOT NULL DEFAULT '[]' CHECK (conditions GLOB '[[]*]'),
+    meds TEXT NOT NULL DEFAULT '[]' CHECK (meds GLOB '[[]*]'),
+    decision TEXT NOT NULL CHECK (decision IN ('eligible', 'needs-review', 'ineligible')),
+    reasons TEXT NOT NULL DEFAULT '[]' CHECK (reasons GLOB '[[]*]'),
+    suicide_risk_flag INTEGER NOT NULL CHECK (suicide_risk_flag IN (0, 1)),
+    valid_until TEXT NOT NULL CHECK (valid_until {_DAY}),
+    note TEXT
+) STRICT;
+CREATE INDEX screenings_patient_at ON screenings(patient_id, at);
+
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    screening_id INTEGER REFERENCES screenings(id),
+    number_in_series INTEGER NOT NULL CHECK (number_in_series >= 1),
+    started_at TEXT NOT NULL CHECK (started_at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    weight_kg REAL NOT NULL CHECK (weight_kg BETWEEN 20 AND 350),
+    dose_mg_per_kg REAL NOT NULL CHECK (dose_mg_per_kg > 0 AND dose_mg_per_kg <= 5),
+    dose_mg REAL NOT NULL CHECK (dose_mg > 0),
+    duration_min REAL NOT NULL CHECK (duration_min > 0 AND duration_min <= 600),
+    rate_mg_per_h REAL NOT NULL CHECK (rate_mg_per_h > 0),
+    concentration_mg_per_ml REAL CHECK (concentration_mg_per_ml IS NULL OR concentration_mg_per_ml > 0),
+    rate_ml_per_h REAL CHECK (rate_ml_per_h IS NULL OR rate_ml_per_h > 0),
+    lot TEXT CHECK (lot IS NULL OR (length(lot) BETWEEN 1 AND 40 AND lot NOT GLOB '*[^ -~]*')),
+    drawn_mg REAL NOT NULL CHECK (drawn_mg > 0),
+    site TEXT,
+    override TEXT,
+    overridden TEXT NOT NULL DEFAULT '[]' CHECK (overridden GLOB '[[]*]')
+) STRICT;
+CREATE INDEX sessions_patient_started ON sessions(patient_id, started_at);
+CREATE INDEX sessions_started ON sessions(started_at);
+
+CREATE TABLE discharges (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL UNIQUE REFERENCES sessions(id),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    infusion_end_at TEXT NOT NULL CHECK (infusion_end_at {_ISO}),
+    aldrete_total INTEGER NOT NULL CHECK (aldrete_total BETWEEN 0 AND 10),
+    aldrete_items TEXT CHECK (aldrete_items IS NULL OR aldrete_items GLOB '[[]*]'),
+    delivered_mg REAL NOT NULL CHECK (delivered_mg >= 0),
+    wasted_mg REAL NOT NULL DEFAULT 0 CHECK (wasted_mg >= 0),
+    waste_witness TEXT,
+    transport TEXT NOT NULL CHECK (transport IN ('escort', 'taxi', 'rideshare', 'public', 'other')),
+    escort TEXT,
+    criteria TEXT NOT NULL CHECK (criteria GLOB '[[]*]'),
+    override TEXT,
+    note TEXT,
+    CHECK (wasted_mg = 0 OR length(waste_witness) > 0)
+) STRICT;
+CREATE INDEX discharges_at ON discharges(at);
+
+CREATE TABLE side_effects (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    code TEXT NOT NULL CHECK (code IN ('dizziness', 'difficulty-speaking', 'nausea', 'vomiting',
+        'headache', 'blurred-vision', 'dissociation', 'hypertension', 'tachycardia', 'anxiety',
+        'drowsiness', 'other')),
+    severity TEXT NOT NULL DEFAULT 'mild' CHECK (severity IN ('mild', 'moderate', 'severe')),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL
+) STRICT;
+CREATE INDEX side_effects_session ON side_effects(session_id);
+
+CREATE TABLE observations (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    phase TEXT NOT NULL CHECK (phase IN ('pre', 'intra', 'post', 'discharge')),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    minutes_into_infusion REAL,
+    sbp INTEGER CHECK (sbp IS NULL OR sbp BETWEEN 50 AND 300),
+    dbp INTEGER CHECK (dbp IS NULL OR (dbp BETWEEN 20 AND 200 AND (sbp IS NULL OR dbp < sbp))),
+    hr INTEGER CHECK (hr IS NULL OR hr BETWEEN 20 AND 250),
+    spo2 INTEGER CHECK (spo2 IS NULL OR spo2 BETWEEN 50 AND 100),
+    rr INTEGER CHECK (rr IS NULL OR rr BETWEEN 0 AND 60),
+    etco2 INTEGER CHECK (etco2 IS NULL OR etco2 BETWEEN 0 AND 100),
+    moaas INTEGER CHECK (moaas IS NULL OR moaas BETWEEN 0 AND 5),
+    dissociation INTEGER CHECK (dissociation IS NULL OR dissociation BETWEEN 0 AND 10),
+    alerts TEXT NOT NULL DEFAULT '[]' CHECK (alerts GLOB '[[]*]'),
+    note TEXT,
+    CHECK (coalesce(sbp, dbp, hr, spo2, rr, etco2, moaas, dissociation) IS NOT NULL)
+) STRICT;
+CREATE INDEX observations_session_at ON observations(session_id, at);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    kind TEXT NOT NULL CHECK (kind IN ('pause', 'resume', 'rate-change', 'stop', 'medication', 'adverse')),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    detail TEXT,
+    rate_mg_per_h REAL CHECK (rate_mg_per_h IS NULL OR rate_mg_per_h > 0),
+    CHECK (kind != 'rate-change' OR rate_mg_per_h IS NOT NULL)
+) STRICT;
+CREATE INDEX events_session_at ON events(session_id, at);
+
+CREATE TABLE followups (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    session_id INTEGER REFERENCES sessions(id),
+    kind TEXT NOT NULL CHECK (kind IN ('infusion', 'assessment', 'call')),
+    due TEXT NOT NULL CHECK (due {_DAY} AND date(due) = due),
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'cancelled')),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    note TEXT,
+    closed_at TEXT,
+    closed_by TEXT,
+    cancel_reason TEXT,
+    notified_at TEXT,
+    CHECK (status != 'cancelled' OR length(cancel_reason) > 0)
+) STRICT;
+CREATE INDEX followups_status_due ON followups(status, due);
+CREATE INDEX followups_patient ON followups(patient_id, due);
+CREATE TRIGGER followups_no_delete BEFORE DELETE ON followups
+BEGIN SELECT RAISE(ABORT, 'follow-ups are never deleted: cancel them'); END;
+CREATE TRIGGER followups_fixed BEFORE UPDATE OF id, patient_id, session_id, kind, due, created_at, created_by
+ON followups BEGIN SELECT RAISE(ABORT, 'a follow-up is fixed once scheduled: cancel it and schedule anew'); END;
+CREATE TRIGGER followups_closed BEFORE UPDATE OF status ON followups
+WHEN OLD.status != 'pending' AND NEW.status != OLD.status
+BEGIN SELECT RAISE(ABORT, 'a closed follow-up cannot change status'); END;
+
+CREATE TABLE assessments (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    followup_id INTEGER REFERENCES followups(id),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    phq9_items TEXT CHECK (phq9_items IS NULL OR phq9_items GLOB '[[]*]'),
+    phq9_total INTEGER CHECK (phq9_total IS NULL OR phq9_total BETWEEN 0 AND 27),
+    gad7_items TEXT CHECK (gad7_items IS NULL OR gad7_items GLOB '[[]*]'),
+    gad7_total INTEGER CHECK (gad7_total IS NULL OR gad7_total BETWEEN 0 AND 21),
+    madrs_total INTEGER CHECK (madrs_total IS NULL OR madrs_total BETWEEN 0 AND 60),
+    pcl5_total INTEGER CHECK (pcl5_total IS NULL OR pcl5_total BETWEEN 0 AND 80),
+    note TEXT,
+    CHECK (coalesce(phq9_total, gad7_total, madrs_total, pcl5_total) IS NOT NULL)
+) STRICT;
+CREATE INDEX assessments_patient_at ON assessments(patient_id, at);
+CREATE INDEX assessments_at ON assessments(at);
+
+CREATE TABLE voids (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('observation', 'assessment', 'event', 'screening')),
+    target_id INTEGER NOT NULL,
+    reason TEXT NOT NULL CHECK (length(reason) > 0),
+    at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    UNIQUE (kind, target_id)
+) STRICT;
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    entity_id INTEGER,
+    patient TEXT,
+    detail TEXT CHECK (detail IS NULL OR detail GLOB '{{*}}'),
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+) STRICT;
+CREATE INDEX audit_patient ON audit(patient, id);
+CREATE INDEX audit_at ON audit(at);
+""" + "".join(_append_only(t) for t in APPEND_ONLY)
+
+# (version, description, SQL). Append new migrations; never edit a released one.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial schema: patients, screenings, sessions, observations, events, "
+        "discharges, side effects, assessments, follow-ups, voids, audit", V1),
+]
+
+LATEST = MIGRATIONS[-1][0]
