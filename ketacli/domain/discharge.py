@@ -1,0 +1,106 @@
+"""Discharge readiness criteria, side effects, and the follow-ups a discharge schedules."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+from ketacli.errors import Invalid
+
+TRANSPORTS = ("escort", "taxi", "rideshare", "public", "other")
+SELF_DRIVE = ("self-drive", "self", "drive", "driving")
+SIDE_EFFECTS = ("dizziness", "difficulty-speaking", "nausea", "vomiting", "headache",
+                "blurred-vision", "dissociation", "hypertension", "tachycardia", "anxiety",
+                "drowsiness", "other")
+SEVERITIES = ("mild", "moderate", "severe")
+ALDRETE_ITEMS = ("activity", "respiration", "circulation", "consciousness", "spo2")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    met: bool
+    detail: str
+    overridable: bool = True
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("overridable")
+        return d
+
+
+def aldrete_total(total: int | None, items: list[int] | None) -> int:
+    if (total is None) == (items is None):
+        raise Invalid("give --aldrete SCORE or --aldrete-items A,B,C,D,E (one of them)",
+                      code="missing_value")
+    if items is not None:
+        if len(items) != 5 or any(not 0 <= i <= 2 for i in items):
+            raise Invalid("--aldrete-items needs 5 items of 0-2 (activity, respiration, "
+                          "circulation, consciousness, SpO2)", code="invalid_items")
+        return sum(items)
+    if not 0 <= total <= 10:
+        raise Invalid("--aldrete must be 0-10", code="out_of_range")
+    return total
+
+
+def side_effect(value: str) -> tuple[str, str]:
+    code, _, severity = value.strip().lower().partition(":")
+    severity = severity or "mild"
+    if code not in SIDE_EFFECTS:
+        raise Invalid(f"--side-effect: unknown code {code!r} (one of {', '.join(SIDE_EFFECTS)})",
+                      code="invalid_side_effect")
+    if severity not in SEVERITIES:
+        raise Invalid("--side-effect severity must be mild, moderate or severe",
+                      code="invalid_side_effect")
+    return code, severity
+
+
+def criteria(*, aldrete: int, minutes_since_end: float, sbp: int, dbp: int, hr: int,
+             transport: str, protocol) -> list[Criterion]:
+    p = protocol.discharge
+    max_s, max_d = p.max_bp
+    out = [
+        Criterion("aldrete", aldrete >= p.min_aldrete,
+                  f"Modified Aldrete {aldrete} (need >= {p.min_aldrete})"),
+        Criterion("observation", minutes_since_end >= p.min_observation_min,
+                  f"{minutes_since_end:.0f} min since infusion end "
+                  f"(need >= {p.min_observation_min})"),
+        Criterion("bp", sbp < max_s and dbp < max_d,
+                  f"BP {sbp}/{dbp} (must be below {max_s}/{max_d})"),
+        Criterion("hr", hr < p.max_hr, f"HR {hr}/min (must be below {p.max_hr})"),
+    ]
+    if transport in SELF_DRIVE:
+        out.append(Criterion("transport", False,
+                             "patient driving: no driving until the next day", overridable=False))
+    else:
+        out.append(Criterion("transport", True, f"transport: {transport}"))
+    return out
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str
+    due: date
+    note: str
+
+
+def schedule(number_in_series: int, discharged_on: date, schedule_protocol) -> list[Planned]:
+    """Follow-ups after discharge of infusion number n (the contract's rule)."""
+    s = schedule_protocol
+    n, induction = number_in_series, s.induction_sessions
+    plan = [Planned("call", discharged_on + timedelta(days=s.checkin_after_days),
+                    f"check-in call after infusion {n}")]
+    if n < induction:
+        plan.append(Planned("infusion", discharged_on + timedelta(days=s.induction_interval_days),
+                            f"induction infusion {n + 1} of {induction}"))
+    elif n == induction:
+        plan.append(Planned("assessment", discharged_on + timedelta(days=s.assessment_after_days),
+                            "end-of-induction assessment"))
+        plan.append(Planned("infusion",
+                            discharged_on + timedelta(days=s.maintenance_interval_days),
+                            "maintenance infusion"))
+    else:
+        plan.append(Planned("infusion",
+                            discharged_on + timedelta(days=s.maintenance_interval_days),
+                            "maintenance infusion"))
+    return plan

@@ -1,0 +1,183 @@
+"""Dose maths, the start-of-infusion safety rules, and the infusion's course."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from ketacli.domain.vitals import bp_reaches
+
+# Hard bounds of a typo, not clinical thresholds (those are the protocol's).
+WEIGHT_KG = (20.0, 350.0)
+DOSE_MG_PER_KG = (0.05, 5.0)
+DURATION_MIN = (5.0, 240.0)
+CONCENTRATION_MG_PER_ML = (0.1, 100.0)
+AMOUNT_MG = (0.0, 5000.0)
+
+
+@dataclass(frozen=True)
+class DosePlan:
+    weight_kg: float
+    dose_mg_per_kg: float
+    dose_mg: float
+    duration_min: float
+    rate_mg_per_h: float
+    concentration_mg_per_ml: float | None
+    rate_ml_per_h: float | None
+
+
+def plan(weight_kg: float, mg_per_kg: float, duration_min: float,
+         concentration: float | None = None) -> DosePlan:
+    """dose = weight x mg/kg; rate = dose / hours; mL/h = rate / concentration."""
+    dose = weight_kg * mg_per_kg
+    rate = dose / (duration_min / 60.0)
+    ml_h = rate / concentration if concentration else None
+    return DosePlan(weight_kg, mg_per_kg, dose, duration_min, rate, concentration, ml_h)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An unmet start rule; `overridable` False means a new screening is needed."""
+
+    name: str
+    message: str
+    overridable: bool = True
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "message": self.message, "overridable": self.overridable}
+
+
+@dataclass(frozen=True)
+class ScreeningState:
+    decision: str
+    valid_until: date
+    reasons: tuple[str, ...] = ()
+
+
+def start_rules(
+    *,
+    screening: ScreeningState | None,
+    start_day: date,
+    sbp: int,
+    dbp: int,
+    dose_mg_per_kg: float,
+    last_infusion_at: datetime | None,
+    start_at: datetime,
+    protocol,
+) -> list[Rule]:
+    """Every unmet rule for starting an infusion (empty: may start)."""
+    unmet: list[Rule] = []
+    if screening is None:
+        unmet.append(Rule("screening", "no screening on record"))
+    elif screening.decision == "ineligible":
+        unmet.append(Rule(
+            "screening", "the valid screening is ineligible: a new screening is needed",
+            overridable=False,
+        ))
+    elif start_day > screening.valid_until:
+        unmet.append(Rule(
+            "screening",
+            f"the last screening expired on {screening.valid_until.isoformat()} "
+            f"(valid {protocol.screening.valid_days} days)",
+        ))
+    elif screening.decision == "needs-review":
+        unmet.append(Rule(
+            "review", "screening needs clinician review: " + "; ".join(screening.reasons)
+        ))
+    hold = protocol.infusion.hold_bp
+    if bp_reaches(sbp, dbp, hold):
+        unmet.append(Rule("bp", f"pre-infusion BP {sbp}/{dbp} at or above hold {hold[0]}/{hold[1]}"))
+    if dose_mg_per_kg > protocol.dose.max_mg_per_kg + 1e-9:
+        unmet.append(Rule(
+            "dose", f"dose {dose_mg_per_kg:g} mg/kg above the protocol maximum "
+            f"{protocol.dose.max_mg_per_kg:g} mg/kg",
+        ))
+    if last_infusion_at is not None:
+        gap_h = (start_at - last_infusion_at).total_seconds() / 3600
+        need = protocol.infusion.min_hours_between
+        if gap_h < need:
+            unmet.append(Rule(
+                "interval", f"last infusion {gap_h:.1f} h ago (minimum {need:g} h)"
+            ))
+    return unmet
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    at: datetime
+    rate_mg_per_h: float | None = None
+
+
+@dataclass(frozen=True)
+class Course:
+    end_at: datetime
+    delivered_mg: float
+    paused_min: float
+    stopped_early: bool
+
+
+def course(start_at: datetime, dose_mg: float, rate_mg_per_h: float, events: list[Event],
+           end_at: datetime | None = None) -> Course:
+    """Delivered dose and end time, integrating the rate over time.
+
+    Pauses deliver nothing; a rate change changes the rate; a `stop` event ends the
+    infusion early. Without an explicit end, the infusion runs until the planned
+    dose is delivered. The delivered dose never exceeds the planned dose.
+    """
+    stop = next((e.at for e in sorted(events, key=lambda e: e.at) if e.kind == "stop"), None)
+    explicit_end = end_at or stop
+    t = start_at
+    rate = rate_mg_per_h
+    running = True
+    delivered = 0.0
+    paused = 0.0
+    for ev in sorted(events, key=lambda e: e.at):
+        if ev.at < start_at or ev.kind not in ("pause", "resume", "rate-change", "stop"):
+            continue
+        seg_end = min(ev.at, explicit_end) if explicit_end else ev.at
+        done, t_full = _advance(t, seg_end, rate if running else 0.0, dose_mg - delivered)
+        if t_full is not None and explicit_end is None:
+            return Course(t_full, dose_mg, paused, False)
+        delivered += done
+        if not running:
+            paused += (seg_end - t).total_seconds() / 60
+        t = seg_end
+        if explicit_end and ev.at >= explicit_end:
+            break
+        if ev.kind == "pause":
+            running = False
+        elif ev.kind == "resume":
+            running = True
+        elif ev.kind == "rate-change" and ev.rate_mg_per_h:
+            rate = ev.rate_mg_per_h
+        elif ev.kind == "stop":
+            break
+    if explicit_end is not None:
+        if explicit_end > t:
+            done, _ = _advance(t, explicit_end, rate if running else 0.0, dose_mg - delivered)
+            delivered += done
+            if not running:
+                paused += (explicit_end - t).total_seconds() / 60
+        full = delivered >= dose_mg - 1e-6
+        return Course(explicit_end, min(delivered, dose_mg), paused, not full)
+    if not running:
+        # paused and never resumed: the infusion ended at the pause
+        return Course(t, delivered, paused, True)
+    remaining_h = (dose_mg - delivered) / rate
+    return Course(t + timedelta(hours=remaining_h), dose_mg, paused, False)
+
+
+def _advance(t0: datetime, t1: datetime, rate: float, remaining: float):
+    """mg delivered from t0 to t1 at `rate`, and the time the remaining dose ran out (if it did)."""
+    if t1 <= t0 or rate <= 0:
+        return 0.0, None
+    hours = (t1 - t0).total_seconds() / 3600
+    mg = rate * hours
+    if mg >= remaining:
+        return remaining, t0 + timedelta(hours=remaining / rate)
+    return mg, None
+
+
+def minutes_between(start: datetime, at: datetime) -> float:
+    return round((at - start).total_seconds() / 60, 1)

@@ -1,0 +1,45 @@
+"""The per-administration monitoring record (modelled on the Spravato REMS form)."""
+
+from __future__ import annotations
+
+from ketacli.domain.screening import CONCOMITANT_CLASSES
+
+
+def record(*, observations: list[dict], started_at, discharged_at, side_effect_codes,
+           lot: str | None, screening_meds) -> dict:
+    """Computed from stored observations (oldest first) and the screening.
+
+    bp_pre: the pre-infusion reading; bp_40min: the reading nearest 40 minutes in;
+    bp_discharge: the discharge reading (else the last one).
+    """
+    def bp(o):
+        return f"{o['sbp']}/{o['dbp']}" if o and o.get("sbp") is not None else None
+
+    with_bp = [o for o in observations if o.get("sbp") is not None]
+    pre = next((o for o in with_bp if o["phase"] == "pre"), None)
+    during = [o for o in with_bp if o["phase"] != "pre"]
+    near40 = min(during, key=lambda o: abs((o["minutes_into_infusion"] or 0) - 40), default=None)
+    dis = next((o for o in reversed(with_bp) if o["phase"] == "discharge"), None)
+    minutes = None
+    if discharged_at is not None:
+        minutes = round((discharged_at - started_at).total_seconds() / 60)
+    sedation = any(o.get("moaas") is not None and o["moaas"] <= 3 for o in observations)
+    dissociation = any((o.get("dissociation") or 0) >= 1 for o in observations) or (
+        "dissociation" in side_effect_codes
+    )
+    resp = any(
+        a["level"] == "critical" and a["parameter"] in ("spo2", "rr")
+        for o in observations for a in o.get("alerts", [])
+    )
+    return {
+        "bp_pre": bp(pre),
+        "bp_40min": bp(near40),
+        "bp_40min_minutes": near40["minutes_into_infusion"] if near40 else None,
+        "bp_discharge": bp(dis),
+        "monitoring_minutes": minutes,
+        "sedation": sedation,
+        "dissociation": dissociation,
+        "respiratory_depression": resp,
+        "lot": lot,
+        "concomitant_meds": [m for m in screening_meds if m in CONCOMITANT_CLASSES],
+    }
