@@ -7,7 +7,7 @@ Tests pin the clock with `CLOCK.pin(...)`.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from ketacli.errors import Invalid
 
@@ -39,18 +39,18 @@ class Clock:
         """Fix "now" (tests); None returns to the real clock."""
         if when is not None and when.tzinfo is None:
             raise ValueError("pin an aware datetime")
-        self._pinned = when.astimezone(timezone.utc) if when else None
+        self._pinned = when.astimezone(UTC) if when else None
 
     def now(self) -> datetime:
         """Now, in UTC."""
-        return self._pinned or datetime.now(timezone.utc)
+        return self._pinned or datetime.now(UTC)
 
 
 CLOCK = Clock()
 
 
 def to_utc_iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def from_iso(text: str) -> datetime:
@@ -97,7 +97,7 @@ def parse_at(text: str | None, tz, *, option: str = "--at") -> datetime:
             f"{option}: not a time: {raw!r}",
             hint="use ISO-8601 with offset, 'YYYY-MM-DD HH:MM' or 'HH:MM' (clinic zone)",
         )
-    when = when.astimezone(timezone.utc)
+    when = when.astimezone(UTC)
     if when - now > FUTURE_TOLERANCE:
         raise Invalid(f"{option}: {raw} is in the future", code="future_time")
     return when
@@ -127,4 +127,4 @@ def parse_date(text: str | None, *, option: str) -> date | None:
 
 def day_start_utc(d: date, tz) -> datetime:
     """The first instant of calendar day `d` in the clinic zone, as UTC."""
-    return _localize(datetime(d.year, d.month, d.day), tz).astimezone(timezone.utc)
+    return _localize(datetime(d.year, d.month, d.day), tz).astimezone(UTC)

@@ -33,7 +33,7 @@ class KetaGroup(TyperGroup):
             if standalone_mode:
                 sys.exit(code)
             return code
-        except click.exceptions.Abort:
+        except typer.Abort:
             sys.stderr.write("error: aborted\n")
             if standalone_mode:
                 sys.exit(130)
@@ -44,13 +44,16 @@ class KetaGroup(TyperGroup):
 
 
 def _usage_error(exc, argv: list[str]) -> int:
-    from ketacli.cli.common import print_json, _write
+    from ketacli.cli.common import _write, print_json
 
     if type(exc).__name__ == "NoArgsIsHelpError":
         ctx = getattr(exc, "ctx", None)
         _write(sys.stdout, (ctx.get_help() if ctx else "") + "\n")
         return 0
     message = " ".join(exc.format_message().split())
+    if message.startswith("Got unexpected extra argument"):
+        # the extra words are often the rest of an unquoted name or note: never echo them
+        message = "Got unexpected extra argument(s); quote values that contain spaces"
     _write(sys.stderr, f"error: {message}\n")
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:
@@ -111,12 +114,17 @@ def main(
 
 
 def _register() -> None:
-    from ketacli.cli import audit, db, patient, protocol
+    from ketacli.cli import audit, db, discharge, patient, protocol, screen, session, vitals, void
 
     app.add_typer(patient.app, name="patient")
+    screen.register(app)
+    session.register(app)
+    vitals.register(app)
+    discharge.register(app)
+    void.register(app)
+    audit.register(app)
     app.add_typer(db.app, name="db")
     app.add_typer(protocol.app, name="protocol")
-    audit.register(app)
 
 
 _register()

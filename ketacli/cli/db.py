@@ -84,9 +84,8 @@ def backup(
 @command
 def migrate(json_out: Json = False) -> None:
     """Create the database if needed and apply pending schema migrations."""
-    from ketacli.store.db import apply_migrations, open_store, schema_version
-    from ketacli.store.db import Actor
     from ketacli.cli.common import os_user
+    from ketacli.store.db import Actor, apply_migrations, open_store, schema_version
 
     s = settings()
     store = open_store(s.db, Actor(s.who, os_user()), create=True, migrate=False)

@@ -104,15 +104,12 @@ class Actor:
     os_user: str
 
 
-class Store:
-    """One open database. Use `with store.write() as tx:` for every write."""
+class _Reads:
+    conn: sqlite3.Connection
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor) -> None:
-        self.conn = conn
-        self.path = path
-        self.actor = actor
+    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
 
-    # -- reading ---------------------------------------------------------
     def one(self, sql: str, params=()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 
@@ -122,6 +119,15 @@ class Store:
     def scalar(self, sql: str, params=()):
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None
+
+
+class Store(_Reads):
+    """One open database. Use `with store.write() as tx:` for every write."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor) -> None:
+        self.conn = conn
+        self.path = path
+        self.actor = actor
 
     # -- writing ---------------------------------------------------------
     @contextlib.contextmanager
@@ -151,7 +157,7 @@ class Store:
             self.conn.close()
 
 
-class Tx:
+class Tx(_Reads):
     """A write transaction in progress."""
 
     def __init__(self, store: Store) -> None:
@@ -163,9 +169,6 @@ class Tx:
         marks = ", ".join("?" for _ in row)
         cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
         return cur.lastrowid
-
-    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
 
     def audit(
         self,

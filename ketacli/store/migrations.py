@@ -30,6 +30,8 @@ BEGIN SELECT RAISE(ABORT, '{table} is append-only: corrections are new rows (voi
 
 
 _ISO = "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'"
+# A real calendar day: date(x) is NULL for 1980-13-01 (and a NULL CHECK passes), and
+# keeps 1980-02-30 as typed; date(x, '+0 days') normalises it, and IS treats NULL as false.
 _DAY = "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
 
 V1 = f"""
@@ -44,7 +46,7 @@ CREATE TABLE patients (
     mrn TEXT NOT NULL UNIQUE
         CHECK (length(mrn) BETWEEN 1 AND 32 AND mrn NOT GLOB '*[^A-Za-z0-9_-]*'),
     name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-    dob TEXT CHECK (dob IS NULL OR (dob {_DAY} AND date(dob) = dob)),
+    dob TEXT CHECK (dob IS NULL OR (dob {_DAY} AND date(dob, '+0 days') IS dob)),
     sex TEXT NOT NULL DEFAULT 'U' CHECK (sex IN ('F', 'M', 'X', 'U')),
     phone TEXT CHECK (phone IS NULL OR length(phone) BETWEEN 1 AND 40),
     demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1)),
@@ -181,7 +183,7 @@ CREATE TABLE followups (
     patient_id INTEGER NOT NULL REFERENCES patients(id),
     session_id INTEGER REFERENCES sessions(id),
     kind TEXT NOT NULL CHECK (kind IN ('infusion', 'assessment', 'call')),
-    due TEXT NOT NULL CHECK (due {_DAY} AND date(due) = due),
+    due TEXT NOT NULL CHECK (due {_DAY} AND date(due, '+0 days') IS due),
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'cancelled')),
     created_at TEXT NOT NULL,
     created_by TEXT NOT NULL,

@@ -1,0 +1,192 @@
+"""Rich views of an infusion session: start, observations, the summary panel."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ketacli.render.fmt import dash, hm, num, when
+
+LEVEL_STYLE = {"critical": "bold white on red", "warning": "bold yellow"}
+LEVEL_MARK = {"critical": "!! CRITICAL", "warning": "! warning"}
+
+
+def alert_text(alerts: list[dict]) -> Text:
+    t = Text()
+    for i, a in enumerate(alerts):
+        if i:
+            t.append("\n")
+        t.append(f"{LEVEL_MARK[a['level']]}: {a['message']}", style=LEVEL_STYLE[a["level"]])
+    return t
+
+
+def _rates(d: dict) -> str:
+    ml = f", {num(d['rate_ml_per_h'])} mL/h" if d.get("rate_ml_per_h") else ""
+    conc = (f" at {num(d['concentration_mg_per_ml'])} mg/mL"
+            if d.get("concentration_mg_per_ml") else "")
+    return f"{num(d['rate_mg_per_h'])} mg/h{ml}{conc}"
+
+
+def start_panel(d: dict, tz) -> Panel:
+    parts: list = [
+        Text(f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['weight_kg'])} kg = "
+             f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min"),
+        Text(f"Rate {_rates(d)}"),
+        Text(f"Drawn {num(d['drawn_mg'])} mg  lot {dash(d['lot'])}"),
+    ]
+    if d["override"]:
+        parts.append(Text(f"OVERRIDE of {', '.join(d['overridden'])}: {d['override']}",
+                          style="bold yellow"))
+    if d["pre_infusion_alerts"]:
+        parts.append(alert_text(d["pre_infusion_alerts"]))
+    parts.append(Text(f"Next: ketacli log-vitals {d['session_id']} --bp SYS/DIA --hr N --spo2 N",
+                      style="dim"))
+    title = (f"Session {d['session_id']} started - {d['patient']} - infusion "
+             f"{d['number_in_series']} - {when(d['started_at'], tz)}")
+    return Panel(Group(*parts), title=Text(title), title_align="left")
+
+
+def _vals(o: dict) -> str:
+    bits = []
+    if o.get("sbp") is not None:
+        bits.append(f"BP {o['sbp']}/{o['dbp']}")
+    for key, label in (("hr", "HR"), ("spo2", "SpO2"), ("rr", "RR"), ("etco2", "EtCO2"),
+                       ("moaas", "MOAA/S"), ("dissociation", "dissociation")):
+        if o.get(key) is not None:
+            bits.append(f"{label} {o[key]}")
+    return "  ".join(bits)
+
+
+def observation_lines(d: dict, mrn: str) -> Group:
+    head = Text(f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
+                f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {_vals(d)}")
+    if not d["alerts"]:
+        return Group(head, Text("no alerts"))
+    return Group(head, alert_text(d["alerts"]))
+
+
+def followup_lines(rows: list[dict]) -> Text:
+    if not rows:
+        return Text("No follow-ups scheduled.")
+    t = Text("Follow-ups scheduled:")
+    for r in rows:
+        t.append(f"\n  #{r['followup_id']} {r['kind']} due {r['due']}")
+    return t
+
+
+SHORT = {"sbp": "SBP", "dbp": "DBP", "hr": "HR", "spo2": "SpO2", "rr": "RR", "etco2": "EtCO2",
+         "moaas": "MOAA/S"}
+COLUMNS = (("hr", "HR"), ("spo2", "SpO2"), ("rr", "RR"), ("etco2", "EtCO2"),
+           ("moaas", "MOAA/S"), ("dissociation", "Diss"))
+
+
+def short_alerts(alerts: list[dict]) -> Text:
+    """Alerts for a table cell: '!! SBP 185' (critical), '! DBP 100' (warning)."""
+    t = Text()
+    for i, a in enumerate(alerts):
+        if i:
+            t.append("\n")
+        mark = "!!" if a["level"] == "critical" else "!"
+        t.append(f"{mark} {SHORT.get(a['parameter'], a['parameter'])} {a['value']}",
+                 style=LEVEL_STYLE[a["level"]])
+    return t
+
+
+def _obs_table(d: dict, tz) -> Table:
+    obs = d["observations"]
+    shown = [(k, label) for k, label in COLUMNS if any(o[k] is not None for o in obs)]
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, title="Observations",
+              title_justify="left", caption="!! critical  ! warning (protocol thresholds)",
+              caption_justify="left")
+    t.add_column("Time", no_wrap=True)
+    t.add_column("Min", justify="right", no_wrap=True)
+    t.add_column("BP", no_wrap=True)
+    for _, label in shown:
+        t.add_column(label, justify="right", no_wrap=True)
+    t.add_column("Alerts", no_wrap=True)
+    for o in obs:
+        levels = {a["level"] for a in o["alerts"]}
+        style = "red" if "critical" in levels else "yellow" if levels else None
+        bp = f"{o['sbp']}/{o['dbp']}" if o["sbp"] is not None else "-"
+        label = {"pre": "pre", "discharge": "disch"}.get(o["phase"], num(o["minutes_into_infusion"]))
+        t.add_row(hm(o["at"], tz), label, bp, *(dash(o[k]) for k, _ in shown),
+                  short_alerts(o["alerts"]) if o["alerts"] else Text("-"), style=style)
+    return t
+
+
+def summary_panel(d: dict, tz) -> Panel:
+    p = d["patient"]
+    parts: list = [Text.assemble(
+        (p["name"], "bold"), f"  MRN {p['mrn']}  DOB {dash(p['dob'])}  sex {p['sex']}")]
+    sc = d["screening"]
+    if sc:
+        line = Text(f"Screening {sc['screening_id']} ({when(sc['at'], tz, date_only=True)}): "
+                    f"{sc['decision']}; PHQ-9 {dash(sc['phq9_total'])}")
+        if sc["suicide_risk_flag"]:
+            line.append("  SUICIDE RISK FLAG", style="bold white on red")
+        parts.append(line)
+    else:
+        parts.append(Text("No screening (started with override)", style="yellow"))
+    status = (f"discharged {when(d['discharge']['discharged_at'], tz)}" if d["discharge"]
+              else "OPEN")
+    parts.append(Text(f"Infusion {d['number_in_series']}: started {when(d['started_at'], tz)}, "
+                      f"{status}"))
+    parts.append(Text(
+        f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['weight_kg'])} kg = "
+        f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min; {_rates(d)}"))
+    parts.append(Text(
+        f"Lot {dash(d['lot'])}; drawn {num(d['drawn_mg'])} mg; delivered "
+        f"{num(d['delivered_mg'])} mg" + (" (so far)" if not d["discharge"] else "")
+        + (f"; wasted {num(d['discharge']['wasted_mg'])} mg, witness "
+           f"{d['discharge']['waste_witness']}" if d["discharge"] and d["discharge"]["wasted_mg"]
+           else "")
+        + (f"; paused {num(d['paused_min'])} min" if d["paused_min"] else "")
+        + ("; stopped early" if d["stopped_early"] else "")))
+    if d["override"]:
+        parts.append(Text(f"Start override ({', '.join(d['overridden'])}): {d['override']}",
+                          style="bold yellow"))
+    ac = d["alert_counts"]
+    if ac["critical"] or ac["warning"]:
+        parts.append(Text(f"Alerts: {ac['critical']} critical, {ac['warning']} warning",
+                          style="bold red" if ac["critical"] else "bold yellow"))
+    parts.append(_obs_table(d, tz))
+    if d["events"]:
+        ev = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Events", title_justify="left")
+        for col in ("Time", "Min", "Event", "Detail"):
+            ev.add_column(col)
+        for e in d["events"]:
+            extra = f"{num(e['rate_mg_per_h'])} mg/h" if e["rate_mg_per_h"] else ""
+            ev.add_row(hm(e["at"], tz), num(e["minutes_into_infusion"]), e["kind"],
+                       Text(" ".join(x for x in (extra, e["detail"] or "") if x) or "-"))
+        parts.append(ev)
+    if d["side_effects"]:
+        parts.append(Text("Side effects: " + ", ".join(
+            f"{e['code']} ({e['severity']})" for e in d["side_effects"])))
+    dis = d["discharge"]
+    if dis:
+        crit = Text("Discharge criteria:")
+        for c in dis["criteria"]:
+            crit.append("\n  ")
+            crit.append("met     " if c["met"] else "NOT MET ",
+                        style="green" if c["met"] else "bold red")
+            crit.append(c["detail"])
+        parts.append(crit)
+        if dis["override"]:
+            parts.append(Text(f"Discharge override: {dis['override']}", style="bold yellow"))
+        parts.append(Text(f"Home by {dis['transport']}"
+                          + (f" with {dis['escort']}" if dis["escort"] else "")
+                          + "; no driving until the next day."))
+    m = d["monitoring"]
+    yn = {True: "yes", False: "no"}
+    parts.append(Text(
+        f"Monitoring record: BP pre {dash(m['bp_pre'])}, ~40 min {dash(m['bp_40min'])}, "
+        f"discharge {dash(m['bp_discharge'])}; monitored {dash(m['monitoring_minutes'])} min; "
+        f"sedation {yn[m['sedation']]}, dissociation {yn[m['dissociation']]}, respiratory "
+        f"depression {yn[m['respiratory_depression']]}; lot {dash(m['lot'])}; concomitant "
+        f"{', '.join(m['concomitant_meds']) or 'none'}"))
+    parts.append(Text(f"Recorded by: {', '.join(d['clinicians'])}", style="dim"))
+    title = f"Session {d['session_id']} - {p['mrn']} - {d['status']}"
+    return Panel(Group(*parts), title=Text(title), title_align="left")

@@ -1,0 +1,66 @@
+"""Screenings: record and find the one that governs a start."""
+
+from __future__ import annotations
+
+import json
+
+from ketacli.store.db import Tx, dumps
+from ketacli.store.records import not_voided
+
+
+def add(tx: Tx, row: dict, *, mrn: str) -> int:
+    sid = tx.insert("screenings", row)
+    tx.audit("create", "screening", sid, patient=mrn, at=row["recorded_at"],
+             detail={"decision": row["decision"], "at": row["at"]})
+    return sid
+
+
+def latest(store, patient_id: int, before: str):
+    """The most recent non-voided screening at or before `before` (UTC ISO)."""
+    return store.one(
+        f"""SELECT * FROM screenings sc WHERE patient_id = ? AND at <= ?
+            AND {not_voided('screening', 'sc.id')} ORDER BY at DESC, id DESC LIMIT 1""",
+        (patient_id, before),
+    )
+
+
+def get(store, screening_id: int):
+    return store.one("SELECT * FROM screenings WHERE id = ?", (screening_id,))
+
+
+def scores(row) -> dict:
+    """The scale results of a screening or assessment row, as the contract's JSON."""
+    from ketacli.domain import scales
+
+    out = {}
+    for scale in scales.MEASURES:
+        total = row[f"{scale}_total"]
+        out[scale] = None if total is None else {"total": total, "severity": scales.band(scale, total)}
+    return out
+
+
+def as_result(row, mrn: str) -> dict:
+    return {
+        "screening_id": row["id"],
+        "patient": mrn,
+        "at": row["at"],
+        "decision": row["decision"],
+        "reasons": json.loads(row["reasons"]),
+        "suicide_risk_flag": bool(row["suicide_risk_flag"]),
+        "valid_until": row["valid_until"],
+        **scores(row),
+        "phq9_items": json.loads(row["phq9_items"]) if row["phq9_items"] else None,
+        "gad7_items": json.loads(row["gad7_items"]) if row["gad7_items"] else None,
+        "weight_kg": row["weight_kg"],
+        "height_cm": row["height_cm"],
+        "bp": f"{row['sbp']}/{row['dbp']}",
+        "hr": row["hr"],
+        "spo2": row["spo2"],
+        "indication": row["indication"],
+        "conditions": json.loads(row["conditions"]),
+        "meds": json.loads(row["meds"]),
+        "clinician": row["clinician"],
+    }
+
+
+__all__ = ["add", "as_result", "dumps", "get", "latest", "scores"]
