@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
@@ -63,13 +64,14 @@ def criteria(*, aldrete: int, minutes_since_end: float, sbp: int, dbp: int, hr: 
         Criterion("aldrete", aldrete >= p.min_aldrete,
                   f"Modified Aldrete {aldrete} (need >= {p.min_aldrete})"),
         Criterion("observation", minutes_since_end >= p.min_observation_min,
-                  f"{minutes_since_end:.0f} min since infusion end "
+                  # whole minutes elapsed, rounded down: 29.6 min must not read "30 min"
+                  f"{math.floor(minutes_since_end)} min since infusion end "
                   f"(need >= {p.min_observation_min})"),
         Criterion("bp", sbp < max_s and dbp < max_d,
                   f"BP {sbp}/{dbp} (must be below {max_s}/{max_d})"),
         Criterion("hr", hr < p.max_hr, f"HR {hr}/min (must be below {p.max_hr})"),
     ]
-    if transport in SELF_DRIVE:
+    if transport.strip().lower() in SELF_DRIVE:
         out.append(Criterion("transport", False,
                              "patient driving: no driving until the next day", overridable=False))
     else:

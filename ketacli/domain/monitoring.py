@@ -10,7 +10,7 @@ def record(*, observations: list[dict], started_at, discharged_at, side_effect_c
     """Computed from stored observations (oldest first) and the screening.
 
     bp_pre: the pre-infusion reading; bp_40min: the reading nearest 40 minutes in;
-    bp_discharge: the discharge reading (else the last one).
+    bp_discharge: the (last) discharge-phase reading, None before discharge.
     """
     def bp(o):
         return f"{o['sbp']}/{o['dbp']}" if o and o.get("sbp") is not None else None
