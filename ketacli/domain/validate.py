@@ -17,7 +17,7 @@ BP_RE = re.compile(r"^\s*(\d{1,3})\s*/\s*(\d{1,3})\s*$")
 
 
 def mrn(value: str) -> str:
-    if not isinstance(value, str) or not MRN_RE.match(value):
+    if not isinstance(value, str) or not MRN_RE.fullmatch(value):  # `$` would allow a final \n
         raise Invalid(
             "MRN must be 1-32 characters of A-Z a-z 0-9 - _",
             code="invalid_mrn",
@@ -81,7 +81,10 @@ def dob(value: str | None, today: date) -> date | None:
         return None
     from ketacli.clock import parse_date
 
-    d = parse_date(value, option="--dob")
+    try:
+        d = parse_date(value, option="--dob")
+    except Invalid:  # a date of birth, even mistyped, is never echoed in an error
+        raise Invalid("--dob is not a date", code="invalid_date", hint="use YYYY-MM-DD") from None
     if d > today:
         raise Invalid("--dob is in the future", code="invalid_date")
     if d.year < 1900:

@@ -1,0 +1,364 @@
+"""`db info | check | backup | migrate`, and storage faults seen through any command."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from ketacli.store import migrations
+
+
+def query(path, sql, params=()):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def tamper(path, *statements: str) -> None:
+    """Change the file outside the program (as someone with sqlite3 would)."""
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def assert_one_error(r, code: int) -> None:
+    assert r.exit_code == code, (r.stdout, r.stderr)
+    assert r.stderr.startswith("error: "), r.stderr
+    assert len(error_lines(r.stderr)) == 1, r.stderr
+    assert "Traceback" not in r.output
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def three_patients(cli, db_path):
+    """Audit rows: 1 migrate, 2-4 the three patient creations."""
+    for i, name in enumerate(("Ann One", "Bob Two", "Cy Three"), 1):
+        r = cli("patient", "add", f"P-{i}", "--name", name)
+        assert r.exit_code == 0, r.stderr
+    return db_path
+
+
+# -- info ---------------------------------------------------------------------------
+def test_info_json(cli, three_patients):
+    r = cli("db", "info", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json["data"]
+    assert data["path"] == str(three_patients)
+    assert data["schema_version"] == migrations.LATEST
+    assert data["journal_mode"] == "wal"
+    assert data["mode"] == "0o600"
+    assert data["size_bytes"] >= three_patients.stat().st_size > 0
+    assert data["counts"]["patients"] == 3
+    assert data["counts"]["audit"] == 4
+    assert data["counts"]["sessions"] == 0
+    assert set(data["counts"]) >= {"patients", "screenings", "sessions", "observations",
+                                   "events", "assessments", "followups", "voids", "audit"}
+    assert [m["version"] for m in data["migrations"]] == [v for v, _, _ in migrations.MIGRATIONS]
+
+
+def test_info_human(cli, three_patients):
+    r = cli("db", "info")
+    assert r.exit_code == 0, r.stderr
+    assert f"version {migrations.LATEST}" in r.stdout
+    assert "(wal)" in r.stdout
+    assert "0o600" in r.stdout
+    row = next(line for line in r.stdout.splitlines() if "patients" in line)
+    assert "3" in row
+
+
+def test_info_on_missing_database_exits_4_and_creates_nothing(cli, db_path):
+    assert_one_error(cli("db", "info"), 4)
+    assert not db_path.exists()
+
+
+# -- check --------------------------------------------------------------------------
+def test_check_ok(cli, three_patients):
+    r = cli("db", "check", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json["data"]
+    assert data["ok"] is True
+    assert {c["name"] for c in data["checks"]} == {"integrity", "foreign_keys", "audit_chain",
+                                                   "permissions"}
+    assert all(c["ok"] for c in data["checks"])
+    chain = next(c for c in data["checks"] if c["name"] == "audit_chain")
+    assert chain["detail"].startswith("4 rows")
+
+    r = cli("db", "check")
+    assert r.exit_code == 0
+    assert len([line for line in r.stdout.splitlines() if line.startswith("ok")]) == 4
+    assert "FAIL" not in r.stdout
+
+
+def test_check_fails_on_loose_permissions(cli, three_patients):
+    os.chmod(three_patients, 0o644)
+    r = cli("db", "check", "--json")
+    assert_one_error(r, 4)
+    assert "permissions" in r.stderr
+    assert r.json["error"]["code"] == "check_failed"
+    failed = [d["name"] for d in r.json["error"]["details"] if not d["ok"]]
+    assert failed == ["permissions"]
+
+
+def test_check_fails_on_dangling_foreign_key(cli, three_patients):
+    tamper(three_patients,
+           "INSERT INTO followups (patient_id, kind, due, created_at, created_by) "
+           "VALUES (999, 'call', '2026-12-01', '2026-11-27T15:00:00+00:00', 'x')")
+    r = cli("db", "check")
+    assert_one_error(r, 4)
+    assert "foreign_keys" in r.stderr
+
+
+# -- backup -------------------------------------------------------------------------
+def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path):
+    dest = tmp_path / "backups" / "copy.db"
+    dest.parent.mkdir()
+    r = cli("db", "backup", dest, "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json["data"]
+    assert data["backup"] == str(dest)
+    assert data["integrity"] == "ok"
+    assert data["audit_rows"] == 4
+    assert data["size_bytes"] == dest.stat().st_size
+
+    assert dest.is_file()
+    assert mode(dest) == 0o600
+    assert query(dest, "PRAGMA integrity_check") == [("ok",)]
+    assert query(dest, "PRAGMA journal_mode") == [("delete",)]
+    original = query(three_patients, "SELECT mrn, name, dob FROM patients ORDER BY mrn")
+    assert query(dest, "SELECT mrn, name, dob FROM patients ORDER BY mrn") == original
+    assert len(original) == 3
+    assert query(dest, "PRAGMA user_version") == [(migrations.LATEST,)]
+    # no temporary file left beside it
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["copy.db"]
+    # the backup itself is audited in the original
+    assert query(three_patients, "SELECT action FROM audit ORDER BY id DESC LIMIT 1") == [
+        ("backup",)]
+    # and the copy is a working ketacli database
+    r = cli("--db", dest, "db", "check")
+    assert r.exit_code == 0, r.stderr
+
+
+def test_backup_into_a_directory_uses_the_file_name(cli, three_patients, tmp_path):
+    target = tmp_path / "bk"
+    target.mkdir()
+    r = cli("db", "backup", target, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["data"]["backup"] == str(target / three_patients.name)
+    assert (target / three_patients.name).is_file()
+
+
+def test_backup_never_overwrites(cli, three_patients, tmp_path):
+    dest = tmp_path / "exists.db"
+    dest.write_text("precious")
+    r = cli("db", "backup", dest, "--json")
+    assert_one_error(r, 4)
+    assert r.json["error"]["code"] == "destination_exists"
+    assert dest.read_text() == "precious"
+    # refused before anything was audited
+    assert query(three_patients, "SELECT count(*) FROM audit") == [(4,)]
+
+
+def test_backup_to_a_missing_directory_exits_4(cli, three_patients, tmp_path):
+    r = cli("db", "backup", tmp_path / "no" / "such" / "dir" / "copy.db")
+    assert_one_error(r, 4)
+
+
+def test_backup_of_a_missing_database_exits_4(cli, db_path, tmp_path):
+    assert_one_error(cli("db", "backup", tmp_path / "copy.db"), 4)
+    assert not db_path.exists()
+    assert not (tmp_path / "copy.db").exists()
+
+
+# -- migrate ------------------------------------------------------------------------
+def test_migrate_creates_a_new_database_at_the_latest_version(cli, tmp_path):
+    path = tmp_path / "new" / "clinic.db"
+    r = cli("--db", path, "db", "migrate", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json["data"]
+    assert data["path"] == str(path)
+    assert data["from_version"] == 0
+    assert data["schema_version"] == migrations.LATEST
+    assert data["applied"] == [v for v, _, _ in migrations.MIGRATIONS]
+    assert path.is_file()
+    assert mode(path) == 0o600
+    assert mode(path.parent) == 0o700
+    assert query(path, "PRAGMA user_version") == [(migrations.LATEST,)]
+    assert query(path, "SELECT version FROM schema_migrations") == [
+        (v,) for v, _, _ in migrations.MIGRATIONS]
+
+    again = cli("--db", path, "db", "migrate", "--json")
+    assert again.exit_code == 0
+    assert again.json["data"]["applied"] == []
+    assert again.json["data"]["from_version"] == migrations.LATEST
+    human = cli("--db", path, "db", "migrate")
+    assert "up to date" in human.stdout
+    assert query(path, "SELECT count(*) FROM schema_migrations") == [(len(migrations.MIGRATIONS),)]
+
+
+def test_migrate_human_output(cli, tmp_path):
+    r = cli("--db", tmp_path / "m.db", "db", "migrate")
+    assert r.exit_code == 0, r.stderr
+    assert f"to {migrations.LATEST}" in r.stdout
+
+
+# -- faults: any command ----------------------------------------------------------------
+ANY_COMMAND = [
+    ["patient", "list"],
+    ["patient", "list", "--json"],
+    ["patient", "show", "P-1"],
+    ["patient", "add", "P-9", "--name", "New Person"],
+    ["db", "info"],
+    ["db", "check"],
+    ["db", "migrate"],
+    ["audit"],
+    ["audit", "--verify"],
+]
+
+
+@pytest.mark.parametrize("args", ANY_COMMAND, ids=" ".join)
+def test_a_file_that_is_not_sqlite_exits_4(cli, db_path, args):
+    db_path.write_text("these are my notes, not a database\n" * 20)
+    before = db_path.read_bytes()
+    r = cli(*args)
+    assert_one_error(r, 4)
+    assert "not" in r.stderr and "SQLite" in r.stderr
+    assert db_path.read_bytes() == before
+    if "--json" in args:
+        assert r.json["error"]["code"] == "database_corrupt"
+
+
+@pytest.mark.parametrize("args", [["patient", "list"], ["db", "check"], ["audit", "--verify"]],
+                         ids=" ".join)
+def test_a_corrupt_sqlite_file_exits_4(cli, three_patients, args):
+    data = three_patients.read_bytes()
+    three_patients.write_bytes(data[:100] + b"\xff" * (len(data) - 100))  # header kept
+    r = cli(*args)
+    assert_one_error(r, 4)
+    assert "corrupt" in r.stderr
+
+
+def test_backup_of_a_non_sqlite_file_exits_4(cli, db_path, tmp_path):
+    db_path.write_text("plain text")
+    assert_one_error(cli("db", "backup", tmp_path / "copy.db"), 4)
+    assert not (tmp_path / "copy.db").exists()
+
+
+@pytest.mark.parametrize("args", [["patient", "add", "P-1", "--name", "A B"], ["db", "migrate"],
+                                  ["patient", "list"]], ids=" ".join)
+def test_a_path_that_cannot_be_created_exits_4(cli, tmp_path, args):
+    blocker = tmp_path / "x" / "file"
+    blocker.parent.mkdir()
+    blocker.write_text("a regular file")
+    r = cli("--db", blocker / "db.sqlite", *args)
+    assert_one_error(r, 4)
+    assert blocker.read_text() == "a regular file"
+
+
+def test_a_directory_as_database_exits_4(cli, tmp_path):
+    r = cli("--db", tmp_path, "patient", "list")
+    assert_one_error(r, 4)
+    assert "directory" in r.stderr
+
+
+@pytest.mark.parametrize("args", ANY_COMMAND, ids=" ".join)
+def test_a_schema_newer_than_the_program_exits_4(cli, three_patients, args):
+    tamper(three_patients, "PRAGMA user_version = 99")
+    r = cli(*args, "--json")
+    assert_one_error(r, 4)
+    assert "newer" in r.stderr
+    assert r.json["error"]["code"] == "schema_too_new"
+    assert query(three_patients, "PRAGMA user_version") == [(99,)]
+    assert query(three_patients, "SELECT count(*) FROM patients") == [(3,)]
+
+
+def test_a_locked_database_exits_4_and_stores_nothing(cli, three_patients, monkeypatch):
+    monkeypatch.setenv("KETACLI_BUSY_TIMEOUT", "0")
+    holder = sqlite3.connect(three_patients, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        r = cli("patient", "add", "P-9", "--name", "Late Comer", "--json")
+        assert_one_error(r, 4)
+        assert "locked" in r.stderr
+        assert r.json["error"]["code"] == "database_locked"
+        assert "Late" not in r.stderr
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert query(three_patients, "SELECT count(*) FROM patients") == [(3,)]
+
+
+# -- the audit chain, edited outside the program ----------------------------------------
+def _assert_chain_broken(cli, first_row: int) -> None:
+    r = cli("audit", "--verify", "--json")
+    assert_one_error(r, 4)
+    assert r.json["error"]["code"] == "audit_chain_broken"
+    assert f"audit row {first_row}" in r.stderr
+    assert r.json["error"]["details"][0]["id"] == first_row
+
+    r = cli("db", "check", "--json")
+    assert_one_error(r, 4)
+    assert "audit_chain" in r.stderr
+    chain = next(c for c in r.json["error"]["details"] if c["name"] == "audit_chain")
+    assert chain["ok"] is False
+
+
+def test_verify_passes_before_tampering(cli, three_patients):
+    r = cli("audit", "--verify", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json == {"data": {"verified": True, "rows": 4}}
+
+
+def test_an_edited_audit_row_is_detected(cli, three_patients):
+    tamper(three_patients, "DROP TRIGGER audit_no_update",
+           "UPDATE audit SET action = 'view' WHERE id = 3")
+    _assert_chain_broken(cli, 3)
+
+
+def test_an_edited_patient_column_is_detected(cli, three_patients):
+    tamper(three_patients, "DROP TRIGGER audit_no_update",
+           "UPDATE audit SET patient = 'P-9' WHERE id = 2")
+    _assert_chain_broken(cli, 2)
+
+
+def test_a_deleted_middle_row_is_detected(cli, three_patients):
+    tamper(three_patients, "DROP TRIGGER audit_no_delete", "DELETE FROM audit WHERE id = 2")
+    _assert_chain_broken(cli, 3)
+
+
+def test_swapped_rows_are_detected(cli, three_patients):
+    cols = ("at", "clinician", "os_user", "action", "entity", "entity_id", "patient", "detail")
+    a = query(three_patients, f"SELECT {', '.join(cols)} FROM audit WHERE id = 2")[0]
+    b = query(three_patients, f"SELECT {', '.join(cols)} FROM audit WHERE id = 3")[0]
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    con = sqlite3.connect(three_patients, isolation_level=None)
+    try:
+        con.execute("DROP TRIGGER audit_no_update")
+        con.execute(f"UPDATE audit SET {sets} WHERE id = 2", b)
+        con.execute(f"UPDATE audit SET {sets} WHERE id = 3", a)
+    finally:
+        con.close()
+    _assert_chain_broken(cli, 2)
+
+
+def test_swapped_ids_are_detected(cli, three_patients):
+    """Renumbering rows (hashes and all) breaks the links."""
+    tamper(three_patients, "DROP TRIGGER audit_no_update",
+           "UPDATE audit SET id = 100 WHERE id = 2",
+           "UPDATE audit SET id = 2 WHERE id = 3",
+           "UPDATE audit SET id = 3 WHERE id = 100")
+    _assert_chain_broken(cli, 2)
