@@ -169,7 +169,7 @@ def load(path: str | Path | None = None) -> Protocol:
                 f"protocol file cannot be read: {p} ({type(exc).__name__})", code="protocol_invalid"
             ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise Invalid(f"protocol file is not valid TOML: {p}: {exc}", code="protocol_invalid")
+            raise Invalid(f"protocol file is not valid TOML: {p}: {exc}", code="protocol_invalid") from None
         for sname, section in data.items():
             if sname not in values:
                 raise Invalid(f"protocol: unknown section [{sname}] in {p}", code="protocol_invalid")

@@ -114,7 +114,7 @@ def main(
 
 
 def _register() -> None:
-    from ketacli.cli import audit, db, discharge, patient, protocol, screen, session, vitals, void
+    from ketacli.cli import audit, db, demo, discharge, patient, protocol, screen, session, vitals, void
 
     app.add_typer(patient.app, name="patient")
     screen.register(app)
@@ -125,6 +125,7 @@ def _register() -> None:
     audit.register(app)
     app.add_typer(db.app, name="db")
     app.add_typer(protocol.app, name="protocol")
+    demo.register(app)
 
 
 _register()

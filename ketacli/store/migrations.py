@@ -198,8 +198,9 @@ CREATE INDEX followups_status_due ON followups(status, due);
 CREATE INDEX followups_patient ON followups(patient_id, due);
 CREATE TRIGGER followups_no_delete BEFORE DELETE ON followups
 BEGIN SELECT RAISE(ABORT, 'follow-ups are never deleted: cancel them'); END;
-CREATE TRIGGER followups_fixed BEFORE UPDATE OF id, patient_id, session_id, kind, due, created_at, created_by
-ON followups BEGIN SELECT RAISE(ABORT, 'a follow-up is fixed once scheduled: cancel it and schedule anew'); END;
+CREATE TRIGGER followups_fixed
+BEFORE UPDATE OF id, patient_id, session_id, kind, due, created_at, created_by ON followups
+BEGIN SELECT RAISE(ABORT, 'a follow-up is fixed once scheduled: cancel it and schedule anew'); END;
 CREATE TRIGGER followups_closed BEFORE UPDATE OF status ON followups
 WHEN OLD.status != 'pending' AND NEW.status != OLD.status
 BEGIN SELECT RAISE(ABORT, 'a closed follow-up cannot change status'); END;
