@@ -215,6 +215,7 @@ class Clinic:
         if in_chair:
             total, at = 1, start.replace(microsecond=0)
         lot_month = None
+        pending_infusion = None
         for n in range(1, total + 1):
             if at > self.now - timedelta(hours=3) and not in_chair:
                 break
@@ -229,11 +230,15 @@ class Clinic:
             if month != lot_month:
                 lot_month = month
             lot = f"KET-{month}{'AB'[at.day % 2]}"
+            if pending_infusion is not None:
+                pending_infusion.update(status="done", closed_at=iso(at), closed_by="demo",
+                                        cancel_reason=None)
             last = self._session(batch, state, sc, at, n, lot, is_last=(n == total),
                                  in_chair=in_chair)
             if last is None:
                 return
             discharged_at, followups = last
+            pending_infusion = next((f["row"] for f in followups if f["kind"] == "infusion"), None)
             # 24 h after: check-in call with a PHQ-9
             call_at = discharged_at + timedelta(days=1)
             if call_at < self.now:
@@ -399,17 +404,18 @@ class Clinic:
             closed = None
             if f.kind == "call" and due < today:
                 status, closed = "done", iso(discharged_at + timedelta(days=1, hours=2))
-            elif f.kind == "infusion" and not is_last:
-                status, closed = "done", None  # closed by the next session below
+            elif f.kind == "infusion" and due < today - timedelta(days=21):
+                # the patient ended treatment; the clinic cancelled the open booking
+                status = "cancelled"
+                closed = iso(discharged_at + timedelta(days=(due - discharged_at.date()).days + 7))
             row = {"patient_id": state["pid"], "session_id": sid, "kind": f.kind,
                    "due": due.isoformat(), "status": status, "created_at": iso(discharged_at),
                    "created_by": nurse, "note": f.note, "closed_at": closed,
-                   "closed_by": "demo" if status == "done" else None, "cancel_reason": None,
+                   "closed_by": "demo" if status != "pending" else None,
+                   "cancel_reason": "treatment ended" if status == "cancelled" else None,
                    "notified_at": None}
             fid = batch.add("followups", row)
             row_ref = batch.rows["followups"][-1]
-            if f.kind == "infusion" and status == "done":
-                row_ref["closed_at"] = iso(min(self.now, discharged_at + timedelta(days=2)))
             # an assessment completes its follow-up through this row reference
             made.append({"id": fid, "kind": f.kind, "row": row_ref})
         return discharged_at, made

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +13,7 @@ from ketacli.cli.app import app
 from ketacli.clock import CLOCK
 
 # 2026-11-27 15:00 UTC = 09:00 in America/Chicago: a clinic morning.
-FIXED_NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 CLINIC_TZ = "America/Chicago"
 
 

@@ -114,7 +114,21 @@ def main(
 
 
 def _register() -> None:
-    from ketacli.cli import audit, db, demo, discharge, patient, protocol, screen, session, vitals, void
+    from ketacli.cli import (
+        audit,
+        db,
+        demo,
+        discharge,
+        followup,
+        patient,
+        protocol,
+        report,
+        screen,
+        session,
+        trend,
+        vitals,
+        void,
+    )
 
     app.add_typer(patient.app, name="patient")
     screen.register(app)
@@ -122,6 +136,9 @@ def _register() -> None:
     vitals.register(app)
     discharge.register(app)
     void.register(app)
+    app.add_typer(followup.app, name="followup")
+    trend.register(app)
+    app.add_typer(report.app, name="report")
     audit.register(app)
     app.add_typer(db.app, name="db")
     app.add_typer(protocol.app, name="protocol")

@@ -20,8 +20,10 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same clinic).")] = 7,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Fill the database with a synthetic clinic (MRNs DEMO-...): screenings, induction
-    series, vitals with alerts, discharges, follow-ups and outcome assessments.
+    """Fill the database with a synthetic clinic (MRNs DEMO-...) to explore.
+
+    Screenings, induction series, vitals with alerts, discharges, follow-ups and
+    outcome assessments, built with the same rules as real records.
 
     Refuses (exit 3) a database that holds real (non-demo) patients.
     """

@@ -23,8 +23,10 @@ def void(
     reason: Annotated[str, typer.Option("--reason", help="Why it was entered in error.")],
     json_out: Json = False,
 ) -> None:
-    """Mark a record entered-in-error. It stays in the database and the audit log;
-    summaries, trends and exports skip it."""
+    """Mark a record entered-in-error; the original stays, summaries and exports skip it.
+
+    The void, its reason and who made it are in the audit log.
+    """
     from ketacli.domain import validate
     from ketacli.errors import Invalid
     from ketacli.store import voids

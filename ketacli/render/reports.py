@@ -35,3 +35,37 @@ def demo_overview(d: dict, tz) -> Panel:
     parts = [t, Text(""), Text("Try next:", style="bold")]
     parts += [Text("  " + line) for line in tries]
     return Panel(Group(*parts), title=Text(f"Demo clinic - {d['database']}"), title_align="left")
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
+def outcomes_view(d: dict) -> Panel:
+    period = f"{d['since'] or 'start'} to {d['until'] or 'today'}"
+    t = Table(box=None, show_header=False, pad_edge=False)
+    t.add_column(justify="right")
+    t.add_column()
+    t.add_row(f"{d['patients_screened']:,}", "patients screened")
+    t.add_row(f"{d['patients_treated']:,}", "patients treated")
+    t.add_row(f"{d['sessions']:,}", f"sessions ({d['sessions_discharged']:,} discharged)")
+    md = d["mean_dose_mg_per_kg"]
+    t.add_row("-" if md is None else f"{md:.2f}", "mean dose, mg/kg")
+    t.add_row(_pct(d["alert_rate"]), "of sessions with any alert")
+    n = d["patients_completed_induction"]
+    t.add_row(_pct(d["response_rate"]),
+              f"response (PHQ-9 drop >= 50% or remission), n = {n} with >= "
+              f"{d['induction_sessions']} infusions")
+    t.add_row(_pct(d["remission_rate"]), "remission (PHQ-9 < 5)")
+    o = d["overrides"]
+    t.add_row(str(o["start"] + o["discharge"]),
+              f"overrides used ({o['start']} at start, {o['discharge']} at discharge)")
+    parts: list = [t]
+    if d["side_effect_rates"]:
+        se = Table(box=None, pad_edge=False)
+        se.add_column("Code")
+        se.add_column("Rate", justify="right")
+        for code, rate in d["side_effect_rates"].items():
+            se.add_row(code, _pct(rate))
+        parts += [Text(""), Text("Side effects (share of discharged sessions)"), se]
+    return Panel(Group(*parts), title=Text(f"Clinic outcomes - {period}"), title_align="left")

@@ -32,3 +32,97 @@ def complete_earliest(tx: Tx, *, patient_id: int, mrn: str, kind: str, on_or_bef
     )
     tx.audit("complete", "followup", row[0], patient=mrn, at=at, detail={"by": reason})
     return row[0]
+
+
+COLS = ("id, patient_id, session_id, kind, due, status, created_at, created_by, note, closed_at, "
+        "closed_by, cancel_reason, notified_at")
+
+
+def get(store_or_tx, followup_id: int):
+    from ketacli.errors import NotFound
+
+    row = store_or_tx.execute(
+        f"SELECT f.{COLS.replace(', ', ', f.')}, p.mrn FROM followups f "
+        "JOIN patients p ON p.id = f.patient_id WHERE f.id = ?", (followup_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no follow-up {followup_id}", code="followup_not_found")
+    return row
+
+
+def close(store, followup_id: int, *, status: str, at: str, reason: str | None = None) -> dict:
+    """Mark a pending follow-up done or cancelled (exit 3 if it is not pending)."""
+    from ketacli.errors import Conflict
+
+    with store.write() as tx:
+        row = get(tx, followup_id)
+        if row["status"] != "pending":
+            raise Conflict(f"follow-up {followup_id} is already {row['status']}",
+                           code="followup_closed")
+        tx.execute(
+            "UPDATE followups SET status = ?, closed_at = ?, closed_by = ?, cancel_reason = ? "
+            "WHERE id = ?", (status, at, tx.store.actor.clinician, reason, followup_id),
+        )
+        tx.audit("complete" if status == "done" else "cancel", "followup", followup_id,
+                 patient=row["mrn"], at=at, detail={"reason": reason} if reason else None)
+    return as_dict(get(store, followup_id))
+
+
+def for_patient(store, patient_id: int) -> list:
+    return store.all(
+        f"SELECT f.{COLS.replace(', ', ', f.')}, p.mrn FROM followups f "
+        "JOIN patients p ON p.id = f.patient_id WHERE f.patient_id = ? ORDER BY f.due, f.id",
+        (patient_id,),
+    )
+
+
+def as_dict(r) -> dict:
+    return {"followup_id": r["id"], "patient": r["mrn"], "kind": r["kind"], "due": r["due"],
+            "status": r["status"], "session_id": r["session_id"], "note": r["note"],
+            "created_at": r["created_at"], "created_by": r["created_by"],
+            "closed_at": r["closed_at"], "closed_by": r["closed_by"],
+            "cancel_reason": r["cancel_reason"], "notified_at": r["notified_at"]}
+
+
+DUE_SQL = """SELECT f.id, p.mrn, p.name, p.phone, f.kind, f.due, f.notified_at
+             FROM followups f JOIN patients p ON p.id = f.patient_id
+             WHERE f.status = 'pending' AND f.due <= ? {extra}
+             ORDER BY f.due, f.id"""
+
+
+def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
+        mark_at: str | None, emit) -> list[dict]:
+    """Pending follow-ups due on or before `upto`; `emit(rows)` writes them out.
+
+    With `mark_at`, the rows are stamped notified in the same transaction, which
+    commits only after `emit` returned: a reminder is never marked without having
+    been written out, and never written twice by a rerun with --unnotified.
+    """
+    extra = ""
+    params: list = [upto]
+    if overdue_only:
+        extra += " AND f.due < ?"
+        params.append(target)
+    if unnotified:
+        extra += " AND f.notified_at IS NULL"
+    sql = DUE_SQL.format(extra=extra)
+
+    def rows_of(cursor) -> list[dict]:
+        return [{"followup_id": r[0], "patient": r[1], "name": r[2], "phone": r[3],
+                 "kind": r[4], "due": r[5], "overdue": r[5] < target, "notified_at": r[6]}
+                for r in cursor]
+
+    if mark_at is None:
+        rows = rows_of(store.execute(sql, params))
+        emit(rows)
+        return rows
+    with store.write() as tx:
+        rows = rows_of(tx.execute(sql, params))
+        for r in rows:
+            tx.execute("UPDATE followups SET notified_at = ? WHERE id = ?", (mark_at, r["followup_id"]))
+            r["notified_at"] = mark_at
+        if rows:
+            tx.audit("notify", "followups", None, at=mark_at,
+                     detail={"ids": [r["followup_id"] for r in rows]})
+        emit(rows)
+    return rows

@@ -36,3 +36,66 @@ def overview(store: Store, today: str) -> dict:
         "example_session": {"session_id": example[0], "patient": example[1]} if example else None,
         "followups_due": due,
     }
+
+
+def outcomes(store: Store, *, since: str | None, until: str | None, induction: int) -> dict:
+    """Clinic figures for sessions started in [since, until) (UTC ISO bounds), by aggregate SQL."""
+    lo = since or "0000"
+    hi = until or "9999"
+    screened = store.scalar(
+        "SELECT count(DISTINCT patient_id) FROM screenings WHERE at >= ? AND at < ?", (lo, hi))
+    srow = store.one(
+        """SELECT count(*), count(DISTINCT patient_id), avg(dose_mg_per_kg),
+                  sum(override IS NOT NULL)
+           FROM sessions WHERE started_at >= ? AND started_at < ?""", (lo, hi))
+    sessions, treated, mean_dose, start_overrides = srow[0], srow[1], srow[2], srow[3] or 0
+    with_alert = store.scalar(
+        """SELECT count(*) FROM sessions s WHERE s.started_at >= ? AND s.started_at < ?
+           AND EXISTS (SELECT 1 FROM observations o WHERE o.session_id = s.id AND o.alerts != '[]'
+                       AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'observation'
+                                       AND v.target_id = o.id))""", (lo, hi))
+    drow = store.one(
+        """SELECT count(*), sum(d.override IS NOT NULL) FROM discharges d
+           JOIN sessions s ON s.id = d.session_id WHERE s.started_at >= ? AND s.started_at < ?""",
+        (lo, hi))
+    discharged, discharge_overrides = drow[0], drow[1] or 0
+    effects = {r[0]: r[1] for r in store.all(
+        """SELECT e.code, count(DISTINCT e.session_id) FROM side_effects e
+           JOIN sessions s ON s.id = e.session_id WHERE s.started_at >= ? AND s.started_at < ?
+           GROUP BY e.code ORDER BY 2 DESC""", (lo, hi))}
+    # Patients treated in the period with >= `induction` infusions by its end: baseline = the
+    # first screening PHQ-9; outcome = the latest PHQ-9 (not voided) on or after their
+    # induction-th infusion and before the end of the period.
+    finishers = store.all(
+        f"""WITH treated AS (
+               SELECT DISTINCT patient_id FROM sessions WHERE started_at >= ? AND started_at < ?),
+             nth AS (
+               SELECT s.patient_id, s.started_at FROM sessions s JOIN treated t USING (patient_id)
+               WHERE s.number_in_series = ? AND s.started_at < ?)
+           SELECT nth.patient_id,
+             (SELECT phq9_total FROM screenings sc WHERE sc.patient_id = nth.patient_id
+                AND sc.phq9_total IS NOT NULL AND {_nv('screening', 'sc.id')}
+                ORDER BY sc.at LIMIT 1) AS baseline,
+             (SELECT phq9_total FROM assessments a WHERE a.patient_id = nth.patient_id
+                AND a.phq9_total IS NOT NULL AND a.at >= nth.started_at AND a.at < ?
+                AND {_nv('assessment', 'a.id')}
+                ORDER BY a.at DESC LIMIT 1) AS outcome
+           FROM nth""",
+        (lo, hi, induction, hi, hi))
+    return {
+        "patients_screened": screened,
+        "patients_treated": treated,
+        "sessions": sessions,
+        "sessions_discharged": discharged,
+        "mean_dose_mg_per_kg": round(mean_dose, 3) if mean_dose is not None else None,
+        "sessions_with_alert": with_alert,
+        "side_effect_counts": effects,
+        "overrides": {"start": start_overrides, "discharge": discharge_overrides},
+        "finishers": [(r["baseline"], r["outcome"]) for r in finishers],
+    }
+
+
+def _nv(kind: str, col: str) -> str:
+    from ketacli.store.records import not_voided
+
+    return not_voided(kind, col)

@@ -1,0 +1,67 @@
+"""`report outcomes` (and later `report controlled`)."""
+
+from __future__ import annotations
+
+import typer
+
+from ketacli.cli.common import command, emit, settings
+from ketacli.cli.options import Json, Since, Until
+
+app = typer.Typer(help="Clinic reports: outcomes, controlled-substance ledger.",
+                  no_args_is_help=True)
+
+
+def period(since: str | None, until: str | None, tz):
+    """--since/--until dates (inclusive, clinic zone) → UTC ISO bounds [lo, hi)."""
+    from datetime import timedelta
+
+    from ketacli.clock import day_start_utc, parse_date, to_utc_iso
+    from ketacli.errors import Invalid
+
+    s = parse_date(since, option="--since")
+    u = parse_date(until, option="--until")
+    if s and u and u < s:
+        raise Invalid("--until is before --since", code="invalid_period")
+    lo = to_utc_iso(day_start_utc(s, tz)) if s else None
+    hi = to_utc_iso(day_start_utc(u + timedelta(days=1), tz)) if u else None
+    return s, u, lo, hi
+
+
+@app.command("outcomes")
+@command
+def outcomes_report(since: Since = None, until: Until = None, json_out: Json = False) -> None:
+    """Clinic figures: patients, sessions, mean dose, alerts, side effects, response and
+    remission (PHQ-9) among patients who finished induction, overrides."""
+    from ketacli.domain import outcomes
+    from ketacli.store import reports
+
+    s = settings()
+    d_since, d_until, lo, hi = period(since, until, s.tz)
+    induction = s.protocol.schedule.induction_sessions
+    raw = reports.outcomes(s.store(create=False), since=lo, until=hi, induction=induction)
+    pairs = [(b, o) for b, o in raw.pop("finishers") if b is not None and o is not None]
+    statuses = [outcomes.status("phq9", b, o) for b, o in pairs]
+    n = len(pairs)
+    discharged = raw["sessions_discharged"]
+    data = {
+        "since": d_since.isoformat() if d_since else None,
+        "until": d_until.isoformat() if d_until else None,
+        **{k: raw[k] for k in ("patients_screened", "patients_treated", "sessions",
+                               "sessions_discharged", "mean_dose_mg_per_kg")},
+        "alert_rate": outcomes.rate(raw["sessions_with_alert"], raw["sessions"]),
+        "sessions_with_alert": raw["sessions_with_alert"],
+        "side_effect_rates": {code: outcomes.rate(c, discharged)
+                              for code, c in raw["side_effect_counts"].items()},
+        "induction_sessions": induction,
+        "patients_completed_induction": n,
+        "response_rate": outcomes.rate(sum(outcomes.responded(x) for x in statuses), n),
+        "remission_rate": outcomes.rate(sum(x == "remission" for x in statuses), n),
+        "overrides": raw["overrides"],
+    }
+
+    def human(con):
+        from ketacli.render.reports import outcomes_view
+
+        con.print(outcomes_view(data))
+
+    emit(data, json_out, human)

@@ -1,0 +1,80 @@
+"""`trend MRN [--measure] [--svg FILE] [--html FILE]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ketacli.cli.common import command, emit, settings
+from ketacli.cli.options import Json, Mrn
+
+
+def register(app: typer.Typer) -> None:
+    app.command("trend")(trend)
+
+
+@command
+def trend(
+    mrn: Mrn,
+    measure: Annotated[str, typer.Option("--measure", help="phq9, gad7, madrs or pcl5.")] = "phq9",
+    svg: Annotated[Path | None, typer.Option("--svg", help="Also write the view as SVG.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the view as HTML.")] = None,
+    json_out: Json = False,
+) -> None:
+    """Scores over time from the screening baseline, as a chart with infusions marked.
+
+    Status per point: response >= 50 % drop, partial 25-49 %, no response < 25 %;
+    remission PHQ-9 or GAD-7 < 5, MADRS <= 10.
+    """
+    from ketacli.domain import outcomes, validate
+    from ketacli.domain.scales import MEASURES
+    from ketacli.errors import Invalid, NotFound
+    from ketacli.store import assessments, patients
+
+    s = settings()
+    mrn = validate.mrn(mrn)
+    measure = measure.strip().lower().replace("-", "")
+    if measure not in MEASURES:
+        raise Invalid("--measure must be phq9, gad7, madrs or pcl5", code="invalid_choice")
+    store = s.store(create=False)
+    p = patients.get(store, mrn)
+    hist = assessments.history(store, p["id"], measure)
+    data = outcomes.trend(measure, hist, assessments.infusion_starts(store, p["id"]), s.tz)
+    if data["baseline"] is None:
+        raise NotFound(f"patient {mrn} has no {measure} score at screening to trend from",
+                       code="no_scores", hint=f"record one with 'ketacli screen {mrn} ... --{measure}'")
+    data = {"patient": mrn, **data}
+
+    def render(con):
+        from ketacli.render.trend import trend_view
+
+        con.print(trend_view(data, mrn, width=min(con.width, 100)))
+
+    for path, kind in ((svg, "svg"), (html, "html")):
+        if path is not None:
+            _export(render, path, kind)
+    emit(data, json_out, render)
+
+
+def _export(render, path: Path, kind: str) -> None:
+    import os
+
+    from rich.console import Console
+
+    from ketacli.errors import StorageError
+
+    rec = Console(record=True, width=100, file=open(os.devnull, "w"), force_terminal=True)  # noqa: SIM115
+    render(rec)
+    old = os.umask(0o077)  # the view holds patient data: 0600 like the database
+    try:
+        if kind == "svg":
+            rec.save_svg(str(path), title="ketacli trend")
+        else:
+            rec.save_html(str(path))
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror}", code="output_unwritable") from None
+    finally:
+        os.umask(old)

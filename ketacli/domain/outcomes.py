@@ -1,0 +1,105 @@
+"""Outcome definitions: change from baseline, response, remission.
+
+response >= 50 % drop; partial response 25-49 %; no response < 25 %;
+remission: PHQ-9 < 5, GAD-7 < 5, MADRS <= 10 (PCL-5 has no remission cut-off here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REMISSION = {"phq9": lambda t: t < 5, "gad7": lambda t: t < 5, "madrs": lambda t: t <= 10}
+STATUSES = ("remission", "response", "partial-response", "no-response")
+
+
+def change_pct(baseline: int, total: int) -> float | None:
+    """Percent change from baseline (negative = improvement); None when baseline is 0."""
+    if baseline == 0:
+        return None
+    return round((total - baseline) / baseline * 100, 1)
+
+
+def status(measure: str, baseline: int, total: int) -> str:
+    if measure in REMISSION and REMISSION[measure](total):
+        return "remission"
+    pct = change_pct(baseline, total)
+    if pct is None:
+        return "no-response"
+    drop = -pct
+    if drop >= 50:
+        return "response"
+    if drop >= 25:
+        return "partial-response"
+    return "no-response"
+
+
+def responded(s: str) -> bool:
+    return s in ("remission", "response")
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    infusions: int
+    message: str
+
+
+def non_response_note(infusions_before_latest: int, latest_status: str | None,
+                      threshold: int = 3) -> ReviewNote | None:
+    """Three or more infusions and still no response: such patients rarely respond later."""
+    if latest_status == "no-response" and infusions_before_latest >= threshold:
+        return ReviewNote(
+            infusions_before_latest,
+            f"{infusions_before_latest} infusions without response: patients with no response by "
+            "the third infusion rarely respond later; review the treatment plan",
+        )
+    return None
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def trend(measure: str, history: list[dict], infusion_starts: list[str], tz) -> dict:
+    """The trend of one measure: baseline (the first screening score), points with
+    change and status, infusion dates, and a note after 3+ infusions without response.
+
+    `history`: rows with source ('screening' | 'assessment'), id, at (UTC ISO), total;
+    oldest first.
+    """
+    from datetime import datetime
+
+    base_row = next((h for h in history if h["source"] == "screening"), None)
+    if base_row is None:
+        return {"measure": measure, "baseline": None, "points": [], "infusions": [],
+                "latest_status": None, "review_note": None}
+    baseline = base_row["total"]
+    points = []
+    starts = [datetime.fromisoformat(s) for s in infusion_starts]
+    for h in history:
+        if h["at"] < base_row["at"]:
+            continue
+        is_base = h is base_row
+        at = datetime.fromisoformat(h["at"])
+        points.append({
+            "at": h["at"],
+            "date": at.astimezone(tz).date().isoformat(),
+            "source": h["source"],
+            "record_id": h["id"],
+            "total": h["total"],
+            "change_pct": 0.0 if is_base and baseline else change_pct(baseline, h["total"]),
+            "status": "baseline" if is_base else status(measure, baseline, h["total"]),
+            "infusions_before": sum(1 for s in starts if s <= at),
+        })
+    latest = points[-1] if len(points) > 1 else None
+    note = None
+    if latest:
+        n = non_response_note(latest["infusions_before"], latest["status"])
+        note = n.message if n else None
+    return {
+        "measure": measure,
+        "baseline": baseline,
+        "points": points,
+        "infusions": [s.astimezone(tz).date().isoformat() for s in starts],
+        "latest_status": latest["status"] if latest else None,
+        "review_note": note,
+    }
