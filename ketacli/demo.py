@@ -317,6 +317,7 @@ class Clinic:
         t_min = 0
         horizon = (end - at).total_seconds() / 60 + 30
         diss_peak = rng.randint(1, 8)
+        hr_base = rng.gauss(74, 8)
         while t_min <= horizon:
             t = at + timedelta(minutes=t_min)
             if t > self.now:
@@ -324,7 +325,7 @@ class Clinic:
             shape = math.exp(-(((t_min - 40) / 22) ** 2))
             values = {
                 "sbp": int(min(240, max(90, pre_s + peak_s * shape + rng.gauss(0, 4)))),
-                "hr": int(min(140, max(50, rng.gauss(76, 8) + 6 * shape))),
+                "hr": int(min(140, max(50, hr_base + 6 * shape + rng.gauss(0, 2.5)))),
                 "spo2": int(min(100, max(86, rng.gauss(97.5, 1.2) - (2 if rng.random() < 0.01 else 0)))),
             }
             values["dbp"] = int(min(values["sbp"] - 25, max(50, pre_d + peak_d * shape + rng.gauss(0, 3))))

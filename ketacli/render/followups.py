@@ -30,20 +30,24 @@ def due_table(rows: list[dict], target, upto) -> Table:
               pad_edge=False)
     t.add_column("ID", justify="right")
     t.add_column("MRN", no_wrap=True)
-    t.add_column("Name")
+    t.add_column("Name", min_width=12)
     t.add_column("Phone", no_wrap=True)
     t.add_column("Kind", no_wrap=True)
     t.add_column("Due", no_wrap=True)
     t.add_column("Late", justify="right", no_wrap=True)
-    t.add_column("Sent", no_wrap=True)
+    sent = any(r["notified_at"] for r in rows)
+    if sent:
+        t.add_column("Sent", no_wrap=True)
     for r in rows:
         from datetime import date
 
         late = (target - date.fromisoformat(r["due"])).days if r["overdue"] else 0
-        t.add_row(str(r["followup_id"]), Text(r["patient"]), Text(r["name"]),
-                  Text(dash(r["phone"])), r["kind"], r["due"],
-                  Text(f"{late} d", style="bold red") if late else "-",
-                  "yes" if r["notified_at"] else "-")
+        cells = [str(r["followup_id"]), Text(r["patient"]), Text(r["name"]),
+                 Text(dash(r["phone"])), r["kind"], r["due"],
+                 Text(f"{late} d", style="bold red") if late else "-"]
+        if sent:
+            cells.append("yes" if r["notified_at"] else "-")
+        t.add_row(*cells)
     if not rows:
         t.caption = "Nothing due."
     return t

@@ -98,9 +98,10 @@ def short_alerts(alerts: list[dict]) -> Text:
 def _obs_table(d: dict, tz) -> Table:
     obs = d["observations"]
     shown = [(k, label) for k, label in COLUMNS if any(o[k] is not None for o in obs)]
+    any_alert = any(o["alerts"] for o in obs)
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, title="Observations",
-              title_justify="left", caption="!! critical  ! warning (protocol thresholds)",
-              caption_justify="left")
+              title_justify="left", caption_justify="left",
+              caption="!! critical  ! warning (protocol thresholds)" if any_alert else None)
     t.add_column("Time", no_wrap=True)
     t.add_column("Min", justify="right", no_wrap=True)
     t.add_column("BP", no_wrap=True)
