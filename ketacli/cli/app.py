@@ -119,6 +119,7 @@ def _register() -> None:
         db,
         demo,
         discharge,
+        export,
         followup,
         patient,
         protocol,
@@ -139,6 +140,7 @@ def _register() -> None:
     app.add_typer(followup.app, name="followup")
     trend.register(app)
     app.add_typer(report.app, name="report")
+    export.register(app)
     audit.register(app)
     app.add_typer(db.app, name="db")
     app.add_typer(protocol.app, name="protocol")

@@ -251,10 +251,21 @@ CREATE INDEX audit_patient ON audit(patient, id);
 CREATE INDEX audit_at ON audit(at);
 """ + "".join(_append_only(t) for t in APPEND_ONLY)
 
+V2 = """
+CREATE TABLE study_ids (
+    patient_id INTEGER PRIMARY KEY REFERENCES patients(id),
+    study_id TEXT NOT NULL UNIQUE CHECK (length(study_id) BETWEEN 6 AND 40),
+    date_shift_days INTEGER NOT NULL CHECK (date_shift_days BETWEEN 0 AND 364),
+    created_at TEXT NOT NULL
+) STRICT;
+""" + _append_only("study_ids")
+
 # (version, description, SQL). Append new migrations; never edit a released one.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema: patients, screenings, sessions, observations, events, "
         "discharges, side effects, assessments, follow-ups, voids, audit", V1),
+    (2, "study_ids: the local link table of de-identified exports (random study ids and "
+        "per-patient date shifts)", V2),
 ]
 
 LATEST = MIGRATIONS[-1][0]

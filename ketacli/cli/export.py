@@ -1,0 +1,201 @@
+"""`export TABLE|all --format csv|json|ndjson|fhir [--since DATE] [--deidentify] [--output PATH]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ketacli.cli.common import command, settings
+
+FORMATS = ("csv", "json", "ndjson", "fhir")
+FHIR_TABLES = ("patients", "screenings", "sessions", "observations", "assessments")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+
+
+@command
+def export(
+    table: Annotated[str, typer.Argument(
+        help="patients, screenings, sessions, observations, events, assessments, followups, "
+        "audit, or all.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json, ndjson or fhir.")] = "csv",
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only records from this date (YYYY-MM-DD, clinic zone).")] = None,
+    deidentify: Annotated[bool, typer.Option(
+        "--deidentify", help="HIPAA Safe Harbor: study ids, shifted dates, no names, phones, "
+        "MRNs or free text.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="Write to this file (a directory for 'all --format csv'); written "
+        "atomically, mode 0600. Default: stdout.")] = None,
+) -> None:
+    """Export records for an EHR, billing or research: CSV, JSON, NDJSON or a FHIR R4 Bundle.
+
+    Streams rows (memory stays flat); voided records are left out.
+    """
+    import sys
+
+    from ketacli.clock import CLOCK, day_start_utc, parse_date, to_utc_iso, today
+    from ketacli.errors import Invalid
+    from ketacli.store import export as xs
+
+    s = settings()
+    table = table.strip().lower()
+    if table not in (*xs.TABLES, "all"):
+        raise Invalid(f"unknown table {table!r}: one of {', '.join(xs.TABLES)} or all",
+                      code="invalid_choice")
+    fmt = fmt.strip().lower()
+    if fmt not in FORMATS:
+        raise Invalid("--format must be csv, json, ndjson or fhir", code="invalid_choice")
+    if fmt == "fhir" and table not in (*FHIR_TABLES, "all"):
+        raise Invalid(f"{table} has no FHIR mapping: export it as csv, json or ndjson",
+                      code="invalid_choice")
+    if fmt == "csv" and table == "all" and output is None:
+        raise Invalid("'export all --format csv' writes one file per table: give --output DIR",
+                      code="missing_value")
+    since_day = parse_date(since, option="--since")
+    if since_day and since_day > today(s.tz):
+        raise Invalid("--since is in the future", code="future_time")
+    since_iso = to_utc_iso(day_start_utc(since_day, s.tz)) if since_day else None
+    store = s.store(create=False)
+    now = CLOCK.now()
+    study = None
+    if deidentify:
+        xs.ensure_study_ids(store, to_utc_iso(now))
+        study = xs.study_map(store)
+    tables = list(xs.TABLES if table == "all" else [table])
+    if fmt == "fhir" and table == "all":
+        tables = list(FHIR_TABLES)
+    job = _Job(store, study, today(s.tz), since_iso)
+
+    from ketacli.cli import output as out_mod
+
+    counts: dict[str, int] = {}
+    with out_mod.progress(enabled=output is not None and sys.stderr.isatty()) as tick:
+        if fmt == "csv" and table == "all":
+            with out_mod.directory(output) as folder:
+                for t in tables:
+                    with out_mod.atomic(folder / f"{t}.csv") as fh:
+                        counts[t] = job.write_table(fh, t, "csv", tick)
+        else:
+            with out_mod.destination(output) as fh:
+                if fmt == "fhir":
+                    counts = job.write_fhir(fh, tables, table == "all", to_utc_iso(now), tick)
+                elif fmt == "json" and table == "all":
+                    fh.write('{"data": {')
+                    for i, t in enumerate(tables):
+                        fh.write(("" if i == 0 else ",") + f'\n"{t}": ')
+                        counts[t] = job.write_table(fh, t, "json", tick)
+                    fh.write("\n}}\n")
+                elif fmt == "json":
+                    fh.write('{"data": ')
+                    counts[table] = job.write_table(fh, table, "json", tick)
+                    fh.write("}\n")
+                else:
+                    for t in tables:
+                        counts[t] = job.write_table(fh, t, fmt, tick,
+                                                    tag=t if table == "all" else None)
+    xs.record_export(store, {
+        "table": table, "format": fmt, "deidentified": deidentify, "since": since,
+        "output": str(output) if output else "stdout", "rows": counts,
+    }, to_utc_iso(CLOCK.now()))
+    if output is not None:
+        from ketacli.cli.common import console
+
+        total = sum(counts.values())
+        console(stderr=True).print(f"Exported {total:,} records to {output}.")
+
+
+class _Job:
+    def __init__(self, store, study, today, since_iso) -> None:
+        self.store = store
+        self.study = study
+        self.today = today
+        self.since = since_iso
+
+    def _rows(self, table: str, *, need_pid: bool):
+        from ketacli.domain import deid
+        from ketacli.store import export as xs
+
+        cols, cur = xs.rows(self.store, table, self.since,
+                            with_pid=need_pid or self.study is not None)
+        if self.study is None:
+            return cols, cur
+        out_cols, fn = deid.transformer(cols, self.study, self.today)
+        return out_cols, (fn(r) for r in cur)
+
+    def write_table(self, fh, table: str, fmt: str, tick, tag: str | None = None) -> int:
+        from ketacli.render import export as w
+
+        cols, rows = self._rows(table, need_pid=False)
+        if fmt == "csv":
+            return w.write_csv(fh, cols, rows, tick)
+        if fmt == "json":
+            return w.write_json_array(fh, cols, rows, tick)
+        return w.write_ndjson(fh, cols, rows, tick, table=tag)
+
+    def _dicts(self, table: str, since_override: str | None = None):
+        saved = self.since
+        if since_override is not None:
+            self.since = since_override
+        try:
+            cols, rows = self._rows(table, need_pid=True)
+        finally:
+            self.since = saved
+        for r in rows:
+            yield dict(zip(cols, r, strict=True))
+
+    def write_fhir(self, fh, tables: list[str], everything: bool, timestamp: str, tick) -> dict:
+        from datetime import datetime, timedelta
+
+        from ketacli.render import fhir
+        from ketacli.render.export import FhirBundle
+
+        deid = self.study is not None
+        bundle = FhirBundle(fh, timestamp)
+        counts: dict[str, int] = {}
+        # Patients (all of them: records since --since may belong to earlier patients).
+        for row in self._dicts("patients", since_override="0000"):
+            bundle.add(fhir.patient(row, deid))
+        counts["patients"] = bundle.n
+        # Encounters for sessions, also two days before --since so observations resolve.
+        enc_since = "0000"
+        if self.since:
+            enc_since = (datetime.fromisoformat(self.since) - timedelta(days=2)).isoformat()
+        if "sessions" in tables or "observations" in tables:
+            before = bundle.n
+            for row in self._dicts("sessions", since_override=enc_since):
+                bundle.add(fhir.encounter(row, deid))
+                if "sessions" in tables and (not self.since or row["started_at"] >= self.since):
+                    bundle.add(fhir.medication_administration(row, deid))
+            counts["sessions"] = bundle.n - before
+            tick(bundle.n)
+        if "screenings" in tables:
+            before = bundle.n
+            for row in self._dicts("screenings"):
+                key = f"screening-{row['screening_id']}"
+                for res in fhir.vitals(row, deid, key) + fhir.surveys(row, deid, key):
+                    bundle.add(res)
+                bundle.add(fhir.suicide_flag(row, deid))
+            counts["screenings"] = bundle.n - before
+        if "observations" in tables:
+            before = bundle.n
+            for row in self._dicts("observations"):
+                for res in fhir.vitals(row, deid, f"obs-{row['observation_id']}",
+                                       encounter_id=row["session_id"]):
+                    bundle.add(res)
+                if bundle.n % 5000 < 8:
+                    tick(bundle.n)
+            counts["observations"] = bundle.n - before
+        if "assessments" in tables:
+            before = bundle.n
+            for row in self._dicts("assessments"):
+                for res in fhir.surveys(row, deid, f"assessment-{row['assessment_id']}"):
+                    bundle.add(res)
+            counts["assessments"] = bundle.n - before
+        bundle.close()
+        counts["resources"] = bundle.n
+        return counts

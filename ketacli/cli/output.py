@@ -1,0 +1,89 @@
+"""Where command output goes: stdout, or a file written atomically with mode 0600."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from ketacli.errors import StorageError
+
+
+@contextlib.contextmanager
+def atomic(path: Path):
+    """A temporary file beside `path`, renamed over it only when the block succeeds.
+
+    Mode 0600 (the data is patient data); on any failure nothing is left behind.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    old = os.umask(0o077)
+    try:
+        try:
+            fh = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror}",
+                               code="output_unwritable") from None
+        try:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            fh.close()
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror}", code="output_unwritable") from None
+    finally:
+        os.umask(old)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def destination(path: Path | None):
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    if Path(path).is_dir():
+        raise StorageError(f"--output is a directory: {path}", code="output_unwritable")
+    with atomic(path) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def directory(path: Path):
+    path = Path(path)
+    old = os.umask(0o077)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StorageError(f"cannot create {path}: {exc.strerror}",
+                           code="output_unwritable") from None
+    finally:
+        os.umask(old)
+    if not os.access(path, os.W_OK):
+        raise StorageError(f"cannot write into {path}", code="output_unwritable")
+    yield path
+
+
+@contextlib.contextmanager
+def progress(enabled: bool):
+    """A live count on stderr (TTY only); yields tick(n)."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from ketacli.cli.common import console
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                  console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("Exporting")
+
+        def tick(n: int) -> None:
+            bar.update(task, description=f"Exporting: {n:,} records")
+
+        yield tick

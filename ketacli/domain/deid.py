@@ -1,0 +1,92 @@
+"""HIPAA Safe Harbor de-identification of exported rows.
+
+- the MRN is replaced by a random study id (from the local link table, never
+  derived from the MRN); names, phones, escorts and every free-text field go;
+- every date and time of one patient is shifted back by that patient's random
+  offset (0-364 days), so intervals survive;
+- a date of birth becomes the birth year, or "90+" for patients over 89.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+# Never exported when de-identifying: direct identifiers and free text.
+DROP = {
+    "name", "phone", "note", "detail", "override", "discharge_override", "discharge_note",
+    "escort", "cancel_reason", "site", "created_by_patient", "prev_hash", "hash", "entity_id",
+    "os_user",
+}
+DATE_TIME = {"at", "created_at", "started_at", "discharged_at", "infusion_end_at", "closed_at",
+             "notified_at", "recorded_at"}
+DATE_ONLY = {"valid_until", "due"}
+
+
+def shift_iso(value: str | None, days: int) -> str | None:
+    if not value:
+        return value
+    return (datetime.fromisoformat(value) - timedelta(days=days)).isoformat(timespec="seconds")
+
+
+def shift_date(value: str | None, days: int) -> str | None:
+    if not value:
+        return value
+    return (date.fromisoformat(value) - timedelta(days=days)).isoformat()
+
+
+def birth_year(dob: str | None, today: date) -> str | None:
+    """The birth year, or '90+' when the patient is older than 89 (Safe Harbor)."""
+    if not dob:
+        return None
+    d = date.fromisoformat(dob)
+    age = today.year - d.year - ((today.month, today.day) < (d.month, d.day))
+    return "90+" if age > 89 else str(d.year)
+
+
+def transformer(columns: list[str], study: dict[int, tuple[str, int]],
+                today: date) -> tuple[list[str], Callable[[tuple], tuple]]:
+    """Output columns and a row function for rows whose first column is `_pid`.
+
+    `patient` (the MRN) becomes `study_id`; rows of a patient without a study id
+    (impossible after ensure_study_ids) get none and no shift.
+    """
+    plan: list[tuple[int, str]] = []
+    out_cols: list[str] = []
+    for i, col in enumerate(columns):
+        if col == "_pid" or col in DROP:
+            continue
+        if col == "patient":
+            out_cols.append("study_id")
+            plan.append((i, "study"))
+        elif col == "dob":
+            out_cols.append("birth_year")
+            plan.append((i, "dob"))
+        elif col in DATE_TIME:
+            out_cols.append(col)
+            plan.append((i, "dt"))
+        elif col in DATE_ONLY:
+            out_cols.append(col)
+            plan.append((i, "d"))
+        else:
+            out_cols.append(col)
+            plan.append((i, "keep"))
+
+    def row(values: tuple) -> tuple:
+        sid, days = study.get(values[0], (None, 0))
+        out = []
+        for i, how in plan:
+            v = values[i]
+            if how == "keep":
+                out.append(v)
+            elif how == "study":
+                out.append(sid)
+            elif how == "dob":
+                out.append(birth_year(v, today))
+            elif how == "dt":
+                out.append(shift_iso(v, days))
+            else:
+                out.append(shift_date(v, days))
+        return tuple(out)
+
+    return out_cols, row
