@@ -160,8 +160,13 @@ def discharge(
             code="discharge_refused", details=[c.as_dict() for c in unmet],
             hint=None if blocking else "rerun with --override REASON after clinician review",
         )
+    from ketacli.cli.common import warn
     from ketacli.domain.summary import build
 
+    unaccounted = sess["drawn_mg"] - delivered - wasted
+    if unaccounted > 0.05:
+        warn(f"{unaccounted:.1f} mg drawn for session {sess['id']} is neither administered nor "
+             "wasted: the controlled-substance ledger will flag it")
     summ = build(sessions.load(store, sess["id"]))
     data = {"session_id": sess["id"], "discharged_at": when_iso,
             "criteria": [c.as_dict() for c in crit], "override": override if unmet else None,

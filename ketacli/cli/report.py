@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from ketacli.cli.common import command, emit, settings
@@ -65,3 +67,64 @@ def outcomes_report(since: Since = None, until: Until = None, json_out: Json = F
         con.print(outcomes_view(data))
 
     emit(data, json_out, human)
+
+
+LEDGER_FIELDS = ("session_id", "date", "patient", "lot", "drawn_mg", "administered_mg",
+                 "wasted_mg", "waste_witness", "clinician", "status", "unaccounted_mg",
+                 "discrepancy")
+
+
+@app.command("controlled")
+@command
+def controlled(
+    since: Since = None,
+    until: Until = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    json_out: Json = False,
+) -> None:
+    """The controlled-substance ledger (ketamine, Schedule III): drawn, administered and
+    wasted mg per session, totals per lot, discrepancies flagged."""
+    import sys
+
+    from ketacli.domain import ledger
+    from ketacli.errors import Invalid
+    from ketacli.store import reports
+
+    s = settings()
+    fmt = "json" if json_out else fmt.strip().lower()
+    if fmt not in ("table", "csv", "json"):
+        raise Invalid("--format must be table, csv or json", code="invalid_choice")
+    d_since, d_until, lo, hi = period(since, until, s.tz)
+    store = s.store(create=False)
+    entries = [ledger.entry(dict(r)) for r in reports.ledger(store, since=lo, until=hi)]
+    for e in entries:
+        e["date"] = _local_date(e["date"], s.tz)
+    lots = ledger.totals(entries)
+    if fmt == "csv":
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=LEDGER_FIELDS, lineterminator="\r\n")
+        w.writeheader()
+        for e in entries:
+            w.writerow({**e, "discrepancy": "YES" if e["discrepancy"] else "",
+                        "wasted_mg": "" if e["wasted_mg"] is None else e["wasted_mg"],
+                        "unaccounted_mg": "" if e["unaccounted_mg"] is None else e["unaccounted_mg"],
+                        "waste_witness": e["waste_witness"] or ""})
+        return
+    data = {"since": d_since.isoformat() if d_since else None,
+            "until": d_until.isoformat() if d_until else None,
+            "sessions": entries, "lots": lots,
+            "discrepancies": sum(e["discrepancy"] for e in entries)}
+
+    def human(con):
+        from ketacli.render.reports import ledger_view
+
+        con.print(ledger_view(data))
+
+    emit(data, fmt == "json", human)
+
+
+def _local_date(iso: str, tz) -> str:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M")

@@ -69,3 +69,45 @@ def outcomes_view(d: dict) -> Panel:
             se.add_row(code, _pct(rate))
         parts += [Text(""), Text("Side effects (share of discharged sessions)"), se]
     return Panel(Group(*parts), title=Text(f"Clinic outcomes - {period}"), title_align="left")
+
+
+def _mg(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.1f}"
+
+
+def ledger_view(d: dict) -> Group:
+    from rich import box
+
+    period = f"{d['since'] or 'start'} to {d['until'] or 'today'}"
+    t = Table(title=f"Controlled-substance ledger: ketamine, {period} (mg)",
+              title_justify="left", box=None, pad_edge=False, padding=(0, 1, 0, 0),
+              show_edge=False)
+    for col, just in (("Date", "left"), ("Sess", "right"), ("MRN", "left"), ("Lot", "left"),
+                      ("Drawn", "right"), ("Given", "right"), ("Waste", "right"),
+                      ("Witness", "left"), ("By", "left"), ("Check", "left")):
+        t.add_column(col, justify=just, no_wrap=col not in ("Witness", "By"),
+                     overflow="fold" if col in ("Witness", "By") else "ellipsis")
+    for e in d["sessions"]:
+        if e["status"] == "open":
+            check = Text("OPEN", style="yellow")
+        elif e["discrepancy"]:
+            check = Text(f"!! {e['unaccounted_mg']:+.1f} mg", style="bold white on red")
+        else:
+            check = Text("ok", style="green")
+        t.add_row(e["date"][:10], str(e["session_id"]), Text(e["patient"]), Text(e["lot"] or "-"),
+                  _mg(e["drawn_mg"]), _mg(e["administered_mg"]) if e["status"] == "closed" else "-",
+                  _mg(e["wasted_mg"]), Text(e["waste_witness"] or "-"), Text(e["clinician"]), check)
+    lots = Table(title="Totals per lot (mg)", title_justify="left", box=box.SIMPLE_HEAD,
+                 pad_edge=False)
+    for col in ("Lot", "Sessions", "Open", "Drawn", "Given", "Wasted", "Unaccounted", "Flags"):
+        lots.add_column(col, justify="left" if col == "Lot" else "right")
+    for lt in d["lots"]:
+        lots.add_row(Text(lt["lot"]), str(lt["sessions"]), str(lt["open"]), _mg(lt["drawn_mg"]),
+                     _mg(lt["administered_mg"]), _mg(lt["wasted_mg"]), _mg(lt["unaccounted_mg"]),
+                     Text(str(lt["discrepancies"]), style="bold red" if lt["discrepancies"] else ""))
+    summary = Text(f"{d['discrepancies']} discrepancies on closed sessions"
+                   if d["discrepancies"] else "No discrepancies on closed sessions.",
+                   style="bold red" if d["discrepancies"] else "green")
+    return Group(t, lots, summary)

@@ -99,3 +99,18 @@ def _nv(kind: str, col: str) -> str:
     from ketacli.store.records import not_voided
 
     return not_voided(kind, col)
+
+
+LEDGER_SQL = """
+SELECT s.id AS session_id, s.started_at, p.mrn AS patient, s.lot, s.drawn_mg,
+       s.dose_mg AS planned_mg, d.delivered_mg, d.wasted_mg, d.waste_witness,
+       s.clinician, d.clinician AS discharged_by, d.at AS discharged_at
+FROM sessions s JOIN patients p ON p.id = s.patient_id
+LEFT JOIN discharges d ON d.session_id = s.id
+WHERE s.started_at >= ? AND s.started_at < ?
+ORDER BY s.started_at, s.id"""
+
+
+def ledger(store: Store, *, since: str | None, until: str | None):
+    """Sessions in [since, until) with drawn / administered / wasted amounts (a cursor)."""
+    return store.execute(LEDGER_SQL, (since or "0000", until or "9999"))
