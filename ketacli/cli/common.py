@@ -8,10 +8,7 @@ No traceback reaches the user unless KETACLI_DEBUG=1, and no locals ever do.
 from __future__ import annotations
 
 import functools
-import getpass
-import json
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +22,8 @@ INTERNAL_EXIT = 70  # a bug in ketacli (EX_SOFTWARE); never used for clinical ou
 
 
 def os_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except Exception:
@@ -102,6 +101,8 @@ def _write(stream, text: str) -> None:
 
 
 def print_json(payload: Any) -> None:
+    import json
+
     _write(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
@@ -150,12 +151,6 @@ def command(fn):
         except KetaError as err:
             report_error(err, as_json)
             raise typer.Exit(err.exit_code) from None
-        except sqlite3.Error as exc:
-            from ketacli.store.db import storage_error
-
-            err = storage_error(exc, settings().db)
-            report_error(err, as_json)
-            raise typer.Exit(err.exit_code) from None
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
@@ -169,6 +164,12 @@ def command(fn):
             report_error(err, as_json)
             raise typer.Exit(err.exit_code) from None
         except Exception as exc:
+            if type(exc).__module__ == "sqlite3":  # sqlite3.Error, without importing sqlite3 early
+                from ketacli.store.db import storage_error
+
+                err = storage_error(exc, settings().db)
+                report_error(err, as_json)
+                raise typer.Exit(err.exit_code) from None
             if os.environ.get("KETACLI_DEBUG") == "1":
                 raise
             err = KetaError(
