@@ -9,6 +9,10 @@ import pytest
 
 from ketacli import __version__
 from ketacli.clock import CLOCK
+from ketacli.store import migrations
+
+# A new database starts with one 'migrate' audit row per schema migration.
+M = migrations.LATEST
 
 
 def query(path, sql, params=()):
@@ -43,10 +47,10 @@ AUDIT_KEYS = {"audit_id", "at", "clinician", "os_user", "action", "entity", "ent
 def history(cli, db_path):
     """Audit rows on three clinic days (America/Chicago is UTC-6 in late November).
 
-    1 migrate   2026-11-20 16:00Z
-    2 create A  2026-11-20 16:00Z
-    3 create B  2026-11-25 05:30Z = 2026-11-24 23:30 in Chicago
-    4 create A2 2026-11-25 06:30Z = 2026-11-25 00:30 in Chicago
+    1..M  migrate   2026-11-20 16:00Z (M = migrations.LATEST)
+    M+1   create A  2026-11-20 16:00Z
+    M+2   create B  2026-11-25 05:30Z = 2026-11-24 23:30 in Chicago
+    M+3   create A2 2026-11-25 06:30Z = 2026-11-25 00:30 in Chicago
     """
     for when, mrn in ((utc(2026, 11, 20, 16), "A-1"), (utc(2026, 11, 25, 5, 30), "B-1"),
                       (utc(2026, 11, 25, 6, 30), "A-2")):
@@ -61,13 +65,13 @@ def test_audit_lists_every_row_in_order(cli, history):
     r = cli("audit", "--json")
     assert r.exit_code == 0, r.stderr
     rows = r.json["data"]
-    assert [row["audit_id"] for row in rows] == [1, 2, 3, 4]
+    assert [row["audit_id"] for row in rows] == list(range(1, M + 4))
     assert all(set(row) == AUDIT_KEYS for row in rows)
-    assert [row["action"] for row in rows] == ["migrate", "create", "create", "create"]
-    assert [row["patient"] for row in rows] == [None, "A-1", "B-1", "A-2"]
-    assert rows[1]["entity"] == "patient" and rows[1]["entity_id"] == 1
-    assert rows[1]["clinician"] == "nurse.test"
-    assert rows[1]["at"] == "2026-11-20T16:00:00+00:00"
+    assert [row["action"] for row in rows] == ["migrate"] * M + ["create", "create", "create"]
+    assert [row["patient"] for row in rows] == [None] * M + ["A-1", "B-1", "A-2"]
+    assert rows[M]["entity"] == "patient" and rows[M]["entity_id"] == 1
+    assert rows[M]["clinician"] == "nurse.test"
+    assert rows[M]["at"] == "2026-11-20T16:00:00+00:00"
     assert rows[0]["detail"]["description"].startswith("initial schema")
     assert all(len(row["hash"]) == 64 for row in rows)
 
@@ -75,7 +79,7 @@ def test_audit_lists_every_row_in_order(cli, history):
 def test_audit_patient_filter(cli, history):
     r = cli("audit", "--patient", "A-1", "--json")
     assert r.exit_code == 0, r.stderr
-    assert [(row["audit_id"], row["patient"]) for row in r.json["data"]] == [(2, "A-1")]
+    assert [(row["audit_id"], row["patient"]) for row in r.json["data"]] == [(M + 1, "A-1")]
     r = cli("audit", "--patient", "NOBODY", "--json")
     assert r.exit_code == 0
     assert r.json["data"] == []
@@ -85,26 +89,26 @@ def test_audit_since_is_a_clinic_day(cli, history):
     r = cli("audit", "--since", "2026-11-25", "--json")
     assert r.exit_code == 0, r.stderr
     # 05:30Z on the 25th is still the 24th in Chicago: excluded
-    assert [row["audit_id"] for row in r.json["data"]] == [4]
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 3]
     r = cli("audit", "--since", "2026-11-24", "--json")
-    assert [row["audit_id"] for row in r.json["data"]] == [3, 4]
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
     r = cli("--tz", "UTC", "audit", "--since", "2026-11-25", "--json")
-    assert [row["audit_id"] for row in r.json["data"]] == [3, 4]
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
 
 
 def test_audit_filters_combine_and_limit_keeps_the_latest(cli, history):
     r = cli("audit", "--patient", "A-2", "--since", "2026-11-25", "--json")
-    assert [row["audit_id"] for row in r.json["data"]] == [4]
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 3]
     r = cli("audit", "--patient", "A-1", "--since", "2026-11-25", "--json")
     assert r.json["data"] == []
     r = cli("audit", "--limit", "2", "--json")
-    assert [row["audit_id"] for row in r.json["data"]] == [3, 4]
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
 
 
 def test_audit_human_view(cli, history):
     r = cli("audit")
     assert r.exit_code == 0, r.stderr
-    assert "Audit log (4 rows)" in r.stdout
+    assert f"Audit log ({M + 3} rows)" in r.stdout
     assert "2026-11-20 10:00" in r.stdout  # 16:00Z shown in the clinic zone
     assert "B-1" in r.stdout
     assert "Person" not in r.stdout  # the log names patients by MRN only
@@ -119,10 +123,10 @@ def test_audit_bad_input_exits_2(cli, history, args):
 def test_audit_verify_json(cli, history):
     r = cli("audit", "--verify", "--json")
     assert r.exit_code == 0, r.stderr
-    assert r.json == {"data": {"verified": True, "rows": 4}}
+    assert r.json == {"data": {"verified": True, "rows": M + 3}}
     r = cli("audit", "--verify")
     assert r.exit_code == 0
-    assert "Audit chain intact: 4 rows." in r.stdout
+    assert f"Audit chain intact: {M + 3} rows." in r.stdout
 
 
 def test_audit_on_a_missing_database_exits_4(cli, db_path):

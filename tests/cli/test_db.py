@@ -10,6 +10,9 @@ import pytest
 
 from ketacli.store import migrations
 
+# A new database starts with one 'migrate' audit row per schema migration.
+M = migrations.LATEST
+
 
 def query(path, sql, params=()):
     con = sqlite3.connect(path)
@@ -46,7 +49,7 @@ def mode(path) -> int:
 
 @pytest.fixture
 def three_patients(cli, db_path):
-    """Audit rows: 1 migrate, 2-4 the three patient creations."""
+    """Audit rows: 1..M migrate (M = migrations.LATEST), M+1..M+3 the three patient creations."""
     for i, name in enumerate(("Ann One", "Bob Two", "Cy Three"), 1):
         r = cli("patient", "add", f"P-{i}", "--name", name)
         assert r.exit_code == 0, r.stderr
@@ -64,7 +67,7 @@ def test_info_json(cli, three_patients):
     assert data["mode"] == "0o600"
     assert data["size_bytes"] >= three_patients.stat().st_size > 0
     assert data["counts"]["patients"] == 3
-    assert data["counts"]["audit"] == 4
+    assert data["counts"]["audit"] == M + 3
     assert data["counts"]["sessions"] == 0
     assert set(data["counts"]) >= {"patients", "screenings", "sessions", "observations",
                                    "events", "assessments", "followups", "voids", "audit"}
@@ -96,7 +99,7 @@ def test_check_ok(cli, three_patients):
                                                    "permissions"}
     assert all(c["ok"] for c in data["checks"])
     chain = next(c for c in data["checks"] if c["name"] == "audit_chain")
-    assert chain["detail"].startswith("4 rows")
+    assert chain["detail"].startswith(f"{M + 3} rows")
 
     r = cli("db", "check")
     assert r.exit_code == 0
@@ -132,7 +135,7 @@ def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path):
     data = r.json["data"]
     assert data["backup"] == str(dest)
     assert data["integrity"] == "ok"
-    assert data["audit_rows"] == 4
+    assert data["audit_rows"] == M + 3
     assert data["size_bytes"] == dest.stat().st_size
 
     assert dest.is_file()
@@ -170,7 +173,7 @@ def test_backup_never_overwrites(cli, three_patients, tmp_path):
     assert r.json["error"]["code"] == "destination_exists"
     assert dest.read_text() == "precious"
     # refused before anything was audited
-    assert query(three_patients, "SELECT count(*) FROM audit") == [(4,)]
+    assert query(three_patients, "SELECT count(*) FROM audit") == [(M + 3,)]
 
 
 def test_backup_to_a_missing_directory_exits_4(cli, three_patients, tmp_path):
@@ -320,19 +323,19 @@ def _assert_chain_broken(cli, first_row: int) -> None:
 def test_verify_passes_before_tampering(cli, three_patients):
     r = cli("audit", "--verify", "--json")
     assert r.exit_code == 0, r.stderr
-    assert r.json == {"data": {"verified": True, "rows": 4}}
+    assert r.json == {"data": {"verified": True, "rows": M + 3}}
 
 
 def test_an_edited_audit_row_is_detected(cli, three_patients):
     tamper(three_patients, "DROP TRIGGER audit_no_update",
-           "UPDATE audit SET action = 'view' WHERE id = 3")
-    _assert_chain_broken(cli, 3)
+           f"UPDATE audit SET action = 'view' WHERE id = {M + 2}")
+    _assert_chain_broken(cli, M + 2)
 
 
 def test_an_edited_patient_column_is_detected(cli, three_patients):
     tamper(three_patients, "DROP TRIGGER audit_no_update",
-           "UPDATE audit SET patient = 'P-9' WHERE id = 2")
-    _assert_chain_broken(cli, 2)
+           f"UPDATE audit SET patient = 'P-9' WHERE id = {M + 1}")
+    _assert_chain_broken(cli, M + 1)
 
 
 def test_a_deleted_middle_row_is_detected(cli, three_patients):

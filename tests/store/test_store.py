@@ -324,7 +324,7 @@ def test_chain_links_and_verifies(store):
     assert len({r["hash"] for r in rows}) == len(rows)
     report = audit.verify(store.conn)
     assert report.ok
-    assert report.rows == len(rows) == 1 + 3
+    assert report.rows == len(rows) == migrations.LATEST + 3  # one 'migrate' row per migration
     assert report.problems == []
 
 
@@ -343,11 +343,12 @@ def test_verify_reports_the_tampered_row(store):
     for i in range(4):
         add_patient(store, f"C-{i}")
     store.conn.execute("DROP TRIGGER audit_no_update")
-    store.conn.execute("UPDATE audit SET clinician = 'mallory' WHERE id = 3")
+    target = migrations.LATEST + 2  # the second patient's row, mid-chain
+    store.conn.execute(f"UPDATE audit SET clinician = 'mallory' WHERE id = {target}")
     report = audit.verify(store.conn)
     assert not report.ok
-    assert report.rows == 5
-    assert report.problems == [{"id": 3, "problem": "content does not match its hash"}]
+    assert report.rows == migrations.LATEST + 4
+    assert report.problems == [{"id": target, "problem": "content does not match its hash"}]
 
 
 def test_verify_reports_a_gap(store):
