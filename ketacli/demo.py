@@ -205,7 +205,7 @@ class Clinic:
         rng = self.rng
         p = self.p
         induction = p.schedule.induction_sessions
-        maintenance = min(int(rng.expovariate(1 / 6)), 60) if rng.random() < 0.7 else 0
+        maintenance = min(int(rng.expovariate(1 / 25)), 120) if rng.random() < 0.7 else 0
         if state["effect"] < 0.2 and rng.random() < 0.6:
             maintenance = 0  # non-responders often stop after induction
         total = induction + maintenance
@@ -251,6 +251,12 @@ class Clinic:
                     self._assessment(batch, state, aid_at, k=n + 0.5, followup=fid)
             gap = (p.schedule.induction_interval_days + rng.choice((0, 0, 1))
                    if n < induction else p.schedule.maintenance_interval_days + rng.randint(-3, 5))
+            if n > induction:
+                # weekly check-ins (PHQ-9, GAD-7) between maintenance infusions
+                for week in (7, 14, 21):
+                    if week < gap - 2:
+                        self._assessment(batch, state, self._clinic_hour(
+                            discharged_at + timedelta(days=week), 9, 16), k=n + 0.5)
             at = self._clinic_hour(discharged_at + timedelta(days=gap), 8, 15)
 
     def _assessment(self, batch: Batch, state: dict, at: datetime, k: float,
@@ -315,7 +321,7 @@ class Clinic:
         peak_s, peak_d = rng.gauss(15, 5), rng.gauss(10, 3)
         obs_rows = []
         t_min = 0
-        horizon = (end - at).total_seconds() / 60 + 30
+        horizon = (end - at).total_seconds() / 60 + 35
         diss_peak = rng.randint(1, 8)
         hr_base = rng.gauss(74, 8)
         while t_min <= horizon:
