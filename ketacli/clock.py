@@ -18,13 +18,17 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def zone(name: str | None):
-    """The clinic zone: an IANA name, or the system's local zone."""
-    import pendulum
-
+    """The clinic zone: an IANA name (zoneinfo, fast), or the system's local zone."""
     if not name:
+        import pendulum
+
         return pendulum.local_timezone()
+    from zoneinfo import ZoneInfo
+
     try:
-        return pendulum.timezone(name)
+        if name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        return ZoneInfo(name)
     except Exception:
         raise Invalid(
             f"unknown time zone: {name!r}", hint="use an IANA name such as America/Chicago"
@@ -104,12 +108,17 @@ def parse_at(text: str | None, tz, *, option: str = "--at") -> datetime:
 
 
 def _localize(naive: datetime, tz) -> datetime:
-    """Attach the clinic zone to a naive wall-clock time (pendulum resolves DST gaps)."""
-    import pendulum
+    """Attach the clinic zone to a naive wall-clock time.
 
-    return pendulum.datetime(
-        naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second, tz=tz
-    )
+    A time in a spring-forward gap moves forward by the gap (02:30 -> 03:30), as
+    pendulum does: normalizing through UTC gives exactly that.
+    """
+    if hasattr(tz, "convert"):  # a pendulum zone (the system zone)
+        import pendulum
+
+        return pendulum.datetime(naive.year, naive.month, naive.day, naive.hour, naive.minute,
+                                 naive.second, tz=tz)
+    return naive.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
 def parse_date(text: str | None, *, option: str) -> date | None:

@@ -69,6 +69,7 @@ app = typer.Typer(
     help="Record IV ketamine infusion care: screening, infusion vitals, discharge, follow-up.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -11,7 +11,7 @@ from ketacli.cli.options import Json, Since
 
 
 def register(app: typer.Typer) -> None:
-    app.command("audit")(audit)
+    app.command("audit", short_help="The hash-chained audit log; --verify.")(audit)
 
 
 @command

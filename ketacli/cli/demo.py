@@ -10,7 +10,7 @@ from ketacli.cli.common import command, emit, settings
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo", short_help="Build a synthetic clinic to explore.")(demo)
 
 
 @command

@@ -12,8 +12,9 @@ from ketacli.cli.vitals import PatientOpt, SessionArg
 
 
 def register(app: typer.Typer) -> None:
-    app.command("discharge")(discharge)
-    app.command("summary")(summary)
+    app.command("discharge", short_help="Discharge: criteria, doses, side effects, follow-ups.")(
+        discharge)
+    app.command("summary", short_help="The session panel for the chart.")(summary)
 
 
 @command

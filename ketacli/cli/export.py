@@ -14,7 +14,7 @@ FHIR_TABLES = ("patients", "screenings", "sessions", "observations", "assessment
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export")(export)
+    app.command("export", short_help="CSV, JSON, NDJSON or FHIR R4; de-identified.")(export)
 
 
 @command

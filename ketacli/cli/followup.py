@@ -9,7 +9,7 @@ import typer
 from ketacli.cli.common import command, emit, settings
 from ketacli.cli.options import At, Json, Mrn, Note
 
-app = typer.Typer(help="Follow-ups: calls, infusions and assessments after the infusion day.",
+app = typer.Typer(help="Follow-up calls, infusions and assessments; cron reminders.",
                   no_args_is_help=True)
 KINDS = ("infusion", "assessment", "call")
 DUE_FIELDS = ("followup_id", "patient", "name", "phone", "kind", "due", "overdue", "notified_at")

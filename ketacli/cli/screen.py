@@ -24,7 +24,7 @@ PHQ9_PROMPTS = (
 
 
 def register(app: typer.Typer) -> None:
-    app.command("screen")(screen)
+    app.command("screen", short_help="Screening: vitals, scales, decision and reasons.")(screen)
 
 
 @command

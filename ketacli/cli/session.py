@@ -11,7 +11,8 @@ from ketacli.cli.options import At, Json, Mrn
 
 
 def register(app: typer.Typer) -> None:
-    app.command("start-session")(start_session)
+    app.command("start-session", short_help="Start an infusion: dose, rates, safety checks.")(
+        start_session)
 
 
 @command

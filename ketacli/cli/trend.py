@@ -12,7 +12,7 @@ from ketacli.cli.options import Json, Mrn
 
 
 def register(app: typer.Typer) -> None:
-    app.command("trend")(trend)
+    app.command("trend", short_help="Response over time: chart, change, status.")(trend)
 
 
 @command

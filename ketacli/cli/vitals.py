@@ -17,8 +17,10 @@ EVENT_KINDS = ("pause", "resume", "rate-change", "stop", "medication", "adverse"
 
 
 def register(app: typer.Typer) -> None:
-    app.command("log-vitals")(log_vitals)
-    app.command("log-event")(log_event)
+    app.command("log-vitals", short_help="Record vital signs; alerts from the protocol.")(
+        log_vitals)
+    app.command("log-event", short_help="Pause, resume, rate change, stop, medication...")(
+        log_event)
 
 
 def _session(session_id, patient):
@@ -152,7 +154,17 @@ def log_event(
     now_iso = to_utc_iso(CLOCK.now())
     with store.write() as tx:
         sessions.ensure_open(tx, sess["id"])
-        state = _infusion_state(sessions.events(tx, sess["id"]))
+        recorded = sessions.events(tx, sess["id"])
+        if kind in ("pause", "resume", "stop"):
+            later = [e for e in recorded
+                     if e["kind"] in ("pause", "resume", "stop") and _dt(e["at"]) > when]
+            if later:
+                raise Conflict(
+                    f"session {sess['id']}: a {later[0]['kind']} is already recorded after "
+                    "this time; record pauses, resumes and stops in time order",
+                    code="event_order")
+        # the infusion's state at this event's own time (it may be backdated)
+        state = _infusion_state(e for e in recorded if _dt(e["at"]) <= when)
         if kind == "pause" and state != "running":
             raise Conflict(f"session {sess['id']}: the infusion is {state}, cannot pause",
                            code="event_state")

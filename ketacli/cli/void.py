@@ -13,7 +13,7 @@ KINDS = ("observation", "assessment", "event", "screening")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("void")(void)
+    app.command("void", short_help="Mark a record entered-in-error (kept, skipped).")(void)
 
 
 @command

@@ -1,0 +1,259 @@
+"""Speed at clinic scale: ratios measured side by side in one run.
+
+    python benchmarks/run.py [--patients 5000] [--reps 7] [--big PATH]
+
+Builds (or reuses) a ten-year demo clinic and a one-patient clinic, then prints,
+each as the median of --reps runs:
+  1. start-up: `ketacli --help` vs a bare Typer app with one command (same venv)
+  2. log-vitals, start-session, summary, followup due --json, trend:
+     ten-year database vs one-patient database
+  3. log-vitals on a one-patient database vs the bare Typer app
+  4. report outcomes: ten-year vs one-patient
+  5. peak RSS of every command on the ten-year database
+  6. demo insert throughput vs plain sqlite3.executemany of the same rows
+Nothing here is a test: it prints figures for benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+KETACLI = str(VENV_BIN / "ketacli")
+BARE = '''import typer
+app = typer.Typer()
+@app.command()
+def hello(name: str = "world"):
+    print(name)
+if __name__ == "__main__":
+    app()
+'''
+TZ = "America/Chicago"
+
+
+def env_for(db: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KETACLI_")}
+    env.update(KETACLI_DB=str(db), KETACLI_TZ=TZ, KETACLI_CLINICIAN="bench", NO_COLOR="1",
+               COLUMNS="80")
+    return env
+
+
+def run(argv: list[str], env: dict) -> tuple[float, int, int]:
+    """(seconds, peak RSS KiB, exit code) of one process."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        err = p.stderr.read().decode(errors="replace").strip()
+        raise SystemExit(f"failed ({p.returncode}): {' '.join(argv)}\n{err}")
+    p.stderr.close()
+    return dt, usage.ru_maxrss, p.returncode
+
+
+def median_of(reps: int, argv_fn, env: dict, setup=None) -> tuple[float, int]:
+    times, rss = [], 0
+    for i in range(reps):
+        if setup:
+            setup(i)
+        dt, kib, _ = run(argv_fn(i), env)
+        times.append(dt)
+        rss = max(rss, kib)
+    return statistics.median(times), rss
+
+
+def ok(cmd: list[str], env: dict) -> str:
+    return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def build_big(path: Path, patients: int) -> None:
+    if path.exists():
+        print(f"reusing {path}")
+        return
+    t0 = time.perf_counter()
+    ok([KETACLI, "demo", "--patients", str(patients), "--seed", "11"], env_for(path))
+    print(f"built the ten-year clinic in {time.perf_counter() - t0:.0f} s")
+
+
+def build_small(path: Path) -> None:
+    env = env_for(path)
+    ok([KETACLI, "screen", "ONE-1", "--name", "One Patient", "--weight", "80", "--bp",
+        "120/80", "--hr", "70", "--phq9", "2,2,2,2,2,2,2,1,0", "--at", "2026-01-05 09:00"], env)
+    ok([KETACLI, "start-session", "ONE-1", "--bp", "120/80", "--hr", "70", "--override",
+        "benchmark", "--at", "2026-01-05 10:00"], env)
+    ok([KETACLI, "discharge", "--patient", "ONE-1", "--aldrete", "10", "--bp", "120/80",
+        "--hr", "70", "--transport", "escort", "--at", "2026-01-05 11:30"], env)
+    ok([KETACLI, "followup", "record", "ONE-1", "--phq9", "1,1,1,1,1,1,1,0,0", "--at",
+        "2026-01-06 09:00"], env)
+    ok([KETACLI, "start-session", "ONE-1", "--bp", "120/80", "--hr", "70", "--override",
+        "benchmark"], env)
+
+
+def counts(db: Path) -> dict:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    out = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (
+        "patients", "screenings", "sessions", "observations", "assessments", "followups", "audit")}
+    con.close()
+    return out
+
+
+def open_session(db: Path) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    sid = con.execute("SELECT s.id FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM discharges d "
+                      "WHERE d.session_id = s.id) ORDER BY s.id DESC LIMIT 1").fetchone()[0]
+    mid = con.execute("SELECT id, patient_id FROM sessions ORDER BY id LIMIT 1 OFFSET "
+                      "(SELECT count(*) / 2 FROM sessions)").fetchone()
+    mrn = con.execute("SELECT mrn FROM patients WHERE id = ?", (mid[1],)).fetchone()[0]
+    con.close()
+    return sid, mid[0], mrn
+
+
+def insert_throughput(patients: int) -> tuple[float, float, int]:
+    """Rows/s of the demo's store path vs plain executemany, same rows, same schema."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from ketacli import demo, protocol
+    from ketacli.clock import zone
+    from ketacli.store import bulk
+    from ketacli.store.db import Actor, open_store
+
+    proto, tz = protocol.load(), zone(TZ)
+    clinic = demo.Clinic(proto, tz, datetime(2026, 11, 27, 15, tzinfo=UTC), 5, patients)
+    tmp = Path(tempfile.mkdtemp())
+    store = open_store(tmp / "ours.db", Actor("bench", "bench"))
+    with store.write() as tx:
+        ids = bulk.next_ids(tx)
+    batches = []
+    for lo in range(0, patients, 25):
+        b = clinic.batch(ids, lo, min(patients, lo + 25))
+        ids = b.ids
+        batches.append(b)
+    nrows = sum(len(r) for b in batches for r in b.rows.values())
+    t0 = time.perf_counter()
+    for b in batches:
+        with store.write() as tx:
+            for table in bulk.TABLES:
+                bulk.insert_many(tx, table, b.rows.get(table, []))
+            tx.audit("demo", "patients", None, detail={"from": b.patients[0]})
+    ours = time.perf_counter() - t0
+    store.close()
+    # the same schema, empty, for the plain run
+    plain_store = open_store(tmp / "plain.db", Actor("bench", "bench"))
+    plain_store.close()
+    con = sqlite3.connect(tmp / "plain.db")
+    con.execute("PRAGMA synchronous = FULL")
+    t0 = time.perf_counter()
+    for b in batches:
+        for table in bulk.TABLES:
+            rows = b.rows.get(table, [])
+            if rows:
+                cols = list(rows[0])
+                con.executemany(
+                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' for _ in cols)})", [tuple(r[c] for c in cols) for r in rows])
+        con.commit()
+    plain = time.perf_counter() - t0
+    con.close()
+    shutil.rmtree(tmp)
+    return nrows / ours, nrows / plain, nrows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=5000)
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--big", type=Path, default=Path(tempfile.gettempdir()) / "ketacli-bench-big.db")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ketacli-bench-"))
+    bare = work / "bare.py"
+    bare.write_text(BARE)
+    build_big(args.big, args.patients)
+    print("ten-year database rows:", counts(args.big))
+    reps = args.reps
+    results = []
+
+    def line(label: str, a: float, b: float, target: str = "") -> None:
+        ratio = a / b
+        results.append((label, a, b, ratio, target))
+        print(f"{label:<44} {a * 1000:8.0f} ms {b * 1000:8.0f} ms  {ratio:5.2f}x  {target}")
+
+    print(f"\n{'measure (median of %d)' % reps:<44} {'this':>11} {'baseline':>11}  ratio  target")
+    env0 = env_for(work / "none.db")
+    t_help, _ = median_of(reps, lambda i: [KETACLI, "--help"], env0)
+    t_bare, _ = median_of(reps, lambda i: [sys.executable, str(bare), "--help"], env0)
+    line("1. ketacli --help vs bare Typer --help", t_help, t_bare, "<= 1.2x")
+
+    rss: dict[str, int] = {}
+
+    def pair(label: str, argv_big, argv_small, big_db: Path, small_db: Path, target="<= 1.2x",
+             setup_big=None, setup_small=None):
+        tb, kb = median_of(reps, argv_big, env_for(big_db), setup_big)
+        ts, _ = median_of(reps, argv_small, env_for(small_db), setup_small)
+        rss[label] = kb
+        line(label, tb, ts, target)
+        return tb, ts
+
+    # working copies: the benchmark writes
+    big = work / "big.db"
+    shutil.copy(args.big, big)
+    small = work / "small.db"
+    build_small(small)
+    big_open, big_mid, big_mrn = open_session(big)
+    small_open, _, _ = open_session(small)
+    vit = ["log-vitals", "--bp", "128/84", "--hr", "80", "--spo2", "97"]
+    tb, ts = pair("2. log-vitals: ten-year vs one patient",
+                  lambda i: [KETACLI, *vit[:1], str(big_open), *vit[1:]],
+                  lambda i: [KETACLI, *vit[:1], str(small_open), *vit[1:]], big, small)
+
+    def prep_patient(db: Path):
+        def setup(i):
+            ok([KETACLI, "screen", f"B-{db.stem}-{i}", "--name", "Bench", "--weight", "75",
+                "--bp", "120/80", "--hr", "70"], env_for(db))
+        return setup
+
+    pair("2. start-session: ten-year vs one patient",
+         lambda i: [KETACLI, "start-session", f"B-big-{i}", "--bp", "120/80", "--hr", "70"],
+         lambda i: [KETACLI, "start-session", f"B-small-{i}", "--bp", "120/80", "--hr", "70"],
+         big, small, setup_big=prep_patient(big), setup_small=prep_patient(small))
+    pair("2. summary: ten-year vs one patient",
+         lambda i: [KETACLI, "summary", str(big_mid)], lambda i: [KETACLI, "summary", "1"],
+         big, small)
+    pair("2. followup due --json: ten-year vs one patient",
+         lambda i: [KETACLI, "followup", "due", "--json"],
+         lambda i: [KETACLI, "followup", "due", "--json"], big, small)
+    pair("2. trend: ten-year vs one patient",
+         lambda i: [KETACLI, "trend", big_mrn], lambda i: [KETACLI, "trend", "ONE-1"], big, small)
+    t_vit_small = ts
+    line("3. log-vitals (one patient) vs bare Typer", t_vit_small, t_bare, "<= 1.5x")
+    pair("4. report outcomes: ten-year vs one patient",
+         lambda i: [KETACLI, "report", "outcomes", "--json"],
+         lambda i: [KETACLI, "report", "outcomes", "--json"], big, small, target="record")
+    print("\n5. peak RSS on the ten-year database (target < 100 MiB)")
+    for label, kib in rss.items():
+        name = label.split(":")[0][3:]
+        print(f"   {name:<30} {kib / 1024:6.1f} MiB")
+    print("\n6. insert throughput (demo store path vs plain executemany, same rows)")
+    n_pat = min(args.patients, 1000)
+    ours, plain, nrows = insert_throughput(n_pat)
+    print(f"   {nrows:,} rows of {n_pat} patients: ours {ours:,.0f} rows/s, plain "
+          f"{plain:,.0f} rows/s, ratio {ours / plain:.2f} (target >= 0.5)")
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
