@@ -118,6 +118,21 @@ def _obs_table(d: dict, tz) -> Table:
     return t
 
 
+def _ranges(r: dict) -> str:
+    """'BP 128-185/80-104, HR 70-88, SpO2 97-98': lowest-highest of each recorded vital."""
+    def span(key):
+        lo, hi = r[key]
+        return f"{lo}-{hi}" if lo != hi else f"{lo}"
+
+    bits = []
+    if "sbp" in r and "dbp" in r:
+        bits.append(f"BP {span('sbp')}/{span('dbp')}")
+    for key, label in (("hr", "HR"), ("spo2", "SpO2"), ("rr", "RR"), ("etco2", "EtCO2")):
+        if key in r:
+            bits.append(f"{label} {span(key)}")
+    return ", ".join(bits)
+
+
 def summary_panel(d: dict, tz) -> Panel:
     p = d["patient"]
     parts: list = [Text.assemble(
@@ -149,6 +164,9 @@ def summary_panel(d: dict, tz) -> Panel:
     if d["override"]:
         parts.append(Text(f"Start override ({', '.join(d['overridden'])}): {d['override']}",
                           style="bold yellow"))
+    rng = _ranges(d["vitals_range"])
+    if rng:
+        parts.append(Text(f"Vitals range: {rng}"))
     ac = d["alert_counts"]
     if ac["critical"] or ac["warning"]:
         parts.append(Text(f"Alerts: {ac['critical']} critical, {ac['warning']} warning",
