@@ -260,12 +260,18 @@ CREATE TABLE study_ids (
 ) STRICT;
 """ + _append_only("study_ids")
 
+V3 = """
+CREATE INDEX observations_alerting ON observations(session_id) WHERE alerts != '[]';
+"""
+
 # (version, description, SQL). Append new migrations; never edit a released one.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema: patients, screenings, sessions, observations, events, "
         "discharges, side effects, assessments, follow-ups, voids, audit", V1),
     (2, "study_ids: the local link table of de-identified exports (random study ids and "
         "per-patient date shifts)", V2),
+    (3, "observations_alerting: a partial index of observations with alerts (clinic reports)",
+     V3),
 ]
 
 LATEST = MIGRATIONS[-1][0]
