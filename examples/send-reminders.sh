@@ -19,7 +19,9 @@ WITHIN=${REMINDER_WITHIN:-1}
 umask 077
 mkdir -p "$SPOOL"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-batch="$SPOOL/reminders-$stamp.csv"
+# The process id keeps two runs within the same second from writing over each other's
+# batch (an unsent one would be lost: its rows are already marked notified).
+batch="$SPOOL/reminders-$stamp-$$.csv"
 
 # 1. New reminders: rows are marked notified only if the CSV was written in full.
 "$KETACLI" followup due --within "$WITHIN" --unnotified --mark-notified --format csv \

@@ -188,8 +188,10 @@ def record(
             continue
         entry = scales.from_total(measure, total).as_dict()
         hist = assessments.history(store, p["id"], measure)
-        base = hist[0] if hist and hist[0]["source"] == "screening" else None
-        if base and base["id"] is not None and hist[-1]["id"] == aid:
+        # the baseline is the first screening score, as in `trend`; a back-dated
+        # assessment (not the latest) is compared with it too
+        base = next((h for h in hist if h["source"] == "screening"), None)
+        if base and to_utc_iso(when) >= base["at"]:
             entry["baseline"] = base["total"]
             entry["change_pct"] = outcomes.change_pct(base["total"], total)
             entry["status"] = outcomes.status(measure, base["total"], total)

@@ -29,7 +29,8 @@ def chart(d: dict, width: int = 70, height: int = 12) -> Text:
     first, last = min(days), max(days)
     span = max(1, (last - first).days)
     top = max(max(p["total"] for p in pts), 1)
-    label_w = len(str(top)) + 1
+    half = d["baseline"] / 2
+    label_w = max(len(str(top)), len(f"{half:g}")) + 1
     plot_w = max(20, width - label_w - 2)
 
     def col(day: date) -> int:
@@ -40,7 +41,6 @@ def chart(d: dict, width: int = 70, height: int = 12) -> Text:
 
     grid = [[" "] * plot_w for _ in range(height)]
     styles = [[""] * plot_w for _ in range(height)]
-    half = d["baseline"] / 2
     r_resp = row(half)
     for c in range(plot_w):
         grid[r_resp][c] = "-"
@@ -59,7 +59,8 @@ def chart(d: dict, width: int = 70, height: int = 12) -> Text:
     out = Text()
     for r in range(height):
         value = round(top - r * top / (height - 1))
-        label = str(value) if r in (0, height - 1) or r == r_resp else ""
+        # the response line is labelled with its own value, not the row's rounded one
+        label = f"{half:g}" if r == r_resp else str(value) if r in (0, height - 1) else ""
         out.append(label.rjust(label_w) + " |")
         for c in range(plot_w):
             out.append(grid[r][c], style=styles[r][c] or None)

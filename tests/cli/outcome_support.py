@@ -1,0 +1,121 @@
+"""Helpers for the follow-up, trend and report CLI tests (test_followup.py,
+test_trend_report.py): a patient run through screening, infusions and assessments
+with explicit --at times, and direct reads of the database.
+
+Not a test module and not a conftest: imported by name (pytest puts tests/cli on
+sys.path). The pinned clock is 2026-11-27 09:00 America/Chicago, so every --at here
+is on or before that.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+
+
+def phq9(total: int) -> str:
+    """Nine PHQ-9 items adding up to `total` (0-24), item 9 (self-harm) always 0."""
+    assert 0 <= total <= 24
+    items = []
+    left = total
+    for _ in range(8):
+        items.append(min(3, left))
+        left -= items[-1]
+    return ",".join(map(str, [*items, 0]))
+
+
+def query(db_path, sql: str, params=()) -> list[tuple]:
+    con = sqlite3.connect(db_path)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def scalar(db_path, sql: str, params=()):
+    return query(db_path, sql, params)[0][0]
+
+
+def ok(r):
+    """Assert success and return the JSON data (or the result when not JSON)."""
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return r.json["data"] if r.json else r
+
+
+def fails(r, code: int) -> None:
+    """A one-line `error:` on stderr, the given exit code, nothing on stdout, no traceback."""
+    assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
+    assert r.stderr.startswith("error: "), r.stderr
+    assert "Traceback" not in r.output
+    assert r.stdout == ""
+
+
+def screen(cli, mrn: str, day: str = "2026-11-01", *, phq9_total: int | None = 20,
+           name: str = "Test Patient", phone: str = "555-0100", extra=()) -> dict:
+    args = ["screen", mrn, "--name", name, "--phone", phone, "--weight", "80",
+            "--bp", "120/80", "--hr", "70", "--at", f"{day} 08:00", *extra, "--json"]
+    if phq9_total is not None:
+        args += ["--phq9", phq9(phq9_total)]
+    data = ok(cli(*args))
+    assert data["decision"] == "eligible", data
+    return data
+
+
+def infusion(cli, mrn: str, day: str, *, start: str = "09:00", dose: float | None = None,
+             bp: str = "120/80", override: str | None = None,
+             side_effects=(), no_schedule: bool = False) -> tuple[dict, dict]:
+    """start-session then discharge 90 minutes later: (start data, discharge data)."""
+    t0 = datetime.fromisoformat(f"{day} {start}")
+    args = ["start-session", mrn, "--bp", bp, "--hr", "72", "--at", f"{day} {start}"]
+    if dose is not None:
+        args += ["--dose", str(dose)]
+    if override:
+        args += ["--override", override]
+    started = ok(cli(*args, "--json"))
+    end = (t0 + timedelta(minutes=90)).strftime("%Y-%m-%d %H:%M")
+    args = ["discharge", str(started["session_id"]), "--aldrete", "10", "--bp", "124/80",
+            "--hr", "74", "--transport", "escort", "--at", end]
+    for code in side_effects:
+        args += ["--side-effect", code]
+    if no_schedule:
+        args.append("--no-schedule")
+    discharged = ok(cli(*args, "--json"))
+    return started, discharged
+
+
+def assess(cli, mrn: str, at: str, total: int, *extra: str) -> dict:
+    """`followup record MRN --phq9 ... --at AT`."""
+    return ok(cli("followup", "record", mrn, "--phq9", phq9(total), "--at", at, *extra, "--json"))
+
+
+# -- a database built once per module, copied into each test's own -----------------
+def build_once(tmp_path_factory, name: str, build) -> tuple:
+    """Run `build(cli)` against a fresh database with the same pinned environment as
+    conftest.pinned_env: (its path, what build returned)."""
+    import pytest
+    from conftest import CLINIC_TZ, FIXED_NOW, Run
+
+    from ketacli.clock import CLOCK
+
+    path = tmp_path_factory.mktemp(name) / "clinic.db"
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"KETACLI_DB": str(path), "KETACLI_TZ": CLINIC_TZ,
+                           "KETACLI_CLINICIAN": "nurse.test", "NO_COLOR": "1",
+                           "COLUMNS": "80", "TERM": "dumb"}.items():
+            mp.setenv(key, value)
+        CLOCK.pin(FIXED_NOW)
+        try:
+            result = build(Run())
+        finally:
+            CLOCK.pin(None)
+    return path, result
+
+
+def copy_db(src, dst) -> None:
+    """A consistent copy of an SQLite database (the backup API, so WAL content comes too)."""
+    a, b = sqlite3.connect(src), sqlite3.connect(dst)
+    try:
+        a.backup(b)
+    finally:
+        a.close()
+        b.close()

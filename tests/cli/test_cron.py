@@ -1,0 +1,235 @@
+"""The cron path, end to end in subprocesses: `followup due --unnotified --mark-notified`
+and examples/send-reminders.sh under `env -i` (no HOME, LANG=C, no TTY, stdin closed),
+run twice (docs/cli-contract.md "Who uses it"; README "Reminders from cron").
+
+Subprocesses run on the real clock (the pinned clock is in-process only), so no date is
+assumed: what a later run prints is compared with what the first run printed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+KETACLI = Path(sys.executable).parent / "ketacli"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "send-reminders.sh"
+ENV = shutil.which("env") or "/usr/bin/env"
+PATH = "/usr/local/bin:/usr/bin:/bin"
+HEADER = "followup_id,patient,name,phone,kind,due,overdue,notified_at"
+CLINIC_TZ = "America/Chicago"
+
+
+def run(*argv: str, env: dict[str, str], cwd: Path | None = None, prefix=()) -> subprocess.CompletedProcess:
+    """`env -i K=V ... argv` with stdin from /dev/null and no TTY anywhere."""
+    cmd = [ENV, "-i", *(f"{k}={v}" for k, v in env.items()), *prefix, *argv]
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+
+
+def rows_of(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def query(db: Path, sql: str, params=()) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    """`ketacli demo --patients 15 --seed 3`, built once per module."""
+    db = tmp_path_factory.mktemp("demo") / "clinic.db"
+    p = run(str(KETACLI), "demo", "--patients", "15", "--seed", "3",
+            env={"PATH": PATH, "KETACLI_DB": str(db), "KETACLI_TZ": CLINIC_TZ})
+    assert p.returncode == 0, p.stderr
+    return db
+
+
+@pytest.fixture
+def db(demo_db, tmp_path) -> Path:
+    """A private copy of the demo clinic."""
+    path = tmp_path / "cron" / "clinic.db"
+    path.parent.mkdir()
+    src, dst = sqlite3.connect(demo_db), sqlite3.connect(path)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return path
+
+
+@pytest.fixture
+def scheduled(db) -> int:
+    """Something surely due: a call for DEMO-00001 due today (clinic zone); its id."""
+    today = datetime.now(ZoneInfo(CLINIC_TZ)).date().isoformat()
+    p = run(str(KETACLI), "followup", "schedule", "DEMO-00001", "--kind", "call", "--due", today,
+            "--json", env={"PATH": PATH, "KETACLI_DB": str(db), "KETACLI_TZ": CLINIC_TZ})
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["data"]["followup_id"]
+
+
+def cron_env(db: Path) -> dict[str, str]:
+    return {"PATH": PATH, "KETACLI_DB": str(db), "LANG": "C"}
+
+
+DUE = ("followup", "due", "--format", "csv", "--unnotified", "--mark-notified")
+
+
+# --------------------------------------------------------------------------- followup due
+def test_due_under_env_i_marks_once_and_a_rerun_prints_only_the_header(db, scheduled, tmp_path):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    first = run(str(KETACLI), *DUE, env=cron_env(db), cwd=cwd)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    assert first.stdout.splitlines()[0] == HEADER
+    rows = rows_of(first.stdout)
+    ids = [int(r["followup_id"]) for r in rows]
+    assert scheduled in ids
+    assert len(ids) == len(set(ids))
+    stamps = {r["notified_at"] for r in rows}
+    assert len(stamps) == 1 and "" not in stamps
+    stamp = stamps.pop()
+    assert all(r["overdue"] in ("yes", "no") for r in rows)
+    assert all(r["patient"].startswith("DEMO-") for r in rows)
+
+    # the database agrees: exactly these rows are stamped, with one 'notify' audit row
+    stamped = query(db, "SELECT id, notified_at FROM followups WHERE notified_at IS NOT NULL")
+    assert sorted(stamped) == sorted((i, stamp) for i in ids)
+    audit = query(db, "SELECT detail FROM audit WHERE action = 'notify'")
+    assert [json.loads(a[0])["ids"] for a in audit] == [ids]
+
+    second = run(str(KETACLI), *DUE, env=cron_env(db), cwd=cwd)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == HEADER + "\n"
+    assert second.stderr == ""
+    assert len(query(db, "SELECT 1 FROM audit WHERE action = 'notify'")) == 1
+
+    # they are still due (pending), listed again without --unnotified, with their stamp
+    again = run(str(KETACLI), "followup", "due", "--format", "csv", env=cron_env(db), cwd=cwd)
+    assert again.returncode == 0, again.stderr
+    assert [(int(r["followup_id"]), r["notified_at"]) for r in rows_of(again.stdout)] == [
+        (int(r["followup_id"]), r["notified_at"]) for r in rows]
+    assert list(cwd.iterdir()) == []  # nothing written next to the cron job
+
+
+def test_due_with_stdin_closed_and_json(db, scheduled):
+    # a truly closed stdin (not /dev/null), as some cron daemons leave it
+    first = run(str(KETACLI), "followup", "due", "--json", "--unnotified", "--mark-notified",
+                env=cron_env(db), prefix=("/bin/sh", "-c", 'exec <&-; exec "$0" "$@"'))
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)["data"]
+    assert scheduled in [r["followup_id"] for r in data]
+    assert all(r["notified_at"] for r in data)
+    second = run(str(KETACLI), "followup", "due", "--json", "--unnotified", "--mark-notified",
+                 env=cron_env(db), prefix=("/bin/sh", "-c", 'exec <&-; exec "$0" "$@"'))
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout) == {"data": []}
+
+
+def test_due_errors_under_env_i_are_one_line(tmp_path):
+    p = run(str(KETACLI), *DUE, env={"PATH": PATH, "KETACLI_DB": str(tmp_path / "none.db"),
+                                     "LANG": "C"})
+    assert p.returncode == 4
+    assert p.stdout == ""
+    assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+# --------------------------------------------------------------------------- send-reminders.sh
+def script_env(db: Path, spool: Path, send: str, extra_path: str = "") -> dict[str, str]:
+    return {"PATH": extra_path + PATH, "LANG": "C", "KETACLI": str(KETACLI),
+            "KETACLI_DB": str(db), "KETACLI_TZ": CLINIC_TZ, "REMINDER_SPOOL": str(spool),
+            "REMINDER_SEND": send}
+
+
+def sent_ids(path: Path) -> list[int]:
+    """followup ids in everything the sender received (header lines skipped)."""
+    if not path.exists():
+        return []
+    return [int(line.split(",")[0]) for line in path.read_text().splitlines()
+            if line and line != HEADER]
+
+
+def due_now(db: Path) -> list[int]:
+    """Everything pending and due within the script's default window (1 day)."""
+    p = run(str(KETACLI), "followup", "due", "--within", "1", "--format", "csv",
+            env={**cron_env(db), "KETACLI_TZ": CLINIC_TZ})
+    assert p.returncode == 0, p.stderr
+    return [int(r["followup_id"]) for r in rows_of(p.stdout)]
+
+
+def test_send_reminders_twice_sends_each_reminder_once(db, scheduled, tmp_path):
+    spool, out = tmp_path / "spool", tmp_path / "sent.txt"
+    env = script_env(db, spool, f"cat >> '{out}'")
+    first = run(str(SCRIPT), env=env)
+    assert first.returncode == 0, first.stderr
+    assert out.read_text().splitlines()[0] == HEADER
+    after_first = sent_ids(out)
+    assert scheduled in after_first
+
+    second = run(str(SCRIPT), env=env)
+    assert second.returncode == 0, second.stderr
+    ids = sent_ids(out)
+    assert ids == after_first                      # the rerun sent nothing more
+    assert len(ids) == len(set(ids))
+    assert sorted(ids) == sorted(due_now(db))      # every due reminder, exactly once
+    files = sorted(p.name for p in spool.iterdir())
+    assert len(files) == 2 and all(f.endswith(".csv.sent") for f in files), files
+    assert (spool.stat().st_mode & 0o077) == 0     # umask 077: patient data stays private
+
+
+def test_a_failed_send_is_retried_by_the_next_run(db, scheduled, tmp_path):
+    spool, out = tmp_path / "spool", tmp_path / "sent.txt"
+    failed = run(str(SCRIPT), env=script_env(db, spool, "false"))
+    assert failed.returncode == 1
+    assert "failed; it will be retried" in failed.stderr
+    pending = [p for p in spool.iterdir() if p.name.endswith(".csv")]
+    assert len(pending) == 1
+    batch = rows_of(pending[0].read_text())
+    assert scheduled in [int(r["followup_id"]) for r in batch]
+    assert not out.exists()
+
+    good = run(str(SCRIPT), env=script_env(db, spool, f"cat >> '{out}'"))
+    assert good.returncode == 0, good.stderr
+    ids = sent_ids(out)
+    assert ids == [int(r["followup_id"]) for r in batch]   # the spooled batch, once
+    assert all(p.name.endswith(".csv.sent") for p in spool.iterdir())
+
+    third = run(str(SCRIPT), env=script_env(db, spool, f"cat >> '{out}'"))
+    assert third.returncode == 0, third.stderr
+    assert sent_ids(out) == ids
+
+
+def test_a_rerun_within_the_same_second_keeps_the_unsent_batch(db, scheduled, tmp_path):
+    """Both runs get the same `date` stamp (a fake `date` first on PATH): the second run's
+    empty batch must not overwrite the first run's unsent one."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "date").write_text("#!/bin/sh\necho 20260101T000000Z\n")
+    (fake / "date").chmod(0o755)
+    spool, out = tmp_path / "spool", tmp_path / "sent.txt"
+    failed = run(str(SCRIPT), env=script_env(db, spool, "false", extra_path=f"{fake}:"))
+    assert failed.returncode == 1
+    batch = [int(r["followup_id"]) for p in spool.glob("*.csv") for r in rows_of(p.read_text())]
+    assert scheduled in batch
+
+    good = run(str(SCRIPT), env=script_env(db, spool, f"cat >> '{out}'", extra_path=f"{fake}:"))
+    assert good.returncode == 0, good.stderr
+    assert sent_ids(out) == batch
+    assert all(p.name.endswith(".csv.sent") for p in spool.iterdir())
+    assert len(list(spool.iterdir())) == 2
