@@ -104,7 +104,10 @@ def discharge(
     ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"])
           for e in sessions.events(store, sess["id"])]
     course = infusion.course(started, sess["dose_mg"], sess["rate_mg_per_h"], ev, end_explicit)
-    end_at = min(course.end_at, when) if end_explicit is None else end_explicit
+    if end_explicit is None and course.end_at > when:
+        # discharged before the planned end: the infusion ended at discharge, pro-rated
+        course = infusion.course(started, sess["dose_mg"], sess["rate_mg_per_h"], ev, when)
+    end_at = course.end_at
     delivered = delivered_mg if delivered_mg is not None else course.delivered_mg
     if delivered + wasted > sess["drawn_mg"] + 1e-6:
         raise Invalid(
