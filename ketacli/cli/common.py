@@ -144,6 +144,9 @@ def command(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         as_json = bool(kwargs.get("json_out"))
+        if sys.stdout is None or sys.stdout.closed:
+            _write(sys.stderr, "error: standard output is closed; nothing was done\n")
+            raise typer.Exit(4)
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
@@ -157,6 +160,15 @@ def command(fn):
         except KeyboardInterrupt:
             _write(sys.stderr, "error: interrupted\n")
             raise typer.Exit(130) from None
+        except OverflowError:
+            # an id, date or time beyond what SQLite or datetime can hold: bad input, not a bug
+            if os.environ.get("KETACLI_DEBUG") == "1":
+                raise
+            from ketacli.errors import Invalid
+
+            err = Invalid("a number, date or time is out of range", code="out_of_range")
+            report_error(err, as_json)
+            raise typer.Exit(err.exit_code) from None
         except OSError as exc:
             if os.environ.get("KETACLI_DEBUG") == "1":
                 raise

@@ -39,7 +39,7 @@ def schedule(
     if day < today(s.tz):
         raise Invalid("--due is in the past", code="past_date")
     note = validate.free_text(note, "--note", multiline=True)
-    store = s.store()
+    store = s.store(create=False)  # the patient must exist, so must the database
     p = patients.get(store, mrn)
     with store.write() as tx:
         fid = followups.add(tx, patient_id=p["id"], mrn=mrn, kind=kind, due=day.isoformat(),

@@ -73,7 +73,7 @@ def start_session(
     site = validate.free_text(site, "--site", max_len=80)
     override = validate.free_text(override, "--override", max_len=500)
 
-    store = s.store()
+    store = s.store(create=False)  # the patient must exist, so must the database
     patient = patients.get(store, mrn)
     now_iso = to_utc_iso(CLOCK.now())
     start_iso = to_utc_iso(when)

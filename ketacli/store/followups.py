@@ -121,8 +121,8 @@ def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
         for r in rows:
             tx.execute("UPDATE followups SET notified_at = ? WHERE id = ?", (mark_at, r["followup_id"]))
             r["notified_at"] = mark_at
-        if rows:
-            tx.audit("notify", "followups", None, at=mark_at,
-                     detail={"ids": [r["followup_id"] for r in rows]})
+            # one row per reminder: `audit --patient MRN` shows what was sent about whom
+            tx.audit("notify", "followup", r["followup_id"], patient=r["patient"], at=mark_at,
+                     detail={"kind": r["kind"], "due": r["due"]})
         emit(rows)
     return rows

@@ -107,17 +107,17 @@ def test_due_under_env_i_marks_once_and_a_rerun_prints_only_the_header(db, sched
     assert all(r["overdue"] in ("yes", "no") for r in rows)
     assert all(r["patient"].startswith("DEMO-") for r in rows)
 
-    # the database agrees: exactly these rows are stamped, with one 'notify' audit row
+    # the database agrees: exactly these rows are stamped, with one 'notify' audit row each
     stamped = query(db, "SELECT id, notified_at FROM followups WHERE notified_at IS NOT NULL")
     assert sorted(stamped) == sorted((i, stamp) for i in ids)
-    audit = query(db, "SELECT detail FROM audit WHERE action = 'notify'")
-    assert [json.loads(a[0])["ids"] for a in audit] == [ids]
+    audit = query(db, "SELECT entity_id FROM audit WHERE action = 'notify' ORDER BY id")
+    assert [a[0] for a in audit] == ids
 
     second = run(str(KETACLI), *DUE, env=cron_env(db), cwd=cwd)
     assert second.returncode == 0, second.stderr
     assert second.stdout == HEADER + "\n"
     assert second.stderr == ""
-    assert len(query(db, "SELECT 1 FROM audit WHERE action = 'notify'")) == 1
+    assert len(query(db, "SELECT 1 FROM audit WHERE action = 'notify'")) == len(ids)
 
     # they are still due (pending), listed again without --unnotified, with their stamp
     again = run(str(KETACLI), "followup", "due", "--format", "csv", env=cron_env(db), cwd=cwd)

@@ -297,9 +297,11 @@ def test_mark_notified_is_idempotent_with_unnotified(cli, db_path, clinic):
     assert stamped == [(c["a_call"],), (c["b_infusion"],)]
     audit = query(db_path, "SELECT action, entity, entity_id, patient, detail FROM audit "
                            "WHERE action = 'notify'")
-    assert len(audit) == 1
-    assert audit[0][:2] == ("notify", "followups")
-    assert json.loads(audit[0][4]) == {"ids": [c["a_call"], c["b_infusion"]]}
+    # one audit row per reminder, naming the follow-up and the patient
+    assert [(a[0], a[1], a[2]) for a in audit] == [
+        ("notify", "followup", c["a_call"]), ("notify", "followup", c["b_infusion"])]
+    assert all(a[3] for a in audit)
+    assert {json.loads(a[4])["kind"] for a in audit} <= {"call", "infusion", "assessment"}
     audit_count = scalar(db_path, "SELECT count(*) FROM audit")
 
     second = cli(*args)
