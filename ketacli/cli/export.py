@@ -61,6 +61,12 @@ def export(
         raise Invalid("--since is in the future", code="future_time")
     since_iso = to_utc_iso(day_start_utc(since_day, s.tz)) if since_day else None
     store = s.store(create=False)
+    if output is not None:
+        targets = [output / f"{t}.csv" for t in xs.TABLES] if fmt == "csv" and table == "all" \
+            else [output]
+        if any(_is_database(t, Path(store.path)) for t in targets):
+            raise Invalid("--output is the database itself: choose another file",
+                          code="output_is_database")
     now = CLOCK.now()
     study = None
     if deidentify:
@@ -109,6 +115,23 @@ def export(
         console(stderr=True).print(f"Exported {total:,} records to {output}.")
 
 
+def _is_database(target: Path, db: Path) -> bool:
+    """Would writing `target` replace the database file (or its WAL / journal)?"""
+    import os
+
+    files = [db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))]
+    target = Path(target)
+    for f in files:
+        if target.resolve() == f.resolve():
+            return True
+        try:
+            if os.path.samefile(target, f):
+                return True
+        except OSError:
+            pass
+    return False
+
+
 class _Job:
     def __init__(self, store, study, today, since_iso) -> None:
         self.store = store
@@ -131,11 +154,12 @@ class _Job:
         from ketacli.render import export as w
 
         cols, rows = self._rows(table, need_pid=False)
+        text = w.TEXT_COLUMNS.get(table, frozenset())
         if fmt == "csv":
             return w.write_csv(fh, cols, rows, tick)
         if fmt == "json":
-            return w.write_json_array(fh, cols, rows, tick)
-        return w.write_ndjson(fh, cols, rows, tick, table=tag)
+            return w.write_json_array(fh, cols, rows, tick, text=text)
+        return w.write_ndjson(fh, cols, rows, tick, table=tag, text=text)
 
     def _dicts(self, table: str, since_override: str | None = None):
         saved = self.since

@@ -13,10 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 JSON_COLUMNS = {"phq9_items", "gad7_items", "conditions", "meds", "reasons", "alerts",
                 "overridden", "criteria", "detail", "aldrete_items"}
 BOOL_COLUMNS = {"demo", "suicide_risk_flag"}
+# Columns named like a JSON column that hold free text in one table: never decoded
+# (an event detail such as "[L arm] swelling" is text, not a list).
+TEXT_COLUMNS = {"events": frozenset({"detail"})}
 
 
-def _objects(cols: list[str], rows: Iterable[tuple]) -> Iterator[dict]:
-    decode = [c in JSON_COLUMNS for c in cols]
+def _objects(cols: list[str], rows: Iterable[tuple],
+             text: frozenset[str] = frozenset()) -> Iterator[dict]:
+    decode = [c in JSON_COLUMNS and c not in text for c in cols]
     boolean = [c in BOOL_COLUMNS for c in cols]
     for r in rows:
         d = {}
@@ -45,10 +49,10 @@ def write_csv(out, cols: list[str], rows: Iterable[tuple], tick: Callable[[int],
     return n + len(chunk)
 
 
-def write_json_array(out, cols, rows, tick) -> int:
+def write_json_array(out, cols, rows, tick, *, text: frozenset[str] = frozenset()) -> int:
     n = 0
     out.write("[")
-    for d in _objects(cols, rows):
+    for d in _objects(cols, rows, text):
         out.write(("\n" if n == 0 else ",\n") + json.dumps(d, ensure_ascii=False))
         n += 1
         if n % 5000 == 0:
@@ -57,9 +61,10 @@ def write_json_array(out, cols, rows, tick) -> int:
     return n
 
 
-def write_ndjson(out, cols, rows, tick, table: str | None = None) -> int:
+def write_ndjson(out, cols, rows, tick, table: str | None = None, *,
+                 text: frozenset[str] = frozenset()) -> int:
     n = 0
-    for d in _objects(cols, rows):
+    for d in _objects(cols, rows, text):
         if table:
             d = {"table": table, **d}
         out.write(json.dumps(d, ensure_ascii=False) + "\n")
