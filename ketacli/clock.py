@@ -94,14 +94,15 @@ def parse_at(text: str | None, tz, *, option: str = "--at") -> datetime:
                 when = _localize(parsed, tz)
             else:
                 when = parsed
-    except ValueError:
+        if when is not None:
+            when = when.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31 23:59 is past year 9999 in UTC
         when = None
     if when is None:
-        raise Invalid(
-            f"{option}: not a time: {raw!r}",
+        raise Invalid(  # never echo what was typed: it may be a name or a note in the wrong slot
+            f"{option}: not a time",
             hint="use ISO-8601 with offset, 'YYYY-MM-DD HH:MM' or 'HH:MM' (clinic zone)",
         )
-    when = when.astimezone(UTC)
     if when - now > FUTURE_TOLERANCE:
         raise Invalid(f"{option}: {raw} is in the future", code="future_time")
     return when
@@ -131,7 +132,7 @@ def parse_date(text: str | None, *, option: str) -> date | None:
             raise ValueError
         return date.fromisoformat(raw)
     except ValueError:
-        raise Invalid(f"{option}: not a date: {raw!r}", hint="use YYYY-MM-DD") from None
+        raise Invalid(f"{option}: not a date", hint="use YYYY-MM-DD") from None  # never echoed
 
 
 def day_start_utc(d: date, tz) -> datetime:

@@ -84,7 +84,7 @@ def screen(
     conditions = tuple(dict.fromkeys(c.strip().lower() for c in condition or []))
     for c in conditions:
         if c not in known:
-            raise Invalid(f"--condition: unknown code {c!r}", code="invalid_choice",
+            raise Invalid("--condition: unknown code", code="invalid_choice",  # never echoed
                           hint="known codes: " + ", ".join(known))
     meds = tuple(dict.fromkeys(m.strip().lower() for m in med or []))
     for m in meds:

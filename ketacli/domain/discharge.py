@@ -48,7 +48,7 @@ def side_effect(value: str) -> tuple[str, str]:
     code, _, severity = value.strip().lower().partition(":")
     severity = severity or "mild"
     if code not in SIDE_EFFECTS:
-        raise Invalid(f"--side-effect: unknown code {code!r} (one of {', '.join(SIDE_EFFECTS)})",
+        raise Invalid(f"--side-effect: unknown code (one of {', '.join(SIDE_EFFECTS)})",
                       code="invalid_side_effect")
     if severity not in SEVERITIES:
         raise Invalid("--side-effect severity must be mild, moderate or severe",

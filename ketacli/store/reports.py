@@ -43,7 +43,8 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
     lo = since or "0000"
     hi = until or "9999"
     screened = store.scalar(
-        "SELECT count(DISTINCT patient_id) FROM screenings WHERE at >= ? AND at < ?", (lo, hi))
+        f"""SELECT count(DISTINCT patient_id) FROM screenings sc WHERE at >= ? AND at < ?
+            AND {_nv('screening', 'sc.id')}""", (lo, hi))
     srow = store.one(
         """SELECT count(*), count(DISTINCT patient_id), avg(dose_mg_per_kg),
                   sum(override IS NOT NULL)
