@@ -192,7 +192,8 @@ def main() -> None:
         results.append((label, a, b, ratio, target))
         print(f"{label:<44} {a * 1000:8.0f} ms {b * 1000:8.0f} ms  {ratio:5.2f}x  {target}")
 
-    print(f"\n{'measure (median of %d)' % reps:<44} {'this':>11} {'baseline':>11}  ratio  target")
+    head = f"measure (median of {reps})"
+    print(f"\n{head:<44} {'this':>11} {'baseline':>11}  ratio  target")
     env0 = env_for(work / "none.db")
     t_help, _ = median_of(reps, lambda i: [KETACLI, "--help"], env0)
     t_bare, _ = median_of(reps, lambda i: [sys.executable, str(bare), "--help"], env0)
@@ -216,7 +217,7 @@ def main() -> None:
     big_open, big_mid, big_mrn = open_session(big)
     small_open, _, _ = open_session(small)
     vit = ["log-vitals", "--bp", "128/84", "--hr", "80", "--spo2", "97"]
-    tb, ts = pair("2. log-vitals: ten-year vs one patient",
+    _, ts = pair("2. log-vitals: ten-year vs one patient",
                   lambda i: [KETACLI, *vit[:1], str(big_open), *vit[1:]],
                   lambda i: [KETACLI, *vit[:1], str(small_open), *vit[1:]], big, small)
 

@@ -119,3 +119,43 @@ def study_map(store: Store) -> dict[int, tuple[str, int]]:
 def record_export(store: Store, detail: dict, at: str) -> None:
     with store.write() as tx:
         tx.audit("export", "database", None, at=at, detail=detail)
+
+
+# The alias of each table's own rows in QUERIES (for id-range slices).
+ALIAS = {"patients": "p", "screenings": "sc", "sessions": "s", "observations": "o",
+         "events": "e", "assessments": "a", "followups": "f", "audit": "a"}
+
+
+def sliced_sql(table: str) -> str:
+    """The table's export query (without `_pid`) restricted to an id range: params are
+    (since, first id, last id)."""
+    sql = re.sub(r"SELECT\s+[\w.]+ AS _pid,\s*", "SELECT ", QUERIES[table], count=1)
+    head, _, order = sql.rpartition(" ORDER BY ")
+    return f"{head} AND {ALIAS[table]}.id BETWEEN ? AND ? ORDER BY {order}"
+
+
+def id_bounds(store: Store, table: str) -> tuple[int, int] | None:
+    row = store.one(f"SELECT min(id), max(id) FROM {table}")
+    return None if row[0] is None else (row[0], row[1])
+
+
+def csv_slice(args: tuple) -> tuple[str, int]:
+    """Worker: CSV text (no header) of one id range, from its own read-only connection."""
+    import csv
+    import io
+    import sqlite3
+
+    path, sql, params = args
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        con.execute("PRAGMA trusted_schema = OFF")
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf, lineterminator="\n")
+        n = 0
+        cur = con.execute(sql, params)
+        while rows := cur.fetchmany(5000):
+            w.writerows(rows)
+            n += len(rows)
+        return buf.getvalue(), n
+    finally:
+        con.close()
