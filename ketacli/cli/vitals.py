@@ -129,7 +129,7 @@ def log_event(
             raise Invalid("give a SESSION_ID or --patient MRN (one of them)", code="missing_value")
         kind = target
     elif target is not None:
-        if not target.isdigit():
+        if not (target.isascii() and target.isdigit()):  # "²".isdigit() is True, int("²") fails
             raise Invalid("SESSION_ID must be a number (or use --patient MRN)", code="invalid_id")
         session_id = int(target)
     if kind is None:
