@@ -1,0 +1,231 @@
+"""Helpers shared by the reliability tests (tests/reliability/test_*.py).
+
+Not a test module and not a conftest: imported by name (pytest puts this folder on
+sys.path). Two ways to run ketacli:
+
+- `run(db, *args)`: the installed console script as a real OS process, with only the
+  environment a clinic would give it (KETACLI_DB, KETACLI_TZ, no KETACLI_DEBUG).
+  Subprocesses use the real clock.
+- the shared in-process `cli` fixture (conftest) for set-up and for fast fuzzing. Its
+  clock is pinned; `real_clock()` re-pins it to the real "now" when the records it makes
+  must line up with what subprocesses record.
+
+Every patient these helpers create carries a distinctive name, date of birth and note
+(PII below) so that any error assertion can also check that they never leak.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer.main
+import typer.testing
+
+from ketacli.clock import CLOCK
+
+KETACLI = Path(sys.executable).parent / "ketacli"
+CLINIC_TZ = "America/Chicago"
+
+NAME = "Zebulon Quixotic-Farnsworth"
+DOB = "1931-05-17"
+NOTE = "lives at 742 Evergreen Terrace"
+PII = (NAME, "Zebulon", "Quixotic", "Farnsworth", DOB, NOTE, "742 Evergreen", "Evergreen")
+PHQ9 = "2,2,2,2,1,1,2,0,0"  # total 12, item 9 = 0: eligible
+
+TABLES = ("patients", "screenings", "sessions", "observations", "events", "discharges",
+          "side_effects", "followups", "assessments", "voids", "audit")
+
+
+# -- fixtures (autouse where imported) -------------------------------------------------
+_COMMANDS: dict[int, object] = {}
+
+
+def _cached_command(app):
+    """Typer rebuilds the Click tree on every in-process invoke; build it once."""
+    if id(app) not in _COMMANDS:
+        _COMMANDS[id(app)] = typer.main.get_command(app)
+    return _COMMANDS[id(app)]
+
+
+@pytest.fixture(autouse=True)
+def fast_cli(monkeypatch):
+    monkeypatch.setattr(typer.testing, "_get_command", _cached_command)
+
+
+@pytest.fixture(name="tmp_path")
+def ram_tmp_path(tmp_path_factory):
+    """`tmp_path` (so the test database) on a RAM disk when there is one: fsyncs with
+    synchronous=FULL dominate wall time on a real disk."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix="ketacli-rel-", dir=shm))
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("reliability")
+
+
+# -- the console script as a real process ---------------------------------------------------
+def env_for(db: Path | str | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KETACLI_")}
+    if db is not None:
+        env["KETACLI_DB"] = str(db)
+    env.update(KETACLI_TZ=CLINIC_TZ, KETACLI_CLINICIAN="nurse.reliability", NO_COLOR="1",
+               COLUMNS="80", TERM="dumb")
+    env.update(extra)
+    return env
+
+
+class Done:
+    """A finished console-script run: returncode, stdout, stderr (decoded)."""
+
+    def __init__(self, args, returncode: int, stdout: bytes, stderr: bytes) -> None:
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout.decode("utf-8", "replace")
+        self.stderr = stderr.decode("utf-8", "replace")
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.stdout)
+        except ValueError:
+            return None
+
+    def __repr__(self) -> str:
+        return f"<ketacli {self.args!r} rc={self.returncode} err={self.stderr[:300]!r}>"
+
+
+def argv(*args) -> list:
+    return [str(KETACLI), *(a if isinstance(a, bytes) else str(a) for a in args)]
+
+
+def popen(db, *args, env: dict | None = None, **extra_env) -> subprocess.Popen:
+    return subprocess.Popen(argv(*args), env=env or env_for(db, **extra_env),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def finish(proc: subprocess.Popen, args, timeout: float = 60) -> Done:
+    out, err = proc.communicate(timeout=timeout)
+    return Done(args, proc.returncode, out, err)
+
+
+def run(db, *args, timeout: float = 60, env: dict | None = None, **extra_env) -> Done:
+    """Run the installed console script once and wait for it."""
+    return finish(popen(db, *args, env=env, **extra_env), args, timeout)
+
+
+# -- the database, read directly --------------------------------------------------------
+def query(db, sql: str, params=()) -> list[tuple]:
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def scalar(db, sql: str, params=()):
+    return query(db, sql, params)[0][0]
+
+
+def counts(db) -> dict[str, int]:
+    if not Path(db).exists():
+        return dict.fromkeys(TABLES, 0)
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        con.close()
+
+
+def checkpoint(db) -> None:
+    """Fold the WAL into the main file (so a copy of the file alone is the whole database)."""
+    con = sqlite3.connect(db)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
+
+
+# -- what every error must look like -----------------------------------------------------
+def assert_no_pii(*texts: str, allow: tuple[str, ...] = ()) -> None:
+    """None of the patient's name, date of birth or note in `texts`. `allow`: values typed
+    where an MRN goes (errors may name records by MRN, and 1931-05-17 is a valid MRN)."""
+    for text in texts:
+        for needle in PII:
+            if any(needle.casefold() in a.casefold() for a in allow):
+                continue
+            assert needle.casefold() not in text.casefold(), f"patient data {needle!r} leaked: {text[:500]!r}"
+
+
+def assert_error_shape(code: int, stdout: str, stderr: str, *, expect: int | None = None,
+                       json_out: bool = False) -> None:
+    """Exit code, one `error:` line first on stderr (optional hint), no traceback, no PII,
+    and with --json exactly one JSON error envelope on stdout."""
+    if expect is not None:
+        assert code == expect, (code, stdout, stderr)
+    assert code != 0
+    assert "Traceback" not in stdout and "Traceback" not in stderr, stderr
+    lines = stderr.splitlines()
+    assert lines and lines[0].startswith("error: "), stderr
+    assert sum(line.startswith("error:") for line in lines) == 1, stderr
+    assert all(line.startswith(("error:", "hint:")) for line in lines), stderr
+    assert_no_pii(stdout, stderr)
+    if json_out:
+        doc = json.loads(stdout)
+        assert set(doc) == {"error"}, stdout
+        assert doc["error"]["message"] == lines[0].removeprefix("error: ")
+        assert doc["error"]["code"]
+
+
+def ok(r):
+    """A successful in-process or console-script run."""
+    code = getattr(r, "exit_code", getattr(r, "returncode", None))
+    assert code == 0, r if isinstance(r, Done) else (code, r.stdout, r.stderr)
+    return r
+
+
+# -- set-up through the in-process CLI ------------------------------------------------------
+def real_clock() -> datetime:
+    """Pin the in-process clock to the real now (conftest un-pins it after the test)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    CLOCK.pin(now)
+    return now
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def screen(cli, mrn: str, *, when: datetime | None = None, name: str = NAME, note: str | None = NOTE,
+           extra: tuple = ()) -> int:
+    args = ["screen", mrn, "--name", name, "--dob", DOB, "--weight", "80", "--bp", "124/80",
+            "--hr", "72", "--phq9", PHQ9, "--json", *extra]
+    if note is not None:
+        args += ["--note", note]
+    if when is not None:
+        args += ["--at", iso(when)]
+    return ok(cli(*args)).json["data"]["screening_id"]
+
+
+def start(cli, mrn: str, *, when: datetime | None = None) -> int:
+    args = ["start-session", mrn, "--bp", "126/80", "--hr", "70", "--json"]
+    if when is not None:
+        args += ["--at", iso(when)]
+    return ok(cli(*args)).json["data"]["session_id"]
+
+
+def open_session(cli, mrn: str, now: datetime) -> int:
+    """A screened patient with an infusion started ten minutes before `now`."""
+    screen(cli, mrn, when=now - timedelta(hours=1))
+    return start(cli, mrn, when=now - timedelta(minutes=10))
