@@ -60,6 +60,10 @@ def export(
     if since_day and since_day > today(s.tz):
         raise Invalid("--since is in the future", code="future_time")
     since_iso = to_utc_iso(day_start_utc(since_day, s.tz)) if since_day else None
+    if deidentify and table == "audit":
+        raise Invalid("the audit log cannot be de-identified (its order and times would "
+                      "undo the date shifts): export it without --deidentify",
+                      code="invalid_choice")
     store = s.store(create=False)
     if output is not None:
         targets = [output / f"{t}.csv" for t in xs.TABLES] if fmt == "csv" and table == "all" \
@@ -73,6 +77,8 @@ def export(
         xs.ensure_study_ids(store, to_utc_iso(now))
         study = xs.study_map(store)
     tables = list(xs.TABLES if table == "all" else [table])
+    if deidentify and "audit" in tables:
+        tables.remove("audit")  # see above: never part of a de-identified export
     if fmt == "fhir" and table == "all":
         tables = list(FHIR_TABLES)
     job = _Job(store, study, today(s.tz), since_iso)
@@ -109,10 +115,10 @@ def export(
         "output": str(output) if output else "stdout", "rows": counts,
     }, to_utc_iso(CLOCK.now()))
     if output is not None:
-        from ketacli.cli.common import console
+        from ketacli.cli.common import _write
 
         total = sum(counts.values())
-        console(stderr=True).print(f"Exported {total:,} records to {output}.")
+        _write(sys.stderr, f"Exported {total:,} records to {output}.\n")
 
 
 def _is_database(target: Path, db: Path) -> bool:
@@ -136,6 +142,10 @@ class _Job:
     def __init__(self, store, study, today, since_iso) -> None:
         self.store = store
         self.study = study
+        if study is not None:
+            from ketacli.store import export as xs
+
+            self.key = xs.deid_key(store)
         self.today = today
         self.since = since_iso
 
@@ -147,7 +157,7 @@ class _Job:
                             with_pid=need_pid or self.study is not None)
         if self.study is None:
             return cols, cur
-        out_cols, fn = deid.transformer(cols, self.study, self.today)
+        out_cols, fn = deid.transformer(cols, self.study, self.today, self.key)
         return out_cols, (fn(r) for r in cur)
 
     def write_table(self, fh, table: str, fmt: str, tick, tag: str | None = None) -> int:

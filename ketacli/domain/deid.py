@@ -44,12 +44,31 @@ def birth_year(dob: str | None, today: date) -> str | None:
     return "90+" if age > 89 else str(d.year)
 
 
+# Record ids: replaced by keyed pseudonyms so that a de-identified export cannot be
+# joined to an identified one by row ids, while links inside the export still hold.
+RECORD_IDS = {"screening_id", "session_id", "observation_id", "event_id", "assessment_id",
+              "followup_id", "audit_id"}
+
+
+def pseudonym(key: bytes, column: str, value) -> str | None:
+    """A stable, keyed stand-in for a record id (HMAC-SHA256, 12 hex digits)."""
+    if value is None:
+        return None
+    import hashlib
+    import hmac
+
+    kind = column.removesuffix("_id")
+    digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind[:3].upper()}{digest[:12]}"
+
+
 def transformer(columns: list[str], study: dict[int, tuple[str, int]],
-                today: date) -> tuple[list[str], Callable[[tuple], tuple]]:
+                today: date, key: bytes = b"") -> tuple[list[str], Callable[[tuple], tuple]]:
     """Output columns and a row function for rows whose first column is `_pid`.
 
     `patient` (the MRN) becomes `study_id`; rows of a patient without a study id
-    (impossible after ensure_study_ids) get none and no shift.
+    (impossible after ensure_study_ids) get none and no shift. Record ids become
+    keyed pseudonyms (`key` is the clinic's local de-identification secret).
     """
     plan: list[tuple[int, str]] = []
     out_cols: list[str] = []
@@ -68,6 +87,9 @@ def transformer(columns: list[str], study: dict[int, tuple[str, int]],
         elif col in DATE_ONLY:
             out_cols.append(col)
             plan.append((i, "d"))
+        elif col in RECORD_IDS:
+            out_cols.append(col)
+            plan.append((i, col))
         else:
             out_cols.append(col)
             plan.append((i, "keep"))
@@ -85,8 +107,10 @@ def transformer(columns: list[str], study: dict[int, tuple[str, int]],
                 out.append(birth_year(v, today))
             elif how == "dt":
                 out.append(shift_iso(v, days))
-            else:
+            elif how == "d":
                 out.append(shift_date(v, days))
+            else:
+                out.append(pseudonym(key, how, v))
         return tuple(out)
 
     return out_cols, row

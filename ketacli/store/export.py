@@ -107,7 +107,14 @@ def ensure_study_ids(store: Store, at: str) -> int:
                        (pid, sid, rng.randrange(0, 365), at))
         if missing:
             tx.audit("assign", "study_ids", None, at=at, detail={"count": len(missing)})
+        if tx.execute("SELECT 1 FROM deid_keys").fetchone() is None:
+            tx.execute("INSERT INTO deid_keys VALUES (1, ?, ?)", (secrets.token_hex(32), at))
+            tx.audit("create", "deid_key", 1, at=at)
     return len(missing)
+
+
+def deid_key(store: Store) -> bytes:
+    return bytes.fromhex(store.scalar("SELECT secret FROM deid_keys WHERE id = 1"))
 
 
 def study_map(store: Store) -> dict[int, tuple[str, int]]:

@@ -264,6 +264,14 @@ V3 = """
 CREATE INDEX observations_alerting ON observations(session_id) WHERE alerts != '[]';
 """
 
+V4 = """
+CREATE TABLE deid_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL CHECK (length(secret) = 64),
+    created_at TEXT NOT NULL
+) STRICT;
+""" + _append_only("deid_keys")
+
 # (version, description, SQL). Append new migrations; never edit a released one.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema: patients, screenings, sessions, observations, events, "
@@ -272,6 +280,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "per-patient date shifts)", V2),
     (3, "observations_alerting: a partial index of observations with alerts (clinic reports)",
      V3),
+    (4, "deid_keys: the local secret that turns record ids into pseudonyms in de-identified "
+        "exports", V4),
 ]
 
 LATEST = MIGRATIONS[-1][0]

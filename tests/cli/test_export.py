@@ -1,5 +1,6 @@
 """`export TABLE|all --format csv|json|ndjson|fhir [--since DATE] [--deidentify] [--output PATH]`
-(docs/cli-contract.md `export`, exit codes; docs/interop.md FHIR codes and Safe Harbor).
+(docs/cli-contract.md `export`, exit codes; docs/interop.md FHIR codes and Safe Harbor;
+de-identified exports carry keyed pseudonyms for record ids and never the audit table).
 
 Most tests run on a private copy of `ketacli demo --patients 8 --seed 2`, built once per
 module in the same pinned environment as conftest.pinned_env; the de-identification tests
@@ -26,6 +27,7 @@ from ketacli.clock import CLOCK
 
 TABLES = ("patients", "screenings", "sessions", "observations", "events", "assessments",
           "followups", "audit")
+DEID_TABLES = TABLES[:-1]  # the audit log is never part of a de-identified export
 FORMATS = ("csv", "json", "ndjson")
 FHIR_TABLES = ("patients", "screenings", "sessions", "observations", "assessments")
 # the exported key of each table's records, and the column it is stored in
@@ -36,6 +38,13 @@ ID_COLUMN = {t: ("mrn" if t == "patients" else "id") for t in TABLES}
 TIME_COLUMN = {"patients": "created_at", "screenings": "at", "sessions": "started_at",
                "observations": "at", "events": "at", "assessments": "at",
                "followups": "created_at", "audit": "at"}
+# columns that point to another table's record: (table, column) -> the table pointed to
+REFERENCES = {("sessions", "screening_id"): "screenings", ("observations", "session_id"): "sessions",
+              ("events", "session_id"): "sessions", ("assessments", "followup_id"): "followups",
+              ("followups", "session_id"): "sessions"}
+PSEUDONYM_PREFIX = {"screening_id": "SCR", "session_id": "SES", "observation_id": "OBS",
+                    "event_id": "EVE", "assessment_id": "ASS", "followup_id": "FOL"}
+PSEUDONYM_RE = re.compile(r"[A-Z]{3}[0-9a-f]{12}")
 VOID_KIND = {"screenings": "screening", "observations": "observation", "events": "event",
              "assessments": "assessment"}
 
@@ -131,6 +140,20 @@ def ids_of(table: str, rows: list[dict]) -> list:
     return [r[key] if table == "patients" else int(r[key]) for r in rows]
 
 
+def deid_key(db) -> bytes:
+    """The clinic's de-identification secret (made by the first de-identified export)."""
+    [(secret,)] = query(db, "SELECT secret FROM deid_keys")
+    return bytes.fromhex(secret)
+
+
+def pseudonyms(db, column: str, ids: list) -> list:
+    """What a de-identified export must show for these record ids of `column`."""
+    from ketacli.domain.deid import pseudonym
+
+    key = deid_key(db)
+    return [pseudonym(key, column, i) for i in ids]
+
+
 def day_start(day: str) -> str:
     """The first instant of a clinic day, as stored (UTC ISO with offset)."""
     d = date.fromisoformat(day)
@@ -155,11 +178,6 @@ def expected_ids(db, table: str, since: str | None = None) -> list:
 
 def export_audit_rows(db) -> list[tuple]:
     return query(db, "SELECT action, detail FROM audit WHERE action = 'export' ORDER BY id")
-
-
-def unwrap(text: str) -> str:
-    """Rich wraps stderr at COLUMNS (80 here), even inside a path."""
-    return text.replace("\n", "")
 
 
 def mode(path) -> int:
@@ -266,7 +284,7 @@ def test_all_as_csv_writes_one_private_file_per_table(cli, demo, tmp_path, umask
     r = ok(cli("export", "all", "--format", "csv", "--output", folder))
     assert r.stdout == ""
     total = sum(len(v) for v in expected.values())
-    assert f"Exported {total:,} records to {folder}." in unwrap(r.stderr)
+    assert r.stderr == f"Exported {total:,} records to {folder}.\n"  # plain, never wrapped
     assert mode(folder) == 0o700
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.csv" for t in TABLES)
     for table in TABLES:
@@ -333,6 +351,8 @@ def test_since_today_is_fine(cli, demo):
     ["followups", "--format", "fhir"],
     ["audit", "--format", "fhir"],
     ["all", "--format", "csv"],
+    ["audit", "--deidentify"],                          # the audit log cannot be de-identified
+    ["audit", "--format", "json", "--deidentify"],
 ])
 def test_bad_input_exits_2(cli, demo, args):
     r = cli("export", *args)
@@ -354,8 +374,9 @@ def test_output_file_is_0600_under_umask_022(cli, demo, tmp_path, umask_022, tab
     out.parent.mkdir()
     r = ok(cli("export", table, "--format", fmt, "--output", out))
     assert r.stdout == ""
-    assert f"Exported {{}} records to {out}." in re.sub(r"[\d,]+", "{}", unwrap(r.stderr),
-                                                             count=1)
+    # one plain line, not wrapped at COLUMNS (80 here) though it is longer than that
+    assert len(r.stderr) > 81
+    assert re.fullmatch(rf"Exported [\d,]+ records to {re.escape(str(out))}\.\n", r.stderr), r.stderr
     assert mode(out) == 0o600
     written = out.read_text(encoding="utf-8")
     again = export(cli, table, "--format", fmt)
@@ -496,7 +517,11 @@ def test_voided_records_are_left_out_of_every_format(cli, demo, voided):
     all_json = json.loads(export(cli, "all", "--format", "json", "--deidentify"))["data"]
     all_ndjson = [json.loads(x) for x in export(cli, "all", "--format", "ndjson").splitlines()]
     for table, ids in expected.items():
-        assert ids_of(table, all_json[table]) == ids, table
+        key = ID_KEY[table]
+        # de-identified: the pseudonyms of the same records, and not the voided one's
+        shown = [r[key] for r in all_json[table]]
+        assert shown == pseudonyms(demo, key, ids), table
+        assert pseudonyms(demo, key, [voided[table]])[0] not in shown, table
         assert ids_of(table, [r for r in all_ndjson if r["table"] == table]) == ids, table
 
 
@@ -840,7 +865,7 @@ def zqf(zqf_template, db_path) -> dict:
 def deidentified_outputs(cli) -> dict[str, str]:
     outs = {f"all.{fmt}": export(cli, "all", "--format", fmt, "--deidentify")
             for fmt in ("json", "ndjson", "fhir")}
-    for table in TABLES:
+    for table in DEID_TABLES:
         outs[f"{table}.csv"] = export(cli, table, "--format", "csv", "--deidentify")
     for table in FHIR_TABLES:
         outs[f"{table}.fhir"] = export(cli, table, "--format", "fhir", "--deidentify")
@@ -889,11 +914,17 @@ def test_deidentified_csv_columns(cli, zqf):
     banned = {"patient", "name", "phone", "dob", "note", "escort", "detail", "discharge_note",
               "override", "discharge_override", "site", "cancel_reason", "os_user", "hash",
               "prev_hash", "entity_id"}
-    for table in TABLES:
-        keys, _ = parse("csv", export(cli, table, "--deidentify"))
+    for table in DEID_TABLES:
+        keys, rows = parse("csv", export(cli, table, "--deidentify"))
         assert not banned & set(keys), table
         assert "study_id" in keys, table
         assert ID_KEY[table] == "patient" or ID_KEY[table] in keys
+        for key in set(keys) & set(PSEUDONYM_PREFIX):  # record ids: pseudonyms, not numbers
+            assert all(r[key] == "" or PSEUDONYM_RE.fullmatch(r[key]) for r in rows), (table, key)
+    # and the audit log, which holds the real order and times of everything, is refused
+    r = cli("export", "audit", "--deidentify")
+    assert_one_error(r, 2)
+    assert r.stdout == ""
 
 
 def test_study_ids_are_random_stable_and_local(cli, zqf, db_path):
@@ -940,25 +971,20 @@ DATE_KEYS = ("at", "started_at", "discharged_at", "infusion_end_at", "created_at
 def test_dates_shift_by_one_offset_per_patient(cli, zqf, db_path):
     ident = json.loads(export(cli, "all", "--format", "json"))["data"]
     deid = json.loads(export(cli, "all", "--format", "json", "--deidentify"))["data"]
+    assert list(deid) == list(DEID_TABLES)
     link = study_ids(db_path)
     sid_to_mrn = {sid: mrn for mrn, (sid, _) in link.items()}
     offsets: dict[str, set] = {MRN: set(), YOUNG_MRN: set()}
     compared = 0
-    # each export appends audit rows: compare the ones both hold
-    common = {a["audit_id"] for a in ident["audit"]} & {b["audit_id"] for b in deid["audit"]}
-    for side in (ident, deid):
-        side["audit"] = [a for a in side["audit"] if a["audit_id"] in common]
-    for table in TABLES:
+    for table in DEID_TABLES:
         assert len(ident[table]) == len(deid[table]), table
+        if table != "patients":  # the same records, in the same order, under pseudonyms
+            key = ID_KEY[table]
+            assert [b[key] for b in deid[table]] == pseudonyms(
+                db_path, key, [a[key] for a in ident[table]]), table
         for a, b in zip(ident[table], deid[table], strict=True):
-            if table != "patients":
-                assert a[ID_KEY[table]] == b[ID_KEY[table]]
             mrn = a["patient"]
-            if mrn is None:  # schema, study-id and export audit rows belong to nobody
-                assert b["study_id"] is None
-                assert b["at"] == a["at"]
-                continue
-            assert sid_to_mrn[b["study_id"]] == mrn
+            assert sid_to_mrn[b["study_id"]] == mrn  # every record here belongs to a patient
             for key in DATE_KEYS:
                 if a.get(key) is None:
                     assert b.get(key) is None
@@ -967,7 +993,7 @@ def test_dates_shift_by_one_offset_per_patient(cli, zqf, db_path):
                 assert delta.seconds == 0 and delta.microseconds == 0, (table, key)
                 offsets[mrn].add(delta.days)
                 compared += 1
-    assert compared > 30
+    assert compared >= 19  # every date of the clinical tables (the audit log is not exported)
     for mrn, days in offsets.items():
         assert days == {link[mrn][1]}, mrn  # one offset for every date of the patient
         assert 0 <= link[mrn][1] <= 364
@@ -1022,20 +1048,39 @@ def test_deidentified_fhir_dates_are_the_shifted_ones(cli, zqf, db_path):
     assert_references_resolve(bundle)
 
 
-def test_deidentified_export_is_the_same_twice(cli, zqf):
-    def without_export_audit_rows(fmt: str, text: str):
-        if fmt == "json":
-            data = json.loads(text)["data"]
-            data["audit"] = [a for a in data["audit"] if a["action"] != "export"]
-            return data
-        return [line for line in map(json.loads, text.splitlines())
-                if line.get("action") != "export"]
-
-    for fmt in ("json", "ndjson"):
+def test_deidentified_export_is_the_same_twice(cli, zqf, db_path):
+    """No audit table in it, the clock pinned: byte for byte, record ids included."""
+    for fmt in ("json", "ndjson", "fhir"):
         first, second = (export(cli, "all", "--format", fmt, "--deidentify") for _ in range(2))
-        assert without_export_audit_rows(fmt, first) == without_export_audit_rows(fmt, second)
-    assert (export(cli, "all", "--format", "fhir", "--deidentify")
-            == export(cli, "all", "--format", "fhir", "--deidentify"))
+        assert first == second, fmt
+    # and the one-table exports agree with `all`
+    data = json.loads(export(cli, "all", "--format", "json", "--deidentify"))["data"]
+    for table in DEID_TABLES[1:]:
+        _, rows = parse("csv", export(cli, table, "--deidentify"))
+        assert [r[ID_KEY[table]] for r in rows] == [r[ID_KEY[table]] for r in data[table]], table
+
+
+def test_deidentified_record_ids_are_stable_and_keyed_by_one_local_secret(cli, zqf, db_path):
+    assert query(db_path, "SELECT count(*) FROM deid_keys") == [(0,)]
+    ident = json.loads(export(cli, "all", "--format", "json"))["data"]
+    first = json.loads(export(cli, "all", "--format", "json", "--deidentify"))["data"]
+    [(secret,)] = query(db_path, "SELECT secret FROM deid_keys")
+    assert re.fullmatch(r"[0-9a-f]{64}", secret)
+    ok(cli("patient", "add", "NEW-2", "--name", "Later Patient"))  # a new study id, same key
+    second = json.loads(export(cli, "all", "--format", "json", "--deidentify"))["data"]
+    assert query(db_path, "SELECT secret FROM deid_keys") == [(secret,)]
+    created = query(db_path, "SELECT entity, entity_id FROM audit WHERE action = 'create' "
+                             "AND entity = 'deid_key'")
+    assert created == [("deid_key", 1)]  # made once, audited
+    for table in DEID_TABLES[1:]:
+        key = ID_KEY[table]
+        ids = [r[key] for r in ident[table]]
+        assert [r[key] for r in first[table]] == [r[key] for r in second[table]] == pseudonyms(
+            db_path, key, ids), table
+    # the secret itself is in no export
+    outs = [*deidentified_outputs(cli).values(), export(cli, "all", "--format", "json"),
+            export(cli, "all", "--format", "ndjson"), export(cli, "audit")]
+    assert all(secret not in text for text in outs)
 
 
 def test_deidentify_with_output_and_since(cli, zqf, tmp_path, umask_022):
@@ -1056,6 +1101,147 @@ def test_deidentify_with_output_and_since(cli, zqf, tmp_path, umask_022):
 def test_csv_keeps_free_text_with_quotes_commas_and_newlines(cli, zqf):
     _, rows = parse("csv", export(cli, "observations"))
     assert [r["note"] for r in rows if r["note"]] == [NOTE, TRICKY_NOTE]
+
+
+# -- de-identified record ids: pseudonyms that cannot be joined to the identified export -------------
+def _rows_by_table(cli, fmt: str, *args) -> dict[str, list[dict]]:
+    text = export(cli, "all", "--format", fmt, *args)
+    if fmt == "json":
+        return json.loads(text)["data"]
+    out: dict[str, list[dict]] = {}
+    for line in map(json.loads, text.splitlines()):
+        out.setdefault(line.pop("table"), []).append(line)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_deidentified_record_ids_are_not_the_identified_ones(cli, demo, fmt):
+    ident = _rows_by_table(cli, fmt)
+    deid = _rows_by_table(cli, fmt, "--deidentify")
+    checked = 0
+    for table in DEID_TABLES[1:]:
+        for key in PSEUDONYM_PREFIX.keys() & set(deid[table][0]):
+            real = [a[key] for a in ident[table]]
+            shown = [b[key] for b in deid[table]]
+            assert all(isinstance(v, int) for v in real if v is not None)
+            for r, v in zip(real, shown, strict=True):
+                assert (r is None) == (v is None), (table, key)
+                if v is None:
+                    continue
+                assert isinstance(v, str) and PSEUDONYM_RE.fullmatch(v), (table, key, v)
+                assert v.startswith(PSEUDONYM_PREFIX[key]), (table, key, v)
+                checked += 1
+            everything = {x for x in real if x is not None} | {str(x) for x in real}
+            assert everything.isdisjoint(shown), (table, key)
+            assert shown == pseudonyms(demo, key, real), (table, key)
+        # one pseudonym per record
+        own = [b[ID_KEY[table]] for b in deid[table]]
+        assert len(set(own)) == len(own) == len(ident[table]), table
+    assert checked > 1000
+
+
+def test_relations_hold_inside_a_deidentified_export(cli, demo, tmp_path):
+    ident = json.loads(export(cli, "all", "--format", "json"))["data"]
+    folder = tmp_path / "deid"
+    ok(cli("export", "all", "--format", "csv", "--deidentify", "--output", folder))
+    deid_json = json.loads(export(cli, "all", "--format", "json", "--deidentify"))["data"]
+    deid_csv = {t: parse("csv", (folder / f"{t}.csv").read_text(encoding="utf-8"))[1]
+                for t in DEID_TABLES}
+    for deid in (deid_json, deid_csv):
+        # identified id -> de-identified id, table by table (the rows come in the same order)
+        to_pseudo = {t: dict(zip((a[ID_KEY[t]] for a in ident[t]),
+                                 (b[ID_KEY[t]] for b in deid[t]), strict=True))
+                     for t in DEID_TABLES[1:]}
+        linked = 0
+        for (table, column), target in REFERENCES.items():
+            targets = {b[ID_KEY[target]] for b in deid[target]}
+            for a, b in zip(ident[table], deid[table], strict=True):
+                if a[column] is None:
+                    assert b[column] in (None, ""), (table, column)
+                    continue
+                assert b[column] in targets, (table, column, b[column])
+                assert b[column] == to_pseudo[target][a[column]], (table, column)
+                linked += 1
+        # every observation's session_id is among the sessions' session_id, and there are some
+        sessions = {s["session_id"] for s in deid["sessions"]}
+        assert deid["observations"] and all(o["session_id"] in sessions
+                                            for o in deid["observations"])
+        assert linked > len(ident["observations"])
+    assert [r["session_id"] for r in deid_csv["observations"]] == [
+        r["session_id"] for r in deid_json["observations"]]
+
+
+def test_deidentified_fhir_ids_derive_from_the_pseudonyms(fhir_exports):
+    from ketacli.render.fhir import rid
+
+    path, texts = fhir_exports
+    ident, deid = json.loads(texts[False]), json.loads(texts[True])
+    # no resource id of the de-identified bundle is one of the identified bundle
+    assert {e["fullUrl"] for e in ident["entry"]}.isdisjoint(e["fullUrl"] for e in deid["entry"])
+    sessions = [r[0] for r in query(path, "SELECT id FROM sessions ORDER BY id")]
+    assert {e["id"] for e in resources(deid, "Encounter")} == {
+        rid("Encounter", p) for p in pseudonyms(path, "session_id", sessions)}
+    first = query(path, "SELECT id, session_id FROM observations WHERE sbp IS NOT NULL "
+                        "ORDER BY id LIMIT 1")[0]
+    [obs] = pseudonyms(path, "observation_id", [first[0]])
+    [ses] = pseudonyms(path, "session_id", [first[1]])
+    by_id = {r["id"]: r for r in resources(deid)}
+    bp = by_id[rid("Observation", f"obs-{obs}-bp")]
+    assert bp["encounter"]["reference"] == f"urn:uuid:{rid('Encounter', ses)}"
+    assert rid("Observation", f"obs-{first[0]}-bp") not in by_id
+    assert_references_resolve(deid)
+
+
+@pytest.mark.parametrize("table", FHIR_TABLES)
+@pytest.mark.parametrize("since", [None, "2026-11-01"])
+def test_deidentified_fhir_of_one_table_is_self_contained(cli, demo, table, since):
+    args = ["export", table, "--format", "fhir", "--deidentify",
+            *(["--since", since] if since else [])]
+    bundle = json.loads(ok(cli(*args)).stdout)
+    validate_every_resource(bundle)
+    assert_references_resolve(bundle)
+
+
+# -- the audit log is never de-identified --------------------------------------------------------------
+@pytest.mark.parametrize("args", [[], ["--format", "json"], ["--format", "ndjson"],
+                                  ["--since", "2026-11-01"], ["--output", "audit.csv"]])
+def test_export_audit_deidentified_exits_2(cli, zqf, db_path, tmp_path, args):
+    args = [tmp_path / a if a.endswith(".csv") else a for a in args]
+    audit_before = query(db_path, "SELECT count(*) FROM audit")
+    r = cli("export", "audit", "--deidentify", *args)
+    assert_one_error(r, 2)
+    assert r.stdout == ""
+    assert "audit" in r.stderr and "de-identified" in r.stderr
+    # nothing written: no file, no audit row, no study ids or key made on the way
+    assert not (tmp_path / "audit.csv").exists()
+    assert query(db_path, "SELECT count(*) FROM audit") == audit_before
+    assert export_audit_rows(db_path) == []
+    assert query(db_path, "SELECT count(*) FROM study_ids") == [(0,)]
+    assert query(db_path, "SELECT count(*) FROM deid_keys") == [(0,)]
+    # without --deidentify it is fine
+    assert ids_of("audit", parse("csv", export(cli, "audit"))[1])
+
+
+def test_export_all_deidentified_leaves_the_audit_table_out(cli, demo, tmp_path):
+    doc = json.loads(export(cli, "all", "--format", "json", "--deidentify"))
+    assert list(doc["data"]) == list(DEID_TABLES)
+    assert "audit" not in doc["data"]
+    lines = [json.loads(x) for x in export(cli, "all", "--format", "ndjson", "--deidentify")
+             .splitlines()]
+    assert list(dict.fromkeys(line["table"] for line in lines)) == list(DEID_TABLES)
+    assert not any(line["table"] == "audit" for line in lines)
+    assert not any("audit_id" in line for line in lines)
+    expected = {t: len(expected_ids(demo, t)) for t in DEID_TABLES}
+    folder = tmp_path / "research"
+    r = ok(cli("export", "all", "--format", "csv", "--deidentify", "--output", folder))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.csv" for t in DEID_TABLES)
+    assert r.stderr == f"Exported {sum(expected.values()):,} records to {folder}.\n"
+    *_, (_, detail) = export_audit_rows(demo)
+    detail = json.loads(detail)
+    assert detail["deidentified"] is True and detail["table"] == "all"
+    assert detail["rows"] == expected
+    # the identified `all` still has it
+    assert "audit" in json.loads(export(cli, "all", "--format", "json"))["data"]
 
 
 # -- free text that looks like JSON ---------------------------------------------------------------

@@ -1,9 +1,11 @@
 """HIPAA Safe Harbor helpers (ketacli.domain.deid): birth year or "90+", date shifts that
-keep intervals, and the column plan that swaps the MRN for a study id and drops names,
-phones and free text (docs/interop.md, De-identification)."""
+keep intervals, keyed pseudonyms for record ids, and the column plan that swaps the MRN for
+a study id, record ids for pseudonyms and drops names, phones and free text
+(docs/interop.md, De-identification)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -13,6 +15,10 @@ from hypothesis import strategies as st
 from ketacli.domain import deid
 
 TODAY = date(2026, 11, 27)
+KEY = bytes.fromhex("5e" * 32)
+OTHER_KEY = bytes.fromhex("a7" * 32)
+PREFIX = {"screening_id": "SCR", "session_id": "SES", "observation_id": "OBS",
+          "event_id": "EVE", "assessment_id": "ASS", "followup_id": "FOL", "audit_id": "AUD"}
 
 
 # -- birth_year --------------------------------------------------------------------------
@@ -137,9 +143,41 @@ def test_transformer_shifts_every_date_of_the_row_by_its_patient():
 
 def test_transformer_keeps_clinical_values_untouched():
     cols = ["_pid", "observation_id", "session_id", "sbp", "dbp", "alerts"]
-    out_cols, fn = deid.transformer(cols, STUDY, TODAY)
+    out_cols, fn = deid.transformer(cols, STUDY, TODAY, KEY)
     assert out_cols == cols[1:]
-    assert fn((7, 1, 2, 120, 80, "[]")) == (1, 2, 120, 80, "[]")
+    obs, ses = deid.pseudonym(KEY, "observation_id", 1), deid.pseudonym(KEY, "session_id", 2)
+    assert fn((7, 1, 2, 120, 80, "[]")) == (obs, ses, 120, 80, "[]")
+    assert obs.startswith("OBS") and ses.startswith("SES")
+
+
+@pytest.mark.parametrize("col", sorted(PREFIX))
+def test_transformer_replaces_every_record_id_by_its_pseudonym(col):
+    out_cols, fn = deid.transformer(["_pid", col, "sbp"], STUDY, TODAY, KEY)
+    assert out_cols == [col, "sbp"]
+    [(value, sbp)] = [fn((7, 42, 120))]
+    assert value == deid.pseudonym(KEY, col, 42)
+    assert value != 42 and value != "42" and not value.isdigit()
+    assert sbp == 120
+    assert fn((7, None, 120)) == (None, 120)  # e.g. an assessment without a follow-up
+
+
+def test_transformer_links_hold_across_tables():
+    """A session's own id and an observation's session_id are the same pseudonym."""
+    _, session = deid.transformer(["_pid", "session_id", "screening_id"], STUDY, TODAY, KEY)
+    _, screening = deid.transformer(["_pid", "screening_id"], STUDY, TODAY, KEY)
+    _, obs = deid.transformer(["_pid", "observation_id", "session_id"], STUDY, TODAY, KEY)
+    s_row = session((7, 5, 3))
+    assert obs((7, 11, 5))[1] == s_row[0]
+    assert screening((7, 3))[0] == s_row[1]
+    assert obs((7, 11, 6))[1] != s_row[0]
+
+
+def test_transformer_pseudonyms_depend_on_the_key():
+    cols = ["_pid", "observation_id", "session_id"]
+    _, a = deid.transformer(cols, STUDY, TODAY, KEY)
+    _, b = deid.transformer(cols, STUDY, TODAY, OTHER_KEY)
+    assert a((7, 1, 2)) == a((7, 1, 2))
+    assert set(a((7, 1, 2))).isdisjoint(b((7, 1, 2)))
 
 
 def test_a_row_without_a_patient_gets_no_study_id_and_no_shift():
@@ -154,3 +192,53 @@ def test_the_study_id_never_comes_from_the_mrn():
     _, fn = deid.transformer(["_pid", "patient"], STUDY, TODAY)
     assert fn((7, "ZQF-90210")) == ("SABCDEF0123",)
     assert fn((7, "SOMEONE-ELSE")) == ("SABCDEF0123",)
+
+
+# -- pseudonym -------------------------------------------------------------------------------------
+PSEUDONYM_RE = re.compile(r"[A-Z]{3}[0-9a-f]{12}")
+
+
+@pytest.mark.parametrize(("column", "prefix"), sorted(PREFIX.items()))
+def test_pseudonym_has_the_kind_prefix_and_12_hex_digits(column, prefix):
+    value = deid.pseudonym(KEY, column, 1)
+    assert PSEUDONYM_RE.fullmatch(value), value
+    assert value.startswith(prefix)
+    assert value != "1"
+
+
+def test_pseudonym_is_stable():
+    assert deid.pseudonym(KEY, "session_id", 5) == deid.pseudonym(KEY, "session_id", 5)
+    assert deid.pseudonym(bytes(KEY), "session_id", 5) == deid.pseudonym(KEY, "session_id", 5)
+
+
+def test_pseudonym_is_hmac_sha256_of_kind_and_value():
+    import hashlib
+    import hmac
+
+    digest = hmac.new(KEY, b"observation:18", hashlib.sha256).hexdigest()
+    assert deid.pseudonym(KEY, "observation_id", 18) == "OBS" + digest[:12]
+
+
+def test_pseudonym_depends_on_the_key():
+    for column in PREFIX:
+        for value in (1, 2, 1000):
+            a, b = deid.pseudonym(KEY, column, value), deid.pseudonym(OTHER_KEY, column, value)
+            assert a != b, (column, value)
+            assert a[:3] == b[:3]
+
+
+def test_pseudonym_depends_on_the_kind_and_the_value():
+    assert (deid.pseudonym(KEY, "session_id", 1)[3:]
+            != deid.pseudonym(KEY, "observation_id", 1)[3:])
+    assert deid.pseudonym(KEY, "session_id", 1) != deid.pseudonym(KEY, "session_id", 2)
+
+
+def test_pseudonym_of_none_is_none():
+    for column in PREFIX:
+        assert deid.pseudonym(KEY, column, None) is None
+
+
+def test_pseudonyms_of_many_ids_do_not_collide():
+    values = {deid.pseudonym(KEY, "observation_id", i) for i in range(1, 20001)}
+    assert len(values) == 20000
+
