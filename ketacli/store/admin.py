@@ -44,6 +44,8 @@ def check(store: Store) -> dict:
         for r in store.all("PRAGMA foreign_key_check")
     ]
     chain = audit.verify(store.conn)
+    missing = sorted(expected_triggers() - {r[0] for r in store.all(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'")})
     mode = stat.S_IMODE(store.path.stat().st_mode)
     checks = [
         {"name": "integrity", "ok": integrity == ["ok"],
@@ -53,6 +55,9 @@ def check(store: Store) -> dict:
         {"name": "audit_chain", "ok": chain.ok,
          "detail": f"{chain.rows} rows, chain intact" if chain.ok
          else f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"},
+        {"name": "append_only", "ok": not missing,
+         "detail": "all guards in place" if not missing
+         else f"{len(missing)} guard triggers removed: {', '.join(missing[:4])}"},
         {"name": "permissions", "ok": not mode & 0o077,
          "detail": f"{oct(mode)}" + ("" if not mode & 0o077 else " (readable by others: chmod 600)")},
     ]
@@ -96,3 +101,13 @@ def backup(store: Store, dest: Path) -> dict:
             tmp.unlink()
     return {"backup": str(dest), "size_bytes": dest.stat().st_size, "integrity": "ok",
             "audit_rows": chain.rows, "mode": "0o600"}
+
+
+def expected_triggers() -> set[str]:
+    """The guard triggers the migrations create (append-only, never-delete, fixed)."""
+    import re
+
+    from ketacli.store import migrations
+
+    return {m for _, _, sql in migrations.MIGRATIONS
+            for m in re.findall(r"CREATE TRIGGER (\w+)", sql)}

@@ -96,14 +96,14 @@ def test_check_ok(cli, three_patients):
     data = r.json["data"]
     assert data["ok"] is True
     assert {c["name"] for c in data["checks"]} == {"integrity", "foreign_keys", "audit_chain",
-                                                   "permissions"}
+                                                   "append_only", "permissions"}
     assert all(c["ok"] for c in data["checks"])
     chain = next(c for c in data["checks"] if c["name"] == "audit_chain")
     assert chain["detail"].startswith(f"{M + 3} rows")
 
     r = cli("db", "check")
     assert r.exit_code == 0
-    assert len([line for line in r.stdout.splitlines() if line.startswith("ok")]) == 4
+    assert len([line for line in r.stdout.splitlines() if line.startswith("ok")]) == 5
     assert "FAIL" not in r.stdout
 
 
@@ -365,3 +365,17 @@ def test_swapped_ids_are_detected(cli, three_patients):
            "UPDATE audit SET id = 2 WHERE id = 3",
            "UPDATE audit SET id = 3 WHERE id = 100")
     _assert_chain_broken(cli, 2)
+
+
+def test_check_finds_a_removed_guard_trigger(cli, db_path):
+    import sqlite3
+
+    assert cli("patient", "add", "G-1", "--name", "Guard Test").exit_code == 0
+    con = sqlite3.connect(db_path)
+    con.execute("DROP TRIGGER observations_no_update")
+    con.close()
+    r = cli("db", "check", "--json")
+    assert r.exit_code == 4
+    failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
+    assert list(failed) == ["append_only"]
+    assert "observations_no_update" in failed["append_only"]
