@@ -44,6 +44,7 @@ def check(store: Store) -> dict:
         for r in store.all("PRAGMA foreign_key_check")
     ]
     chain = audit.verify(store.conn)
+    altered = sealed_rows_altered(store)
     missing = sorted(expected_triggers() - {r[0] for r in store.all(
         "SELECT name FROM sqlite_master WHERE type = 'trigger'")})
     mode = stat.S_IMODE(store.path.stat().st_mode)
@@ -55,6 +56,9 @@ def check(store: Store) -> dict:
         {"name": "audit_chain", "ok": chain.ok,
          "detail": f"{chain.rows} rows, chain intact" if chain.ok
          else f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"},
+        {"name": "clinical_rows", "ok": not altered,
+         "detail": "every sealed record matches its audit row" if not altered
+         else f"{len(altered)} records changed since recorded, first {altered[0]}"},
         {"name": "append_only", "ok": not missing,
          "detail": "all guards in place" if not missing
          else f"{len(missing)} guard triggers removed: {', '.join(missing[:4])}"},
@@ -111,3 +115,18 @@ def expected_triggers() -> set[str]:
 
     return {m for _, _, sql in migrations.MIGRATIONS
             for m in re.findall(r"CREATE TRIGGER (\w+)", sql)}
+
+
+def sealed_rows_altered(store: Store) -> list[str]:
+    """Records whose stored content no longer matches the digest sealed in their audit row."""
+    from ketacli.store.db import ENTITY_TABLE, row_digest
+
+    bad = []
+    cur = store.conn.execute(
+        "SELECT entity, entity_id, json_extract(detail, '$.row_sha256') FROM audit "
+        "WHERE detail LIKE '%row_sha256%'")
+    for entity, rid, digest in cur:
+        table = ENTITY_TABLE.get(entity)
+        if table and digest and row_digest(store.conn, table, rid) != digest:
+            bad.append(f"{entity} {rid}")
+    return bad

@@ -163,12 +163,16 @@ class Tx(_Reads):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.conn = store.conn
+        self._sealed: dict[tuple[str, int], str] = {}
 
     def insert(self, table: str, row: dict) -> int:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-        return cur.lastrowid
+        rid = cur.lastrowid
+        if table in SEALED:
+            self._sealed[(table, rid)] = row_digest(self.conn, table, rid)
+        return rid
 
     def audit(
         self,
@@ -182,10 +186,35 @@ class Tx(_Reads):
     ) -> int:
         from ketacli.store import audit
 
+        table = ENTITY_TABLE.get(entity)
+        digest = self._sealed.get((table, entity_id)) if table else None
+        if digest:
+            # the clinical row's content, sealed into the hash-chained audit row
+            detail = {**(detail or {}), "row_sha256": digest}
         return audit.append(
             self.conn, self.store.actor, action, entity, entity_id,
             patient=patient, detail=detail, at=at,
         )
+
+
+# Append-only clinical tables whose rows are sealed by their audit row.
+SEALED = ("screenings", "sessions", "observations", "events", "assessments")
+ENTITY_TABLE = {"screening": "screenings", "session": "sessions", "observation": "observations",
+                "event": "events", "assessment": "assessments"}
+
+
+def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
+    """SHA-256 of a stored row's columns and values (as SQLite returns them)."""
+    import hashlib
+
+    cur = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (rid,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in cur.description]
+    body = json.dumps(dict(zip(names, tuple(row), strict=True)), sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _connect(path: Path) -> sqlite3.Connection:

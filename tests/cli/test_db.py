@@ -96,14 +96,14 @@ def test_check_ok(cli, three_patients):
     data = r.json["data"]
     assert data["ok"] is True
     assert {c["name"] for c in data["checks"]} == {"integrity", "foreign_keys", "audit_chain",
-                                                   "append_only", "permissions"}
+                                                   "clinical_rows", "append_only", "permissions"}
     assert all(c["ok"] for c in data["checks"])
     chain = next(c for c in data["checks"] if c["name"] == "audit_chain")
     assert chain["detail"].startswith(f"{M + 3} rows")
 
     r = cli("db", "check")
     assert r.exit_code == 0
-    assert len([line for line in r.stdout.splitlines() if line.startswith("ok")]) == 5
+    assert len([line for line in r.stdout.splitlines() if line.startswith("ok")]) == 6
     assert "FAIL" not in r.stdout
 
 
@@ -379,3 +379,22 @@ def test_check_finds_a_removed_guard_trigger(cli, db_path):
     failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
     assert list(failed) == ["append_only"]
     assert "observations_no_update" in failed["append_only"]
+
+
+def test_check_finds_a_clinical_row_changed_behind_the_programs_back(cli, db_path):
+    import sqlite3
+
+    assert cli("screen", "S-1", "--name", "Seal Test", "--weight", "80", "--bp", "120/80",
+               "--hr", "70", "--at", "2026-11-27 08:00").exit_code == 0
+    assert cli("db", "check").exit_code == 0
+    con = sqlite3.connect(db_path)
+    con.executescript("DROP TRIGGER screenings_no_update; "
+                      "UPDATE screenings SET weight_kg = 95 WHERE id = 1; "
+                      "CREATE TRIGGER screenings_no_update BEFORE UPDATE ON screenings "
+                      "BEGIN SELECT RAISE(ABORT, 'append-only'); END;")
+    con.close()
+    r = cli("db", "check", "--json")
+    assert r.exit_code == 4
+    failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
+    assert list(failed) == ["clinical_rows"]
+    assert "screening 1" in failed["clinical_rows"]
