@@ -51,7 +51,8 @@ RECORD_IDS = {"screening_id", "session_id", "observation_id", "event_id", "asses
 
 
 def pseudonym(key: bytes, column: str, value) -> str | None:
-    """A stable, keyed stand-in for a record id (HMAC-SHA256, 12 hex digits)."""
+    """A stable, keyed stand-in for a record id (HMAC-SHA256, 16 hex digits: 64 bits, so
+    collisions stay negligible even at millions of rows of one kind)."""
     if value is None:
         return None
     import hashlib
@@ -59,11 +60,11 @@ def pseudonym(key: bytes, column: str, value) -> str | None:
 
     kind = column.removesuffix("_id")
     digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-    return f"{kind[:3].upper()}{digest[:12]}"
+    return f"{kind[:3].upper()}{digest[:16]}"
 
 
 def transformer(columns: list[str], study: dict[int, tuple[str, int]],
-                today: date, key: bytes = b"") -> tuple[list[str], Callable[[tuple], tuple]]:
+                today: date, key: bytes) -> tuple[list[str], Callable[[tuple], tuple]]:
     """Output columns and a row function for rows whose first column is `_pid`.
 
     `patient` (the MRN) becomes `study_id`; rows of a patient without a study id

@@ -44,7 +44,7 @@ REFERENCES = {("sessions", "screening_id"): "screenings", ("observations", "sess
               ("followups", "session_id"): "sessions"}
 PSEUDONYM_PREFIX = {"screening_id": "SCR", "session_id": "SES", "observation_id": "OBS",
                     "event_id": "EVE", "assessment_id": "ASS", "followup_id": "FOL"}
-PSEUDONYM_RE = re.compile(r"[A-Z]{3}[0-9a-f]{12}")
+PSEUDONYM_RE = re.compile(r"[A-Z]{3}[0-9a-f]{16}")
 VOID_KIND = {"screenings": "screening", "observations": "observation", "events": "event",
              "assessments": "assessment"}
 

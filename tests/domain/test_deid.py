@@ -106,7 +106,7 @@ STUDY = {7: ("SABCDEF0123", 30), 8: ("S0000000001", 0)}
 
 def test_transformer_maps_columns():
     cols = ["_pid", "patient", "name", "dob", "sex", "phone", "created_at", "created_by"]
-    out_cols, fn = deid.transformer(cols, STUDY, TODAY)
+    out_cols, fn = deid.transformer(cols, STUDY, TODAY, KEY)
     assert out_cols == ["study_id", "birth_year", "sex", "created_at", "created_by"]
     row = (7, "ZQF-90210", "Zebulon Quixotic-Farnsworth", "1931-05-17", "M", "+1 555 867 5309",
            "2026-11-27T15:00:00+00:00", "nurse.test")
@@ -115,7 +115,7 @@ def test_transformer_maps_columns():
 
 def test_transformer_drops_every_direct_identifier_and_free_text():
     cols = ["_pid", "patient", *sorted(deid.DROP), "at"]
-    out_cols, fn = deid.transformer(cols, STUDY, TODAY)
+    out_cols, fn = deid.transformer(cols, STUDY, TODAY, KEY)
     assert out_cols == ["study_id", "at"]
     row = (8, "MRN-1", *("secret" for _ in deid.DROP), "2026-11-27T15:00:00+00:00")
     assert fn(row) == ("S0000000001", "2026-11-27T15:00:00+00:00")
@@ -124,14 +124,14 @@ def test_transformer_drops_every_direct_identifier_and_free_text():
 @pytest.mark.parametrize("col", ["name", "phone", "note", "escort", "detail", "discharge_note",
                                  "cancel_reason", "override", "site", "os_user", "hash"])
 def test_transformer_drops(col):
-    out_cols, _ = deid.transformer(["_pid", col], STUDY, TODAY)
+    out_cols, _ = deid.transformer(["_pid", col], STUDY, TODAY, KEY)
     assert out_cols == []
 
 
 def test_transformer_shifts_every_date_of_the_row_by_its_patient():
     cols = ["_pid", "patient", "at", "started_at", "discharged_at", "infusion_end_at", "closed_at",
             "notified_at", "due", "valid_until", "minutes_into_infusion"]
-    out_cols, fn = deid.transformer(cols, STUDY, TODAY)
+    out_cols, fn = deid.transformer(cols, STUDY, TODAY, KEY)
     assert out_cols == ["study_id", *cols[2:]]
     row = (7, "P-7", "2026-11-27T15:00:00+00:00", "2026-11-27T15:30:00+00:00",
            "2026-11-27T17:00:00+00:00", None, None, "2026-11-28T13:00:00+00:00",
@@ -195,7 +195,7 @@ def test_the_study_id_never_comes_from_the_mrn():
 
 
 # -- pseudonym -------------------------------------------------------------------------------------
-PSEUDONYM_RE = re.compile(r"[A-Z]{3}[0-9a-f]{12}")
+PSEUDONYM_RE = re.compile(r"[A-Z]{3}[0-9a-f]{16}")
 
 
 @pytest.mark.parametrize(("column", "prefix"), sorted(PREFIX.items()))
@@ -216,7 +216,7 @@ def test_pseudonym_is_hmac_sha256_of_kind_and_value():
     import hmac
 
     digest = hmac.new(KEY, b"observation:18", hashlib.sha256).hexdigest()
-    assert deid.pseudonym(KEY, "observation_id", 18) == "OBS" + digest[:12]
+    assert deid.pseudonym(KEY, "observation_id", 18) == "OBS" + digest[:16]
 
 
 def test_pseudonym_depends_on_the_key():
