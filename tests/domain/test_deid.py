@@ -182,14 +182,14 @@ def test_transformer_pseudonyms_depend_on_the_key():
 
 def test_a_row_without_a_patient_gets_no_study_id_and_no_shift():
     """Audit rows of the schema or of exports belong to nobody."""
-    out_cols, fn = deid.transformer(["_pid", "patient", "at", "action"], STUDY, TODAY)
+    out_cols, fn = deid.transformer(["_pid", "patient", "at", "action"], STUDY, TODAY, KEY)
     assert out_cols == ["study_id", "at", "action"]
     assert fn((None, None, "2026-11-27T15:00:00+00:00", "migrate")) == (
         None, "2026-11-27T15:00:00+00:00", "migrate")
 
 
 def test_the_study_id_never_comes_from_the_mrn():
-    _, fn = deid.transformer(["_pid", "patient"], STUDY, TODAY)
+    _, fn = deid.transformer(["_pid", "patient"], STUDY, TODAY, KEY)
     assert fn((7, "ZQF-90210")) == ("SABCDEF0123",)
     assert fn((7, "SOMEONE-ELSE")) == ("SABCDEF0123",)
 
