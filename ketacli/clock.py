@@ -57,8 +57,8 @@ def to_utc_iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def local(dt: datetime | str, tz) -> datetime:

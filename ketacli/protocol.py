@@ -10,7 +10,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -89,7 +88,7 @@ class Protocol:
 
 
 def _defaults() -> dict[str, dict[str, Any]]:
-    text = resources.files("ketacli").joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
+    text = (Path(__file__).parent / DEFAULT_FILE).read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 

@@ -59,9 +59,9 @@ def discharge(
     No driving until the next day: self-drive is never accepted.
     """
     from ketacli.clock import CLOCK, parse_at, to_utc_iso
+    from ketacli.clock import from_iso as _dt
     from ketacli.domain import discharge as rules
     from ketacli.domain import infusion, validate, vitals
-    from ketacli.domain.summary import _dt
     from ketacli.errors import Invalid, Refused
     from ketacli.store import followups, sessions
     from ketacli.store.db import dumps

@@ -21,6 +21,8 @@ def trend(
     measure: Annotated[str, typer.Option("--measure", help="phq9, gad7, madrs or pcl5.")] = "phq9",
     svg: Annotated[Path | None, typer.Option("--svg", help="Also write the view as SVG.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Also write the view as HTML.")] = None,
+    all_points: Annotated[bool, typer.Option(
+        "--all", help="List every point in the table (default: baseline and the latest 12).")] = False,
     json_out: Json = False,
 ) -> None:
     """Scores over time from the screening baseline, as a chart with infusions marked.
@@ -50,7 +52,8 @@ def trend(
     def render(con):
         from ketacli.render.trend import trend_view
 
-        con.print(trend_view(data, mrn, width=min(con.width, 100)))
+        con.print(trend_view(data, mrn, width=min(con.width, 100),
+                             rows=None if all_points else 12))
 
     for path, kind in ((svg, "svg"), (html, "html")):
         if path is not None:

@@ -53,8 +53,8 @@ def log_vitals(
 ) -> None:
     """Record vital signs during or after the infusion; alerts print prominently."""
     from ketacli.clock import CLOCK, parse_at, to_utc_iso
+    from ketacli.clock import from_iso as _dt
     from ketacli.domain import infusion, validate, vitals
-    from ketacli.domain.summary import _dt
     from ketacli.errors import Invalid
     from ketacli.store import sessions
     from ketacli.store.db import dumps
@@ -118,8 +118,8 @@ def log_event(
 ) -> None:
     """Record an infusion event: pause, resume, rate-change, stop, medication, adverse."""
     from ketacli.clock import CLOCK, parse_at, to_utc_iso
+    from ketacli.clock import from_iso as _dt
     from ketacli.domain import infusion, validate
-    from ketacli.domain.summary import _dt
     from ketacli.errors import Conflict, Invalid
     from ketacli.store import sessions
 

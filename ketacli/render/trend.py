@@ -79,7 +79,8 @@ def chart(d: dict, width: int = 70, height: int = 12) -> Text:
     return out
 
 
-def trend_view(d: dict, mrn: str, width: int = 80) -> Panel:
+def trend_view(d: dict, mrn: str, width: int = 80, rows: int | None = 12) -> Panel:
+    """The chart, then a table of the baseline and the latest `rows` points (None: all)."""
     label = SCALES[d["measure"]][4]
     parts: list = [Text(f"{label} baseline {d['baseline']} "
                         f"({d['points'][0]['date']}), {len(d['infusions'])} infusions")]
@@ -88,7 +89,14 @@ def trend_view(d: dict, mrn: str, width: int = 80) -> Panel:
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for colname in ("Date", "Source", "Infusions", label, "Change", "Status"):
         t.add_column(colname, justify="right" if colname in ("Infusions", label, "Change") else "left")
-    for p in d["points"]:
+    points = d["points"]
+    hidden = 0
+    if rows is not None and len(points) > rows + 1:
+        hidden = len(points) - rows - 1
+        points = [points[0], *points[-rows:]]
+    for i, p in enumerate(points):
+        if hidden and i == 1:
+            t.add_row("...", f"{hidden} more", "", "", "", Text("see --all", style="dim"))
         ch = "-" if p["change_pct"] is None else f"{p['change_pct']:+.0f}%"
         t.add_row(p["date"], p["source"], str(p["infusions_before"]), str(p["total"]), ch,
                   Text(p["status"], style=STATUS_STYLE.get(p["status"], "")))
