@@ -191,7 +191,9 @@ class _Job:
         if workers < 2 or bounds is None or bounds[1] - bounds[0] + 1 < threshold:
             return None
         lo, hi = bounds  # rows added after this point are not part of this export
-        step = max(1000, (hi - lo + 1) // (workers * 8))
+        # bounded slices (at most 50,000 ids, a few MB of text) and at most two slices per
+        # worker in flight: memory stays flat however large the table or slow the reader
+        step = min(50_000, max(1000, (hi - lo + 1) // (workers * 8)))
         sql = xs.sliced_sql(table)
         jobs = [(str(self.store.path), sql, (self.since or "0000", a, min(hi, a + step - 1)))
                 for a in range(lo, hi + 1, step)]
@@ -201,11 +203,23 @@ class _Job:
 
         csv.writer(fh, lineterminator="\n").writerow(cols)
         n = 0
+        from collections import deque
+
         with multiprocessing.get_context().Pool(workers) as pool:
-            for text, count in pool.imap(xs.csv_slice, jobs):
+            pending: deque = deque()
+            todo = iter(jobs)
+            for job in todo:
+                pending.append(pool.apply_async(xs.csv_slice, (job,)))
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                text, count = pending.popleft().get()
                 fh.write(text)
                 n += count
                 tick(n)
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.apply_async(xs.csv_slice, (nxt,)))
         return n
 
     def _dicts(self, table: str, since_override: str | None = None):
