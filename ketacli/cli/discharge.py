@@ -61,7 +61,7 @@ def discharge(
     from ketacli.clock import CLOCK, parse_at, to_utc_iso
     from ketacli.clock import from_iso as _dt
     from ketacli.domain import discharge as rules
-    from ketacli.domain import infusion, validate, vitals
+    from ketacli.domain import infusion, ledger, validate, vitals
     from ketacli.errors import Invalid, Refused
     from ketacli.store import followups, sessions
     from ketacli.store.db import dumps
@@ -87,17 +87,13 @@ def discharge(
     validate.number(delivered_mg, "--delivered-mg", *infusion.AMOUNT_MG)
     wasted = validate.number(wasted_mg, "--wasted-mg", *infusion.AMOUNT_MG) or 0.0
     witness = validate.free_text(waste_witness, "--waste-witness", max_len=120)
-    if wasted > 0 and not witness:
-        raise Invalid("--wasted-mg needs --waste-witness (a second person)", code="missing_witness")
+    ledger.check_waste_witness(wasted, witness, s.who)
     override = validate.free_text(override, "--override", max_len=500)
     note = validate.free_text(note, "--note", multiline=True)
     when = parse_at(at, s.tz)
     end_explicit = parse_at(infusion_end, s.tz, option="--infusion-end") if infusion_end else None
 
     store, sess = _open_session(session_id, patient)
-    if witness and witness.casefold() == store.actor.clinician.casefold():
-        raise Invalid("--waste-witness must be another person than the recording clinician",
-                      code="invalid_witness")
     started = _dt(sess["started_at"])
     if when < started or (end_explicit and not started <= end_explicit <= when):
         raise Invalid("times out of order: start <= infusion end <= discharge", code="time_order")
@@ -109,11 +105,7 @@ def discharge(
         course = infusion.course(started, sess["dose_mg"], sess["rate_mg_per_h"], ev, when)
     end_at = course.end_at
     delivered = delivered_mg if delivered_mg is not None else course.delivered_mg
-    if delivered + wasted > sess["drawn_mg"] + 1e-6:
-        raise Invalid(
-            f"delivered {delivered:.1f} mg + wasted {wasted:.1f} mg exceed the "
-            f"{sess['drawn_mg']:.1f} mg drawn", code="amounts_exceed_drawn",
-        )
+    unaccounted = ledger.check_amounts(sess["drawn_mg"], delivered, wasted)
     minutes_since_end = (when - end_at).total_seconds() / 60
     crit = rules.criteria(aldrete=score, minutes_since_end=minutes_since_end, sbp=sbp, dbp=dbp,
                           hr=hr, transport=transport, protocol=proto)
@@ -167,8 +159,7 @@ def discharge(
     from ketacli.cli.common import warn
     from ketacli.domain.summary import build
 
-    unaccounted = sess["drawn_mg"] - delivered - wasted
-    if unaccounted > 0.05:
+    if unaccounted > ledger.TOLERANCE_MG:
         warn(f"{unaccounted:.1f} mg drawn for session {sess['id']} is neither administered nor "
              "wasted: the controlled-substance ledger will flag it")
     summ = build(sessions.load(store, sess["id"]))

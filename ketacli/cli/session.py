@@ -48,7 +48,7 @@ def start_session(
     import json
 
     from ketacli.clock import CLOCK, parse_at, to_utc_iso
-    from ketacli.domain import infusion, validate, vitals
+    from ketacli.domain import infusion, ledger, validate, vitals
     from ketacli.errors import Conflict, Invalid, Refused
     from ketacli.store import followups, patients, screenings, sessions
     from ketacli.store.db import dumps
@@ -93,9 +93,7 @@ def start_session(
             raise Invalid("--weight is needed: no screening weight on record", code="missing_value")
         plan = infusion.plan(kg, mg_per_kg, minutes, concentration)
         drawn = drawn_mg if drawn_mg is not None else plan.dose_mg
-        if drawn + 1e-9 < plan.dose_mg:
-            raise Invalid(f"--drawn-mg {drawn:g} is less than the planned dose "
-                          f"{plan.dose_mg:.1f} mg", code="drawn_below_dose")
+        ledger.check_drawn(drawn, plan.dose_mg)
         last = sessions.last_started(tx, patient["id"])
         unmet = infusion.start_rules(
             screening=state, start_day=when.astimezone(s.tz).date(), sbp=sbp, dbp=dbp,

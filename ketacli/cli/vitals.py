@@ -154,26 +154,11 @@ def log_event(
     now_iso = to_utc_iso(CLOCK.now())
     with store.write() as tx:
         sessions.ensure_open(tx, sess["id"])
-        recorded = sessions.events(tx, sess["id"])
-        if kind in ("pause", "resume", "stop"):
-            later = [e for e in recorded
-                     if e["kind"] in ("pause", "resume", "stop") and _dt(e["at"]) > when]
-            if later:
-                raise Conflict(
-                    f"session {sess['id']}: a {later[0]['kind']} is already recorded after "
-                    "this time; record pauses, resumes and stops in time order",
-                    code="event_order")
-        # the infusion's state at this event's own time (it may be backdated)
-        state = _infusion_state(e for e in recorded if _dt(e["at"]) <= when)
-        if kind == "pause" and state != "running":
-            raise Conflict(f"session {sess['id']}: the infusion is {state}, cannot pause",
-                           code="event_state")
-        if kind == "resume" and state != "paused":
-            raise Conflict(f"session {sess['id']}: the infusion is {state}, nothing to resume",
-                           code="event_state")
-        if kind in ("stop", "rate-change") and state == "stopped":
-            raise Conflict(f"session {sess['id']}: the infusion was already stopped",
-                           code="event_state")
+        recorded = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"])
+                    for e in sessions.events(tx, sess["id"])]
+        conflict = infusion.event_conflict(recorded, kind, when)
+        if conflict:
+            raise Conflict(f"session {sess['id']}: {conflict[1]}", code=conflict[0])
         eid = sessions.add_event(tx, {
             "session_id": sess["id"], "kind": kind, "at": to_utc_iso(when),
             "recorded_at": now_iso, "clinician": store.actor.clinician, "detail": detail,
@@ -191,15 +176,3 @@ def log_event(
                        f"(session {sess['id']}, {sess['mrn']})"))
 
     emit(data, json_out, human)
-
-
-def _infusion_state(events) -> str:
-    state = "running"
-    for e in events:
-        if e["kind"] == "pause":
-            state = "paused"
-        elif e["kind"] == "resume":
-            state = "running"
-        elif e["kind"] == "stop":
-            state = "stopped"
-    return state

@@ -181,3 +181,43 @@ def _advance(t0: datetime, t1: datetime, rate: float, remaining: float):
 
 def minutes_between(start: datetime, at: datetime) -> float:
     return round((at - start).total_seconds() / 60, 1)
+
+
+FLOW_EVENTS = ("pause", "resume", "stop")
+
+
+def state_at(events: list[Event], at: datetime) -> str:
+    """running / paused / stopped: the infusion's state at `at` from the events before it."""
+    state = "running"
+    for e in sorted(events, key=lambda e: e.at):
+        if e.at > at:
+            break
+        if e.kind == "pause":
+            state = "paused"
+        elif e.kind == "resume":
+            state = "running"
+        elif e.kind == "stop":
+            state = "stopped"
+    return state
+
+
+def event_conflict(events: list[Event], kind: str, at: datetime) -> tuple[str, str] | None:
+    """Why an event cannot be recorded now, as (code, message), or None.
+
+    Pauses, resumes and stops must be recorded in time order (a backdated one would
+    rewrite the infusion's course); a pause needs a running infusion, a resume a paused
+    one, and nothing but medication or adverse events follow a stop.
+    """
+    if kind in FLOW_EVENTS:
+        later = [e for e in events if e.kind in FLOW_EVENTS and e.at > at]
+        if later:
+            return ("event_order", f"a {later[0].kind} is already recorded after this time; "
+                    "record pauses, resumes and stops in time order")
+    state = state_at(events, at)
+    if kind == "pause" and state != "running":
+        return "event_state", f"the infusion is {state}, cannot pause"
+    if kind == "resume" and state != "paused":
+        return "event_state", f"the infusion is {state}, nothing to resume"
+    if kind in ("stop", "rate-change") and state == "stopped":
+        return "event_state", "the infusion was already stopped"
+    return None

@@ -51,3 +51,37 @@ def totals(entries: list[dict]) -> list[dict]:
         for k in ("drawn_mg", "administered_mg", "wasted_mg", "unaccounted_mg"):
             t[k] = round(t[k], 3)
     return sorted(by_lot.values(), key=lambda t: t["lot"])
+
+
+def check_drawn(drawn_mg: float, dose_mg: float) -> None:
+    """What is drawn from stock must cover the planned dose."""
+    from ketacli.errors import Invalid
+
+    if drawn_mg + 1e-9 < dose_mg:
+        raise Invalid(f"--drawn-mg {drawn_mg:g} is less than the planned dose {dose_mg:.1f} mg",
+                      code="drawn_below_dose")
+
+
+def check_waste_witness(wasted_mg: float, witness: str | None, clinician: str) -> None:
+    """Waste needs a witness, and the witness is a second person."""
+    from ketacli.errors import Invalid
+
+    if wasted_mg > 0 and not witness:
+        raise Invalid("--wasted-mg needs --waste-witness (a second person)",
+                      code="missing_witness")
+    if witness and witness.casefold() == clinician.casefold():
+        raise Invalid("--waste-witness must be another person than the recording clinician",
+                      code="invalid_witness")
+
+
+def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> float:
+    """Given plus wasted may not exceed what was drawn; returns the unaccounted mg (>= 0),
+    which the ledger flags as a discrepancy."""
+    from ketacli.errors import Invalid
+
+    if delivered_mg + wasted_mg > drawn_mg + 1e-6:
+        raise Invalid(
+            f"delivered {delivered_mg:.1f} mg + wasted {wasted_mg:.1f} mg exceed the "
+            f"{drawn_mg:.1f} mg drawn", code="amounts_exceed_drawn",
+        )
+    return round(drawn_mg - delivered_mg - wasted_mg, 3)
