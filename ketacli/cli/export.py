@@ -1,4 +1,5 @@
-"""`export TABLE|all --format csv|json|ndjson|fhir [--since DATE] [--deidentify] [--output PATH]`."""
+"""`export TABLE|all --format csv|json|ndjson|fhir|fhir-ndjson [--since DATE] [--deidentify]
+[--output PATH]`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 
 from ketacli.cli.common import command, settings
 
-FORMATS = ("csv", "json", "ndjson", "fhir")
+FORMATS = ("csv", "json", "ndjson", "fhir", "fhir-ndjson")
 FHIR_TABLES = ("patients", "screenings", "sessions", "observations", "assessments")
 
 
@@ -22,7 +23,9 @@ def export(
     table: Annotated[str, typer.Argument(
         help="patients, screenings, sessions, observations, events, assessments, followups, "
         "audit, or all.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv, json, ndjson or fhir.")] = "csv",
+    fmt: Annotated[str, typer.Option(
+        "--format", help="csv, json, ndjson, fhir (an R4 Bundle) or fhir-ndjson (one FHIR "
+        "resource per line, for large exports).")] = "csv",
     since: Annotated[str | None, typer.Option(
         "--since", help="Only records from this date (YYYY-MM-DD, clinic zone).")] = None,
     deidentify: Annotated[bool, typer.Option(
@@ -49,8 +52,9 @@ def export(
                       code="invalid_choice")
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
-        raise Invalid("--format must be csv, json, ndjson or fhir", code="invalid_choice")
-    if fmt == "fhir" and table not in (*FHIR_TABLES, "all"):
+        raise Invalid("--format must be csv, json, ndjson, fhir or fhir-ndjson",
+                      code="invalid_choice")
+    if fmt.startswith("fhir") and table not in (*FHIR_TABLES, "all"):
         raise Invalid(f"{table} has no FHIR mapping: export it as csv, json or ndjson",
                       code="invalid_choice")
     if fmt == "csv" and table == "all" and output is None:
@@ -79,7 +83,7 @@ def export(
     tables = list(xs.TABLES if table == "all" else [table])
     if deidentify and "audit" in tables:
         tables.remove("audit")  # see above: never part of a de-identified export
-    if fmt == "fhir" and table == "all":
+    if fmt.startswith("fhir") and table == "all":
         tables = list(FHIR_TABLES)
     job = _Job(store, study, today(s.tz), since_iso)
 
@@ -94,8 +98,9 @@ def export(
                         counts[t] = job.write_table(fh, t, "csv", tick)
         else:
             with out_mod.destination(output) as fh:
-                if fmt == "fhir":
-                    counts = job.write_fhir(fh, tables, table == "all", to_utc_iso(now), tick)
+                if fmt.startswith("fhir"):
+                    counts = job.write_fhir(fh, tables, table == "all", to_utc_iso(now), tick,
+                                            ndjson=fmt == "fhir-ndjson")
                 elif fmt == "json" and table == "all":
                     fh.write('{"data": {')
                     for i, t in enumerate(tables):
@@ -233,14 +238,15 @@ class _Job:
         for r in rows:
             yield dict(zip(cols, r, strict=True))
 
-    def write_fhir(self, fh, tables: list[str], everything: bool, timestamp: str, tick) -> dict:
+    def write_fhir(self, fh, tables: list[str], everything: bool, timestamp: str, tick,
+                   ndjson: bool = False) -> dict:
         from datetime import datetime, timedelta
 
         from ketacli.render import fhir
-        from ketacli.render.export import FhirBundle
+        from ketacli.render.export import FhirBundle, FhirNdjson
 
         deid = self.study is not None
-        bundle = FhirBundle(fh, timestamp)
+        bundle = (FhirNdjson if ndjson else FhirBundle)(fh, timestamp)
         counts: dict[str, int] = {}
         # Patients (all of them: records since --since may belong to earlier patients).
         for row in self._dicts("patients", since_override="0000"):

@@ -95,3 +95,35 @@ class FhirBundle:
     def close(self) -> int:
         self.out.write("\n]}\n" if self.n else "]}\n")
         return self.n
+
+
+class FhirNdjson:
+    """FHIR resources one per line (the FHIR Bulk Data NDJSON shape), for large exports that
+    an importer streams instead of parsing one huge Bundle. References are relative
+    (`Patient/<id>`): every referenced resource comes earlier in the stream."""
+
+    def __init__(self, out, timestamp: str) -> None:
+        self.out = out
+        self.n = 0
+        self.types: dict[str, str] = {}
+
+    def _relative(self, node):
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if isinstance(ref, str) and ref.startswith("urn:uuid:"):
+                rid = ref[len("urn:uuid:"):]
+                return {**node, "reference": f"{self.types[rid]}/{rid}"}
+            return {k: self._relative(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self._relative(v) for v in node]
+        return node
+
+    def add(self, resource: dict | None) -> None:
+        if resource is None:
+            return
+        self.types[resource["id"]] = resource["resourceType"]
+        self.out.write(json.dumps(self._relative(resource), ensure_ascii=False) + "\n")
+        self.n += 1
+
+    def close(self) -> int:
+        return self.n
