@@ -1,12 +1,21 @@
-"""Shared fixtures: a pinned environment, a temporary database, a pinned clock."""
+"""Shared fixtures: a pinned environment, a temporary database, a pinned clock; and two
+suite-wide speed-ups (the CLI's command tree built once, `tmp_path` on a RAM disk).
+
+Shared helper functions are in helpers.py."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from ketacli.cli.app import app
@@ -37,6 +46,50 @@ def pinned_env(monkeypatch, tmp_path):
 @pytest.fixture
 def db_path(tmp_path):
     return tmp_path / "clinic.db"
+
+
+# -- speed-ups (the behaviour is the same) ------------------------------------------
+_COMMANDS: dict[int, tuple] = {}
+
+
+def _cached_command(app):
+    """Typer rebuilds the whole Click tree from annotations on every invoke (most of an
+    in-process run's cost); the tree does not change, so build it once per app. The app
+    is kept with its command, so its id cannot be reused by another."""
+    if id(app) not in _COMMANDS:
+        _COMMANDS[id(app)] = (app, typer.main.get_command(app))
+    return _COMMANDS[id(app)][1]
+
+
+@pytest.fixture(autouse=True)
+def fast_cli(monkeypatch):
+    """Every test: the `cli` fixture builds the Click command once per test run instead of
+    once per invocation."""
+    monkeypatch.setattr(typer.testing, "_get_command", _cached_command)
+
+
+@pytest.fixture(name="tmp_path")
+def ram_tmp_path(request, tmp_path_factory):
+    """`tmp_path` (so the test database) on a RAM disk when there is one: the store commits
+    with synchronous=FULL, and those fsyncs are most of the tests' wall time on a real
+    disk. Elsewhere, where pytest's own `tmp_path` would be. Named after the test as
+    pytest's is (some tests need paths longer than 80 columns)."""
+    name = re.sub(r"[\W]", "_", request.node.name)[:30]
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        path = Path(tempfile.mkdtemp(prefix=f"ketacli-{name}-", dir=shm))
+        yield path
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp(name, numbered=True)
+
+
+@pytest.fixture
+def umask_022():
+    """Run with the common 0o022 umask, whatever the test runner has, and restore it."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
 
 
 class Run:

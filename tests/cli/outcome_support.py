@@ -1,6 +1,7 @@
 """Helpers for the follow-up, trend and report CLI tests (test_followup.py,
 test_trend_report.py): a patient run through screening, infusions and assessments
-with explicit --at times, and direct reads of the database.
+with explicit --at times. Database reads, `build_once` and `copy_db` are in
+tests/helpers.py.
 
 Not a test module and not a conftest: imported by name (pytest puts tests/cli on
 sys.path). The pinned clock is 2026-11-27 09:00 America/Chicago, so every --at here
@@ -9,8 +10,10 @@ is on or before that.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
+
+from helpers import assert_one_error
+from helpers import ok as succeeded
 
 
 def phq9(total: int) -> str:
@@ -24,29 +27,16 @@ def phq9(total: int) -> str:
     return ",".join(map(str, [*items, 0]))
 
 
-def query(db_path, sql: str, params=()) -> list[tuple]:
-    con = sqlite3.connect(db_path)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def scalar(db_path, sql: str, params=()):
-    return query(db_path, sql, params)[0][0]
-
-
 def ok(r):
     """Assert success and return the JSON data (or the result when not JSON)."""
-    assert r.exit_code == 0, (r.stdout, r.stderr)
+    succeeded(r)
     return r.json["data"] if r.json else r
 
 
 def fails(r, code: int) -> None:
-    """A one-line `error:` on stderr, the given exit code, nothing on stdout, no traceback."""
-    assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
-    assert r.stderr.startswith("error: "), r.stderr
-    assert "Traceback" not in r.output
+    """A one-line `error:` on stderr (then only hints), the given exit code, nothing on
+    stdout, no traceback."""
+    assert_one_error(r, code)
     assert r.stdout == ""
 
 
@@ -86,36 +76,3 @@ def infusion(cli, mrn: str, day: str, *, start: str = "09:00", dose: float | Non
 def assess(cli, mrn: str, at: str, total: int, *extra: str) -> dict:
     """`followup record MRN --phq9 ... --at AT`."""
     return ok(cli("followup", "record", mrn, "--phq9", phq9(total), "--at", at, *extra, "--json"))
-
-
-# -- a database built once per module, copied into each test's own -----------------
-def build_once(tmp_path_factory, name: str, build) -> tuple:
-    """Run `build(cli)` against a fresh database with the same pinned environment as
-    conftest.pinned_env: (its path, what build returned)."""
-    import pytest
-    from conftest import CLINIC_TZ, FIXED_NOW, Run
-
-    from ketacli.clock import CLOCK
-
-    path = tmp_path_factory.mktemp(name) / "clinic.db"
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"KETACLI_DB": str(path), "KETACLI_TZ": CLINIC_TZ,
-                           "KETACLI_CLINICIAN": "nurse.test", "NO_COLOR": "1",
-                           "COLUMNS": "80", "TERM": "dumb"}.items():
-            mp.setenv(key, value)
-        CLOCK.pin(FIXED_NOW)
-        try:
-            result = build(Run())
-        finally:
-            CLOCK.pin(None)
-    return path, result
-
-
-def copy_db(src, dst) -> None:
-    """A consistent copy of an SQLite database (the backup API, so WAL content comes too)."""
-    a, b = sqlite3.connect(src), sqlite3.connect(dst)
-    try:
-        a.backup(b)
-    finally:
-        a.close()
-        b.close()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 
 import pytest
+from helpers import CONTRACT_DEFAULTS, assert_one_error, error_lines, query
 
 from ketacli import __version__
 from ketacli.clock import CLOCK
@@ -13,25 +13,6 @@ from ketacli.store import migrations
 
 # A new database starts with one 'migrate' audit row per schema migration.
 M = migrations.LATEST
-
-
-def query(path, sql, params=()):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
-
-
-def assert_one_error(r, code: int) -> None:
-    assert r.exit_code == code, (r.stdout, r.stderr)
-    assert r.stderr.startswith("error: "), r.stderr
-    assert len(error_lines(r.stderr)) == 1, r.stderr
-    assert "Traceback" not in r.output
 
 
 def utc(*args) -> datetime:
@@ -152,29 +133,7 @@ def test_bad_clinician_exits_2(cli, db_path):
 
 
 # -- protocol show ---------------------------------------------------------------------------
-# The contract's defaults, transcribed from docs/cli-contract.md.
-CONTRACT_DEFAULTS = {
-    "dose": {"default_mg_per_kg": 0.5, "max_mg_per_kg": 1.0, "default_duration_min": 40},
-    "screening": {
-        "valid_days": 30, "review_bp": [160, 100], "ineligible_bp": [180, 110],
-        "ineligible_conditions": ["active-psychosis", "mania", "pregnancy", "aneurysm",
-                                  "intracranial-hemorrhage", "ketamine-allergy"],
-        "review_conditions": ["substance-use-disorder", "cardiac-disease",
-                              "uncontrolled-hypertension", "raised-icp", "hepatic-impairment",
-                              "hyperthyroidism", "glaucoma"],
-        "review_meds": ["benzodiazepine", "lamotrigine", "maoi", "stimulant"],
-    },
-    "infusion": {"hold_bp": [160, 100], "min_hours_between": 24},
-    "alerts": {"sbp": [160, 180], "dbp": [100, 110], "hr_high": [110, 130], "hr_low": [50, 40],
-               "spo2_low": [94, 90], "rr_low": [10, 8], "etco2_high": [50, 60],
-               "moaas_low": [3, 2]},
-    "discharge": {"min_aldrete": 9, "min_observation_min": 30, "max_bp": [160, 100],
-                  "max_hr": 110},
-    "schedule": {"induction_sessions": 6, "induction_interval_days": 2, "checkin_after_days": 1,
-                 "assessment_after_days": 7, "maintenance_interval_days": 28},
-}
-
-
+# CONTRACT_DEFAULTS (helpers): the contract's defaults, transcribed from docs/cli-contract.md.
 def test_protocol_defaults_equal_the_contract(cli, db_path):
     r = cli("protocol", "show", "--json")
     assert r.exit_code == 0, r.stderr

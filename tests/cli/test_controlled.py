@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 
 import pytest
+from helpers import query
 
 DAY = "2026-11-27"
 
@@ -28,14 +28,6 @@ def start(cli, mrn, lot, drawn, at):
 def discharge(cli, sid, at, *extra):
     return cli("discharge", sid, "--aldrete", "10", "--bp", "126/80", "--hr", "74",
                "--transport", "escort", "--at", f"{DAY} {at}", *extra, "--json")
-
-
-def rows(db_path, sql, params=()):
-    con = sqlite3.connect(db_path)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture
@@ -101,11 +93,11 @@ def test_csv_opens_cleanly(cli, clinic_day):
 
 def test_ledger_is_audited(cli, db_path, clinic_day):
     s1 = clinic_day[0]
-    (detail,) = rows(db_path, "SELECT detail FROM audit WHERE action = 'discharge' "
-                              "AND entity_id = ?", (s1,))[0:1]
+    (detail,) = query(db_path, "SELECT detail FROM audit WHERE action = 'discharge' "
+                               "AND entity_id = ?", (s1,))[0:1]
     assert '"waste_witness":"rn.second"' in detail[0] and '"wasted_mg":10.0' in detail[0]
-    (start_detail,) = rows(db_path, "SELECT detail FROM audit WHERE action = 'start' "
-                                    "AND entity_id = ?", (s1,))
+    (start_detail,) = query(db_path, "SELECT detail FROM audit WHERE action = 'start' "
+                                     "AND entity_id = ?", (s1,))
     assert '"drawn_mg":50.0' in start_detail[0] and '"lot":"LOT-A"' in start_detail[0]
 
 
@@ -119,11 +111,11 @@ def test_ledger_is_audited(cli, db_path, clinic_day):
 def test_bad_amounts_store_nothing(cli, db_path, extra, needle):
     screen(cli, "B-1")
     sid = start(cli, "B-1", "LOT-A", "50", "06:00")
-    before = rows(db_path, "SELECT count(*) FROM discharges")[0][0]
+    before = query(db_path, "SELECT count(*) FROM discharges")[0][0]
     r = discharge(cli, sid, "07:20", *extra)
     assert r.exit_code == 2, r.stdout
     assert r.stderr.startswith("error:") and needle in r.stderr.splitlines()[0]
-    assert rows(db_path, "SELECT count(*) FROM discharges")[0][0] == before
+    assert query(db_path, "SELECT count(*) FROM discharges")[0][0] == before
 
 
 @pytest.mark.parametrize("lot", ["LOT-\u00e9", "LOT\x07", "", "X" * 41])
@@ -133,7 +125,7 @@ def test_lot_must_be_printable_ascii(cli, db_path, lot):
             "--at", f"{DAY} 06:00")
     assert r.exit_code == 2
     assert r.stderr.startswith("error: --lot")
-    assert rows(db_path, "SELECT count(*) FROM sessions")[0][0] == 0
+    assert query(db_path, "SELECT count(*) FROM sessions")[0][0] == 0
 
 
 def test_negative_drawn_is_refused(cli, db_path):
@@ -141,7 +133,7 @@ def test_negative_drawn_is_refused(cli, db_path):
     r = cli("start-session", "N-1", "--bp", "124/80", "--hr", "72", "--drawn-mg", "-40",
             "--at", f"{DAY} 06:00")
     assert r.exit_code == 2
-    assert rows(db_path, "SELECT count(*) FROM sessions")[0][0] == 0
+    assert query(db_path, "SELECT count(*) FROM sessions")[0][0] == 0
 
 
 def test_monitoring_record_matches_observations(cli, db_path):
@@ -157,8 +149,8 @@ def test_monitoring_record_matches_observations(cli, db_path):
     r = discharge(cli, sid, "07:20")
     assert r.exit_code == 0, r.stderr
     m = cli("summary", sid, "--json").json["data"]["monitoring"]
-    stored = rows(db_path, "SELECT phase, sbp, dbp, minutes_into_infusion FROM observations "
-                           "WHERE session_id = ? ORDER BY at", (sid,))
+    stored = query(db_path, "SELECT phase, sbp, dbp, minutes_into_infusion FROM observations "
+                            "WHERE session_id = ? ORDER BY at", (sid,))
     pre = next(o for o in stored if o[0] == "pre")
     dis = next(o for o in stored if o[0] == "discharge")
     near40 = min((o for o in stored if o[0] != "pre"), key=lambda o: abs(o[3] - 40))

@@ -8,25 +8,21 @@ assumed: what a later run prints is compared with what the first run printed.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
-import sqlite3
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import CLINIC_TZ
+from helpers import KETACLI, copy_db, csv_rows, query
 
-KETACLI = Path(sys.executable).parent / "ketacli"
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "send-reminders.sh"
 ENV = shutil.which("env") or "/usr/bin/env"
 PATH = "/usr/local/bin:/usr/bin:/bin"
 HEADER = "followup_id,patient,name,phone,kind,due,overdue,notified_at"
-CLINIC_TZ = "America/Chicago"
 
 
 def run(*argv: str, env: dict[str, str], cwd: Path | None = None, prefix=()) -> subprocess.CompletedProcess:
@@ -34,18 +30,6 @@ def run(*argv: str, env: dict[str, str], cwd: Path | None = None, prefix=()) -> 
     cmd = [ENV, "-i", *(f"{k}={v}" for k, v in env.items()), *prefix, *argv]
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=60, cwd=cwd)
-
-
-def rows_of(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def query(db: Path, sql: str, params=()) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +47,7 @@ def db(demo_db, tmp_path) -> Path:
     """A private copy of the demo clinic."""
     path = tmp_path / "cron" / "clinic.db"
     path.parent.mkdir()
-    src, dst = sqlite3.connect(demo_db), sqlite3.connect(path)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
+    copy_db(demo_db, path)
     return path
 
 
@@ -97,7 +76,7 @@ def test_due_under_env_i_marks_once_and_a_rerun_prints_only_the_header(db, sched
     assert first.returncode == 0, first.stderr
     assert first.stderr == ""
     assert first.stdout.splitlines()[0] == HEADER
-    rows = rows_of(first.stdout)
+    rows = csv_rows(first.stdout)
     ids = [int(r["followup_id"]) for r in rows]
     assert scheduled in ids
     assert len(ids) == len(set(ids))
@@ -122,7 +101,7 @@ def test_due_under_env_i_marks_once_and_a_rerun_prints_only_the_header(db, sched
     # they are still due (pending), listed again without --unnotified, with their stamp
     again = run(str(KETACLI), "followup", "due", "--format", "csv", env=cron_env(db), cwd=cwd)
     assert again.returncode == 0, again.stderr
-    assert [(int(r["followup_id"]), r["notified_at"]) for r in rows_of(again.stdout)] == [
+    assert [(int(r["followup_id"]), r["notified_at"]) for r in csv_rows(again.stdout)] == [
         (int(r["followup_id"]), r["notified_at"]) for r in rows]
     assert list(cwd.iterdir()) == []  # nothing written next to the cron job
 
@@ -170,7 +149,7 @@ def due_now(db: Path) -> list[int]:
     p = run(str(KETACLI), "followup", "due", "--within", "1", "--format", "csv",
             env={**cron_env(db), "KETACLI_TZ": CLINIC_TZ})
     assert p.returncode == 0, p.stderr
-    return [int(r["followup_id"]) for r in rows_of(p.stdout)]
+    return [int(r["followup_id"]) for r in csv_rows(p.stdout)]
 
 
 def test_send_reminders_twice_sends_each_reminder_once(db, scheduled, tmp_path):
@@ -200,7 +179,7 @@ def test_a_failed_send_is_retried_by_the_next_run(db, scheduled, tmp_path):
     assert "failed; it will be retried" in failed.stderr
     pending = [p for p in spool.iterdir() if p.name.endswith(".csv")]
     assert len(pending) == 1
-    batch = rows_of(pending[0].read_text())
+    batch = csv_rows(pending[0].read_text())
     assert scheduled in [int(r["followup_id"]) for r in batch]
     assert not out.exists()
 
@@ -225,7 +204,7 @@ def test_a_rerun_within_the_same_second_keeps_the_unsent_batch(db, scheduled, tm
     spool, out = tmp_path / "spool", tmp_path / "sent.txt"
     failed = run(str(SCRIPT), env=script_env(db, spool, "false", extra_path=f"{fake}:"))
     assert failed.returncode == 1
-    batch = [int(r["followup_id"]) for p in spool.glob("*.csv") for r in rows_of(p.read_text())]
+    batch = [int(r["followup_id"]) for p in spool.glob("*.csv") for r in csv_rows(p.read_text())]
     assert scheduled in batch
 
     good = run(str(SCRIPT), env=script_env(db, spool, f"cat >> '{out}'", extra_path=f"{fake}:"))

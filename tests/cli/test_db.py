@@ -4,47 +4,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 
 import pytest
+from helpers import assert_one_error, mode, query, tamper
 
 from ketacli.store import migrations
 
 # A new database starts with one 'migrate' audit row per schema migration.
 M = migrations.LATEST
-
-
-def query(path, sql, params=()):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def tamper(path, *statements: str) -> None:
-    """Change the file outside the program (as someone with sqlite3 would)."""
-    con = sqlite3.connect(path, isolation_level=None)
-    try:
-        for sql in statements:
-            con.execute(sql)
-    finally:
-        con.close()
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
-
-
-def assert_one_error(r, code: int) -> None:
-    assert r.exit_code == code, (r.stdout, r.stderr)
-    assert r.stderr.startswith("error: "), r.stderr
-    assert len(error_lines(r.stderr)) == 1, r.stderr
-    assert "Traceback" not in r.output
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
 
 
 @pytest.fixture

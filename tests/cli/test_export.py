@@ -15,15 +15,12 @@ import io
 import json
 import os
 import re
-import sqlite3
-import stat
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import CLINIC_TZ, FIXED_NOW, Run
-
-from ketacli.clock import CLOCK
+from conftest import CLINIC_TZ, FIXED_NOW
+from helpers import assert_one_error, build_once, copy_db, fhir_references, mode, ok, query
 
 TABLES = ("patients", "screenings", "sessions", "observations", "events", "assessments",
           "followups", "audit")
@@ -58,62 +55,8 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def query(path, sql, params=()):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def copy_db(src, dst) -> None:
-    """A consistent copy (the backup API, so WAL content comes too), private like the original."""
-    a, b = sqlite3.connect(src), sqlite3.connect(dst)
-    try:
-        a.backup(b)
-    finally:
-        a.close()
-        b.close()
-    os.chmod(dst, 0o600)
-
-
-def build_once(tmp_path_factory, name: str, build):
-    """Run `build(cli)` on a fresh database in conftest's pinned environment: (path, result)."""
-    path = tmp_path_factory.mktemp(name) / "clinic.db"
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("KETACLI_"):
-                mp.delenv(key)
-        for key, value in {"KETACLI_DB": str(path), "KETACLI_TZ": CLINIC_TZ,
-                           "KETACLI_CLINICIAN": "nurse.test", "NO_COLOR": "1",
-                           "COLUMNS": "80", "TERM": "dumb"}.items():
-            mp.setenv(key, value)
-        CLOCK.pin(FIXED_NOW)
-        try:
-            result = build(Run())
-        finally:
-            CLOCK.pin(None)
-    return path, result
-
-
-def ok(r):
-    assert r.exit_code == 0, (r.stdout[-2000:], r.stderr)
-    return r
-
-
 def export(cli, *args) -> str:
     return ok(cli("export", *args)).stdout
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
-
-
-def assert_one_error(r, code: int) -> None:
-    assert r.exit_code == code, (r.stdout[-2000:], r.stderr)
-    assert r.stderr.startswith("error: "), r.stderr
-    assert len(error_lines(r.stderr)) == 1, r.stderr
-    assert "Traceback" not in r.output
 
 
 def parse(fmt: str, text: str) -> tuple[list[str], list[dict]]:
@@ -180,20 +123,8 @@ def export_audit_rows(db) -> list[tuple]:
     return query(db, "SELECT action, detail FROM audit WHERE action = 'export' ORDER BY id")
 
 
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
 def partials(folder) -> list[str]:
     return [p.name for p in folder.iterdir() if ".partial-" in p.name]
-
-
-@pytest.fixture
-def umask_022():
-    """Run with the common 0o022 umask, whatever the test runner has, and restore it."""
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
 
 
 # -- the demo clinic ---------------------------------------------------------------------------
@@ -597,7 +528,7 @@ def assert_references_resolve(bundle: dict) -> None:
     by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
     for res in resources(bundle):
         contained = {c["id"] for c in res.get("contained", [])}
-        for ref in _references(res):
+        for ref in fhir_references(res):
             if ref.startswith("urn:uuid:"):
                 assert ref in known, (res["resourceType"], ref)
             else:
@@ -606,18 +537,6 @@ def assert_references_resolve(bundle: dict) -> None:
             assert by_url[res["subject"]["reference"]]["resourceType"] == "Patient"
         if "encounter" in res:
             assert by_url[res["encounter"]["reference"]]["resourceType"] == "Encounter"
-
-
-def _references(node):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "reference":
-                yield v
-            else:
-                yield from _references(v)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _references(item)
 
 
 def validate_every_resource(bundle: dict) -> set[str]:

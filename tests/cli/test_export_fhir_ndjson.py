@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import fhir_references
 
 R4B = pytest.importorskip("fhir.resources.R4B")
 
@@ -27,7 +28,7 @@ def test_every_line_is_a_valid_resource_whose_references_resolve(cli, extra):
         res = json.loads(line)
         model(res["resourceType"]).model_validate(res)
         kinds[res["resourceType"]] = kinds.get(res["resourceType"], 0) + 1
-        for ref in _refs(res):
+        for ref in fhir_references(res):
             if not ref.startswith("#"):
                 assert ref in seen, ref
         seen.add(f"{res['resourceType']}/{res['id']}")
@@ -46,15 +47,3 @@ def test_no_mapping_tables_are_refused(cli):
     assert cli("demo", "--patients", "3", "--seed", "5").exit_code == 0
     r = cli("export", "followups", "--format", "fhir-ndjson")
     assert r.exit_code == 2 and r.stderr.startswith("error:")
-
-
-def _refs(node):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "reference" and isinstance(v, str):
-                yield v
-            else:
-                yield from _refs(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _refs(v)

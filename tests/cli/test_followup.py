@@ -9,25 +9,13 @@ past --due, as it should).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime
 
 import pytest
 from conftest import FIXED_NOW
-from outcome_support import (
-    assess,
-    build_once,
-    copy_db,
-    fails,
-    infusion,
-    ok,
-    phq9,
-    query,
-    scalar,
-    screen,
-)
+from helpers import build_once, copy_db, csv_rows, query, scalar
+from outcome_support import assess, fails, infusion, ok, phq9, screen
 
 from ketacli.clock import CLOCK
 
@@ -45,10 +33,6 @@ def schedule(cli, mrn, kind, due, *extra):
 
 def status_of(db_path, fid):
     return scalar(db_path, "SELECT status FROM followups WHERE id = ?", (fid,))
-
-
-def csv_rows(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text)))
 
 
 @pytest.fixture

@@ -4,19 +4,15 @@ line, no traceback, never the patient's name, and nothing stored."""
 from __future__ import annotations
 
 import pytest
+from helpers import counts, diff, ok
 from infusion_support import (
     MRN,
     assert_error,
     at,
     closed_session,
-    counts,
-    diff,
     discharge,
     event,
-    fast_cli,  # noqa: F401  (autouse fixture)
-    ok,
     open_session,
-    ram_tmp_path,  # noqa: F401  (fixture: tmp_path on a RAM disk)
     screen,
     screened,
     start,

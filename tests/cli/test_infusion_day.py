@@ -9,23 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from infusion_support import (
-    DAY,
-    MRN,
-    NAME,
-    at,
-    counts,
-    discharge,
-    fast_cli,  # noqa: F401  (autouse fixture)
-    ok,
-    query,
-    ram_tmp_path,  # noqa: F401  (fixture: tmp_path on a RAM disk)
-    screen,
-    start,
-    summary_json,
-    utc,
-    vitals,
-)
+from helpers import counts, ok, query
+from infusion_support import DAY, MRN, NAME, at, discharge, screen, start, summary_json, utc, vitals
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 

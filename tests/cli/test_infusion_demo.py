@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from infusion_support import (
-    assert_error,
-    counts,
-    fast_cli,  # noqa: F401  (autouse fixture)
-    ok,
-    query,
-    ram_tmp_path,  # noqa: F401  (fixture: tmp_path on a RAM disk)
-    scalar,
-)
+from helpers import counts, ok, query, scalar
+from infusion_support import assert_error
 
 ARGS = ("demo", "--seed", "1", "--patients", "12")
 

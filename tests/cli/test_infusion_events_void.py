@@ -6,21 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import counts, diff, ok, query
 from infusion_support import (
     MRN,
     assert_error,
     at,
     closed_session,
-    counts,
-    diff,
     discharge,
     event,
-    fast_cli,  # noqa: F401  (autouse fixture)
     last_audit,
-    ok,
     open_session,
-    query,
-    ram_tmp_path,  # noqa: F401  (fixture: tmp_path on a RAM disk)
     screened,
     start,
     summary_json,

@@ -5,18 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from infusion_support import (
-    MRN,
-    NAME,
-    assert_error,
-    counts,
-    diff,
-    fast_cli,  # noqa: F401  (autouse fixture)
-    ok,
-    query,
-    ram_tmp_path,  # noqa: F401  (fixture: tmp_path on a RAM disk)
-    screen,
-)
+from helpers import counts, diff, ok, query
+from infusion_support import MRN, NAME, assert_error, screen
 
 
 def test_needs_review_for_bp_med_and_phq9_item_9(cli, db_path):

@@ -2,39 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+from helpers import assert_no_pii, assert_one_error, counts, error_lines, query
 
 NAME = "Zelda Quixote"  # distinctive, so a leak into stderr cannot be a coincidence
-
-
-def query(db_path, sql, params=()):
-    con = sqlite3.connect(db_path)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def counts(db_path) -> tuple[int, int]:
-    """(patients, audit rows) as stored."""
-    return (
-        query(db_path, "SELECT count(*) FROM patients")[0][0],
-        query(db_path, "SELECT count(*) FROM audit")[0][0],
-    )
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
-
-
-def assert_one_error(r, code: int) -> None:
-    assert r.exit_code == code, (r.stdout, r.stderr)
-    assert r.stderr.startswith("error: "), r.stderr
-    assert len(error_lines(r.stderr)) == 1, r.stderr
-    assert all(line.startswith(("error:", "hint:")) for line in r.stderr.splitlines()), r.stderr
-    assert "Traceback" not in r.output
 
 
 @pytest.fixture
@@ -141,7 +112,7 @@ def test_mrn_boundaries_are_accepted(cli, db_path):
 def test_mrns_are_case_sensitive_and_distinct(cli, db_path):
     assert cli("patient", "add", "abc", "--name", "One").exit_code == 0
     assert cli("patient", "add", "ABC", "--name", "Two").exit_code == 0
-    assert counts(db_path)[0] == 2
+    assert counts(db_path)["patients"] == 2
 
 
 # -- conflicts and invalid input --------------------------------------------------
@@ -276,9 +247,7 @@ def test_patient_name_never_in_error_output(cli, db_path, seeded, case):
     for extra in ([], ["--json"]):
         r = cli(*args, *extra)
         assert r.exit_code == code, (case, extra, r.stderr)
-        for part in NAME.split():
-            assert part not in r.stderr, (case, r.stderr)
-            assert part not in r.stdout, (case, r.stdout)
+        assert_no_pii(r.stderr, r.stdout, pii=tuple(NAME.split()))
     assert counts(db_path) == seeded
 
 

@@ -10,17 +10,8 @@ from __future__ import annotations
 import stat
 
 import pytest
-from outcome_support import (
-    assess,
-    build_once,
-    copy_db,
-    fails,
-    infusion,
-    ok,
-    phq9,
-    query,
-    screen,
-)
+from helpers import build_once, copy_db, query
+from outcome_support import assess, fails, infusion, ok, phq9, screen
 
 TREND_KEYS = {"patient", "measure", "baseline", "points", "infusions", "latest_status"}
 POINT_KEYS = {"at", "total", "change_pct", "status"}

@@ -3,34 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from helpers import CONTRACT_DEFAULTS
 
 from ketacli import protocol
 from ketacli.errors import Invalid
-
-# docs/cli-contract.md, "Clinic protocol (defaults ...)", copied out by hand.
-CONTRACT_DEFAULTS = {
-    "dose": {"default_mg_per_kg": 0.5, "max_mg_per_kg": 1.0, "default_duration_min": 40},
-    "screening": {
-        "valid_days": 30,
-        "review_bp": [160, 100],
-        "ineligible_bp": [180, 110],
-        "ineligible_conditions": ["active-psychosis", "mania", "pregnancy", "aneurysm",
-                                  "intracranial-hemorrhage", "ketamine-allergy"],
-        "review_conditions": ["substance-use-disorder", "cardiac-disease",
-                              "uncontrolled-hypertension", "raised-icp", "hepatic-impairment",
-                              "hyperthyroidism", "glaucoma"],
-        "review_meds": ["benzodiazepine", "lamotrigine", "maoi", "stimulant"],
-    },
-    "infusion": {"hold_bp": [160, 100], "min_hours_between": 24},
-    "alerts": {
-        "sbp": [160, 180], "dbp": [100, 110], "hr_high": [110, 130], "hr_low": [50, 40],
-        "spo2_low": [94, 90], "rr_low": [10, 8], "etco2_high": [50, 60], "moaas_low": [3, 2],
-    },
-    "discharge": {"min_aldrete": 9, "min_observation_min": 30, "max_bp": [160, 100],
-                  "max_hr": 110},
-    "schedule": {"induction_sessions": 6, "induction_interval_days": 2, "checkin_after_days": 1,
-                 "assessment_after_days": 7, "maintenance_interval_days": 28},
-}
 
 
 def write(tmp_path, text, name="clinic.toml"):

@@ -12,66 +12,29 @@ sys.path). Two ways to run ketacli:
 
 Every patient these helpers create carries a distinctive name, date of birth and note
 (PII below) so that any error assertion can also check that they never leak.
+Helpers for any test (database reads, `ok`, error shapes) are in tests/helpers.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-import typer.main
-import typer.testing
+import helpers
+from conftest import CLINIC_TZ
+from helpers import KETACLI, assert_error_envelope, assert_error_lines, ok
 
 from ketacli.clock import CLOCK
-
-KETACLI = Path(sys.executable).parent / "ketacli"
-CLINIC_TZ = "America/Chicago"
 
 NAME = "Zebulon Quixotic-Farnsworth"
 DOB = "1931-05-17"
 NOTE = "lives at 742 Evergreen Terrace"
 PII = (NAME, "Zebulon", "Quixotic", "Farnsworth", DOB, NOTE, "742 Evergreen", "Evergreen")
 PHQ9 = "2,2,2,2,1,1,2,0,0"  # total 12, item 9 = 0: eligible
-
-TABLES = ("patients", "screenings", "sessions", "observations", "events", "discharges",
-          "side_effects", "followups", "assessments", "voids", "audit")
-
-
-# -- fixtures (autouse where imported) -------------------------------------------------
-_COMMANDS: dict[int, object] = {}
-
-
-def _cached_command(app):
-    """Typer rebuilds the Click tree on every in-process invoke; build it once."""
-    if id(app) not in _COMMANDS:
-        _COMMANDS[id(app)] = typer.main.get_command(app)
-    return _COMMANDS[id(app)]
-
-
-@pytest.fixture(autouse=True)
-def fast_cli(monkeypatch):
-    monkeypatch.setattr(typer.testing, "_get_command", _cached_command)
-
-
-@pytest.fixture(name="tmp_path")
-def ram_tmp_path(tmp_path_factory):
-    """`tmp_path` (so the test database) on a RAM disk when there is one: fsyncs with
-    synchronous=FULL dominate wall time on a real disk."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        path = Path(tempfile.mkdtemp(prefix="ketacli-rel-", dir=shm))
-        yield path
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        yield tmp_path_factory.mktemp("reliability")
 
 
 # -- the console script as a real process ---------------------------------------------------
@@ -126,28 +89,6 @@ def run(db, *args, timeout: float = 60, env: dict | None = None, **extra_env) ->
 
 
 # -- the database, read directly --------------------------------------------------------
-def query(db, sql: str, params=()) -> list[tuple]:
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def scalar(db, sql: str, params=()):
-    return query(db, sql, params)[0][0]
-
-
-def counts(db) -> dict[str, int]:
-    if not Path(db).exists():
-        return dict.fromkeys(TABLES, 0)
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-    finally:
-        con.close()
-
-
 def checkpoint(db) -> None:
     """Fold the WAL into the main file (so a copy of the file alone is the whole database)."""
     con = sqlite3.connect(db)
@@ -161,11 +102,7 @@ def checkpoint(db) -> None:
 def assert_no_pii(*texts: str, allow: tuple[str, ...] = ()) -> None:
     """None of the patient's name, date of birth or note in `texts`. `allow`: values typed
     where an MRN goes (errors may name records by MRN, and 1931-05-17 is a valid MRN)."""
-    for text in texts:
-        for needle in PII:
-            if any(needle.casefold() in a.casefold() for a in allow):
-                continue
-            assert needle.casefold() not in text.casefold(), f"patient data {needle!r} leaked: {text[:500]!r}"
+    helpers.assert_no_pii(*texts, pii=PII, allow=allow)
 
 
 def assert_error_shape(code: int, stdout: str, stderr: str, *, expect: int | None = None,
@@ -176,23 +113,10 @@ def assert_error_shape(code: int, stdout: str, stderr: str, *, expect: int | Non
         assert code == expect, (code, stdout, stderr)
     assert code != 0
     assert "Traceback" not in stdout and "Traceback" not in stderr, stderr
-    lines = stderr.splitlines()
-    assert lines and lines[0].startswith("error: "), stderr
-    assert sum(line.startswith("error:") for line in lines) == 1, stderr
-    assert all(line.startswith(("error:", "hint:")) for line in lines), stderr
+    assert_error_lines(stderr)
     assert_no_pii(stdout, stderr)
     if json_out:
-        doc = json.loads(stdout)
-        assert set(doc) == {"error"}, stdout
-        assert doc["error"]["message"] == lines[0].removeprefix("error: ")
-        assert doc["error"]["code"]
-
-
-def ok(r):
-    """A successful in-process or console-script run."""
-    code = getattr(r, "exit_code", getattr(r, "returncode", None))
-    assert code == 0, r if isinstance(r, Done) else (code, r.stdout, r.stderr)
-    return r
+        assert_error_envelope(stdout, stderr)
 
 
 # -- set-up through the in-process CLI ------------------------------------------------------

@@ -14,20 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from reliability_support import (  # noqa: F401  (fixtures are used by name)
-    assert_error_shape,
-    fast_cli,
-    finish,
-    ok,
-    open_session,
-    popen,
-    query,
-    ram_tmp_path,
-    real_clock,
-    run,
-    scalar,
-    screen,
-)
+from helpers import ok, query, scalar
+from reliability_support import assert_error_shape, finish, open_session, popen, real_clock, run, screen
 
 VITALS_WORKERS = 4
 VITALS_PER_WORKER = 25

@@ -16,15 +16,9 @@ import subprocess
 from collections import Counter
 from datetime import datetime
 
-from reliability_support import (  # noqa: F401  (fixtures are used by name)
-    CLINIC_TZ,
-    fast_cli,
-    popen,
-    query,
-    ram_tmp_path,
-    run,
-    scalar,
-)
+from conftest import CLINIC_TZ
+from helpers import query, scalar
+from reliability_support import popen, run
 
 TRIALS = 5
 SEED = 20261127

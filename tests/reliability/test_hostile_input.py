@@ -12,21 +12,10 @@ import json
 import os
 
 import pytest
+from helpers import counts, ok
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import (  # noqa: F401  (fixtures are used by name)
-    DOB,
-    NAME,
-    NOTE,
-    PHQ9,
-    assert_error_shape,
-    assert_no_pii,
-    counts,
-    fast_cli,
-    ok,
-    ram_tmp_path,
-    run,
-)
+from reliability_support import DOB, NAME, NOTE, PHQ9, assert_error_shape, assert_no_pii, run
 
 from ketacli.domain.validate import MRN_RE
 

@@ -9,25 +9,19 @@ ketacli creates holding patient data is 0600 (directories 0700), even under umas
 
 from __future__ import annotations
 
-import os
-import stat
 from datetime import timedelta
 
 import pytest
-from reliability_support import (  # noqa: F401  (fixtures are used by name)
+from helpers import counts, mode, ok
+from reliability_support import (
     DOB,
     NAME,
     NOTE,
     PHQ9,
-    assert_error_shape,
     assert_no_pii,
-    counts,
     env_for,
-    fast_cli,
     iso,
-    ok,
     open_session,
-    ram_tmp_path,
     real_clock,
     run,
 )
@@ -170,17 +164,6 @@ def test_console_script_never_shows_a_traceback(cli, db_path, patient):
             assert r.stderr.startswith("error: "), r
 
 
-def _mode(path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.fixture
-def umask_022():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
 def test_files_are_0600_and_new_directories_0700(cli, tmp_path, umask_022):
     now = real_clock()
     # a database in directories that do not exist yet (through the real script)
@@ -189,12 +172,12 @@ def test_files_are_0600_and_new_directories_0700(cli, tmp_path, umask_022):
             "124/80", "--hr", "72", "--phq9", PHQ9, "--note", NOTE,
             "--at", iso(now - timedelta(hours=1)))
     assert r.returncode == 0, r
-    assert _mode(db) == 0o600
-    assert _mode(tmp_path / "new") == 0o700
-    assert _mode(tmp_path / "new" / "deeper") == 0o700
+    assert mode(db) == 0o600
+    assert mode(tmp_path / "new") == 0o700
+    assert mode(tmp_path / "new" / "deeper") == 0o700
     for side in (db.with_name("clinic.db-wal"), db.with_name("clinic.db-shm")):
         if side.exists():
-            assert _mode(side) == 0o600, side
+            assert mode(side) == 0o600, side
     ok(run(db, "followup", "record", "FM-1", "--phq9", "1,1,1,1,1,1,1,0,0"))
 
     # the default location (platformdirs under XDG_DATA_HOME): directory 0700, file 0600
@@ -202,33 +185,33 @@ def test_files_are_0600_and_new_directories_0700(cli, tmp_path, umask_022):
     r = run(None, "patient", "add", "FM-2", "--name", NAME, env=env)
     assert r.returncode == 0, r
     default_db = tmp_path / "xdg" / "ketacli" / "ketacli.db"
-    assert _mode(default_db) == 0o600
-    assert _mode(default_db.parent) == 0o700
+    assert mode(default_db) == 0o600
+    assert mode(default_db.parent) == 0o700
 
     # backups, exports and charts
     backup = tmp_path / "backup.db"
     assert run(db, "db", "backup", backup).returncode == 0
-    assert _mode(backup) == 0o600
+    assert mode(backup) == 0o600
     out = tmp_path / "patients.csv"
     assert run(db, "export", "patients", "--output", out).returncode == 0
-    assert _mode(out) == 0o600 and NAME in out.read_text()
+    assert mode(out) == 0o600 and NAME in out.read_text()
     folder = tmp_path / "exports" / "nightly"
     assert run(db, "export", "all", "--format", "csv", "--output", folder).returncode == 0
-    assert _mode(tmp_path / "exports") == 0o700 and _mode(folder) == 0o700
+    assert mode(tmp_path / "exports") == 0o700 and mode(folder) == 0o700
     assert sorted(p.name for p in folder.iterdir())
     for f in folder.iterdir():
-        assert _mode(f) == 0o600, f
+        assert mode(f) == 0o600, f
     fhir = tmp_path / "bundle.json"
     assert run(db, "export", "all", "--format", "fhir", "--output", fhir).returncode == 0
-    assert _mode(fhir) == 0o600
+    assert mode(fhir) == 0o600
     svg, html = tmp_path / "trend.svg", tmp_path / "trend.html"
     r = run(db, "trend", "FM-1", "--svg", svg, "--html", html)
     assert r.returncode == 0, r
-    assert _mode(svg) == 0o600 and _mode(html) == 0o600
+    assert mode(svg) == 0o600 and mode(html) == 0o600
     # an existing chart file that was world-readable is tightened when rewritten
     svg.chmod(0o644)
     assert run(db, "trend", "FM-1", "--svg", svg).returncode == 0
-    assert _mode(svg) == 0o600
+    assert mode(svg) == 0o600
     # nothing else was left behind (no .partial files)
     assert not [p for p in tmp_path.rglob("*partial*")]
     assert_no_pii(*(p.name for p in tmp_path.rglob("*")))

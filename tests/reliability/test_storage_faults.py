@@ -18,18 +18,8 @@ import sys
 import time
 
 import pytest
-from reliability_support import (  # noqa: F401  (fixtures are used by name)
-    assert_error_shape,
-    checkpoint,
-    counts,
-    fast_cli,
-    ok,
-    open_session,
-    ram_tmp_path,
-    real_clock,
-    run,
-    scalar,
-)
+from helpers import counts, ok, scalar
+from reliability_support import assert_error_shape, checkpoint, open_session, real_clock, run
 
 NOTE_2K = "n" * 1900  # a long note: each observation takes a page or more
 

@@ -11,19 +11,8 @@ import shutil
 import sqlite3
 
 import pytest
-from reliability_support import (  # noqa: F401  (fixtures are used by name)
-    NOTE,
-    PHQ9,
-    assert_error_shape,
-    assert_no_pii,
-    counts,
-    fast_cli,
-    ok,
-    open_session,
-    ram_tmp_path,
-    real_clock,
-    scalar,
-)
+from helpers import counts, ok, scalar, tamper
+from reliability_support import NOTE, PHQ9, assert_error_shape, assert_no_pii, open_session, real_clock
 
 from ketacli.store.audit import row_hash
 
@@ -57,14 +46,7 @@ def _copy(db, tmp_path, name: str):
 def _tamper(db, *statements: str, drop: tuple[str, ...] = ("audit_no_update", "audit_no_delete"),
             params=()) -> None:
     """What someone with the sqlite3 shell could do: drop the guards and edit."""
-    con = sqlite3.connect(db, isolation_level=None)
-    try:
-        for trigger in drop:
-            con.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-        for i, sql in enumerate(statements):
-            con.execute(sql, params[i] if params else ())
-    finally:
-        con.close()
+    tamper(db, *statements, drop=drop, params=params)
 
 
 def _detected(cli, db, *, problem: str) -> None:

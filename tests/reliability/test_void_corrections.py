@@ -12,14 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from reliability_support import (  # noqa: F401  (fixtures are used by name)
-    assert_error_shape,
-    counts,
-    fast_cli,
-    ok,
-    query,
-    ram_tmp_path,
-)
+from helpers import counts, ok, query
+from reliability_support import assert_error_shape
 
 BASELINE = "3,3,3,3,2,2,2,2,0"   # 20
 REMISSION = "0,0,0,0,0,0,1,1,0"  # 2

@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
-import stat
 
 import pytest
+from helpers import mode
 
 from ketacli.errors import StorageError
 from ketacli.store import audit, migrations, patients
@@ -18,23 +18,11 @@ ACTOR = Actor("c", "u")
 NOW = "2026-11-27T15:00:00+00:00"
 
 
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
 @pytest.fixture
 def store(tmp_path):
     st = open_store(tmp_path / "s.db", ACTOR)
     yield st
     st.close()
-
-
-@pytest.fixture
-def private_umask():
-    """Run with the common 0o022 umask, whatever the test runner has, and restore it."""
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
 
 
 def add_patient(st, mrn: str = "P-1") -> int:
@@ -43,7 +31,7 @@ def add_patient(st, mrn: str = "P-1") -> int:
 
 
 # -- file, directory, pragmas -----------------------------------------------------------------
-def test_new_file_is_0600_and_new_directory_0700(tmp_path, private_umask):
+def test_new_file_is_0600_and_new_directory_0700(tmp_path, umask_022):
     path = tmp_path / "a" / "b" / "clinic.db"
     st = open_store(path, ACTOR)
     try:
@@ -59,7 +47,7 @@ def test_new_file_is_0600_and_new_directory_0700(tmp_path, private_umask):
     assert os.umask(0o022) == 0o022  # the store restored the caller's umask
 
 
-def test_existing_directory_mode_is_left_alone(tmp_path, private_umask):
+def test_existing_directory_mode_is_left_alone(tmp_path, umask_022):
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     os.chmod(shared, 0o755)
