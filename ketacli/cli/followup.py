@@ -178,10 +178,13 @@ def record(
         if pending:
             followups.complete_earliest(tx, patient_id=p["id"], mrn=mrn, kind="assessment",
                                         on_or_before=day, at=now_iso, reason=f"assessment {aid}")
-    totals = {"phq9": sum(p9) if p9 else None, "gad7": sum(g7) if g7 else None,
+    totals = {"phq9": scales.from_items("phq9", p9).total if p9 else None,
+              "gad7": scales.from_items("gad7", g7).total if g7 else None,
               "madrs": madrs, "pcl5": pcl5}
+    flag = scales.suicide_risk(p9)
     data = {"assessment_id": aid, "patient": mrn, "at": to_utc_iso(when),
-            "completed_followup_id": pending[0] if pending else None}
+            "completed_followup_id": pending[0] if pending else None,
+            "suicide_risk_flag": flag}
     for measure, total in totals.items():
         if total is None:
             data[measure] = None
@@ -200,6 +203,9 @@ def record(
     def human(con):
         from rich.text import Text
 
+        if flag:
+            con.print(Text(f"!! SUICIDE RISK FLAG: PHQ-9 item 9 = {p9[8]}: a suicide risk "
+                           "assessment is required", style="bold white on red"))
         con.print(Text(f"Assessment {aid} for {mrn}" + (
             f" (completed follow-up {data['completed_followup_id']})"
             if data["completed_followup_id"] else "")))
@@ -211,6 +217,11 @@ def record(
                          if e.get("change_pct") is not None else "")
                 con.print(f"  {label} {e['total']} ({e['severity']}){extra}")
 
+    if flag and json_out:
+        from ketacli.cli.common import warn
+
+        warn(f"assessment {aid} for {mrn}: PHQ-9 item 9 = {p9[8]}: "
+             "a suicide risk assessment is required")
     emit(data, json_out, human)
 
 

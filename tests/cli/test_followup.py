@@ -481,3 +481,20 @@ def test_discharge_no_schedule(cli, db_path):
     _, discharged = infusion(cli, "FU-7", "2026-11-02", no_schedule=True)
     assert discharged["followups"] == []
     assert scalar(db_path, "SELECT count(*) FROM followups") == 0
+
+
+def test_record_flags_suicide_risk_like_screen(cli):
+    r = cli("screen", "SR-1", "--name", "Risk Test", "--weight", "70", "--bp", "120/80",
+            "--hr", "70", "--phq9", "2,2,2,2,2,2,2,2,0", "--at", "2026-11-20 08:00")
+    assert r.exit_code == 0, r.stderr
+    r = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,2",
+            "--at", "2026-11-26 10:00", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["data"]["suicide_risk_flag"] is True
+    assert "suicide risk assessment is required" in r.stderr
+    human = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,1",
+                "--at", "2026-11-26 11:00")
+    assert "SUICIDE RISK FLAG" in human.stdout
+    r = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,0",
+            "--at", "2026-11-26 12:00", "--json")
+    assert r.json["data"]["suicide_risk_flag"] is False
