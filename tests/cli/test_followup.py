@@ -343,7 +343,8 @@ def test_record_scores_like_screen_and_completes_the_earliest_assessment(cli, db
     r = cli("followup", "record", "FU-R", "--phq9", "2,2,2,2,1,1,1,0,0", "--gad7",
             "1,1,1,1,0,0,0", "--madrs", "18", "--pcl5", "40", "--at", "2026-11-24 10:00", "--json")
     d = ok(r)
-    assert set(d) == {"assessment_id", "patient", "at", "completed_followup_id", "phq9", "gad7",
+    assert set(d) == {"assessment_id", "patient", "at", "completed_followup_id", "suicide_risk_flag",
+                      "phq9", "gad7",
                       "madrs", "pcl5"}
     assert d["patient"] == "FU-R"
     assert d["at"] == "2026-11-24T16:00:00+00:00"
