@@ -126,7 +126,7 @@ def console(stderr: bool = False):
     """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, emoji=False)
+    return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
 
 
 def emit(data: Any, as_json: bool, render=None) -> None:
@@ -143,7 +143,8 @@ def command(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        as_json = bool(kwargs.get("json_out"))
+        # --json, or --format json on the commands that have --format
+        as_json = bool(kwargs.get("json_out")) or kwargs.get("fmt") == "json"
         if sys.stdout is None or sys.stdout.closed:
             _write(sys.stderr, "error: standard output is closed; nothing was done\n")
             raise typer.Exit(4)

@@ -74,13 +74,15 @@ def start_rules(
             "screening", "the valid screening is ineligible: a new screening is needed",
             overridable=False,
         ))
-    elif start_day > screening.valid_until:
-        unmet.append(Rule(
-            "screening",
-            f"the last screening expired on {screening.valid_until.isoformat()} "
-            f"(valid {protocol.screening.valid_days} days)",
-        ))
-    elif screening.decision == "needs-review":
+    else:
+        if start_day > screening.valid_until:
+            unmet.append(Rule(
+                "screening",
+                f"the last screening expired on {screening.valid_until.isoformat()} "
+                f"(valid {protocol.screening.valid_days} days)",
+            ))
+        # an expired screening that also needed review: both are listed (every unmet rule)
+    if screening is not None and screening.decision == "needs-review":
         unmet.append(Rule(
             "review", "screening needs clinician review: " + "; ".join(screening.reasons)
         ))

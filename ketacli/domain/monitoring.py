@@ -18,7 +18,10 @@ def record(*, observations: list[dict], started_at, discharged_at, side_effect_c
     with_bp = [o for o in observations if o.get("sbp") is not None]
     pre = next((o for o in with_bp if o["phase"] == "pre"), None)
     during = [o for o in with_bp if o["phase"] != "pre"]
-    near40 = min(during, key=lambda o: abs((o["minutes_into_infusion"] or 0) - 40), default=None)
+    # the reading nearest 40 minutes in, from the infusion or just after it (within 15 min)
+    near40 = min((o for o in during if o["phase"] in ("intra", "post")
+                  and abs((o["minutes_into_infusion"] or 0) - 40) <= 15),
+                 key=lambda o: abs((o["minutes_into_infusion"] or 0) - 40), default=None)
     dis = next((o for o in reversed(with_bp) if o["phase"] == "discharge"), None)
     minutes = None
     if discharged_at is not None:

@@ -153,7 +153,9 @@ def csv_slice(args: tuple) -> tuple[str, int]:
     import sqlite3
 
     path, sql, params = args
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    from pathlib import Path
+
+    con = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         con.execute("PRAGMA trusted_schema = OFF")
         buf = io.StringIO(newline="")
