@@ -144,7 +144,8 @@ def command(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         # --json, or --format json on the commands that have --format
-        as_json = bool(kwargs.get("json_out")) or kwargs.get("fmt") == "json"
+        as_json = bool(kwargs.get("json_out")) or (
+            "json_out" in kwargs and kwargs.get("fmt") == "json")
         if sys.stdout is None or sys.stdout.closed:
             _write(sys.stderr, "error: standard output is closed; nothing was done\n")
             raise typer.Exit(4)

@@ -99,10 +99,11 @@ def discharge(
         raise Invalid("times out of order: start <= infusion end <= discharge", code="time_order")
     ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"])
           for e in sessions.events(store, sess["id"])]
-    course = infusion.course(started, sess["dose_mg"], sess["rate_mg_per_h"], ev, end_explicit)
-    if end_explicit is None and course.end_at > when:
-        # discharged before the planned end: the infusion ended at discharge, pro-rated
-        course = infusion.course(started, sess["dose_mg"], sess["rate_mg_per_h"], ev, when)
+    # default end: the stop event, else start + duration (a discharge before it ends the
+    # infusion then); the delivered dose is pro-rated for pauses, rate changes and a stop
+    course = infusion.course_to_default_end(
+        started, sess["dose_mg"], sess["rate_mg_per_h"], sess["duration_min"], ev,
+        end_at=end_explicit, not_after=when)
     end_at = course.end_at
     delivered = delivered_mg if delivered_mg is not None else course.delivered_mg
     unaccounted = ledger.check_amounts(sess["drawn_mg"], delivered, wasted)

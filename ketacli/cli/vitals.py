@@ -77,7 +77,7 @@ def log_vitals(
         raise Invalid("--at is before the infusion started", code="before_start")
     ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"])
           for e in sessions.events(store, sess["id"])]
-    end = infusion.course(started, sess["dose_mg"], sess["rate_mg_per_h"], ev).end_at
+    end = infusion.default_end(started, sess["duration_min"], ev)
     phase = "intra" if when <= end else "post"
     alerts = [a.as_dict() for a in vitals.alerts(values, proto.alerts)]
     minutes = infusion.minutes_between(started, when)

@@ -223,3 +223,24 @@ def event_conflict(events: list[Event], kind: str, at: datetime) -> tuple[str, s
     if kind in ("stop", "rate-change") and state == "stopped":
         return "event_state", "the infusion was already stopped"
     return None
+
+
+def default_end(start_at: datetime, duration_min: float, events: list[Event]) -> datetime:
+    """When the infusion ended unless told otherwise (the contract's default): the `stop`
+    event, else start + the planned duration. Pauses do not extend it; they reduce the
+    delivered dose instead (see `course` with this end)."""
+    stop = min((e.at for e in events if e.kind == "stop" and e.at >= start_at), default=None)
+    return stop or start_at + timedelta(minutes=duration_min)
+
+
+def course_to_default_end(start_at: datetime, dose_mg: float, rate_mg_per_h: float,
+                          duration_min: float, events: list[Event],
+                          end_at: datetime | None = None,
+                          not_after: datetime | None = None) -> Course:
+    """The course up to the given end, else the default end (capped at `not_after`, e.g.
+    a discharge before the planned end): delivered mg pro-rated for pauses, rate changes
+    and an early stop."""
+    end = end_at or default_end(start_at, duration_min, events)
+    if end_at is None and not_after is not None and end > not_after:
+        end = not_after
+    return course(start_at, dose_mg, rate_mg_per_h, events, end)

@@ -25,7 +25,8 @@ def build(loaded: dict) -> dict:
     started = _dt(s["started_at"])
     ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"]) for e in loaded["events"]]
     explicit_end = _dt(dis["infusion_end_at"]) if dis else None
-    course = infusion.course(started, s["dose_mg"], s["rate_mg_per_h"], ev, explicit_end)
+    course = infusion.course_to_default_end(started, s["dose_mg"], s["rate_mg_per_h"],
+                                            s["duration_min"], ev, end_at=explicit_end)
 
     observations = []
     for o in loaded["observations"]:

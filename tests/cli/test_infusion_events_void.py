@@ -131,8 +131,10 @@ def test_backdated_events_that_fit_are_accepted(cli, sid):
     ok(event(cli, sid, "rate-change", "--rate", "30", when=at("08:05")))  # set while paused
     s = summary_json(cli, sid)
     assert [e["kind"] for e in s["events"]] == ["medication", "pause", "rate-change", "resume"]
-    # 20 mg in the first 20 min, paused 10, the other 20 mg at 30 mg/h: 40 min
-    assert s["infusion_end"] == utc("08:50")
+    # the contract's default end: start + duration (pauses do not extend it); 20 mg in
+    # the first 20 min, paused 10, then 30 mg/h for the last 10 min = 25 mg
+    assert s["infusion_end"] == utc("08:20")
+    assert s["delivered_mg"] == pytest.approx(25)
 
 
 def test_medication_after_stop_is_allowed(cli, sid):
@@ -140,17 +142,19 @@ def test_medication_after_stop_is_allowed(cli, sid):
     ok(event(cli, sid, "medication", "--detail", "ondansetron", when=at("08:05")))
 
 
-# pauses, stops and rate changes shape the default delivered dose and infusion end
+# The contract's defaults: the infusion ends at the stop event, else at start + duration
+# (pauses do not extend it), and the delivered dose is pro-rated for pauses, rate changes
+# and an early stop.
 @pytest.mark.parametrize(("events", "end", "delivered", "paused"), [
     ([], "08:20", 40, 0),
-    # paused 10 minutes: the same 40 mg, ten minutes later
-    ([("07:50", "pause"), ("08:00", "resume")], "08:30", 40, 10),
+    # paused 10 minutes: ends on time, 10 minutes' worth (10 mg) not delivered
+    ([("07:50", "pause"), ("08:00", "resume")], "08:20", 30, 10),
     # paused, resumed, stopped: 10 mg + 10 mg
     ([("07:50", "pause"), ("08:00", "resume"), ("08:10", "stop")], "08:10", 20, 10),
-    # paused and never resumed: the infusion ended at the pause
-    ([("07:50", "pause")], "07:50", 10, None),
-    # halved rate after 20 minutes: 20 mg left at 30 mg/h takes 40 minutes
-    ([("08:00", "rate-change", "30")], "08:40", 40, 0),
+    # paused and never resumed: 10 mg, paused for the rest of the planned time
+    ([("07:50", "pause")], "08:20", 10, 30),
+    # halved rate after 20 minutes: 20 mg + 10 mg by the planned end
+    ([("08:00", "rate-change", "30")], "08:20", 30, 0),
 ])
 def test_events_pro_rate_the_discharge_defaults(cli, sid, events, end, delivered, paused):
     for t, kind, *rate in events:
@@ -171,13 +175,16 @@ def test_events_pro_rate_the_discharge_defaults(cli, sid, events, end, delivered
     assert obs["detail"].startswith(f"{(9 * 60) - (h * 60 + m)} min since infusion end")
 
 
-def test_pause_delays_the_observation_window(cli, db_path, sid):
+def test_pause_does_not_move_the_observation_window(cli, db_path, sid):
     ok(event(cli, sid, "pause", when=at("07:50")))
     ok(event(cli, sid, "resume", when=at("08:00")))
-    # planned end 08:20 + 10 paused = 08:30; 08:55 is only 25 minutes after
-    r = discharge(cli, sid, when=at("08:55"))
+    # the infusion still ends at 08:20 (start + duration); 08:45 is only 25 minutes after
+    r = discharge(cli, sid, when=at("08:45"))
     assert_error(r, 1, json_out=True)
     assert [d["name"] for d in r.json["error"]["details"]] == ["observation"]
+    # 08:50 is 30 minutes after: discharged, with the paused 10 minutes not delivered
+    r = ok(discharge(cli, sid, when=at("08:50")))
+    assert r.json["data"]["summary"]["delivered_mg"] == pytest.approx(30)
 
 
 def test_explicit_infusion_end_and_delivered_dose(cli, db_path, sid):

@@ -81,3 +81,18 @@ def test_event_conflicts(events, kind, minute, code):
 ])
 def test_allowed_events(events, kind, minute):
     assert infusion.event_conflict(events, kind, T0 + timedelta(minutes=minute)) is None
+
+
+def test_default_end_is_the_stop_else_start_plus_duration():
+    assert infusion.default_end(T0, 40, []) == T0 + timedelta(minutes=40)
+    assert infusion.default_end(T0, 40, [ev("pause", 10), ev("resume", 20)]) == \
+        T0 + timedelta(minutes=40)  # pauses do not extend it
+    assert infusion.default_end(T0, 40, [ev("stop", 25)]) == T0 + timedelta(minutes=25)
+
+
+def test_course_to_default_end_pro_rates_pauses():
+    c = infusion.course_to_default_end(T0, 40, 60, 40, [ev("pause", 10), ev("resume", 20)])
+    assert c.end_at == T0 + timedelta(minutes=40)
+    assert c.delivered_mg == pytest.approx(30) and c.paused_min == pytest.approx(10)
+    early = infusion.course_to_default_end(T0, 40, 60, 40, [], not_after=T0 + timedelta(minutes=20))
+    assert early.delivered_mg == pytest.approx(20) and early.stopped_early
