@@ -191,9 +191,9 @@ def record(
             continue
         entry = scales.from_total(measure, total).as_dict()
         hist = assessments.history(store, p["id"], measure)
-        # the baseline is the first screening score, as in `trend`; a back-dated
+        # the baseline is the one `trend` uses (outcomes.baseline_row); a back-dated
         # assessment (not the latest) is compared with it too
-        base = next((h for h in hist if h["source"] == "screening"), None)
+        base = outcomes.baseline_row(hist, assessments.infusion_starts(store, p["id"]))
         if base and to_utc_iso(when) >= base["at"]:
             entry["baseline"] = base["total"]
             entry["change_pct"] = outcomes.change_pct(base["total"], total)

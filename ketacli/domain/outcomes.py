@@ -59,8 +59,23 @@ def rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
+def baseline_row(history: list[dict], infusion_starts: list[str]) -> dict | None:
+    """The baseline: the last screening score taken before the first infusion (a patient
+    re-screened before starting is compared with the screening that cleared them), else
+    the first screening score. `history` is oldest first; times are UTC ISO strings."""
+    screenings = [h for h in history if h["source"] == "screening"]
+    if not screenings:
+        return None
+    if infusion_starts:
+        first = min(infusion_starts)
+        before = [h for h in screenings if h["at"] <= first]
+        if before:
+            return before[-1]
+    return screenings[0]
+
+
 def trend(measure: str, history: list[dict], infusion_starts: list[str], tz) -> dict:
-    """The trend of one measure: baseline (the first screening score), points with
+    """The trend of one measure: baseline (see `baseline_row`), points with
     change and status, infusion dates, and a note after 3+ infusions without response.
 
     `history`: rows with source ('screening' | 'assessment'), id, at (UTC ISO), total;
@@ -68,7 +83,7 @@ def trend(measure: str, history: list[dict], infusion_starts: list[str], tz) -> 
     """
     from datetime import datetime
 
-    base_row = next((h for h in history if h["source"] == "screening"), None)
+    base_row = baseline_row(history, infusion_starts)
     if base_row is None:
         return {"measure": measure, "baseline": None, "points": [], "infusions": [],
                 "latest_status": None, "review_note": None}

@@ -74,9 +74,15 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
                SELECT s.patient_id, s.started_at FROM sessions s JOIN treated t USING (patient_id)
                WHERE s.number_in_series = ? AND s.started_at < ?)
            SELECT nth.patient_id,
-             (SELECT phq9_total FROM screenings sc WHERE sc.patient_id = nth.patient_id
-                AND sc.phq9_total IS NOT NULL AND {_nv('screening', 'sc.id')}
-                ORDER BY sc.at LIMIT 1) AS baseline,
+             coalesce(
+               (SELECT phq9_total FROM screenings sc WHERE sc.patient_id = nth.patient_id
+                  AND sc.phq9_total IS NOT NULL AND {_nv('screening', 'sc.id')}
+                  AND sc.at <= (SELECT min(started_at) FROM sessions f
+                                WHERE f.patient_id = nth.patient_id)
+                  ORDER BY sc.at DESC LIMIT 1),
+               (SELECT phq9_total FROM screenings sc WHERE sc.patient_id = nth.patient_id
+                  AND sc.phq9_total IS NOT NULL AND {_nv('screening', 'sc.id')}
+                  ORDER BY sc.at LIMIT 1)) AS baseline,
              (SELECT phq9_total FROM assessments a WHERE a.patient_id = nth.patient_id
                 AND a.phq9_total IS NOT NULL AND a.at >= nth.started_at AND a.at < ?
                 AND {_nv('assessment', 'a.id')}
