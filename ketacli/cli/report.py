@@ -110,6 +110,12 @@ def controlled(
                         "wasted_mg": "" if e["wasted_mg"] is None else e["wasted_mg"],
                         "unaccounted_mg": "" if e["unaccounted_mg"] is None else e["unaccounted_mg"],
                         "waste_witness": e["waste_witness"] or ""})
+        # then one total row per lot (status "lot-total"; discrepancy = how many)
+        for t in lots:
+            w.writerow({"lot": t["lot"], "drawn_mg": t["drawn_mg"],
+                        "administered_mg": t["administered_mg"], "wasted_mg": t["wasted_mg"],
+                        "status": "lot-total", "unaccounted_mg": t["unaccounted_mg"],
+                        "discrepancy": t["discrepancies"] or ""})
         return
     data = {"since": d_since.isoformat() if d_since else None,
             "until": d_until.isoformat() if d_until else None,

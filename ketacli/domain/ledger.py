@@ -14,7 +14,7 @@ def entry(row: dict) -> dict:
     drawn = row["drawn_mg"]
     given = row["delivered_mg"]
     wasted = row["wasted_mg"] if closed else None
-    unaccounted = round(drawn - given - wasted, 3) if closed else None
+    unaccounted = round(drawn - given - wasted, 3) + 0.0 if closed else None  # never -0.0
     return {
         "session_id": row["session_id"],
         "date": row["started_at"],
@@ -49,7 +49,7 @@ def totals(entries: list[dict]) -> list[dict]:
         t["discrepancies"] += e["discrepancy"]
     for t in by_lot.values():
         for k in ("drawn_mg", "administered_mg", "wasted_mg", "unaccounted_mg"):
-            t[k] = round(t[k], 3)
+            t[k] = round(t[k], 3) + 0.0
     return sorted(by_lot.values(), key=lambda t: t["lot"])
 
 

@@ -83,12 +83,17 @@ def test_csv_opens_cleanly(cli, clinic_day):
     r = cli("report", "controlled", "--format", "csv")
     assert r.exit_code == 0, r.stderr
     table = list(csv.DictReader(io.StringIO(r.stdout, newline="")))
-    assert [row["status"] for row in table] == ["closed", "closed", "open"]
+    assert [row["status"] for row in table] == ["closed", "closed", "open",
+                                                "lot-total", "lot-total"]
+    totals = {row["lot"]: row for row in table if row["status"] == "lot-total"}
+    assert float(totals["LOT-A"]["drawn_mg"]) == 90
+    assert float(totals["LOT-A"]["wasted_mg"]) == 10
+    assert totals["LOT-A"]["unaccounted_mg"] == "0.0"  # never "-0.0"
     assert table[0]["lot"] == "LOT-A" and float(table[0]["drawn_mg"]) == 50
     assert set(table[0]) == {"session_id", "date", "patient", "lot", "drawn_mg",
                              "administered_mg", "wasted_mg", "waste_witness", "clinician",
                              "status", "unaccounted_mg", "discrepancy"}
-    assert r.stdout_bytes.count(b"\r\n") == 4  # header + 3 rows, spreadsheet line ends
+    assert r.stdout_bytes.count(b"\r\n") == 6  # header, 3 sessions, 2 lots: spreadsheet ends
 
 
 def test_ledger_is_audited(cli, db_path, clinic_day):
