@@ -61,11 +61,6 @@ def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def local(dt: datetime | str, tz) -> datetime:
-    if isinstance(dt, str):
-        dt = from_iso(dt)
-    return dt.astimezone(tz)
-
 
 def today(tz) -> date:
     return CLOCK.now().astimezone(tz).date()

@@ -93,7 +93,9 @@ def discharge(
     when = parse_at(at, s.tz)
     end_explicit = parse_at(infusion_end, s.tz, option="--infusion-end") if infusion_end else None
 
-    store, sess = _open_session(session_id, patient)
+    from ketacli.cli.vitals import _session
+
+    store, sess = _session(session_id, patient)
     started = _dt(sess["started_at"])
     if when < started or (end_explicit and not started <= end_explicit <= when):
         raise Invalid("times out of order: start <= infusion end <= discharge", code="time_order")
@@ -176,11 +178,6 @@ def discharge(
 
     emit(data, json_out, human)
 
-
-def _open_session(session_id, patient):
-    from ketacli.cli.vitals import _session
-
-    return _session(session_id, patient)
 
 
 @command

@@ -14,7 +14,6 @@ SIDE_EFFECTS = ("dizziness", "difficulty-speaking", "nausea", "vomiting", "heada
                 "blurred-vision", "dissociation", "hypertension", "tachycardia", "anxiety",
                 "drowsiness", "other")
 SEVERITIES = ("mild", "moderate", "severe")
-ALDRETE_ITEMS = ("activity", "respiration", "circulation", "consciousness", "spo2")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 REMISSION = {"phq9": lambda t: t < 5, "gad7": lambda t: t < 5, "madrs": lambda t: t <= 10}
-STATUSES = ("remission", "response", "partial-response", "no-response")
 
 
 def change_pct(baseline: int, total: int) -> float | None:

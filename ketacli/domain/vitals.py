@@ -21,10 +21,6 @@ LABELS = {
     "sbp": "SBP", "dbp": "DBP", "hr": "HR", "spo2": "SpO2", "rr": "RR",
     "etco2": "EtCO2", "moaas": "MOAA/S", "dissociation": "dissociation",
 }
-UNITS = {
-    "sbp": "mmHg", "dbp": "mmHg", "hr": "/min", "spo2": "%", "rr": "/min",
-    "etco2": "mmHg", "moaas": "", "dissociation": "/10",
-}
 
 
 def check_plausible(values: dict[str, int | None], option: str | None = None) -> None:

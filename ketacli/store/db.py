@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,9 +307,6 @@ def _statements(sql: str) -> list[str]:
         out.append("".join(buf).strip())
     return out
 
-
-def file_mode(path: Path) -> str:
-    return oct(stat.S_IMODE(path.stat().st_mode))
 
 
 def dumps(value) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ketacli.store.db import Tx, dumps
+from ketacli.store.db import Tx
 from ketacli.store.records import not_voided
 
 
@@ -62,5 +62,3 @@ def as_result(row, mrn: str) -> dict:
         "clinician": row["clinician"],
     }
 
-
-__all__ = ["add", "as_result", "dumps", "get", "latest", "scores"]

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 from ketacli.errors import Conflict, NotFound
-from ketacli.store.db import Store, Tx, dumps
+from ketacli.store.db import Store, Tx
 from ketacli.store.records import not_voided
-
-OBS_COLS = ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas", "dissociation")
 
 
 def get(store: Store, session_id: int):
@@ -140,5 +138,3 @@ def load(store: Store, session_id: int) -> dict:
         "side_effects": [dict(e) for e in effects],
     }
 
-
-__all__ = ["OBS_COLS", "dumps"]
