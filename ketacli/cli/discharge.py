@@ -99,8 +99,7 @@ def discharge(
     started = _dt(sess["started_at"])
     if when < started or (end_explicit and not started <= end_explicit <= when):
         raise Invalid("times out of order: start <= infusion end <= discharge", code="time_order")
-    ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"])
-          for e in sessions.events(store, sess["id"])]
+    ev = sessions.infusion_events(store, sess["id"])
     # default end: the stop event, else start + duration (a discharge before it ends the
     # infusion then); the delivered dose is pro-rated for pauses, rate changes and a stop
     course = infusion.course_to_default_end(

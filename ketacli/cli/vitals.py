@@ -75,8 +75,7 @@ def log_vitals(
     started = _dt(sess["started_at"])
     if when < started:
         raise Invalid("--at is before the infusion started", code="before_start")
-    ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"])
-          for e in sessions.events(store, sess["id"])]
+    ev = sessions.infusion_events(store, sess["id"])
     end = infusion.default_end(started, sess["duration_min"], ev)
     phase = "intra" if when <= end else "post"
     alerts = [a.as_dict() for a in vitals.alerts(values, proto.alerts)]
@@ -154,8 +153,7 @@ def log_event(
     now_iso = to_utc_iso(CLOCK.now())
     with store.write() as tx:
         sessions.ensure_open(tx, sess["id"])
-        recorded = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"])
-                    for e in sessions.events(tx, sess["id"])]
+        recorded = sessions.infusion_events(tx, sess["id"])
         conflict = infusion.event_conflict(recorded, kind, when)
         if conflict:
             raise Conflict(f"session {sess['id']}: {conflict[1]}", code=conflict[0])

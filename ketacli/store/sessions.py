@@ -138,3 +138,13 @@ def load(store: Store, session_id: int) -> dict:
         "side_effects": [dict(e) for e in effects],
     }
 
+
+
+def infusion_events(store_or_tx, session_id: int) -> list:
+    """The session's (non-voided) events as the domain's infusion events."""
+    from datetime import datetime
+
+    from ketacli.domain.infusion import Event
+
+    return [Event(e["kind"], datetime.fromisoformat(e["at"]), e["rate_mg_per_h"])
+            for e in events(store_or_tx, session_id)]
