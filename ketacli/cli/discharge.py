@@ -61,7 +61,7 @@ def discharge(
     from ketacli.clock import CLOCK, parse_at, to_utc_iso
     from ketacli.clock import from_iso as _dt
     from ketacli.domain import discharge as rules
-    from ketacli.domain import infusion, ledger, validate, vitals
+    from ketacli.domain import infusion, ledger, safety, validate, vitals
     from ketacli.errors import Invalid, Refused
     from ketacli.store import followups, sessions
     from ketacli.store.db import dumps
@@ -112,10 +112,9 @@ def discharge(
     crit = rules.criteria(aldrete=score, minutes_since_end=minutes_since_end, sbp=sbp, dbp=dbp,
                           hr=hr, transport=transport, protocol=proto)
     unmet = [c for c in crit if not c.met]
-    blocking = [c for c in unmet if not c.overridable]
     now_iso = to_utc_iso(CLOCK.now())
     when_iso = to_utc_iso(when)
-    refused = bool(unmet and (override is None or blocking))
+    refused = safety.refused(unmet, override)
     planned = [] if no_schedule else rules.schedule(
         sess["number_in_series"], when.astimezone(s.tz).date(), proto.schedule)
     created = []
@@ -156,7 +155,7 @@ def discharge(
             "discharge criteria not met: " + "; ".join(
                 c.detail + ("" if c.overridable else " (not overridable)") for c in unmet),
             code="discharge_refused", details=[c.as_dict() for c in unmet],
-            hint=None if blocking else "rerun with --override REASON after clinician review",
+            hint=safety.override_hint(unmet),
         )
     from ketacli.cli.common import warn
     from ketacli.domain.summary import build

@@ -41,9 +41,7 @@ def outcomes_report(since: Since = None, until: Until = None, json_out: Json = F
     d_since, d_until, lo, hi = period(since, until, s.tz)
     induction = s.protocol.schedule.induction_sessions
     raw = reports.outcomes(s.store(create=False), since=lo, until=hi, induction=induction)
-    pairs = [(b, o) for b, o in raw.pop("finishers") if b is not None and o is not None]
-    statuses = [outcomes.status("phq9", b, o) for b, o in pairs]
-    n = len(pairs)
+    cohort = outcomes.cohort(raw.pop("finishers"))
     discharged = raw["sessions_discharged"]
     data = {
         "since": d_since.isoformat() if d_since else None,
@@ -55,9 +53,9 @@ def outcomes_report(since: Since = None, until: Until = None, json_out: Json = F
         "side_effect_rates": {code: outcomes.rate(c, discharged)
                               for code, c in raw["side_effect_counts"].items()},
         "induction_sessions": induction,
-        "patients_completed_induction": n,
-        "response_rate": outcomes.rate(sum(outcomes.responded(x) for x in statuses), n),
-        "remission_rate": outcomes.rate(sum(x == "remission" for x in statuses), n),
+        "patients_completed_induction": cohort["n"],
+        "response_rate": cohort["response_rate"],
+        "remission_rate": cohort["remission_rate"],
         "overrides": raw["overrides"],
     }
 

@@ -48,7 +48,7 @@ def start_session(
     import json
 
     from ketacli.clock import CLOCK, parse_at, to_utc_iso
-    from ketacli.domain import infusion, ledger, validate, vitals
+    from ketacli.domain import infusion, ledger, safety, validate, vitals
     from ketacli.errors import Conflict, Invalid, Refused
     from ketacli.store import followups, patients, screenings, sessions
     from ketacli.store.db import dumps
@@ -99,8 +99,7 @@ def start_session(
             screening=state, start_day=when.astimezone(s.tz).date(), sbp=sbp, dbp=dbp,
             dose_mg_per_kg=mg_per_kg, last_infusion_at=_dt(last), start_at=when, protocol=proto,
         )
-        blocking = [r for r in unmet if not r.overridable]
-        if unmet and (override is None or blocking):
+        if safety.refused(unmet, override):
             tx.audit("refuse", "session", None, patient=mrn, at=now_iso, detail={
                 "rules": [r.name for r in unmet], "override_offered": override is not None,
             })
@@ -137,8 +136,7 @@ def start_session(
         raise Refused(
             "cannot start the infusion: " + "; ".join(lines),
             code="start_refused", details=[r.as_dict() for r in refused],
-            hint=None if any(not r.overridable for r in refused)
-            else "after clinician review, rerun with --override REASON",
+            hint=safety.override_hint(refused),
         )
     data = {
         "session_id": sid, "patient": mrn, "number_in_series": number, "weight_kg": kg,

@@ -117,3 +117,14 @@ def trend(measure: str, history: list[dict], infusion_starts: list[str], tz) -> 
         "latest_status": latest["status"] if latest else None,
         "review_note": note,
     }
+
+
+def cohort(pairs: list[tuple[int | None, int | None]], measure: str = "phq9") -> dict:
+    """Response and remission rates among (baseline, outcome) pairs with both scores."""
+    both = [(b, o) for b, o in pairs if b is not None and o is not None]
+    statuses = [status(measure, b, o) for b, o in both]
+    return {
+        "n": len(both),
+        "response_rate": rate(sum(responded(x) for x in statuses), len(both)),
+        "remission_rate": rate(sum(x == "remission" for x in statuses), len(both)),
+    }

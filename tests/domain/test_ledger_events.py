@@ -96,3 +96,23 @@ def test_course_to_default_end_pro_rates_pauses():
     assert c.delivered_mg == pytest.approx(30) and c.paused_min == pytest.approx(10)
     early = infusion.course_to_default_end(T0, 40, 60, 40, [], not_after=T0 + timedelta(minutes=20))
     assert early.delivered_mg == pytest.approx(20) and early.stopped_early
+
+
+def test_safety_refusal_rule():
+    from ketacli.domain import safety
+
+    soft = infusion.Rule("bp", "BP high")
+    hard = infusion.Rule("screening", "ineligible", overridable=False)
+    assert safety.refused([], None) is False
+    assert safety.refused([soft], None) is True
+    assert safety.refused([soft], "reviewed by Dr A") is False
+    assert safety.refused([soft, hard], "reviewed by Dr A") is True
+    assert safety.override_hint([soft]) and safety.override_hint([soft, hard]) is None
+
+
+def test_cohort_rates_skip_missing_scores():
+    from ketacli.domain import outcomes
+
+    c = outcomes.cohort([(20, 10), (20, 4), (20, 16), (None, 5), (18, None)])
+    assert c == {"n": 3, "response_rate": round(2 / 3, 4), "remission_rate": round(1 / 3, 4)}
+    assert outcomes.cohort([]) == {"n": 0, "response_rate": None, "remission_rate": None}

@@ -1,0 +1,16 @@
+"""The one rule for safety refusals: every unmet rule is listed; an override with a
+reason proceeds, unless a rule that can never be overridden is among them."""
+
+from __future__ import annotations
+
+
+def refused(unmet: list, override: str | None) -> bool:
+    """True when the action must be refused (exit 1) given the unmet rules (each with an
+    `overridable` attribute) and the clinician's override reason, if any."""
+    return bool(unmet) and (override is None or any(not r.overridable for r in unmet))
+
+
+def override_hint(unmet: list) -> str | None:
+    if any(not r.overridable for r in unmet):
+        return None
+    return "after clinician review, rerun with --override REASON"
