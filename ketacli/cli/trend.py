@@ -62,22 +62,15 @@ def trend(
 
 
 def _export(render, path: Path, kind: str) -> None:
-    import os
+    """The same view as SVG or HTML, written atomically with mode 0600 (patient data)."""
+    import io
 
     from rich.console import Console
 
-    from ketacli.errors import StorageError
+    from ketacli.cli import output
 
-    rec = Console(record=True, width=100, file=open(os.devnull, "w"), force_terminal=True)  # noqa: SIM115
+    rec = Console(record=True, width=100, file=io.StringIO(), force_terminal=True)
     render(rec)
-    old = os.umask(0o077)  # the view holds patient data: 0600 like the database
-    try:
-        if kind == "svg":
-            rec.save_svg(str(path), title="ketacli trend")
-        else:
-            rec.save_html(str(path))
-        os.chmod(path, 0o600)
-    except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}", code="output_unwritable") from None
-    finally:
-        os.umask(old)
+    text = rec.export_svg(title="ketacli trend") if kind == "svg" else rec.export_html()
+    with output.atomic(path) as fh:
+        fh.write(text)
