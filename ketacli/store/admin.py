@@ -129,4 +129,16 @@ def sealed_rows_altered(store: Store) -> list[str]:
         table = ENTITY_TABLE.get(entity)
         if table and digest and row_digest(store.conn, table, rid) != digest:
             bad.append(f"{entity} {rid}")
+    from ketacli.store.sessions import side_effects_digest
+
+    cur = store.conn.execute(
+        "SELECT entity_id, json_extract(detail, '$.discharge_sha256'), "
+        "json_extract(detail, '$.side_effects_sha256') FROM audit "
+        "WHERE action = 'discharge' AND detail LIKE '%discharge_sha256%'")
+    for sid, dis_digest, se_digest in cur:
+        did = store.scalar("SELECT id FROM discharges WHERE session_id = ?", (sid,))
+        if did is None or row_digest(store.conn, "discharges", did) != dis_digest:
+            bad.append(f"discharge of session {sid}")
+        elif side_effects_digest(store.conn, sid) != se_digest:
+            bad.append(f"side effects of session {sid}")
     return bad

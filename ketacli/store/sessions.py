@@ -111,9 +111,24 @@ def discharge(tx: Tx, row: dict, *, mrn: str, side_effects: list[tuple[str, str]
             "session_id": row["session_id"], "code": code, "severity": severity,
             "recorded_at": row["recorded_at"], "clinician": row["clinician"],
         })
+    from ketacli.store.db import row_digest
+
+    # seal the discharge and its side effects (drawn/given/wasted are ledger records)
+    sealed = {"discharge_sha256": row_digest(tx.conn, "discharges", did),
+              "side_effects_sha256": side_effects_digest(tx, row["session_id"])}
     tx.audit("discharge", "session", row["session_id"], patient=mrn, at=row["recorded_at"],
-             detail=detail)
+             detail={**detail, **sealed})
     return did
+
+
+def side_effects_digest(store_or_tx, session_id: int) -> str:
+    import hashlib
+    import json
+
+    rows = [list(r) for r in store_or_tx.execute(
+        "SELECT id, code, severity, recorded_at, clinician FROM side_effects "
+        "WHERE session_id = ? ORDER BY id", (session_id,))]
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
 def load(store: Store, session_id: int) -> dict:

@@ -365,3 +365,32 @@ def test_check_finds_a_clinical_row_changed_behind_the_programs_back(cli, db_pat
     failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
     assert list(failed) == ["clinical_rows"]
     assert "screening 1" in failed["clinical_rows"]
+
+
+def test_check_finds_a_discharge_changed_behind_the_programs_back(cli, db_path):
+    import sqlite3
+
+    base = ("--weight", "80", "--bp", "120/80", "--hr", "70")
+    assert cli("screen", "D-1", "--name", "Seal Discharge", *base,
+               "--at", "2026-11-27 06:00").exit_code == 0
+    assert cli("start-session", "D-1", "--bp", "120/80", "--hr", "70", "--drawn-mg", "50",
+               "--at", "2026-11-27 06:30").exit_code == 0
+    r = cli("discharge", "--patient", "D-1", "--aldrete", "10", "--bp", "120/80", "--hr", "70",
+            "--transport", "escort", "--wasted-mg", "10", "--waste-witness", "rn.two",
+            "--side-effect", "nausea", "--at", "2026-11-27 08:00")
+    assert r.exit_code == 0, r.stderr
+    assert cli("db", "check").exit_code == 0
+    con = sqlite3.connect(db_path)
+    con.executescript("DROP TRIGGER discharges_no_update; "
+                      "UPDATE discharges SET wasted_mg = 0, waste_witness = NULL; "
+                      "CREATE TRIGGER discharges_no_update BEFORE UPDATE ON discharges "
+                      "BEGIN SELECT RAISE(ABORT, 'append-only'); END;"
+                      "DROP TRIGGER side_effects_no_delete; DELETE FROM side_effects; "
+                      "CREATE TRIGGER side_effects_no_delete BEFORE DELETE ON side_effects "
+                      "BEGIN SELECT RAISE(ABORT, 'append-only'); END;")
+    con.close()
+    r = cli("db", "check", "--json")
+    assert r.exit_code == 4
+    failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
+    assert list(failed) == ["clinical_rows"]
+    assert "discharge of session 1" in failed["clinical_rows"]
