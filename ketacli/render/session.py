@@ -154,8 +154,9 @@ def summary_panel(d: dict, tz) -> Panel:
         f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['weight_kg'])} kg = "
         f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min; {_rates(d)}"))
     parts.append(Text(
-        f"Lot {dash(d['lot'])}; drawn {num(d['drawn_mg'])} mg; delivered "
-        f"{num(d['delivered_mg'])} mg" + (" (so far)" if not d["discharge"] else "")
+        f"Lot {dash(d['lot'])}; drawn {num(d['drawn_mg'])} mg; "
+        + (f"delivered {num(d['delivered_mg'])} mg" if d["discharge"]
+           else f"{num(d['delivered_mg'])} mg by the planned end {hm(d['infusion_end'], tz)}")
         + (f"; wasted {num(d['discharge']['wasted_mg'])} mg, witness "
            f"{d['discharge']['waste_witness']}" if d["discharge"] and d["discharge"]["wasted_mg"]
            else "")

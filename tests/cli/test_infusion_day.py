@@ -252,7 +252,7 @@ def test_summary_of_an_open_session(cli):
     assert s["monitoring"]["monitoring_minutes"] is None
     text = ok(cli("summary", sid)).stdout
     assert f"Session {sid} - {MRN} - open" in text
-    assert "OPEN" in text and "(so far)" in text
+    assert "OPEN" in text and "by the planned end" in text
     assert "Discharge criteria" not in text
 
 
