@@ -248,8 +248,10 @@ class _Job:
         deid = self.study is not None
         bundle = (FhirNdjson if ndjson else FhirBundle)(fh, timestamp)
         counts: dict[str, int] = {}
-        # Patients (all of them: records since --since may belong to earlier patients).
-        for row in self._dicts("patients", since_override="0000"):
+        # Patients: all of them when other records are exported (records since --since may
+        # belong to earlier patients); `export patients --since` gives the new ones only.
+        only_patients = tables == ["patients"]
+        for row in self._dicts("patients", since_override=None if only_patients else "0000"):
             bundle.add(fhir.patient(row, deid))
         counts["patients"] = bundle.n
         # Encounters for sessions, also two days before --since so observations resolve.

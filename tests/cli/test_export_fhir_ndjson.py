@@ -47,3 +47,17 @@ def test_no_mapping_tables_are_refused(cli):
     assert cli("demo", "--patients", "3", "--seed", "5").exit_code == 0
     r = cli("export", "followups", "--format", "fhir-ndjson")
     assert r.exit_code == 2 and r.stderr.startswith("error:")
+
+
+def test_fhir_patients_since_gives_new_patients_only(cli):
+    assert cli("patient", "add", "OLD-1", "--name", "Old One").exit_code == 0
+    from datetime import UTC, datetime
+
+    from ketacli.clock import CLOCK
+
+    CLOCK.pin(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))
+    assert cli("patient", "add", "NEW-1", "--name", "New One").exit_code == 0
+    r = cli("export", "patients", "--format", "fhir-ndjson", "--since", "2026-11-28")
+    assert r.exit_code == 0, r.stderr
+    mrns = [json.loads(x)["identifier"][0]["value"] for x in r.stdout.splitlines()]
+    assert mrns == ["NEW-1"]
