@@ -334,42 +334,39 @@ def test_swapped_ids_are_detected(cli, three_patients):
     _assert_chain_broken(cli, 2)
 
 
-def test_check_finds_a_removed_guard_trigger(cli, db_path):
-    import sqlite3
-
-    assert cli("patient", "add", "G-1", "--name", "Guard Test").exit_code == 0
-    con = sqlite3.connect(db_path)
-    con.execute("DROP TRIGGER observations_no_update")
-    con.close()
+def _failed_checks(cli) -> dict[str, str]:
+    """`db check --json` must exit 4; the failed checks by name, with their detail."""
     r = cli("db", "check", "--json")
     assert r.exit_code == 4
-    failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
+    return {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
+
+
+def _guard(table: str, op: str) -> str:
+    """The append-only guard trigger put back after an edit (so only the seal can tell)."""
+    return (f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'append-only'); END")
+
+
+def test_check_finds_a_removed_guard_trigger(cli, db_path):
+    assert cli("patient", "add", "G-1", "--name", "Guard Test").exit_code == 0
+    tamper(db_path, drop=("observations_no_update",))
+    failed = _failed_checks(cli)
     assert list(failed) == ["append_only"]
     assert "observations_no_update" in failed["append_only"]
 
 
 def test_check_finds_a_clinical_row_changed_behind_the_programs_back(cli, db_path):
-    import sqlite3
-
     assert cli("screen", "S-1", "--name", "Seal Test", "--weight", "80", "--bp", "120/80",
                "--hr", "70", "--at", "2026-11-27 08:00").exit_code == 0
     assert cli("db", "check").exit_code == 0
-    con = sqlite3.connect(db_path)
-    con.executescript("DROP TRIGGER screenings_no_update; "
-                      "UPDATE screenings SET weight_kg = 95 WHERE id = 1; "
-                      "CREATE TRIGGER screenings_no_update BEFORE UPDATE ON screenings "
-                      "BEGIN SELECT RAISE(ABORT, 'append-only'); END;")
-    con.close()
-    r = cli("db", "check", "--json")
-    assert r.exit_code == 4
-    failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
+    tamper(db_path, "UPDATE screenings SET weight_kg = 95 WHERE id = 1",
+           _guard("screenings", "UPDATE"), drop=("screenings_no_update",))
+    failed = _failed_checks(cli)
     assert list(failed) == ["clinical_rows"]
     assert "screening 1" in failed["clinical_rows"]
 
 
 def test_check_finds_a_discharge_changed_behind_the_programs_back(cli, db_path):
-    import sqlite3
-
     base = ("--weight", "80", "--bp", "120/80", "--hr", "70")
     assert cli("screen", "D-1", "--name", "Seal Discharge", *base,
                "--at", "2026-11-27 06:00").exit_code == 0
@@ -380,17 +377,10 @@ def test_check_finds_a_discharge_changed_behind_the_programs_back(cli, db_path):
             "--side-effect", "nausea", "--at", "2026-11-27 08:00")
     assert r.exit_code == 0, r.stderr
     assert cli("db", "check").exit_code == 0
-    con = sqlite3.connect(db_path)
-    con.executescript("DROP TRIGGER discharges_no_update; "
-                      "UPDATE discharges SET wasted_mg = 0, waste_witness = NULL; "
-                      "CREATE TRIGGER discharges_no_update BEFORE UPDATE ON discharges "
-                      "BEGIN SELECT RAISE(ABORT, 'append-only'); END;"
-                      "DROP TRIGGER side_effects_no_delete; DELETE FROM side_effects; "
-                      "CREATE TRIGGER side_effects_no_delete BEFORE DELETE ON side_effects "
-                      "BEGIN SELECT RAISE(ABORT, 'append-only'); END;")
-    con.close()
-    r = cli("db", "check", "--json")
-    assert r.exit_code == 4
-    failed = {c["name"]: c["detail"] for c in r.json["error"]["details"] if not c["ok"]}
+    tamper(db_path, "UPDATE discharges SET wasted_mg = 0, waste_witness = NULL",
+           _guard("discharges", "UPDATE"), "DELETE FROM side_effects",
+           _guard("side_effects", "DELETE"),
+           drop=("discharges_no_update", "side_effects_no_delete"))
+    failed = _failed_checks(cli)
     assert list(failed) == ["clinical_rows"]
     assert "discharge of session 1" in failed["clinical_rows"]
