@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from ketacli.errors import Invalid
+from ketacli.errors import Code, Invalid
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -99,7 +99,7 @@ def parse_at(text: str | None, tz, *, option: str = "--at") -> datetime:
             hint="use ISO-8601 with offset, 'YYYY-MM-DD HH:MM' or 'HH:MM' (clinic zone)",
         )
     if when - now > FUTURE_TOLERANCE:
-        raise Invalid(f"{option}: {raw} is in the future", code="future_time")
+        raise Invalid(f"{option}: {raw} is in the future", code=Code.FUTURE_TIME)
     return when
 
 

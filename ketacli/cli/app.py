@@ -44,7 +44,8 @@ class KetaGroup(TyperGroup):
 
 
 def _usage_error(exc, argv: list[str]) -> int:
-    from ketacli.cli.common import _write, print_json
+    from ketacli.render.out import print_json
+    from ketacli.render.out import write as _write
 
     if type(exc).__name__ == "NoArgsIsHelpError":
         ctx = getattr(exc, "ctx", None)
@@ -109,12 +110,13 @@ def main(
     ] = False,
 ) -> None:
     """ketacli: the record of a ketamine clinic's treatment days, kept in one SQLite file."""
-    from ketacli.cli.common import Settings, set_settings
+    from ketacli.cli.settings import Settings, set_settings
 
     set_settings(Settings(db=db, clinician=clinician, tz_name=tz or None, protocol_path=protocol))
 
 
 def _register() -> None:
+    """The visible list of commands, in the order `ketacli --help` shows them."""
     from ketacli.cli import (
         audit,
         db,
@@ -133,19 +135,27 @@ def _register() -> None:
     )
 
     app.add_typer(patient.app, name="patient")
-    screen.register(app)
-    session.register(app)
-    vitals.register(app)
-    discharge.register(app)
-    void.register(app)
+    app.command("screen", short_help="Screening: vitals, scales, decision and reasons.")(
+        screen.screen)
+    app.command("start-session", short_help="Start an infusion: dose, rates, safety checks.")(
+        session.start_session)
+    app.command("log-vitals", short_help="Record vital signs; alerts from the protocol.")(
+        vitals.log_vitals)
+    app.command("log-event", short_help="Pause, resume, rate change, stop, medication...")(
+        vitals.log_event)
+    app.command("discharge", short_help="Discharge: criteria, doses, side effects, follow-ups.")(
+        discharge.discharge)
+    app.command("summary", short_help="The session panel for the chart.")(discharge.summary)
+    app.command("void", short_help="Mark a record entered-in-error (kept, skipped).")(void.void)
     app.add_typer(followup.app, name="followup")
-    trend.register(app)
+    app.command("trend", short_help="Response over time: chart, change, status.")(trend.trend)
     app.add_typer(report.app, name="report")
-    export.register(app)
-    audit.register(app)
+    app.command("export", short_help="CSV, JSON, NDJSON or FHIR R4; de-identified.")(
+        export.export)
+    app.command("audit", short_help="The hash-chained audit log; --verify.")(audit.audit)
     app.add_typer(db.app, name="db")
     app.add_typer(protocol.app, name="protocol")
-    demo.register(app)
+    app.command("demo", short_help="Build a synthetic clinic to explore.")(demo.demo)
 
 
 _register()

@@ -6,12 +6,9 @@ from typing import Annotated
 
 import typer
 
-from ketacli.cli.common import command, emit, settings
+from ketacli.cli.edge import command
 from ketacli.cli.options import Json, Since
-
-
-def register(app: typer.Typer) -> None:
-    app.command("audit", short_help="The hash-chained audit log; --verify.")(audit)
+from ketacli.errors import Code
 
 
 @command
@@ -23,9 +20,11 @@ def audit(
     json_out: Json = False,
 ) -> None:
     """The append-only, hash-chained audit log: who did what, when."""
+    from ketacli.cli.settings import settings
     from ketacli.clock import day_start_utc, parse_date, to_utc_iso
     from ketacli.domain import validate
     from ketacli.errors import StorageError
+    from ketacli.render.out import emit
     from ketacli.store import audit as store_audit
 
     s = settings()
@@ -39,7 +38,7 @@ def audit(
             raise StorageError(
                 f"audit chain broken: {len(report.problems)} problems, first at audit row "
                 f"{first['id']} ({first['problem']})",
-                code="audit_chain_broken", details=report.problems[:50],
+                code=Code.AUDIT_CHAIN_BROKEN, details=report.problems[:50],
             )
         data = {"verified": True, "rows": report.rows}
         emit(data, json_out, lambda con: con.print(f"Audit chain intact: {report.rows} rows."))

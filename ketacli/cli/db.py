@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ketacli.cli.common import command, emit, settings
+from ketacli.cli.edge import command
 from ketacli.cli.options import Json
+from ketacli.errors import Code
 
 app = typer.Typer(help="The database file: info, checks, backups, migrations.",
                   no_args_is_help=True)
@@ -18,6 +19,8 @@ app = typer.Typer(help="The database file: info, checks, backups, migrations.",
 @command
 def info(json_out: Json = False) -> None:
     """Schema version, record counts, size and file mode."""
+    from ketacli.cli.settings import settings
+    from ketacli.render.out import emit
     from ketacli.store import admin
 
     data = admin.info(settings().store(create=False))
@@ -42,7 +45,9 @@ def info(json_out: Json = False) -> None:
 @command
 def check(json_out: Json = False) -> None:
     """Integrity, foreign keys, audit chain and permissions; exit 4 on a failed check."""
+    from ketacli.cli.settings import settings
     from ketacli.errors import StorageError
+    from ketacli.render.out import emit
     from ketacli.store import admin
 
     data = admin.check(settings().store(create=False))
@@ -50,7 +55,7 @@ def check(json_out: Json = False) -> None:
         failed = [c for c in data["checks"] if not c["ok"]]
         raise StorageError(
             "database check failed: " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
-            code="check_failed", details=data["checks"],
+            code=Code.CHECK_FAILED, details=data["checks"],
         )
 
     def human(con):
@@ -67,6 +72,8 @@ def backup(
     json_out: Json = False,
 ) -> None:
     """An online, consistent, verified copy (safe while others write)."""
+    from ketacli.cli.settings import settings
+    from ketacli.render.out import emit
     from ketacli.store import admin
 
     store = settings().store(create=False)
@@ -84,7 +91,8 @@ def backup(
 @command
 def migrate(json_out: Json = False) -> None:
     """Create the database if needed and apply pending schema migrations."""
-    from ketacli.cli.common import os_user
+    from ketacli.cli.settings import os_user, settings
+    from ketacli.render.out import emit
     from ketacli.store.db import Actor, apply_migrations, open_store, schema_version
 
     s = settings()

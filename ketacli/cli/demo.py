@@ -6,11 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ketacli.cli.common import command, emit, settings
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo", short_help="Build a synthetic clinic to explore.")(demo)
+from ketacli.cli.edge import command
+from ketacli.errors import Code
 
 
 @command
@@ -30,8 +27,10 @@ def demo(
     import sys
 
     from ketacli import demo as gen
+    from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, today
     from ketacli.errors import Conflict
+    from ketacli.render.out import emit
     from ketacli.store import bulk, reports
 
     s = settings()
@@ -40,11 +39,11 @@ def demo(
     if n_real:
         raise Conflict(
             f"this database holds {n_real} real patients: the demo only fills an empty or "
-            "demo database", code="database_not_demo", hint="use --db with a new file",
+            "demo database", code=Code.DATABASE_NOT_DEMO, hint="use --db with a new file",
         )
     created = 0
     if n_demo:
-        from ketacli.cli.common import warn
+        from ketacli.render.out import warn
 
         warn(f"the demo clinic is already here ({n_demo} patients): showing it; "
              "use --db with a new file for a fresh one")
@@ -55,7 +54,7 @@ def demo(
         if sys.stderr.isatty() and patients >= 200:
             from rich.progress import Progress
 
-            from ketacli.cli.common import console
+            from ketacli.render.out import console
 
             progress = Progress(console=console(stderr=True), transient=True)
             task = progress.add_task("Building the demo clinic", total=patients)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from ketacli.errors import StorageError
+from ketacli.errors import Code, StorageError
 
 
 @contextlib.contextmanager
@@ -24,7 +24,7 @@ def atomic(path: Path):
             fh = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc.strerror}",
-                               code="output_unwritable") from None
+                               code=Code.OUTPUT_UNWRITABLE) from None
         try:
             yield fh
             fh.flush()
@@ -34,7 +34,7 @@ def atomic(path: Path):
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}", code="output_unwritable") from None
+        raise StorageError(f"cannot write {path}: {exc.strerror}", code=Code.OUTPUT_UNWRITABLE) from None
     finally:
         os.umask(old)
         with contextlib.suppress(OSError):
@@ -48,7 +48,7 @@ def destination(path: Path | None):
         sys.stdout.flush()
         return
     if Path(path).is_dir():
-        raise StorageError(f"--output is a directory: {path}", code="output_unwritable")
+        raise StorageError(f"--output is a directory: {path}", code=Code.OUTPUT_UNWRITABLE)
     with atomic(path) as fh:
         yield fh
 
@@ -61,11 +61,11 @@ def directory(path: Path):
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StorageError(f"cannot create {path}: {exc.strerror}",
-                           code="output_unwritable") from None
+                           code=Code.OUTPUT_UNWRITABLE) from None
     finally:
         os.umask(old)
     if not os.access(path, os.W_OK):
-        raise StorageError(f"cannot write into {path}", code="output_unwritable")
+        raise StorageError(f"cannot write into {path}", code=Code.OUTPUT_UNWRITABLE)
     yield path
 
 
@@ -77,7 +77,7 @@ def progress(enabled: bool):
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from ketacli.cli.common import console
+    from ketacli.render.out import console
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   console=console(stderr=True), transient=True) as bar:

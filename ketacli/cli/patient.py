@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from ketacli.cli.common import command, emit, settings
-from ketacli.cli.options import Json, Mrn
+from ketacli.cli.edge import command
+from ketacli.cli.options import Dob, Json, Mrn, Name, Phone, Sex
 
 app = typer.Typer(help="Add, list and show patients.", no_args_is_help=True)
 
@@ -16,35 +14,35 @@ app = typer.Typer(help="Add, list and show patients.", no_args_is_help=True)
 @command
 def add(
     mrn: Mrn,
-    name: Annotated[str, typer.Option("--name", help="Full name (shown to clinicians only).")],
-    dob: Annotated[str | None, typer.Option("--dob", help="Date of birth, YYYY-MM-DD.")] = None,
-    sex: Annotated[str | None, typer.Option("--sex", help="F, M, X or U.")] = None,
-    phone: Annotated[str | None, typer.Option("--phone", help="Phone for reminders.")] = None,
+    name: Name,
+    dob: Dob = None,
+    sex: Sex = None,
+    phone: Phone = None,
     json_out: Json = False,
 ) -> None:
     """Add a patient by the clinic's MRN."""
+    from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso, today
     from ketacli.domain import validate
+    from ketacli.domain.forms import Demographics
+    from ketacli.domain.records import NewPatient
+    from ketacli.render.out import emit
     from ketacli.store import patients
 
     s = settings()
-    row = {
-        "mrn": validate.mrn(mrn),
-        "name": validate.name(name),
-        "dob": (d := validate.dob(dob, today(s.tz))) and d.isoformat(),
-        "sex": validate.sex(sex),
-        "phone": validate.phone(phone),
-    }
+    mrn = validate.mrn(mrn)
+    person = Demographics(name, dob, sex, phone).validated(today(s.tz))
     store = s.store()
-    at = to_utc_iso(CLOCK.now())
     with store.write() as tx:
-        patients.add(tx, at=at, **row)
-    result = patients.as_dict(patients.get(store, row["mrn"]))
+        patients.add(tx, NewPatient(mrn=mrn, name=person.name, dob=person.dob, sex=person.sex,
+                                    phone=person.phone, created_at=to_utc_iso(CLOCK.now()),
+                                    created_by=store.actor.clinician))
+    result = patients.as_dict(patients.get(store, mrn))
 
     def human(con):
-        from rich.text import Text
+        from ketacli.render.patients import added_line
 
-        con.print(Text.assemble("Added patient ", (result["mrn"], "bold"), "."))
+        con.print(added_line(result))
 
     emit(result, json_out, human)
 
@@ -53,15 +51,12 @@ def add(
 @command
 def list_(json_out: Json = False) -> None:
     """List patients with their session count and pending follow-ups."""
+    from ketacli.cli.settings import settings
+    from ketacli.render.out import emit
     from ketacli.store import patients
 
     s = settings()
-    rows = patients.listing(s.store(create=False))
-    data = [
-        {**patients.as_dict(r), "sessions": r["sessions"], "last_session": r["last_session"],
-         "pending_followups": r["pending_followups"]}
-        for r in rows
-    ]
+    data = patients.summaries(s.store(create=False))
 
     def human(con):
         from ketacli.render.patients import patient_table
@@ -75,11 +70,13 @@ def list_(json_out: Json = False) -> None:
 @command
 def show(mrn: Mrn, json_out: Json = False) -> None:
     """Demographics, screenings, sessions and pending follow-ups of one patient."""
+    from ketacli.cli.settings import settings
     from ketacli.domain import validate
-    from ketacli.store import records
+    from ketacli.render.out import emit
+    from ketacli.store import overview
 
     s = settings()
-    data = records.patient_overview(s.store(create=False), validate.mrn(mrn))
+    data = overview.patient_overview(s.store(create=False), validate.mrn(mrn))
 
     def human(con):
         from ketacli.render.patients import patient_overview

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ketacli.cli.common import command, emit, settings
+from ketacli.cli.edge import command
 from ketacli.cli.options import Json
 
 app = typer.Typer(help="The clinic protocol (thresholds, doses, schedule).", no_args_is_help=True)
@@ -14,7 +14,9 @@ app = typer.Typer(help="The clinic protocol (thresholds, doses, schedule).", no_
 @command
 def show(json_out: Json = False) -> None:
     """The effective clinic protocol, with where each value came from."""
+    from ketacli.cli.settings import settings
     from ketacli.protocol import KEY_NOTES
+    from ketacli.render.out import emit
 
     s = settings()
     proto = s.protocol

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from ketacli.cli.common import command, emit, settings
+from ketacli.cli.edge import command
 from ketacli.cli.options import Json, Since, Until
+from ketacli.errors import Code
 
 app = typer.Typer(help="Clinic reports: outcomes, controlled-substance ledger.",
                   no_args_is_help=True)
@@ -23,7 +24,7 @@ def period(since: str | None, until: str | None, tz):
     s = parse_date(since, option="--since")
     u = parse_date(until, option="--until")
     if s and u and u < s:
-        raise Invalid("--until is before --since", code="invalid_period")
+        raise Invalid("--until is before --since", code=Code.INVALID_PERIOD)
     lo = to_utc_iso(day_start_utc(s, tz)) if s else None
     hi = to_utc_iso(day_start_utc(u + timedelta(days=1), tz)) if u else None
     return s, u, lo, hi
@@ -34,7 +35,9 @@ def period(since: str | None, until: str | None, tz):
 def outcomes_report(since: Since = None, until: Until = None, json_out: Json = False) -> None:
     """Clinic figures: patients, sessions, mean dose, alerts, side effects, response and
     remission (PHQ-9) among patients who finished induction, overrides."""
+    from ketacli.cli.settings import settings
     from ketacli.domain import outcomes
+    from ketacli.render.out import emit
     from ketacli.store import reports
 
     s = settings()
@@ -84,14 +87,16 @@ def controlled(
     wasted mg per session, totals per lot, discrepancies flagged."""
     import sys
 
+    from ketacli.cli.settings import settings
     from ketacli.domain import ledger
     from ketacli.errors import Invalid
+    from ketacli.render.out import emit
     from ketacli.store import reports
 
     s = settings()
     fmt = "json" if json_out else fmt.strip().lower()
     if fmt not in ("table", "csv", "json"):
-        raise Invalid("--format must be table, csv or json", code="invalid_choice")
+        raise Invalid("--format must be table, csv or json", code=Code.INVALID_CHOICE)
     d_since, d_until, lo, hi = period(since, until, s.tz)
     store = s.store(create=False)
     entries = [ledger.entry(dict(r)) for r in reports.ledger(store, since=lo, until=hi)]

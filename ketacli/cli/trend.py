@@ -7,12 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ketacli.cli.common import command, emit, settings
+from ketacli.cli.edge import command
 from ketacli.cli.options import Json, Mrn
-
-
-def register(app: typer.Typer) -> None:
-    app.command("trend", short_help="Response over time: chart, change, status.")(trend)
+from ketacli.errors import Code
 
 
 @command
@@ -30,23 +27,25 @@ def trend(
     Status per point: response >= 50 % drop, partial 25-49 %, no response < 25 %;
     remission PHQ-9 or GAD-7 < 5, MADRS <= 10.
     """
+    from ketacli.cli.settings import settings
     from ketacli.domain import outcomes, validate
     from ketacli.domain.scales import MEASURES
     from ketacli.errors import Invalid, NotFound
+    from ketacli.render.out import emit
     from ketacli.store import assessments, patients
 
     s = settings()
     mrn = validate.mrn(mrn)
     measure = measure.strip().lower().replace("-", "")
     if measure not in MEASURES:
-        raise Invalid("--measure must be phq9, gad7, madrs or pcl5", code="invalid_choice")
+        raise Invalid("--measure must be phq9, gad7, madrs or pcl5", code=Code.INVALID_CHOICE)
     store = s.store(create=False)
     p = patients.get(store, mrn)
     hist = assessments.history(store, p["id"], measure)
     data = outcomes.trend(measure, hist, assessments.infusion_starts(store, p["id"]), s.tz)
     if data["baseline"] is None:
         raise NotFound(f"patient {mrn} has no {measure} score at screening to trend from",
-                       code="no_scores", hint=f"record one with 'ketacli screen {mrn} ... --{measure}'")
+                       code=Code.NO_SCORES, hint=f"record one with 'ketacli screen {mrn} ... --{measure}'")
     data = {"patient": mrn, **data}
 
     def render(con):

@@ -6,14 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ketacli.cli.common import command, emit, settings
+from ketacli.cli.edge import command
 from ketacli.cli.options import Json
-
-KINDS = ("observation", "assessment", "event", "screening")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("void", short_help="Mark a record entered-in-error (kept, skipped).")(void)
 
 
 @command
@@ -27,18 +21,17 @@ def void(
 
     The void, its reason and who made it are in the audit log.
     """
+    from ketacli.cli.settings import settings
     from ketacli.domain import validate
-    from ketacli.errors import Invalid
+    from ketacli.domain.vocab import VOID_KINDS
+    from ketacli.errors import Code, Invalid
+    from ketacli.render.out import emit
     from ketacli.store import voids
 
     kind = kind.strip().lower()
-    if kind not in KINDS:
-        raise Invalid(f"KIND must be one of {', '.join(KINDS)}", code="invalid_choice")
+    if kind not in VOID_KINDS:
+        raise Invalid(f"KIND must be one of {', '.join(VOID_KINDS)}", code=Code.INVALID_CHOICE)
     reason = validate.free_text(reason, "--reason", max_len=500, required=True)
-    store = settings().store(create=False)
-    data = voids.void(store, kind, record_id, reason)
-
-    def human(con):
-        con.print(f"Voided {kind} {record_id} (void {data['void_id']}); the original is kept.")
-
-    emit(data, json_out, human)
+    data = voids.void(settings().store(create=False), kind, record_id, reason)
+    emit(data, json_out, lambda con: con.print(
+        f"Voided {kind} {record_id} (void {data['void_id']}); the original is kept."))

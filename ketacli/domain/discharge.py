@@ -6,14 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from ketacli.errors import Invalid
-
-TRANSPORTS = ("escort", "taxi", "rideshare", "public", "other")
-SELF_DRIVE = ("self-drive", "self", "drive", "driving")
-SIDE_EFFECTS = ("dizziness", "difficulty-speaking", "nausea", "vomiting", "headache",
-                "blurred-vision", "dissociation", "hypertension", "tachycardia", "anxiety",
-                "drowsiness", "other")
-SEVERITIES = ("mild", "moderate", "severe")
+from ketacli.domain.vocab import SELF_DRIVE, SEVERITIES, SIDE_EFFECTS, TRANSPORTS
+from ketacli.errors import Code, Invalid
 
 
 @dataclass(frozen=True)
@@ -22,6 +16,10 @@ class Criterion:
     met: bool
     detail: str
     overridable: bool = True
+
+    @property
+    def message(self) -> str:
+        return self.detail
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -32,14 +30,14 @@ class Criterion:
 def aldrete_total(total: int | None, items: list[int] | None) -> int:
     if (total is None) == (items is None):
         raise Invalid("give --aldrete SCORE or --aldrete-items A,B,C,D,E (one of them)",
-                      code="missing_value")
+                      code=Code.MISSING_VALUE)
     if items is not None:
         if len(items) != 5 or any(not 0 <= i <= 2 for i in items):
             raise Invalid("--aldrete-items needs 5 items of 0-2 (activity, respiration, "
-                          "circulation, consciousness, SpO2)", code="invalid_items")
+                          "circulation, consciousness, SpO2)", code=Code.INVALID_ITEMS)
         return sum(items)
     if not 0 <= total <= 10:
-        raise Invalid("--aldrete must be 0-10", code="out_of_range")
+        raise Invalid("--aldrete must be 0-10", code=Code.OUT_OF_RANGE)
     return total
 
 
@@ -48,10 +46,10 @@ def side_effect(value: str) -> tuple[str, str]:
     severity = severity or "mild"
     if code not in SIDE_EFFECTS:
         raise Invalid(f"--side-effect: unknown code (one of {', '.join(SIDE_EFFECTS)})",
-                      code="invalid_side_effect")
+                      code=Code.INVALID_SIDE_EFFECT)
     if severity not in SEVERITIES:
         raise Invalid("--side-effect severity must be mild, moderate or severe",
-                      code="invalid_side_effect")
+                      code=Code.INVALID_SIDE_EFFECT)
     return code, severity
 
 
@@ -105,3 +103,15 @@ def schedule(number_in_series: int, discharged_on: date, schedule_protocol) -> l
                             discharged_on + timedelta(days=s.maintenance_interval_days),
                             "maintenance infusion"))
     return plan
+
+
+def transport(value: str | None) -> str:
+    """--transport, required; self-drive is accepted here and refused by the criteria."""
+    if value is None:
+        raise Invalid("--transport is required: escort, taxi, rideshare, public or other "
+                      "(no driving until the next day)", code=Code.MISSING_VALUE)
+    how = value.strip().lower()
+    if how not in TRANSPORTS and how not in SELF_DRIVE:
+        raise Invalid("--transport must be escort, taxi, rideshare, public or other",
+                      code=Code.INVALID_CHOICE)
+    return how

@@ -6,6 +6,8 @@ closed session, drawn - administered - wasted != 0 is a discrepancy.
 
 from __future__ import annotations
 
+from ketacli.errors import Code
+
 TOLERANCE_MG = 0.05  # amounts are recorded to 0.1 mg
 
 
@@ -59,7 +61,7 @@ def check_drawn(drawn_mg: float, dose_mg: float) -> None:
 
     if drawn_mg + 1e-9 < dose_mg:
         raise Invalid(f"--drawn-mg {drawn_mg:g} is less than the planned dose {dose_mg:.1f} mg",
-                      code="drawn_below_dose")
+                      code=Code.DRAWN_BELOW_DOSE)
 
 
 def check_waste_witness(wasted_mg: float, witness: str | None, clinician: str) -> None:
@@ -68,10 +70,10 @@ def check_waste_witness(wasted_mg: float, witness: str | None, clinician: str) -
 
     if wasted_mg > 0 and not witness:
         raise Invalid("--wasted-mg needs --waste-witness (a second person)",
-                      code="missing_witness")
+                      code=Code.MISSING_WITNESS)
     if witness and witness.casefold() == clinician.casefold():
         raise Invalid("--waste-witness must be another person than the recording clinician",
-                      code="invalid_witness")
+                      code=Code.INVALID_WITNESS)
 
 
 def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> float:
@@ -82,6 +84,6 @@ def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> flo
     if delivered_mg + wasted_mg > drawn_mg + 1e-6:
         raise Invalid(
             f"delivered {delivered_mg:.1f} mg + wasted {wasted_mg:.1f} mg exceed the "
-            f"{drawn_mg:.1f} mg drawn", code="amounts_exceed_drawn",
+            f"{drawn_mg:.1f} mg drawn", code=Code.AMOUNTS_EXCEED_DRAWN,
         )
     return round(drawn_mg - delivered_mg - wasted_mg, 3)

@@ -3,6 +3,8 @@ reason proceeds, unless a rule that can never be overridden is among them."""
 
 from __future__ import annotations
 
+from ketacli.errors import Refused
+
 
 def refused(unmet: list, override: str | None) -> bool:
     """True when the action must be refused (exit 1) given the unmet rules (each with an
@@ -14,3 +16,11 @@ def override_hint(unmet: list) -> str | None:
     if any(not r.overridable for r in unmet):
         return None
     return "after clinician review, rerun with --override REASON"
+
+
+def refusal(what: str, unmet: list, *, code: str) -> Refused:
+    """The exit-1 error of a refused action: every unmet rule (each with `message` and
+    `overridable`), the never-overridable ones marked so, and the override hint."""
+    lines = [r.message + ("" if r.overridable else " (not overridable)") for r in unmet]
+    return Refused(f"{what}: " + "; ".join(lines), code=code,
+                   details=[r.as_dict() for r in unmet], hint=override_hint(unmet))

@@ -23,6 +23,7 @@ SCALES = {
     "pcl5": (None, None, 80, PCL5_BANDS, "PCL-5"),
 }
 MEASURES = tuple(SCALES)
+LABELS = {name: spec[4] for name, spec in SCALES.items()}  # phq9 -> PHQ-9
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,44 @@ def decide(inp: ScreeningInput, screening_protocol) -> Decision:
 
 def valid_until(screened_on: date, screening_protocol) -> date:
     return screened_on + timedelta(days=int(screening_protocol.valid_days))
+
+
+def new_patient(form, *, exists: bool, today: date, clinician: str, at: str):
+    """The patient a screening creates (None for a known MRN); a new one needs --name."""
+    from ketacli.domain.records import NewPatient
+    from ketacli.errors import Code, Invalid
+
+    if exists:
+        return None
+    if form.person.name is None:
+        raise Invalid(f"patient {form.mrn} is new: --name is required", code=Code.MISSING_VALUE)
+    p = form.person.validated(today)
+    return NewPatient(mrn=form.mrn, name=p.name, dob=p.dob, sex=p.sex, phone=p.phone,
+                      created_at=at, created_by=clinician)
+
+
+def assess(form, screening_protocol) -> Decision:
+    """The decision on a validated `ScreenForm`."""
+    from ketacli.domain.scales import from_items
+
+    phq9 = from_items("phq9", list(form.scales.phq9)) if form.scales.phq9 else None
+    return decide(ScreeningInput(form.sbp, form.dbp, form.conditions, form.meds, phq9),
+                  screening_protocol)
+
+
+def record(form, decision: Decision, patient_id: int, *, clinician: str, recorded_at: str,
+           tz, screening_protocol):
+    """The screening to store."""
+    from ketacli.clock import to_utc_iso
+    from ketacli.domain.records import NewScreening
+
+    sc = form.scales
+    return NewScreening(
+        patient_id=patient_id, at=to_utc_iso(form.when), recorded_at=recorded_at,
+        clinician=clinician, weight_kg=form.weight_kg, height_cm=form.height_cm, sbp=form.sbp,
+        dbp=form.dbp, hr=form.hr, spo2=form.spo2, indication=form.indication,
+        phq9_items=sc.phq9, gad7_items=sc.gad7, madrs_total=sc.madrs, pcl5_total=sc.pcl5,
+        conditions=form.conditions, meds=form.meds, decision=decision.decision,
+        reasons=tuple(decision.reasons), suicide_risk_flag=decision.suicide_risk_flag,
+        valid_until=valid_until(form.when.astimezone(tz).date(), screening_protocol).isoformat(),
+        note=form.note)

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from datetime import date
 
-from ketacli.errors import Invalid
+from ketacli.errors import Code, Invalid
 
 MRN_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ().-]{3,40}$")
@@ -20,7 +20,7 @@ def mrn(value: str) -> str:
     if not isinstance(value, str) or not MRN_RE.fullmatch(value):  # `$` would allow a final \n
         raise Invalid(
             "MRN must be 1-32 characters of A-Z a-z 0-9 - _",
-            code="invalid_mrn",
+            code=Code.INVALID_MRN,
         )
     return value
 
@@ -39,18 +39,18 @@ def free_text(
     """Free text (names, notes, reasons): printable, bounded; never echoed in errors."""
     if value is None:
         if required:
-            raise Invalid(f"{option} is required", code="missing_value")
+            raise Invalid(f"{option} is required", code=Code.MISSING_VALUE)
         return None
     text = value.strip()
     if not text:
         if required:
-            raise Invalid(f"{option} must not be empty", code="missing_value")
+            raise Invalid(f"{option} must not be empty", code=Code.MISSING_VALUE)
         return None
     check = text.replace("\n", "").replace("\r", "") if multiline else text
     if _has_control(check):
-        raise Invalid(f"{option} contains control or undecodable characters", code="invalid_text")
+        raise Invalid(f"{option} contains control or undecodable characters", code=Code.INVALID_TEXT)
     if len(text) > max_len:
-        raise Invalid(f"{option} is longer than {max_len} characters", code="invalid_text")
+        raise Invalid(f"{option} is longer than {max_len} characters", code=Code.INVALID_TEXT)
     return text
 
 
@@ -63,7 +63,7 @@ def phone(value: str | None) -> str | None:
         return None
     text = value.strip()
     if not PHONE_RE.match(text) or sum(ch.isdigit() for ch in text) < 3:
-        raise Invalid("--phone must be digits with optional + ( ) - . and spaces", code="invalid_phone")
+        raise Invalid("--phone must be digits with optional + ( ) - . and spaces", code=Code.INVALID_PHONE)
     return text
 
 
@@ -72,7 +72,7 @@ def sex(value: str | None) -> str:
         return "U"
     v = value.strip().upper()
     if v not in ("F", "M", "X", "U"):
-        raise Invalid("--sex must be F, M, X or U", code="invalid_sex")
+        raise Invalid("--sex must be F, M, X or U", code=Code.INVALID_SEX)
     return v
 
 
@@ -84,11 +84,11 @@ def dob(value: str | None, today: date) -> date | None:
     try:
         d = parse_date(value, option="--dob")
     except Invalid:  # a date of birth, even mistyped, is never echoed in an error
-        raise Invalid("--dob is not a date", code="invalid_date", hint="use YYYY-MM-DD") from None
+        raise Invalid("--dob is not a date", code=Code.INVALID_DATE, hint="use YYYY-MM-DD") from None
     if d > today:
-        raise Invalid("--dob is in the future", code="invalid_date")
+        raise Invalid("--dob is in the future", code=Code.INVALID_DATE)
     if d.year < 1900:
-        raise Invalid("--dob is before 1900", code="invalid_date")
+        raise Invalid("--dob is before 1900", code=Code.INVALID_DATE)
     return d
 
 
@@ -98,7 +98,7 @@ def bp(value: str | None, option: str = "--bp") -> tuple[int, int] | None:
         return None
     m = BP_RE.match(value)
     if not m:
-        raise Invalid(f"{option} must be SYS/DIA, e.g. 128/82", code="invalid_bp")
+        raise Invalid(f"{option} must be SYS/DIA, e.g. 128/82", code=Code.INVALID_BP)
     s, d = int(m[1]), int(m[2])
     from ketacli.domain.vitals import check_plausible
 
@@ -112,12 +112,12 @@ def int_list(value: str, option: str, *, count: int, lo: int, hi: int) -> list[i
     if len(parts) != count:
         raise Invalid(
             f"{option} needs {count} item scores separated by commas (got {len(parts)})",
-            code="invalid_items",
+            code=Code.INVALID_ITEMS,
         )
     out = []
     for i, p in enumerate(parts, 1):
         if not re.fullmatch(r"\d{1,2}", p) or not lo <= int(p) <= hi:
-            raise Invalid(f"{option} item {i} must be a whole number {lo}-{hi}", code="invalid_items")
+            raise Invalid(f"{option} item {i} must be a whole number {lo}-{hi}", code=Code.INVALID_ITEMS)
         out.append(int(p))
     return out
 
@@ -126,7 +126,7 @@ def number(value: float | None, option: str, lo: float, hi: float) -> float | No
     if value is None:
         return None
     if value != value or not lo <= value <= hi:  # NaN or out of range
-        raise Invalid(f"{option} must be between {lo:g} and {hi:g}", code="out_of_range")
+        raise Invalid(f"{option} must be between {lo:g} and {hi:g}", code=Code.OUT_OF_RANGE)
     return value
 
 
@@ -135,5 +135,5 @@ def lot(value: str | None) -> str | None:
         return None
     text = value.strip()
     if not text or len(text) > 40 or not all(" " <= ch <= "~" for ch in text):
-        raise Invalid("--lot must be 1-40 printable ASCII characters", code="invalid_lot")
+        raise Invalid("--lot must be 1-40 printable ASCII characters", code=Code.INVALID_LOT)
     return text

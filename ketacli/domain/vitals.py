@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ketacli.errors import Invalid
+from ketacli.errors import Code, Invalid
 
 # Physiological plausibility (the contract): outside these a value is a typo.
 PLAUSIBLE = {
@@ -32,13 +32,13 @@ def check_plausible(values: dict[str, int | None], option: str | None = None) ->
             name = option or f"--{key}"
             raise Invalid(
                 f"{name}: {LABELS[key]} {value} is implausible (allowed {lo}-{hi})",
-                code="implausible_vital",
+                code=Code.IMPLAUSIBLE_VITAL,
             )
     s, d = values.get("sbp"), values.get("dbp")
     if s is not None and d is not None and d >= s:
         raise Invalid(
             f"{option or '--bp'}: diastolic {d} must be below systolic {s}",
-            code="implausible_vital",
+            code=Code.IMPLAUSIBLE_VITAL,
         )
 
 

@@ -51,3 +51,54 @@ def due_table(rows: list[dict], target, upto) -> Table:
     if not rows:
         t.caption = "Nothing due."
     return t
+
+
+DUE_FIELDS = ("followup_id", "patient", "name", "phone", "kind", "due", "overdue", "notified_at")
+
+
+def due_writer(fmt: str, target, upto):
+    """The function that writes `followup due` rows in one format (called by the store
+    while its stamping transaction is open, see store.followups.due)."""
+    import sys
+
+    def write(rows: list[dict]) -> None:
+        if fmt == "json":
+            from ketacli.render.out import print_json
+
+            print_json({"data": rows})
+        elif fmt == "csv":
+            import csv
+
+            w = csv.DictWriter(sys.stdout, fieldnames=DUE_FIELDS, lineterminator="\n")
+            w.writeheader()
+            for r in rows:
+                w.writerow({**r, "overdue": "yes" if r["overdue"] else "no",
+                            "notified_at": r["notified_at"] or ""})
+            sys.stdout.flush()
+        else:
+            from ketacli.render.out import console
+
+            console().print(due_table(rows, target, upto))
+
+    return write
+
+
+def assessment_lines(data: dict, phq9_items) -> Text:
+    """`followup record` for a person: the suicide-risk banner, then each score."""
+    t = Text()
+    if data["suicide_risk_flag"]:
+        t.append(f"!! SUICIDE RISK FLAG: PHQ-9 item 9 = {phq9_items[8]}: a suicide risk "
+                 "assessment is required", style="bold white on red")
+        t.append("\n")
+    t.append(f"Assessment {data['assessment_id']} for {data['patient']}" + (
+        f" (completed follow-up {data['completed_followup_id']})"
+        if data["completed_followup_id"] else ""))
+    from ketacli.domain.scales import LABELS
+
+    for measure, label in LABELS.items():
+        e = data[measure]
+        if e:
+            extra = (f"  {e['change_pct']:+.0f}% from baseline {e['baseline']}: {e['status']}"
+                     if e.get("change_pct") is not None else "")
+            t.append(f"\n  {label} {e['total']} ({e['severity']}){extra}")
+    return t

@@ -70,3 +70,7 @@ def patient_overview(data: dict, tz) -> Panel:
             t.add_row(str(f["followup_id"]), f["kind"], f["due"], Text(dash(f["note"])))
         parts.append(t)
     return Panel(Group(*parts), title=f"Patient {p['mrn']}", title_align="left")
+
+
+def added_line(p: dict) -> Text:
+    return Text.assemble("Added patient ", (p["mrn"], "bold"), ".")

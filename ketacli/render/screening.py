@@ -7,11 +7,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ketacli.domain.scales import LABELS
 from ketacli.render.fmt import dash, num, when
 
 DECISION_STYLE = {"eligible": "bold green", "needs-review": "bold yellow",
                   "ineligible": "bold white on red"}
-LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "madrs": "MADRS", "pcl5": "PCL-5"}
 
 
 def screening_panel(r: dict, tz) -> Panel:

@@ -210,3 +210,9 @@ def summary_panel(d: dict, tz) -> Panel:
     parts.append(Text(f"Recorded by: {', '.join(d['clinicians'])}", style="dim"))
     title = f"Session {d['session_id']} - {p['mrn']} - {d['status']}"
     return Panel(Group(*parts), title=Text(title), title_align="left")
+
+
+def event_line(d: dict, mrn: str) -> Text:
+    extra = f" to {d['rate_mg_per_h']:g} mg/h" if d["rate_mg_per_h"] else ""
+    return Text(f"Event {d['event_id']}: {d['kind']}{extra} at {d['minutes_into_infusion']:g} min "
+                f"(session {d['session_id']}, {mrn})")

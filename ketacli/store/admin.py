@@ -7,7 +7,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from ketacli.errors import StorageError
+from ketacli.errors import Code, StorageError
 from ketacli.store import audit
 from ketacli.store.db import Store, schema_version, storage_error
 
@@ -75,7 +75,7 @@ def backup(store: Store, dest: Path) -> dict:
     if dest.exists() and dest.is_dir():
         dest = dest / store.path.name
     if dest.exists():
-        raise StorageError(f"backup destination exists: {dest}", code="destination_exists",
+        raise StorageError(f"backup destination exists: {dest}", code=Code.DESTINATION_EXISTS,
                            hint="choose a new file name")
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     old = os.umask(0o077)
@@ -91,14 +91,14 @@ def backup(store: Store, dest: Path) -> dict:
             target.close()
         if result != "ok" or fk or not chain.ok:
             raise StorageError("the backup copy failed verification; nothing kept",
-                               code="backup_unverified")
+                               code=Code.BACKUP_UNVERIFIED)
         os.chmod(tmp, 0o600)
         os.replace(tmp, dest)
     except sqlite3.Error as exc:
         raise storage_error(exc, dest) from None
     except OSError as exc:
         raise StorageError(f"cannot write the backup {dest}: {exc.strerror}",
-                           code="backup_unwritable") from None
+                           code=Code.BACKUP_UNWRITABLE) from None
     finally:
         os.umask(old)
         if tmp.exists():

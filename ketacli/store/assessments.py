@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from ketacli.domain.records import NewAssessment
 from ketacli.store.db import Tx
-from ketacli.store.records import not_voided
+from ketacli.store.voids import not_voided
 
 
-def add(tx: Tx, row: dict, *, mrn: str) -> int:
-    aid = tx.insert("assessments", row)
-    tx.audit("create", "assessment", aid, patient=mrn, at=row["recorded_at"],
-             detail={"followup": row["followup_id"]})
-    return aid
+def add(tx: Tx, assessment: NewAssessment, *, mrn: str) -> int:
+    return tx.record(assessment, patient=mrn)
 
 
 def history(store, patient_id: int, measure: str) -> list[dict]:
@@ -31,3 +29,10 @@ def history(store, patient_id: int, measure: str) -> list[dict]:
 def infusion_starts(store, patient_id: int) -> list[str]:
     return [r[0] for r in store.all(
         "SELECT started_at FROM sessions WHERE patient_id = ? ORDER BY started_at", (patient_id,))]
+
+
+def histories(store, patient_id: int) -> dict[str, list[dict]]:
+    """`history` of every measure."""
+    from ketacli.domain.scales import MEASURES
+
+    return {m: history(store, patient_id, m) for m in MEASURES}

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ketacli.errors import StorageError
+from ketacli.errors import Code, StorageError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 GENESIS = "0" * 64
@@ -32,35 +32,56 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("ketacli", appauthor=False)) / "ketacli.db"
 
 
+# SQLite's primary result codes (sqlite3.Error.sqlite_errorname, extended codes such as
+# SQLITE_BUSY_SNAPSHOT reduced to their primary) -> how a clinic reads them.
+_BY_ERRORNAME = {
+    "SQLITE_BUSY": "locked", "SQLITE_LOCKED": "locked",
+    "SQLITE_NOTADB": "corrupt", "SQLITE_CORRUPT": "corrupt",
+    "SQLITE_READONLY": "readonly", "SQLITE_PERM": "readonly",
+    "SQLITE_FULL": "full",
+    "SQLITE_CANTOPEN": "cantopen",
+}
+
+
+def _kind(exc: BaseException) -> str | None:
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    for primary, kind in _BY_ERRORNAME.items():
+        if name == primary or name.startswith(primary + "_"):
+            return kind
+    return None
+
+
 def storage_error(exc: BaseException, path: Path | str | None = None) -> StorageError:
-    """Word a sqlite3/OS error as one line (never with the SQL parameters)."""
-    text = str(exc)
+    """Word a sqlite3/OS error as one line (never with the SQL parameters); SQLite errors
+    are classified by their result code, not by message text."""
     where = f" ({path})" if path else ""
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+    kind = _kind(exc)
+    if kind == "locked":
         return StorageError(
             f"database is locked by another writer{where}; gave up after "
             f"{busy_timeout_s():g} s",
-            code="database_locked",
+            code=Code.DATABASE_LOCKED,
             hint="retry; set KETACLI_BUSY_TIMEOUT (seconds) to wait longer",
         )
-    if "not a database" in text or "malformed" in text:
-        return StorageError(f"database file is corrupt or not SQLite{where}", code="database_corrupt")
-    if "readonly" in text or "read-only" in text:
-        return StorageError(f"database is read-only{where}", code="database_readonly")
-    if ("disk" in text and "full" in text) or "SQLITE_FULL" in text:
-        return StorageError(f"disk full while writing{where}", code="disk_full")
-    if "unable to open" in text:
-        return StorageError(f"cannot open database{where}", code="database_unopenable")
+    if kind == "corrupt":
+        return StorageError(f"database file is corrupt or not SQLite{where}",
+                            code=Code.DATABASE_CORRUPT)
+    if kind == "readonly":
+        return StorageError(f"database is read-only{where}", code=Code.DATABASE_READONLY)
+    if kind == "full":
+        return StorageError(f"disk full while writing{where}", code=Code.DISK_FULL)
+    if kind == "cantopen":
+        return StorageError(f"cannot open database{where}", code=Code.DATABASE_UNOPENABLE)
     if isinstance(exc, OSError):
-        return StorageError(f"{exc.strerror or text}{where}", code="storage_error")
-    return StorageError(f"database error: {text}{where}", code="storage_error")
+        return StorageError(f"{exc.strerror or exc}{where}", code=Code.STORAGE_ERROR)
+    return StorageError(f"database error: {exc}{where}", code=Code.STORAGE_ERROR)
 
 
 def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
     parent = path.parent
     if path.exists():
         if path.is_dir():
-            raise StorageError(f"database path is a directory: {path}", code="database_unopenable")
+            raise StorageError(f"database path is a directory: {path}", code=Code.DATABASE_UNOPENABLE)
         try:
             with path.open("rb") as fh:
                 head = fh.read(16)
@@ -68,13 +89,13 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
             raise storage_error(exc, path) from None
         if head and head != SQLITE_MAGIC:
             raise StorageError(
-                f"not an SQLite database: {path}", code="database_corrupt",
+                f"not an SQLite database: {path}", code=Code.DATABASE_CORRUPT,
                 hint="check --db / KETACLI_DB",
             )
         return
     if not create:
         raise StorageError(
-            f"no database at {path}", code="database_missing",
+            f"no database at {path}", code=Code.DATABASE_MISSING,
             hint="check --db / KETACLI_DB, or create it with 'ketacli db migrate'",
         )
     old = os.umask(0o077)
@@ -89,7 +110,7 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
         pass
     except OSError as exc:
         raise StorageError(
-            f"cannot create the database at {path}: {exc.strerror}", code="database_unopenable"
+            f"cannot create the database at {path}: {exc.strerror}", code=Code.DATABASE_UNOPENABLE
         ) from None
     finally:
         os.umask(old)
@@ -145,7 +166,7 @@ class Store(_Reads):
                 self.conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.IntegrityError):
                 raise StorageError(
-                    f"the database refused the write: {exc}", code="constraint_failed"
+                    f"the database refused the write: {exc}", code=Code.CONSTRAINT_FAILED
                 ) from None
             if isinstance(exc, sqlite3.Error):
                 raise storage_error(exc, self.path) from None
@@ -171,6 +192,20 @@ class Tx(_Reads):
         rid = cur.lastrowid
         if table in SEALED:
             self._sealed[(table, rid)] = row_digest(self.conn, table, rid)
+        return rid
+
+    def record(self, record, *, patient: str | None, detail: dict | None = None) -> int:
+        """Insert one clinical record (a `ketacli.domain.records` value), sealed, with its
+        audit row: the one way a recording command or the demo stores a record."""
+        from ketacli.store import rows
+
+        table, build, action, entity, audit_detail, time_col = rows.RECORDS[type(record)]
+        row = build(record)
+        rid = self.insert(table, row)
+        base = audit_detail(record)
+        if detail:
+            base = {**(base or {}), **detail}
+        self.audit(action, entity, rid, patient=patient, at=row[time_col], detail=base)
         return rid
 
     def audit(
@@ -249,7 +284,7 @@ def open_store(
             raise StorageError(
                 f"database schema version {version} is newer than this ketacli "
                 f"understands ({migrations.LATEST})",
-                code="schema_too_new",
+                code=Code.SCHEMA_TOO_NEW,
                 hint="upgrade ketacli",
             )
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
+from ketacli.domain.followups import Pending
+from ketacli.domain.records import NewFollowup
+from ketacli.errors import Code
 from ketacli.store.db import Tx
 
 
-def add(tx: Tx, *, patient_id: int, mrn: str, kind: str, due: str, at: str,
-        session_id: int | None = None, note: str | None = None) -> int:
-    fid = tx.insert("followups", {
-        "patient_id": patient_id, "session_id": session_id, "kind": kind, "due": due,
-        "status": "pending", "created_at": at, "created_by": tx.store.actor.clinician,
-        "note": note,
-    })
-    tx.audit("schedule", "followup", fid, patient=mrn, at=at, detail={"kind": kind, "due": due})
-    return fid
+def add(tx: Tx, followup: NewFollowup, *, mrn: str) -> int:
+    return tx.record(followup, patient=mrn)
 
 
-def complete_earliest(tx: Tx, *, patient_id: int, mrn: str, kind: str, on_or_before: str,
-                      at: str, reason: str) -> int | None:
-    """Mark the earliest pending follow-up of `kind` due on or before a day as done."""
-    row = tx.execute(
-        "SELECT id FROM followups WHERE patient_id = ? AND kind = ? AND status = 'pending' "
-        "AND due <= ? ORDER BY due, id LIMIT 1",
-        (patient_id, kind, on_or_before),
-    ).fetchone()
-    if row is None:
-        return None
-    tx.execute(
-        "UPDATE followups SET status = 'done', closed_at = ?, closed_by = ? WHERE id = ?",
-        (at, tx.store.actor.clinician, row[0]),
-    )
-    tx.audit("complete", "followup", row[0], patient=mrn, at=at, detail={"by": reason})
-    return row[0]
+def pending(tx_or_store, patient_id: int) -> list[Pending]:
+    """The patient's pending follow-ups (for the domain's rules on which a record closes)."""
+    return [Pending(r[0], r[1], r[2]) for r in tx_or_store.execute(
+        "SELECT id, kind, due FROM followups WHERE patient_id = ? AND status = 'pending' "
+        "ORDER BY due, id", (patient_id,))]
+
+
+def complete(tx: Tx, followup_ids: list[int], *, mrn: str, at: str, reason: str) -> None:
+    """Mark pending follow-ups done by a record (`reason`: which one), each audited."""
+    for fid in followup_ids:
+        tx.execute("UPDATE followups SET status = 'done', closed_at = ?, closed_by = ? "
+                   "WHERE id = ? AND status = 'pending'", (at, tx.store.actor.clinician, fid))
+        tx.audit("complete", "followup", fid, patient=mrn, at=at, detail={"by": reason})
 
 
 COLS = ("id, patient_id, session_id, kind, due, status, created_at, created_by, note, closed_at, "
@@ -46,7 +39,7 @@ def get(store_or_tx, followup_id: int):
         "JOIN patients p ON p.id = f.patient_id WHERE f.id = ?", (followup_id,)
     ).fetchone()
     if row is None:
-        raise NotFound(f"no follow-up {followup_id}", code="followup_not_found")
+        raise NotFound(f"no follow-up {followup_id}", code=Code.FOLLOWUP_NOT_FOUND)
     return row
 
 
@@ -58,7 +51,7 @@ def close(store, followup_id: int, *, status: str, at: str, reason: str | None =
         row = get(tx, followup_id)
         if row["status"] != "pending":
             raise Conflict(f"follow-up {followup_id} is already {row['status']}",
-                           code="followup_closed")
+                           code=Code.FOLLOWUP_CLOSED)
         tx.execute(
             "UPDATE followups SET status = ?, closed_at = ?, closed_by = ?, cancel_reason = ? "
             "WHERE id = ?", (status, at, tx.store.actor.clinician, reason, followup_id),

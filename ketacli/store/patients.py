@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from ketacli.errors import Conflict, NotFound
+from ketacli.domain.records import NewPatient
+from ketacli.errors import Code, Conflict, NotFound
 from ketacli.store.db import Store, Tx
 
 COLUMNS = "id, mrn, name, dob, sex, phone, demo, created_at, created_by"
 
 
-def add(tx: Tx, *, mrn: str, name: str, dob: str | None, sex: str, phone: str | None,
-        at: str, demo: bool = False) -> int:
-    if tx.execute("SELECT 1 FROM patients WHERE mrn = ?", (mrn,)).fetchone():
-        raise Conflict(f"patient {mrn} already exists", code="patient_exists")
-    pid = tx.insert("patients", {
-        "mrn": mrn, "name": name, "dob": dob, "sex": sex, "phone": phone,
-        "demo": int(demo), "created_at": at, "created_by": tx.store.actor.clinician,
-    })
-    tx.audit("create", "patient", pid, patient=mrn, at=at)
-    return pid
+def add(tx: Tx, p: NewPatient) -> int:
+    if tx.execute("SELECT 1 FROM patients WHERE mrn = ?", (p.mrn,)).fetchone():
+        raise Conflict(f"patient {p.mrn} already exists", code=Code.PATIENT_EXISTS)
+    return tx.record(p, patient=p.mrn)
 
 
 def find(store: Store, mrn: str):
@@ -27,7 +22,7 @@ def find(store: Store, mrn: str):
 def get(store: Store, mrn: str):
     row = find(store, mrn)
     if row is None:
-        raise NotFound(f"no patient with MRN {mrn}", code="patient_not_found")
+        raise NotFound(f"no patient with MRN {mrn}", code=Code.PATIENT_NOT_FOUND)
     return row
 
 
@@ -40,6 +35,12 @@ def listing(store: Store) -> list:
                  AND f.status = 'pending') AS pending_followups
             FROM patients p ORDER BY mrn"""
     )
+
+
+def summaries(store: Store) -> list[dict]:
+    """`patient list`: every patient with sessions, last session and pending follow-ups."""
+    return [{**as_dict(r), "sessions": r["sessions"], "last_session": r["last_session"],
+             "pending_followups": r["pending_followups"]} for r in listing(store)]
 
 
 def as_dict(row) -> dict:

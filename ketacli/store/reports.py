@@ -103,7 +103,7 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
 
 
 def _nv(kind: str, col: str) -> str:
-    from ketacli.store.records import not_voided
+    from ketacli.store.voids import not_voided
 
     return not_voided(kind, col)
 

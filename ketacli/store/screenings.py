@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 
+from ketacli.domain.records import NewScreening
 from ketacli.store.db import Tx
-from ketacli.store.records import not_voided
+from ketacli.store.voids import not_voided
 
 
-def add(tx: Tx, row: dict, *, mrn: str) -> int:
-    sid = tx.insert("screenings", row)
-    tx.audit("create", "screening", sid, patient=mrn, at=row["recorded_at"],
-             detail={"decision": row["decision"], "at": row["at"]})
-    return sid
+def add(tx: Tx, screening: NewScreening, *, mrn: str) -> int:
+    return tx.record(screening, patient=mrn)
 
 
 def latest(store, patient_id: int, before: str):
@@ -62,3 +60,12 @@ def as_result(row, mrn: str) -> dict:
         "clinician": row["clinician"],
     }
 
+
+
+SCREEN_KEYS = ("screening_id", "patient", "decision", "reasons", "suicide_risk_flag",
+               "valid_until", "phq9", "gad7", "madrs", "pcl5")
+
+
+def screen_result(full: dict, *, new_patient: bool) -> dict:
+    """The contract's `screen --json` data from a screening's full result."""
+    return {k: full[k] for k in SCREEN_KEYS} | {"at": full["at"], "new_patient": new_patient}

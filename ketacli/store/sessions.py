@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 
-from ketacli.errors import Conflict, NotFound
+from ketacli.domain.charting import SessionRef
+from ketacli.domain.records import NewDischarge, NewEvent, NewObservation, NewSession
+from ketacli.errors import Code, Conflict, NotFound
 from ketacli.store.db import Store, Tx
-from ketacli.store.records import not_voided
+from ketacli.store.voids import not_voided
 
 
 def get(store: Store, session_id: int):
@@ -17,7 +20,7 @@ def get(store: Store, session_id: int):
         (session_id,),
     )
     if row is None:
-        raise NotFound(f"no session {session_id}", code="session_not_found")
+        raise NotFound(f"no session {session_id}", code=Code.SESSION_NOT_FOUND)
     return row
 
 
@@ -31,27 +34,35 @@ def open_for(store_or_tx, patient_id: int):
     ).fetchone()
 
 
-def resolve_open(store: Store, session_id: int | None, mrn: str | None):
-    """SESSION_ID or --patient MRN → the session row, which must be open."""
+def resolve_open(store: Store, target) -> SessionRef:
+    """SESSION_ID or --patient MRN (a `SessionTarget`) -> the session, which must be open."""
     from ketacli.store import patients
 
+    session_id = target.session_id
     if session_id is None:
-        p = patients.get(store, mrn)
+        p = patients.get(store, target.mrn)
         row = open_for(store.conn, p["id"])
         if row is None:
-            raise Conflict(f"patient {mrn} has no open session", code="no_open_session",
+            raise Conflict(f"patient {target.mrn} has no open session", code=Code.NO_OPEN_SESSION,
                            hint="start one with 'ketacli start-session'")
         session_id = row[0]
     row = get(store, session_id)
     if row["discharge_id"] is not None:
-        raise Conflict(f"session {session_id} is closed (discharged)", code="session_closed")
-    return row
+        raise Conflict(f"session {session_id} is closed (discharged)", code=Code.SESSION_CLOSED)
+    return ref(row)
+
+
+def ref(row) -> SessionRef:
+    return SessionRef(row["id"], row["patient_id"], row["mrn"],
+                      datetime.fromisoformat(row["started_at"]), row["duration_min"],
+                      row["dose_mg"], row["rate_mg_per_h"], row["drawn_mg"],
+                      row["number_in_series"])
 
 
 def ensure_open(tx: Tx, session_id: int) -> None:
     """Inside the write: the session is still open (another writer may have discharged it)."""
     if tx.execute("SELECT 1 FROM discharges WHERE session_id = ?", (session_id,)).fetchone():
-        raise Conflict(f"session {session_id} is closed (discharged)", code="session_closed")
+        raise Conflict(f"session {session_id} is closed (discharged)", code=Code.SESSION_CLOSED)
 
 
 def count_for(tx_or_store, patient_id: int) -> int:
@@ -66,25 +77,16 @@ def last_started(tx_or_store, patient_id: int) -> str | None:
     ).fetchone()[0]
 
 
-def start(tx: Tx, row: dict, *, mrn: str, detail: dict) -> int:
-    sid = tx.insert("sessions", row)
-    tx.audit("start", "session", sid, patient=mrn, at=row["recorded_at"], detail=detail)
-    return sid
+def start(tx: Tx, session: NewSession, *, mrn: str) -> int:
+    return tx.record(session, patient=mrn)
 
 
-def add_observation(tx: Tx, row: dict, *, mrn: str) -> int:
-    oid = tx.insert("observations", row)
-    tx.audit("create", "observation", oid, patient=mrn, at=row["recorded_at"],
-             detail={"session": row["session_id"], "phase": row["phase"],
-                     "alerts": [a["level"] + ":" + a["parameter"] for a in json.loads(row["alerts"])]})
-    return oid
+def add_observation(tx: Tx, observation: NewObservation, *, mrn: str) -> int:
+    return tx.record(observation, patient=mrn)
 
 
-def add_event(tx: Tx, row: dict, *, mrn: str) -> int:
-    eid = tx.insert("events", row)
-    tx.audit("create", "event", eid, patient=mrn, at=row["recorded_at"],
-             detail={"session": row["session_id"], "kind": row["kind"]})
-    return eid
+def add_event(tx: Tx, event: NewEvent, *, mrn: str) -> int:
+    return tx.record(event, patient=mrn)
 
 
 def events(store_or_tx, session_id: int) -> list:
@@ -103,21 +105,21 @@ def observations(store: Store, session_id: int) -> list:
     )
 
 
-def discharge(tx: Tx, row: dict, *, mrn: str, side_effects: list[tuple[str, str]],
-              detail: dict) -> int:
-    did = tx.insert("discharges", row)
-    for code, severity in side_effects:
-        tx.insert("side_effects", {
-            "session_id": row["session_id"], "code": code, "severity": severity,
-            "recorded_at": row["recorded_at"], "clinician": row["clinician"],
-        })
+def discharge(tx: Tx, d: NewDischarge, *, mrn: str) -> int:
+    """The discharge and its side effects, sealed in the session's discharge audit row
+    (drawn/given/wasted are ledger records)."""
+    from ketacli.store import rows
     from ketacli.store.db import row_digest
 
-    # seal the discharge and its side effects (drawn/given/wasted are ledger records)
-    sealed = {"discharge_sha256": row_digest(tx.conn, "discharges", did),
-              "side_effects_sha256": side_effects_digest(tx, row["session_id"])}
-    tx.audit("discharge", "session", row["session_id"], patient=mrn, at=row["recorded_at"],
-             detail={**detail, **sealed})
+    did = tx.insert("discharges", rows.discharge(d))
+    for effect in rows.side_effects(d):
+        tx.insert("side_effects", effect)
+    tx.audit("discharge", "session", d.session_id, patient=mrn, at=d.recorded_at, detail={
+        "delivered_mg": round(d.delivered_mg, 3), "wasted_mg": d.wasted_mg,
+        "waste_witness": d.waste_witness,
+        "overridden": [c["name"] for c in d.criteria if not c["met"]] if d.override else [],
+        "discharge_sha256": row_digest(tx.conn, "discharges", did),
+        "side_effects_sha256": side_effects_digest(tx, d.session_id)})
     return did
 
 
@@ -163,3 +165,64 @@ def infusion_events(store_or_tx, session_id: int) -> list:
 
     return [Event(e["kind"], datetime.fromisoformat(e["at"]), e["rate_mg_per_h"])
             for e in events(store_or_tx, session_id)]
+
+
+def start_context(tx: Tx, patient, start_iso: str):
+    """What a start decides on, read inside its transaction; an open session is a conflict
+    (exit 3) whatever else is wrong."""
+    from ketacli.domain.start import ScreeningOnFile, StartContext
+    from ketacli.store import followups, screenings
+
+    mrn = patient["mrn"]
+    if open_for(tx, patient["id"]):
+        raise Conflict(f"patient {mrn} already has an open session", code=Code.OPEN_SESSION_EXISTS,
+                       hint="discharge it first ('ketacli discharge --patient MRN')")
+    sc = screenings.latest(tx, patient["id"], start_iso)
+    on_file = None
+    if sc is not None:
+        on_file = ScreeningOnFile(sc["id"], sc["decision"], date.fromisoformat(sc["valid_until"]),
+                                  tuple(json.loads(sc["reasons"])), sc["weight_kg"])
+    last = last_started(tx, patient["id"])
+    return StartContext(patient["id"], mrn, on_file, datetime.fromisoformat(last) if last else None,
+                        count_for(tx, patient["id"]), tuple(followups.pending(tx, patient["id"])))
+
+
+def record_start(tx: Tx, decision) -> int:
+    """The session, its pre-infusion reading, and the booked infusion it completes."""
+    from ketacli.store import followups
+
+    mrn = decision.context.mrn
+    sid = start(tx, decision.session(), mrn=mrn)
+    add_observation(tx, decision.pre_observation(sid), mrn=mrn)
+    followups.complete(tx, decision.closes(), mrn=mrn, at=decision.recorded_at,
+                       reason=f"session {sid}")
+    return sid
+
+
+def refuse_start(tx: Tx, decision) -> None:
+    """The audit row of a refused start (the only thing a refusal stores)."""
+    tx.audit("refuse", "session", None, patient=decision.context.mrn, at=decision.recorded_at,
+             detail={"rules": list(decision.overridden),
+                     "override_offered": decision.form.override is not None})
+
+
+def record_discharge(tx: Tx, decision) -> list[dict]:
+    """The discharge reading, the discharge with its side effects, and the follow-ups the
+    protocol schedules; returns those follow-ups."""
+    from ketacli.store import followups
+
+    mrn = decision.session.mrn
+    add_observation(tx, decision.observation(), mrn=mrn)
+    discharge(tx, decision.discharge(), mrn=mrn)
+    created = []
+    for f in decision.followups():
+        fid = followups.add(tx, f, mrn=mrn)
+        created.append({"followup_id": fid, "kind": f.kind, "due": f.due})
+    return created
+
+
+def refuse_discharge(tx: Tx, decision) -> None:
+    tx.audit("refuse", "discharge", decision.session.session_id, patient=decision.session.mrn,
+             at=decision.recorded_at,
+             detail={"unmet": [c.name for c in decision.unmet],
+                     "override_offered": decision.form.override is not None})

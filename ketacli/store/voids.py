@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from ketacli.clock import CLOCK, to_utc_iso
-from ketacli.errors import Conflict, NotFound
+from ketacli.errors import Code, Conflict, NotFound
 from ketacli.store.db import Store
+
+NOT_VOIDED = "NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = '{kind}' AND v.target_id = {col})"
+
+
+def not_voided(kind: str, col: str) -> str:
+    """SQL: the record `col` of `kind` has not been voided."""
+    return NOT_VOIDED.format(kind=kind, col=col)
+
 
 # kind -> (table, SQL giving the patient's MRN for a record id)
 TARGETS = {
@@ -24,10 +32,10 @@ def void(store: Store, kind: str, target_id: int, reason: str) -> dict:
     with store.write() as tx:
         row = tx.execute(TARGETS[kind], (target_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no {kind} {target_id}", code="record_not_found")
+            raise NotFound(f"no {kind} {target_id}", code=Code.RECORD_NOT_FOUND)
         if tx.execute("SELECT 1 FROM voids WHERE kind = ? AND target_id = ?",
                       (kind, target_id)).fetchone():
-            raise Conflict(f"{kind} {target_id} is already voided", code="already_voided")
+            raise Conflict(f"{kind} {target_id} is already voided", code=Code.ALREADY_VOIDED)
         vid = tx.insert("voids", {"kind": kind, "target_id": target_id, "reason": reason,
                                   "at": at, "clinician": tx.store.actor.clinician})
         tx.audit("void", kind, target_id, patient=row[0], at=at,

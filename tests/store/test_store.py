@@ -10,6 +10,7 @@ import sqlite3
 import pytest
 from helpers import mode
 
+from ketacli.domain.records import NewPatient
 from ketacli.errors import StorageError
 from ketacli.store import audit, migrations, patients
 from ketacli.store.db import GENESIS, Actor, open_store
@@ -27,7 +28,8 @@ def store(tmp_path):
 
 def add_patient(st, mrn: str = "P-1") -> int:
     with st.write() as tx:
-        return patients.add(tx, mrn=mrn, name="Pat Ient", dob=None, sex="U", phone=None, at=NOW)
+        return patients.add(tx, NewPatient(mrn=mrn, name="Pat Ient", dob=None, sex="U",
+                                           phone=None, created_at=NOW, created_by="t"))
 
 
 # -- file, directory, pragmas -----------------------------------------------------------------
@@ -265,7 +267,8 @@ def test_an_exception_inside_a_write_leaves_nothing(store):
         pass
 
     with pytest.raises(Boom), store.write() as tx:
-        patients.add(tx, mrn="T-2", name="Gone", dob=None, sex="U", phone=None, at=NOW)
+        patients.add(tx, NewPatient(mrn="T-2", name="Gone", dob=None, sex="U", phone=None,
+                                    created_at=NOW, created_by="t"))
         assert tx.execute("SELECT count(*) FROM patients").fetchone()[0] == 1
         raise Boom
     assert store.scalar("SELECT count(*) FROM patients") == 0

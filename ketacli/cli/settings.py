@@ -1,0 +1,79 @@
+"""The global settings of one run (--db, --clinician, --tz, --protocol) and what they
+open lazily: the clinic zone, the protocol, the store."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def os_user() -> str:
+    """The OS login recorded beside the clinician on every audit row."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+@dataclass
+class Settings:
+    db: Path | None = None
+    clinician: str | None = None
+    tz_name: str | None = None
+    protocol_path: Path | None = None
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def who(self) -> str:
+        name = (self.clinician or "").strip() or os_user()
+        from ketacli.domain.validate import free_text
+
+        return free_text(name, "--clinician", max_len=80, required=True)
+
+    @property
+    def tz(self):
+        if "tz" not in self._cache:
+            from ketacli.clock import zone
+
+            self._cache["tz"] = zone(self.tz_name)
+        return self._cache["tz"]
+
+    @property
+    def protocol(self):
+        if "protocol" not in self._cache:
+            from ketacli import protocol
+
+            self._cache["protocol"] = protocol.load(self.protocol_path)
+        return self._cache["protocol"]
+
+    def store(self, *, create: bool = True):
+        """The open database (created on first write; read-only commands need it to exist)."""
+        if "store" not in self._cache:
+            from ketacli.store.db import Actor, open_store
+
+            self._cache["store"] = open_store(
+                self.db, Actor(clinician=self.who, os_user=os_user()), create=create
+            )
+        return self._cache["store"]
+
+    def close(self) -> None:
+        st = self._cache.pop("store", None)
+        if st is not None:
+            st.close()
+
+
+_SETTINGS = Settings()
+
+
+def set_settings(s: Settings) -> None:
+    global _SETTINGS
+    _SETTINGS.close()
+    _SETTINGS = s
+
+
+def settings() -> Settings:
+    return _SETTINGS

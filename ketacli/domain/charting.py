@@ -1,0 +1,80 @@
+"""Charting during a session: the observation a `log-vitals` records (its phase, minutes
+into the infusion, alerts) and the event a `log-event` records (in time order, in a
+state that allows it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ketacli.clock import to_utc_iso
+from ketacli.domain import infusion, vitals
+from ketacli.domain.forms import EventForm, VitalsForm
+from ketacli.domain.records import NewEvent, NewObservation
+from ketacli.errors import Code, Conflict, Invalid
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """The open session a reading or event belongs to."""
+
+    session_id: int
+    patient_id: int
+    mrn: str
+    started_at: datetime
+    duration_min: float
+    dose_mg: float
+    rate_mg_per_h: float
+    drawn_mg: float
+    number_in_series: int
+
+
+def check_after_start(session: SessionRef, when: datetime) -> None:
+    """Nothing is charted before the infusion started."""
+    if when < session.started_at:
+        raise Invalid("--at is before the infusion started", code=Code.BEFORE_START)
+
+
+def phase(session: SessionRef, events: list[infusion.Event], when: datetime) -> str:
+    """`intra` up to the infusion's end, `post` after it."""
+    end = infusion.default_end(session.started_at, session.duration_min, events)
+    return "intra" if when <= end else "post"
+
+
+def observation(form: VitalsForm, session: SessionRef, events: list[infusion.Event],
+                alert_protocol, *, clinician: str, now: datetime) -> NewObservation:
+    check_after_start(session, form.when)
+    alerts = vitals.alerts(form.values, alert_protocol)
+    return NewObservation(
+        session_id=session.session_id, phase=phase(session, events, form.when),
+        at=to_utc_iso(form.when), recorded_at=to_utc_iso(now), clinician=clinician,
+        minutes_into_infusion=infusion.minutes_between(session.started_at, form.when),
+        **form.values, alerts=tuple(a.as_dict() for a in alerts), note=form.note)
+
+
+def observation_result(obs: NewObservation, observation_id: int) -> dict[str, Any]:
+    values = {k: getattr(obs, k) for k in ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas",
+                                             "dissociation") if getattr(obs, k) is not None}
+    return {"observation_id": observation_id, "session_id": obs.session_id,
+            "recorded_at": obs.at, "minutes_into_infusion": obs.minutes_into_infusion,
+            "phase": obs.phase, **values, "alerts": list(obs.alerts)}
+
+
+def event(form: EventForm, session: SessionRef, events: list[infusion.Event], *,
+          clinician: str, now: datetime) -> NewEvent:
+    """The event to record; a conflict (exit 3) when the infusion's state or the order of
+    pauses, resumes and stops does not allow it."""
+    conflict = infusion.event_conflict(events, form.kind, form.when)
+    if conflict:
+        raise Conflict(f"session {session.session_id}: {conflict[1]}", code=conflict[0])
+    return NewEvent(session_id=session.session_id, kind=form.kind, at=to_utc_iso(form.when),
+                    recorded_at=to_utc_iso(now), clinician=clinician, detail=form.detail,
+                    rate_mg_per_h=form.rate_mg_per_h)
+
+
+def event_result(ev: NewEvent, event_id: int, session: SessionRef) -> dict[str, Any]:
+    return {"event_id": event_id, "session_id": ev.session_id, "kind": ev.kind, "at": ev.at,
+            "minutes_into_infusion": infusion.minutes_between(
+                session.started_at, datetime.fromisoformat(ev.at)),
+            "detail": ev.detail, "rate_mg_per_h": ev.rate_mg_per_h}

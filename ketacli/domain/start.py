@@ -1,0 +1,117 @@
+"""Starting an infusion: from the validated form and the patient's record, the dose plan,
+every unmet start rule, and (when it may start) the session and its pre-infusion
+reading to store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from ketacli.clock import to_utc_iso
+from ketacli.domain import followups, infusion, ledger, safety, vitals
+from ketacli.domain.forms import StartForm
+from ketacli.domain.records import NewObservation, NewSession
+from ketacli.errors import Code, Invalid, Refused
+
+
+@dataclass(frozen=True)
+class ScreeningOnFile:
+    """The screening that governs a start: the latest one at or before it (not voided)."""
+
+    screening_id: int
+    decision: str
+    valid_until: date
+    reasons: tuple[str, ...]
+    weight_kg: float
+
+
+@dataclass(frozen=True)
+class StartContext:
+    """What the record says about the patient, read inside the start's transaction."""
+
+    patient_id: int
+    mrn: str
+    screening: ScreeningOnFile | None
+    last_started_at: datetime | None
+    sessions_so_far: int
+    pending: tuple[followups.Pending, ...] = ()
+
+
+@dataclass(frozen=True)
+class StartDecision:
+    form: StartForm
+    context: StartContext
+    plan: infusion.DosePlan
+    drawn_mg: float
+    unmet: tuple[infusion.Rule, ...]
+    refused: bool
+    clinician: str
+    recorded_at: str
+    pre_alerts: tuple[dict[str, Any], ...]
+
+    @property
+    def overridden(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.unmet)
+
+    def session(self) -> NewSession:
+        f, p = self.form, self.plan
+        return NewSession(
+            patient_id=self.context.patient_id,
+            screening_id=self.context.screening.screening_id if self.context.screening else None,
+            number_in_series=self.context.sessions_so_far + 1, started_at=to_utc_iso(f.when),
+            recorded_at=self.recorded_at, clinician=self.clinician, weight_kg=p.weight_kg,
+            dose_mg_per_kg=f.mg_per_kg, dose_mg=p.dose_mg, duration_min=f.duration_min,
+            rate_mg_per_h=p.rate_mg_per_h, concentration_mg_per_ml=f.concentration,
+            rate_ml_per_h=p.rate_ml_per_h, lot=f.lot, drawn_mg=self.drawn_mg, site=f.site,
+            override=f.override if self.unmet else None, overridden=self.overridden)
+
+    def pre_observation(self, session_id: int) -> NewObservation:
+        f = self.form
+        return NewObservation(
+            session_id=session_id, phase="pre", at=to_utc_iso(f.when),
+            recorded_at=self.recorded_at, clinician=self.clinician, minutes_into_infusion=0.0,
+            sbp=f.sbp, dbp=f.dbp, hr=f.hr, spo2=f.spo2, alerts=self.pre_alerts)
+
+    def closes(self) -> list[int]:
+        """The follow-ups this start completes (the booked infusion)."""
+        return followups.closed_by_start(self.context.pending)
+
+    def refusal(self) -> Refused:
+        return safety.refusal("cannot start the infusion", list(self.unmet),
+                              code=Code.START_REFUSED)
+
+    def result(self, session_id: int) -> dict[str, Any]:
+        f, p = self.form, self.plan
+        return {
+            "session_id": session_id, "patient": self.context.mrn,
+            "number_in_series": self.context.sessions_so_far + 1, "weight_kg": p.weight_kg,
+            "dose_mg_per_kg": f.mg_per_kg, "dose_mg": p.dose_mg, "duration_min": f.duration_min,
+            "rate_mg_per_h": p.rate_mg_per_h, "rate_ml_per_h": p.rate_ml_per_h,
+            "started_at": to_utc_iso(f.when), "override": f.override if self.unmet else None,
+            "overridden": list(self.overridden), "drawn_mg": self.drawn_mg, "lot": f.lot,
+            "pre_infusion_alerts": list(self.pre_alerts),
+        }
+
+
+def decide(form: StartForm, ctx: StartContext, protocol, *, tz: tzinfo, clinician: str,
+           now: datetime) -> StartDecision:
+    """The dose plan and every unmet start rule; refused unless overridden (and never for
+    a rule that is not overridable)."""
+    sc = ctx.screening
+    kg = form.weight_kg if form.weight_kg is not None else (sc.weight_kg if sc else None)
+    if kg is None:
+        raise Invalid("--weight is needed: no screening weight on record", code=Code.MISSING_VALUE)
+    plan = infusion.plan(kg, form.mg_per_kg, form.duration_min, form.concentration)
+    drawn = form.drawn_mg if form.drawn_mg is not None else plan.dose_mg
+    ledger.check_drawn(drawn, plan.dose_mg)
+    state = infusion.ScreeningState(sc.decision, sc.valid_until, sc.reasons) if sc else None
+    unmet = infusion.start_rules(
+        screening=state, start_day=form.when.astimezone(tz).date(), sbp=form.sbp, dbp=form.dbp,
+        dose_mg_per_kg=form.mg_per_kg, last_infusion_at=ctx.last_started_at,
+        start_at=form.when, protocol=protocol)
+    alerts = vitals.alerts({"sbp": form.sbp, "dbp": form.dbp, "hr": form.hr, "spo2": form.spo2},
+                           protocol.alerts)
+    return StartDecision(form, ctx, plan, drawn, tuple(unmet),
+                         safety.refused(unmet, form.override), clinician, to_utc_iso(now),
+                         tuple(a.as_dict() for a in alerts))

@@ -1,0 +1,42 @@
+"""The fixed vocabularies of the record, defined once: what kinds of events, follow-ups,
+voids, side effects, transports and phases exist. Commands validate against these,
+renderers label them, and tests check that the schema's CHECK constraints list the same
+values (the released migrations themselves are never edited).
+
+Rating scales (names, labels, bands) live in `ketacli.domain.scales`; vital-sign names
+and labels in `ketacli.domain.vitals`.
+"""
+
+from __future__ import annotations
+
+# Infusion events (log-event KIND). Flow events change the pump's state.
+EVENT_KINDS = ("pause", "resume", "rate-change", "stop", "medication", "adverse")
+FLOW_EVENTS = ("pause", "resume", "stop")
+
+# Follow-ups
+FOLLOWUP_KINDS = ("infusion", "assessment", "call")
+FOLLOWUP_STATUSES = ("pending", "done", "cancelled")
+
+# Records that `void` can mark entered-in-error
+VOID_KINDS = ("observation", "assessment", "event", "screening")
+
+# Observation phases, in the order of a session
+PHASES = ("pre", "intra", "post", "discharge")
+
+# Screening decisions
+DECISIONS = ("eligible", "needs-review", "ineligible")
+
+# Discharge
+TRANSPORTS = ("escort", "taxi", "rideshare", "public", "other")
+SELF_DRIVE = ("self-drive", "self", "drive", "driving")  # refused: no driving until the next day
+SIDE_EFFECTS = ("dizziness", "difficulty-speaking", "nausea", "vomiting", "headache",
+                "blurred-vision", "dissociation", "hypertension", "tachycardia", "anxiety",
+                "drowsiness", "other")
+SEVERITIES = ("mild", "moderate", "severe")
+
+# Patients
+SEXES = ("F", "M", "X", "U")
+
+# Exportable tables, in export order
+EXPORT_TABLES = ("patients", "screenings", "sessions", "observations", "events", "assessments",
+                 "followups", "audit")

@@ -1,0 +1,59 @@
+"""Writing to the terminal: stdout carries results, stderr status, warnings and errors.
+
+One result, two renderers: the JSON envelope for scripts, a Rich view for people.
+Consoles never interpret markup from data and have no colour off a TTY or with NO_COLOR.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def write(stream, text: str) -> None:
+    try:
+        stream.write(text)
+        stream.flush()
+    except UnicodeEncodeError:
+        stream.write(text.encode("ascii", "backslashreplace").decode("ascii"))
+        stream.flush()
+
+
+def print_json(payload: Any) -> None:
+    import json
+
+    write(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def console(stderr: bool = False):
+    """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+
+
+def warn(message: str) -> None:
+    write(sys.stderr, f"warning: {' '.join(message.split())}\n")
+
+
+def report_error(err, as_json: bool) -> None:
+    """A KetaError as one `error:` line (and `hint:` lines) on stderr; with --json the
+    error envelope on stdout too."""
+    line = " ".join(err.message.split())  # exactly one line
+    write(sys.stderr, f"error: {line}\n")
+    if err.hint:
+        write(sys.stderr, f"hint: {' '.join(err.hint.split())}\n")
+    if as_json:
+        body: dict[str, Any] = {"code": str(err.code), "message": line}
+        if err.details:
+            body["details"] = err.details
+        print_json({"error": body})
+
+
+def emit(data: Any, as_json: bool, render: Callable[[Any], None] | None = None) -> None:
+    """One result, two renderers: the JSON envelope, or `render(console)` for a person."""
+    if as_json or render is None:
+        print_json({"data": data})
+    else:
+        render(console())
