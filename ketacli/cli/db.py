@@ -26,17 +26,9 @@ def info(json_out: Json = False) -> None:
     data = admin.info(settings().store(create=False))
 
     def human(con):
-        from rich.table import Table
+        from ketacli.render.admin import info_view
 
-        con.print(f"Database  {data['path']}")
-        con.print(f"Schema    version {data['schema_version']}  ({data['journal_mode']})")
-        con.print(f"Size      {data['size_bytes']:,} bytes  mode {data['mode']}")
-        t = Table(title="Records", title_justify="left")
-        t.add_column("Table")
-        t.add_column("Rows", justify="right")
-        for k, v in data["counts"].items():
-            t.add_row(k, f"{v:,}")
-        con.print(t)
+        con.print(info_view(data))
 
     emit(data, json_out, human)
 
@@ -59,8 +51,9 @@ def check(json_out: Json = False) -> None:
         )
 
     def human(con):
-        for c in data["checks"]:
-            con.print(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['name']:<13} {c['detail']}")
+        from ketacli.render.admin import check_lines
+
+        con.print(check_lines(data))
 
     emit(data, json_out, human)
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from ketacli.clock import parse_date
 from ketacli.domain import validate
+from ketacli.domain.forms import choice
 from ketacli.domain.records import NewFollowup
 from ketacli.domain.vocab import FOLLOWUP_KINDS
 from ketacli.errors import Code, Invalid
@@ -56,9 +57,7 @@ class ScheduleForm:
     def parse(cls, *, mrn: str, kind: str, due: str, note: str | None,
               today: date) -> ScheduleForm:
         mrn = validate.mrn(mrn)
-        kind = kind.strip().lower()
-        if kind not in FOLLOWUP_KINDS:
-            raise Invalid("--kind must be " + _or(FOLLOWUP_KINDS), code=Code.INVALID_CHOICE)
+        kind = choice(kind, FOLLOWUP_KINDS, "--kind")
         day = parse_date(due, option="--due")
         if day is None or day < today:
             raise Invalid("--due is in the past", code=Code.PAST_DATE)
@@ -84,12 +83,6 @@ class DueQuery:
 
     @classmethod
     def parse(cls, *, day: str | None, within: int | None, fmt: str, today: date) -> DueQuery:
-        fmt = fmt.strip().lower()
-        if fmt not in OUTPUT_FORMATS:
-            raise Invalid("--format must be table, csv or json", code=Code.INVALID_CHOICE)
+        fmt = choice(fmt, OUTPUT_FORMATS, "--format")
         target = parse_date(day, option="--date") or today
         return cls(target, target + timedelta(days=within or 0), fmt)
-
-
-def _or(values: tuple[str, ...]) -> str:
-    return ", ".join(values[:-1]) + " or " + values[-1]

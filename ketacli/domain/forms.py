@@ -31,6 +31,15 @@ def _choices(values: list[str] | None, known: tuple[str, ...], option: str, *,
     return out
 
 
+def choice(value: str, known: tuple[str, ...], option: str) -> str:
+    """One of `known` (case and surrounding spaces ignored)."""
+    v = value.strip().lower()
+    if v not in known:
+        raise Invalid(f"{option} must be " + ", ".join(known[:-1]) + f" or {known[-1]}",
+                      code=Code.INVALID_CHOICE)
+    return v
+
+
 @dataclass(frozen=True)
 class Scales:
     """The rating scales given on `screen` or `followup record`."""
@@ -310,3 +319,31 @@ class AssessmentForm:
                           code=Code.MISSING_VALUE)
         when = parse_at(at, tz)
         return cls(mrn, scales, when, validate.free_text(note, "--note", multiline=True))
+
+
+@dataclass(frozen=True)
+class Period:
+    """--since/--until dates (inclusive, clinic zone) and their UTC ISO bounds [lo, hi)."""
+
+    since: date | None
+    until: date | None
+    lo: str | None
+    hi: str | None
+
+    @classmethod
+    def parse(cls, since: str | None, until: str | None, tz: tzinfo) -> Period:
+        from datetime import timedelta
+
+        from ketacli.clock import day_start_utc, parse_date, to_utc_iso
+
+        s = parse_date(since, option="--since")
+        u = parse_date(until, option="--until")
+        if s and u and u < s:
+            raise Invalid("--until is before --since", code=Code.INVALID_PERIOD)
+        lo = to_utc_iso(day_start_utc(s, tz)) if s else None
+        hi = to_utc_iso(day_start_utc(u + timedelta(days=1), tz)) if u else None
+        return cls(s, u, lo, hi)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None}

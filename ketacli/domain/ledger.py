@@ -87,3 +87,15 @@ def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> flo
             f"{drawn_mg:.1f} mg drawn", code=Code.AMOUNTS_EXCEED_DRAWN,
         )
     return round(drawn_mg - delivered_mg - wasted_mg, 3)
+
+
+def report(rows: list[dict], period: dict, tz) -> dict:
+    """`report controlled`: one entry per session (dates in the clinic zone), totals per
+    lot, and the number of discrepancies on closed sessions."""
+    from datetime import datetime
+
+    entries = [entry(r) for r in rows]
+    for e in entries:
+        e["date"] = datetime.fromisoformat(e["date"]).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return {**period, "sessions": entries, "lots": totals(entries),
+            "discrepancies": sum(e["discrepancy"] for e in entries)}

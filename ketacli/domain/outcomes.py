@@ -128,3 +128,23 @@ def cohort(pairs: list[tuple[int | None, int | None]], measure: str = "phq9") ->
         "response_rate": rate(sum(responded(x) for x in statuses), len(both)),
         "remission_rate": rate(sum(x == "remission" for x in statuses), len(both)),
     }
+
+
+def clinic_figures(raw: dict, period: dict, induction: int) -> dict:
+    """`report outcomes` from the store's aggregate counts (`store.reports.outcomes`)."""
+    cohort_rates = cohort(raw["finishers"])
+    discharged = raw["sessions_discharged"]
+    return {
+        **period,
+        **{k: raw[k] for k in ("patients_screened", "patients_treated", "sessions",
+                               "sessions_discharged", "mean_dose_mg_per_kg")},
+        "alert_rate": rate(raw["sessions_with_alert"], raw["sessions"]),
+        "sessions_with_alert": raw["sessions_with_alert"],
+        "side_effect_rates": {code: rate(c, discharged)
+                              for code, c in raw["side_effect_counts"].items()},
+        "induction_sessions": induction,
+        "patients_completed_induction": cohort_rates["n"],
+        "response_rate": cohort_rates["response_rate"],
+        "remission_rate": cohort_rates["remission_rate"],
+        "overrides": raw["overrides"],
+    }

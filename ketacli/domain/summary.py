@@ -17,97 +17,99 @@ def _dt(iso: str | None) -> datetime | None:
     return datetime.fromisoformat(iso) if iso else None
 
 
-def build(loaded: dict) -> dict:
-    s = loaded["session"]
-    p = loaded["patient"]
-    sc = loaded["screening"]
-    dis = loaded["discharge"]
-    started = _dt(s["started_at"])
-    ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"]) for e in loaded["events"]]
-    explicit_end = _dt(dis["infusion_end_at"]) if dis else None
-    course = infusion.course_to_default_end(started, s["dose_mg"], s["rate_mg_per_h"],
-                                            s["duration_min"], ev, end_at=explicit_end)
+def _observation(o: dict) -> dict:
+    return {"observation_id": o["id"], "phase": o["phase"], "at": o["at"],
+            "minutes_into_infusion": o["minutes_into_infusion"], **{k: o[k] for k in VITALS},
+            "alerts": json.loads(o["alerts"]), "clinician": o["clinician"], "note": o["note"]}
 
-    observations = []
-    for o in loaded["observations"]:
-        observations.append({
-            "observation_id": o["id"], "phase": o["phase"], "at": o["at"],
-            "minutes_into_infusion": o["minutes_into_infusion"],
-            **{k: o[k] for k in VITALS},
-            "alerts": json.loads(o["alerts"]), "clinician": o["clinician"], "note": o["note"],
-        })
+
+def _ranges(observations: list[dict]) -> dict:
+    """[lowest, highest] of each recorded vital."""
     ranges = {}
     for k in ("sbp", "dbp", "hr", "spo2", "rr", "etco2"):
         vals = [o[k] for o in observations if o[k] is not None]
         if vals:
             ranges[k] = [min(vals), max(vals)]
-    all_alerts = [a for o in observations for a in o["alerts"]]
-    effects = [{"code": e["code"], "severity": e["severity"]} for e in loaded["side_effects"]]
-    discharge = None
-    if dis:
-        discharge = {
-            "discharged_at": dis["at"], "clinician": dis["clinician"],
-            "infusion_end": dis["infusion_end_at"],
-            "aldrete": dis["aldrete_total"],
-            "aldrete_items": json.loads(dis["aldrete_items"]) if dis["aldrete_items"] else None,
-            "delivered_mg": dis["delivered_mg"], "wasted_mg": dis["wasted_mg"],
-            "waste_witness": dis["waste_witness"], "transport": dis["transport"],
-            "escort": dis["escort"], "criteria": json.loads(dis["criteria"]),
-            "override": dis["override"], "note": dis["note"],
-        }
-    clinicians = sorted({s["clinician"], *(o["clinician"] for o in observations),
-                         *(e["clinician"] for e in loaded["events"]),
-                         *([dis["clinician"]] if dis else [])})
-    meds = json.loads(sc["meds"]) if sc else []
+    return ranges
+
+
+def _discharge(dis: dict | None) -> dict | None:
+    if not dis:
+        return None
     return {
-        "session_id": s["id"],
-        "status": "discharged" if dis else "open",
-        "patient": {"mrn": p["mrn"], "name": p["name"], "dob": p["dob"], "sex": p["sex"]},
-        "number_in_series": s["number_in_series"],
-        "started_at": s["started_at"],
-        "clinician": s["clinician"],
-        "screening": None if sc is None else {
-            "screening_id": sc["id"], "at": sc["at"], "decision": sc["decision"],
+        "discharged_at": dis["at"], "clinician": dis["clinician"],
+        "infusion_end": dis["infusion_end_at"], "aldrete": dis["aldrete_total"],
+        "aldrete_items": json.loads(dis["aldrete_items"]) if dis["aldrete_items"] else None,
+        "delivered_mg": dis["delivered_mg"], "wasted_mg": dis["wasted_mg"],
+        "waste_witness": dis["waste_witness"], "transport": dis["transport"],
+        "escort": dis["escort"], "criteria": json.loads(dis["criteria"]),
+        "override": dis["override"], "note": dis["note"],
+    }
+
+
+def _screening(sc: dict | None) -> dict | None:
+    if sc is None:
+        return None
+    return {"screening_id": sc["id"], "at": sc["at"], "decision": sc["decision"],
             "reasons": json.loads(sc["reasons"]), "suicide_risk_flag": bool(sc["suicide_risk_flag"]),
             "valid_until": sc["valid_until"], "phq9_total": sc["phq9_total"],
-            "meds": meds,
-        },
-        "weight_kg": s["weight_kg"],
-        "dose_mg_per_kg": s["dose_mg_per_kg"],
-        "dose_mg": s["dose_mg"],
-        "duration_min": s["duration_min"],
-        "rate_mg_per_h": s["rate_mg_per_h"],
-        "concentration_mg_per_ml": s["concentration_mg_per_ml"],
-        "rate_ml_per_h": s["rate_ml_per_h"],
-        "lot": s["lot"],
-        "drawn_mg": s["drawn_mg"],
-        "site": s["site"],
-        "override": s["override"],
-        "overridden": json.loads(s["overridden"]),
+            "meds": json.loads(sc["meds"])}
+
+
+def _events(events: list[dict], started: datetime) -> list[dict]:
+    return [{"event_id": e["id"], "kind": e["kind"], "at": e["at"],
+             "minutes_into_infusion": infusion.minutes_between(started, _dt(e["at"])),
+             "detail": e["detail"], "rate_mg_per_h": e["rate_mg_per_h"],
+             "clinician": e["clinician"]} for e in events]
+
+
+DOSE_KEYS = ("weight_kg", "dose_mg_per_kg", "dose_mg", "duration_min", "rate_mg_per_h",
+             "concentration_mg_per_ml", "rate_ml_per_h", "lot", "drawn_mg", "site", "override")
+
+
+def _course(s: dict, events: list[dict], dis: dict | None) -> dict:
+    """The infusion's end, pauses, early stop and delivered dose (estimated while open)."""
+    ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"]) for e in events]
+    course = infusion.course_to_default_end(
+        _dt(s["started_at"]), s["dose_mg"], s["rate_mg_per_h"], s["duration_min"], ev,
+        end_at=_dt(dis["infusion_end_at"]) if dis else None)
+    return {
         "infusion_end": (dis["infusion_end_at"] if dis else course.end_at.isoformat()),
         "infusion_end_estimated": dis is None,
         "paused_min": round(course.paused_min, 1),
         "stopped_early": course.stopped_early,
         "delivered_mg": dis["delivered_mg"] if dis else round(course.delivered_mg, 3),
+    }
+
+
+def build(loaded: dict) -> dict:
+    """The summary of one session (`ketacli.store.sessions.load`)."""
+    s, p, dis = loaded["session"], loaded["patient"], loaded["discharge"]
+    started = _dt(s["started_at"])
+    observations = [_observation(o) for o in loaded["observations"]]
+    all_alerts = [a for o in observations for a in o["alerts"]]
+    effects = [{"code": e["code"], "severity": e["severity"]} for e in loaded["side_effects"]]
+    screening = _screening(loaded["screening"])
+    meds = screening["meds"] if screening else []
+    return {
+        "session_id": s["id"], "status": "discharged" if dis else "open",
+        "patient": {"mrn": p["mrn"], "name": p["name"], "dob": p["dob"], "sex": p["sex"]},
+        "number_in_series": s["number_in_series"], "started_at": s["started_at"],
+        "clinician": s["clinician"], "screening": screening,
+        **{k: s[k] for k in DOSE_KEYS}, "overridden": json.loads(s["overridden"]),
+        **_course(s, loaded["events"], dis),
         "observations": observations,
-        "events": [
-            {"event_id": e["id"], "kind": e["kind"], "at": e["at"],
-             "minutes_into_infusion": infusion.minutes_between(started, _dt(e["at"])),
-             "detail": e["detail"], "rate_mg_per_h": e["rate_mg_per_h"],
-             "clinician": e["clinician"]}
-            for e in loaded["events"]
-        ],
-        "vitals_range": ranges,
-        "alert_counts": {
-            "warning": sum(a["level"] == "warning" for a in all_alerts),
-            "critical": sum(a["level"] == "critical" for a in all_alerts),
-        },
+        "events": _events(loaded["events"], started),
+        "vitals_range": _ranges(observations),
+        "alert_counts": {"warning": sum(a["level"] == "warning" for a in all_alerts),
+                         "critical": sum(a["level"] == "critical" for a in all_alerts)},
         "side_effects": effects,
-        "discharge": discharge,
-        "clinicians": clinicians,
+        "discharge": _discharge(dis),
+        "clinicians": sorted({s["clinician"], *(o["clinician"] for o in observations),
+                              *(e["clinician"] for e in loaded["events"]),
+                              *([dis["clinician"]] if dis else [])}),
         "monitoring": monitoring.record(
             observations=observations, started_at=started,
             discharged_at=_dt(dis["at"]) if dis else None,
-            side_effect_codes={e["code"] for e in effects}, lot=s["lot"], screening_meds=meds,
-        ),
+            side_effect_codes={e["code"] for e in effects}, lot=s["lot"], screening_meds=meds),
     }

@@ -111,3 +111,28 @@ def ledger_view(d: dict) -> Group:
                    if d["discrepancies"] else "No discrepancies on closed sessions.",
                    style="bold red" if d["discrepancies"] else "green")
     return Group(t, lots, summary)
+
+
+LEDGER_FIELDS = ("session_id", "date", "patient", "lot", "drawn_mg", "administered_mg",
+                 "wasted_mg", "waste_witness", "clinician", "status", "unaccounted_mg",
+                 "discrepancy")
+
+
+def ledger_csv(d: dict, out) -> None:
+    """The ledger for a spreadsheet: one row per session, then one total row per lot
+    (status "lot-total"; discrepancy = how many)."""
+    import csv
+
+    w = csv.DictWriter(out, fieldnames=LEDGER_FIELDS, lineterminator="\r\n",
+                       extrasaction="ignore")
+    w.writeheader()
+    for e in d["sessions"]:
+        w.writerow({**e, "discrepancy": "YES" if e["discrepancy"] else "",
+                    "wasted_mg": "" if e["wasted_mg"] is None else e["wasted_mg"],
+                    "unaccounted_mg": "" if e["unaccounted_mg"] is None else e["unaccounted_mg"],
+                    "waste_witness": e["waste_witness"] or ""})
+    for t in d["lots"]:
+        w.writerow({"lot": t["lot"], "drawn_mg": t["drawn_mg"],
+                    "administered_mg": t["administered_mg"], "wasted_mg": t["wasted_mg"],
+                    "status": "lot-total", "unaccounted_mg": t["unaccounted_mg"],
+                    "discrepancy": t["discrepancies"] or ""})

@@ -133,7 +133,7 @@ def _ranges(r: dict) -> str:
     return ", ".join(bits)
 
 
-def summary_panel(d: dict, tz) -> Panel:
+def _head(d: dict, tz) -> list:
     p = d["patient"]
     parts: list = [Text.assemble(
         (p["name"], "bold"), f"  MRN {p['mrn']}  DOB {dash(p['dob'])}  sex {p['sex']}")]
@@ -150,16 +150,20 @@ def summary_panel(d: dict, tz) -> Panel:
               else "OPEN")
     parts.append(Text(f"Infusion {d['number_in_series']}: started {when(d['started_at'], tz)}, "
                       f"{status}"))
-    parts.append(Text(
+    return parts
+
+
+def _dose(d: dict, tz) -> list:
+    dis = d["discharge"]
+    parts: list = [Text(
         f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['weight_kg'])} kg = "
-        f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min; {_rates(d)}"))
+        f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min; {_rates(d)}")]
     parts.append(Text(
         f"Lot {dash(d['lot'])}; drawn {num(d['drawn_mg'])} mg; "
-        + (f"delivered {num(d['delivered_mg'])} mg" if d["discharge"]
+        + (f"delivered {num(d['delivered_mg'])} mg" if dis
            else f"{num(d['delivered_mg'])} mg by the planned end {hm(d['infusion_end'], tz)}")
-        + (f"; wasted {num(d['discharge']['wasted_mg'])} mg, witness "
-           f"{d['discharge']['waste_witness']}" if d["discharge"] and d["discharge"]["wasted_mg"]
-           else "")
+        + (f"; wasted {num(dis['wasted_mg'])} mg, witness {dis['waste_witness']}"
+           if dis and dis["wasted_mg"] else "")
         + (f"; paused {num(d['paused_min'])} min" if d["paused_min"] else "")
         + ("; stopped early" if d["stopped_early"] else "")))
     if d["override"]:
@@ -172,43 +176,59 @@ def summary_panel(d: dict, tz) -> Panel:
     if ac["critical"] or ac["warning"]:
         parts.append(Text(f"Alerts: {ac['critical']} critical, {ac['warning']} warning",
                           style="bold red" if ac["critical"] else "bold yellow"))
-    parts.append(_obs_table(d, tz))
-    if d["events"]:
-        ev = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Events", title_justify="left")
-        for col in ("Time", "Min", "Event", "Detail"):
-            ev.add_column(col)
-        for e in d["events"]:
-            extra = f"{num(e['rate_mg_per_h'])} mg/h" if e["rate_mg_per_h"] else ""
-            ev.add_row(hm(e["at"], tz), num(e["minutes_into_infusion"]), e["kind"],
-                       Text(" ".join(x for x in (extra, e["detail"] or "") if x) or "-"))
-        parts.append(ev)
-    if d["side_effects"]:
-        parts.append(Text("Side effects: " + ", ".join(
-            f"{e['code']} ({e['severity']})" for e in d["side_effects"])))
-    dis = d["discharge"]
-    if dis:
-        crit = Text("Discharge criteria:")
-        for c in dis["criteria"]:
-            crit.append("\n  ")
-            crit.append("met     " if c["met"] else "NOT MET ",
-                        style="green" if c["met"] else "bold red")
-            crit.append(c["detail"])
-        parts.append(crit)
-        if dis["override"]:
-            parts.append(Text(f"Discharge override: {dis['override']}", style="bold yellow"))
-        parts.append(Text(f"Home by {dis['transport']}"
-                          + (f" with {dis['escort']}" if dis["escort"] else "")
-                          + "; no driving until the next day."))
-    m = d["monitoring"]
+    return parts
+
+
+def _events_table(d: dict, tz) -> Table:
+    ev = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Events", title_justify="left")
+    for col in ("Time", "Min", "Event", "Detail"):
+        ev.add_column(col)
+    for e in d["events"]:
+        extra = f"{num(e['rate_mg_per_h'])} mg/h" if e["rate_mg_per_h"] else ""
+        ev.add_row(hm(e["at"], tz), num(e["minutes_into_infusion"]), e["kind"],
+                   Text(" ".join(x for x in (extra, e["detail"] or "") if x) or "-"))
+    return ev
+
+
+def _discharge(dis: dict) -> list:
+    crit = Text("Discharge criteria:")
+    for c in dis["criteria"]:
+        crit.append("\n  ")
+        crit.append("met     " if c["met"] else "NOT MET ",
+                    style="green" if c["met"] else "bold red")
+        crit.append(c["detail"])
+    parts: list = [crit]
+    if dis["override"]:
+        parts.append(Text(f"Discharge override: {dis['override']}", style="bold yellow"))
+    parts.append(Text(f"Home by {dis['transport']}"
+                      + (f" with {dis['escort']}" if dis["escort"] else "")
+                      + "; no driving until the next day."))
+    return parts
+
+
+def _monitoring(m: dict) -> Text:
     yn = {True: "yes", False: "no"}
-    parts.append(Text(
+    return Text(
         f"Monitoring record: BP pre {dash(m['bp_pre'])}, ~40 min {dash(m['bp_40min'])}, "
         f"discharge {dash(m['bp_discharge'])}; monitored {dash(m['monitoring_minutes'])} min; "
         f"sedation {yn[m['sedation']]}, dissociation {yn[m['dissociation']]}, respiratory "
         f"depression {yn[m['respiratory_depression']]}; lot {dash(m['lot'])}; concomitant "
-        f"{', '.join(m['concomitant_meds']) or 'none'}"))
+        f"{', '.join(m['concomitant_meds']) or 'none'}")
+
+
+def summary_panel(d: dict, tz) -> Panel:
+    """The session panel for the chart (80 columns)."""
+    parts: list = [*_head(d, tz), *_dose(d, tz), _obs_table(d, tz)]
+    if d["events"]:
+        parts.append(_events_table(d, tz))
+    if d["side_effects"]:
+        parts.append(Text("Side effects: " + ", ".join(
+            f"{e['code']} ({e['severity']})" for e in d["side_effects"])))
+    if d["discharge"]:
+        parts.extend(_discharge(d["discharge"]))
+    parts.append(_monitoring(d["monitoring"]))
     parts.append(Text(f"Recorded by: {', '.join(d['clinicians'])}", style="dim"))
-    title = f"Session {d['session_id']} - {p['mrn']} - {d['status']}"
+    title = f"Session {d['session_id']} - {d['patient']['mrn']} - {d['status']}"
     return Panel(Group(*parts), title=Text(title), title_align="left")
 
 

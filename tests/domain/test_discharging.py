@@ -1,0 +1,97 @@
+"""The discharge decision (ketacli.domain.discharging): the infusion's end and delivered
+dose, the ledger's amounts, every criterion, and what a discharge stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ketacli import protocol
+from ketacli.clock import CLOCK
+from ketacli.domain import discharging
+from ketacli.domain.charting import SessionRef
+from ketacli.domain.forms import DischargeForm
+from ketacli.domain.infusion import Event
+from ketacli.errors import Invalid
+
+P = protocol.load()
+TZ = ZoneInfo("America/Chicago")
+T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=3)
+
+
+@pytest.fixture(autouse=True)
+def pinned():
+    CLOCK.pin(NOW)
+    yield
+    CLOCK.pin(None)
+
+
+def session(n=1, drawn=50.0) -> SessionRef:
+    return SessionRef(7, 1, "MRN-1", T0, 40.0, 40.0, 60.0, drawn, n)
+
+
+def form(minutes=80, **kw) -> DischargeForm:
+    args = dict(aldrete=10, aldrete_items=None, bp="128/82", hr=70, spo2=None,
+                transport="escort", escort=None, side_effect=None, delivered_mg=None,
+                wasted_mg=10.0, waste_witness="rn.b", override=None, note=None,
+                at=(T0 + timedelta(minutes=minutes)).isoformat(), infusion_end=None,
+                clinician="rn.a", tz=TZ)
+    args.update(kw)
+    return DischargeForm.parse(**args)
+
+
+def decide(f=None, s=None, events=(), schedule=True):
+    return discharging.decide(f or form(), s or session(), list(events), P, tz=TZ,
+                              clinician="rn.a", now=NOW, schedule=schedule)
+
+
+def test_a_full_infusion_discharged_after_observation():
+    d = decide()
+    assert not d.refused and d.unmet == []
+    assert d.course.end_at == T0 + timedelta(minutes=40)
+    assert d.delivered_mg == pytest.approx(40.0)
+    assert d.unaccounted_mg == 0 and d.ledger_warning() is None
+    rec = d.discharge()
+    assert (rec.session_id, rec.aldrete_total, rec.wasted_mg, rec.override) == (7, 10, 10.0, None)
+    assert d.observation().phase == "discharge"
+    assert [(f.kind, f.due) for f in d.followups()] == [("call", "2026-11-28"),
+                                                       ("infusion", "2026-11-29")]
+    assert decide(schedule=False).followups() == []
+
+
+def test_every_unmet_criterion_listed_and_self_drive_never_overridable():
+    d = decide(form(minutes=50, aldrete=8, bp="170/90", hr=120, transport="self-drive",
+                    override="she insists"))
+    assert [c.name for c in d.unmet] == ["aldrete", "observation", "bp", "hr", "transport"]
+    assert d.refused  # the transport criterion cannot be overridden
+    assert "no driving until the next day (not overridable)" in d.refusal().message
+
+
+def test_an_override_is_stored_with_the_discharge():
+    d = decide(form(aldrete=8, override="reviewed by Dr Who"))
+    assert not d.refused
+    assert d.discharge().override == "reviewed by Dr Who"
+    assert d.result([], {})["override"] == "reviewed by Dr Who"
+
+
+def test_a_stop_delivers_what_ran_and_the_ledger_warns():
+    d = decide(form(wasted_mg=None, waste_witness=None),
+               events=[Event("stop", T0 + timedelta(minutes=20))])
+    assert d.delivered_mg == pytest.approx(20.0)
+    assert d.unaccounted_mg == pytest.approx(30.0)
+    assert "30.0 mg drawn for session 7" in d.ledger_warning()
+
+
+def test_times_out_of_order():
+    with pytest.raises(Invalid) as e:
+        decide(form(infusion_end=(T0 + timedelta(minutes=90)).isoformat()))
+    assert e.value.code == "time_order"
+
+
+def test_given_plus_wasted_may_not_exceed_drawn():
+    with pytest.raises(Invalid) as e:
+        decide(form(wasted_mg=20.0))
+    assert e.value.code == "amounts_exceed_drawn"
