@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -55,8 +57,6 @@ def pseudonym(key: bytes, column: str, value) -> str | None:
     collisions stay negligible even at millions of rows of one kind)."""
     if value is None:
         return None
-    import hashlib
-    import hmac
 
     kind = column.removesuffix("_id")
     digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()

@@ -8,9 +8,9 @@ mistakes the first one reported is the same every time.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
-from ketacli.clock import parse_at
+from ketacli.clock import day_start_utc, parse_at, parse_date, to_utc_iso
 from ketacli.domain import discharge as dis_rules
 from ketacli.domain import infusion, ledger, validate, vitals
 from ketacli.domain import screening as sc_rules
@@ -332,9 +332,7 @@ class Period:
 
     @classmethod
     def parse(cls, since: str | None, until: str | None, tz: tzinfo) -> Period:
-        from datetime import timedelta
 
-        from ketacli.clock import day_start_utc, parse_date, to_utc_iso
 
         s = parse_date(since, option="--since")
         u = parse_date(until, option="--until")

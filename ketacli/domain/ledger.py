@@ -6,7 +6,9 @@ closed session, drawn - administered - wasted != 0 is a discrepancy.
 
 from __future__ import annotations
 
-from ketacli.errors import Code
+from datetime import datetime
+
+from ketacli.errors import Code, Invalid
 
 TOLERANCE_MG = 0.05  # amounts are recorded to 0.1 mg
 
@@ -57,7 +59,6 @@ def totals(entries: list[dict]) -> list[dict]:
 
 def check_drawn(drawn_mg: float, dose_mg: float) -> None:
     """What is drawn from stock must cover the planned dose."""
-    from ketacli.errors import Invalid
 
     if drawn_mg + 1e-9 < dose_mg:
         raise Invalid(f"--drawn-mg {drawn_mg:g} is less than the planned dose {dose_mg:.1f} mg",
@@ -66,7 +67,6 @@ def check_drawn(drawn_mg: float, dose_mg: float) -> None:
 
 def check_waste_witness(wasted_mg: float, witness: str | None, clinician: str) -> None:
     """Waste needs a witness, and the witness is a second person."""
-    from ketacli.errors import Invalid
 
     if wasted_mg > 0 and not witness:
         raise Invalid("--wasted-mg needs --waste-witness (a second person)",
@@ -79,7 +79,6 @@ def check_waste_witness(wasted_mg: float, witness: str | None, clinician: str) -
 def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> float:
     """Given plus wasted may not exceed what was drawn; returns the unaccounted mg (>= 0),
     which the ledger flags as a discrepancy."""
-    from ketacli.errors import Invalid
 
     if delivered_mg + wasted_mg > drawn_mg + 1e-6:
         raise Invalid(
@@ -92,7 +91,6 @@ def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> flo
 def report(rows: list[dict], period: dict, tz) -> dict:
     """`report controlled`: one entry per session (dates in the clinic zone), totals per
     lot, and the number of discrepancies on closed sessions."""
-    from datetime import datetime
 
     entries = [entry(r) for r in rows]
     for e in entries:

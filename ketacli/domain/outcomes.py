@@ -7,6 +7,7 @@ remission: PHQ-9 < 5, GAD-7 < 5, MADRS <= 10 (PCL-5 has no remission cut-off her
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 REMISSION = {"phq9": lambda t: t < 5, "gad7": lambda t: t < 5, "madrs": lambda t: t <= 10}
 
@@ -80,7 +81,6 @@ def trend(measure: str, history: list[dict], infusion_starts: list[str], tz) -> 
     `history`: rows with source ('screening' | 'assessment'), id, at (UTC ISO), total;
     oldest first.
     """
-    from datetime import datetime
 
     base_row = baseline_row(history, infusion_starts)
     if base_row is None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ketacli.domain.scales import Score, suicide_risk
+from ketacli.clock import to_utc_iso
+from ketacli.domain.records import NewPatient, NewScreening
+from ketacli.domain.scales import Score, from_items, suicide_risk
 from ketacli.domain.vitals import bp_reaches
+from ketacli.errors import Code, Invalid
 
 INDICATIONS = ("trd", "mdd", "bipolar-depression", "anxiety", "ptsd", "ocd", "pain", "other")
 MED_CLASSES = ("benzodiazepine", "lamotrigine", "stimulant", "maoi", "opioid",
@@ -67,8 +70,6 @@ def valid_until(screened_on: date, screening_protocol) -> date:
 
 def new_patient(form, *, exists: bool, today: date, clinician: str, at: str):
     """The patient a screening creates (None for a known MRN); a new one needs --name."""
-    from ketacli.domain.records import NewPatient
-    from ketacli.errors import Code, Invalid
 
     if exists:
         return None
@@ -81,7 +82,6 @@ def new_patient(form, *, exists: bool, today: date, clinician: str, at: str):
 
 def assess(form, screening_protocol) -> Decision:
     """The decision on a validated `ScreenForm`."""
-    from ketacli.domain.scales import from_items
 
     phq9 = from_items("phq9", list(form.scales.phq9)) if form.scales.phq9 else None
     return decide(ScreeningInput(form.sbp, form.dbp, form.conditions, form.meds, phq9),
@@ -91,8 +91,6 @@ def assess(form, screening_protocol) -> Decision:
 def record(form, decision: Decision, patient_id: int, *, clinician: str, recorded_at: str,
            tz, screening_protocol):
     """The screening to store."""
-    from ketacli.clock import to_utc_iso
-    from ketacli.domain.records import NewScreening
 
     sc = form.scales
     return NewScreening(

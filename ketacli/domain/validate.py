@@ -9,6 +9,8 @@ import re
 import unicodedata
 from datetime import date
 
+from ketacli.clock import parse_date
+from ketacli.domain.vitals import check_plausible
 from ketacli.errors import Code, Invalid
 
 MRN_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -79,7 +81,6 @@ def sex(value: str | None) -> str:
 def dob(value: str | None, today: date) -> date | None:
     if value is None:
         return None
-    from ketacli.clock import parse_date
 
     try:
         d = parse_date(value, option="--dob")
@@ -100,7 +101,6 @@ def bp(value: str | None, option: str = "--bp") -> tuple[int, int] | None:
     if not m:
         raise Invalid(f"{option} must be SYS/DIA, e.g. 128/82", code=Code.INVALID_BP)
     s, d = int(m[1]), int(m[2])
-    from ketacli.domain.vitals import check_plausible
 
     check_plausible({"sbp": s, "dbp": d}, option=option)
     return s, d

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import sys
+from datetime import date
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from ketacli.domain.scales import LABELS
 from ketacli.render.fmt import dash
+from ketacli.render.out import console, print_json
 
 STATUS_STYLE = {"pending": "bold", "done": "green", "cancelled": "dim"}
 
@@ -39,7 +45,6 @@ def due_table(rows: list[dict], target, upto) -> Table:
     if sent:
         t.add_column("Sent", no_wrap=True)
     for r in rows:
-        from datetime import date
 
         late = (target - date.fromisoformat(r["due"])).days if r["overdue"] else 0
         cells = [str(r["followup_id"]), Text(r["patient"]), Text(r["name"]),
@@ -59,15 +64,12 @@ DUE_FIELDS = ("followup_id", "patient", "name", "phone", "kind", "due", "overdue
 def due_writer(fmt: str, target, upto):
     """The function that writes `followup due` rows in one format (called by the store
     while its stamping transaction is open, see store.followups.due)."""
-    import sys
 
     def write(rows: list[dict]) -> None:
         if fmt == "json":
-            from ketacli.render.out import print_json
 
             print_json({"data": rows})
         elif fmt == "csv":
-            import csv
 
             w = csv.DictWriter(sys.stdout, fieldnames=DUE_FIELDS, lineterminator="\n")
             w.writeheader()
@@ -76,7 +78,6 @@ def due_writer(fmt: str, target, upto):
                             "notified_at": r["notified_at"] or ""})
             sys.stdout.flush()
         else:
-            from ketacli.render.out import console
 
             console().print(due_table(rows, target, upto))
 
@@ -93,7 +94,6 @@ def assessment_lines(data: dict, phq9_items) -> Text:
     t.append(f"Assessment {data['assessment_id']} for {data['patient']}" + (
         f" (completed follow-up {data['completed_followup_id']})"
         if data["completed_followup_id"] else ""))
-    from ketacli.domain.scales import LABELS
 
     for measure, label in LABELS.items():
         e = data[measure]

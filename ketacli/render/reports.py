@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+
+from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -78,7 +81,6 @@ def _mg(x) -> str:
 
 
 def ledger_view(d: dict) -> Group:
-    from rich import box
 
     period = f"{d['since'] or 'start'} to {d['until'] or 'today'}"
     t = Table(title=f"Controlled-substance ledger: ketamine, {period} (mg)",
@@ -121,7 +123,6 @@ LEDGER_FIELDS = ("session_id", "date", "patient", "lot", "drawn_mg", "administer
 def ledger_csv(d: dict, out) -> None:
     """The ledger for a spreadsheet: one row per session, then one total row per lot
     (status "lot-total"; discrepancy = how many)."""
-    import csv
 
     w = csv.DictWriter(out, fieldnames=LEDGER_FIELDS, lineterminator="\r\n",
                        extrasaction="ignore")

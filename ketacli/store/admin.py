@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 from pathlib import Path
 
 from ketacli.errors import Code, StorageError
-from ketacli.store import audit
-from ketacli.store.db import Store, schema_version, storage_error
+from ketacli.store import audit, migrations
+from ketacli.store.db import ENTITY_TABLE, Store, row_digest, schema_version, storage_error
+from ketacli.store.sessions import side_effects_digest
 
 TABLES = (
     "patients", "screenings", "sessions", "observations", "events", "discharges",
@@ -109,9 +111,7 @@ def backup(store: Store, dest: Path) -> dict:
 
 def expected_triggers() -> set[str]:
     """The guard triggers the migrations create (append-only, never-delete, fixed)."""
-    import re
 
-    from ketacli.store import migrations
 
     return {m for _, _, sql in migrations.MIGRATIONS
             for m in re.findall(r"CREATE TRIGGER (\w+)", sql)}
@@ -119,7 +119,6 @@ def expected_triggers() -> set[str]:
 
 def sealed_rows_altered(store: Store) -> list[str]:
     """Records whose stored content no longer matches the digest sealed in their audit row."""
-    from ketacli.store.db import ENTITY_TABLE, row_digest
 
     bad = []
     cur = store.conn.execute(
@@ -129,7 +128,6 @@ def sealed_rows_altered(store: Store) -> list[str]:
         table = ENTITY_TABLE.get(entity)
         if table and digest and row_digest(store.conn, table, rid) != digest:
             bad.append(f"{entity} {rid}")
-    from ketacli.store.sessions import side_effects_digest
 
     cur = store.conn.execute(
         "SELECT entity_id, json_extract(detail, '$.discharge_sha256'), "

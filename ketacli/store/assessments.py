@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ketacli.domain.records import NewAssessment
+from ketacli.domain.scales import MEASURES
 from ketacli.store.db import Tx
 from ketacli.store.voids import not_voided
 
@@ -33,6 +34,5 @@ def infusion_starts(store, patient_id: int) -> list[str]:
 
 def histories(store, patient_id: int) -> dict[str, list[dict]]:
     """`history` of every measure."""
-    from ketacli.domain.scales import MEASURES
 
     return {m: history(store, patient_id, m) for m in MEASURES}

@@ -12,7 +12,17 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from ketacli.store.db import GENESIS, Actor
+from ketacli.clock import CLOCK, to_utc_iso
+
+GENESIS = "0" * 64
+
+
+@dataclass
+class Actor:
+    """Who writes: the clinician named on the record and the OS login."""
+
+    clinician: str
+    os_user: str
 
 FIELDS = ("id", "at", "clinician", "os_user", "action", "entity", "entity_id", "patient", "detail")
 
@@ -34,7 +44,6 @@ def append(
     at: str | None = None,
 ) -> int:
     """Append one audit row; must run inside the caller's write transaction."""
-    from ketacli.clock import CLOCK, to_utc_iso
 
     last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     new_id = (last[0] + 1) if last else 1

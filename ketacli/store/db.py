@@ -6,17 +6,18 @@ This package is the only code that opens the database or writes SQL.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from ketacli.errors import Code, StorageError
+from ketacli.store import audit, migrations, rows
+from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-GENESIS = "0" * 64
 
 
 def busy_timeout_s() -> float:
@@ -116,14 +117,6 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
         os.umask(old)
 
 
-@dataclass
-class Actor:
-    """Who writes: the clinician named on the record and the OS login."""
-
-    clinician: str
-    os_user: str
-
-
 class _Reads:
     conn: sqlite3.Connection
 
@@ -197,8 +190,6 @@ class Tx(_Reads):
     def record(self, record, *, patient: str | None, detail: dict | None = None) -> int:
         """Insert one clinical record (a `ketacli.domain.records` value), sealed, with its
         audit row: the one way a recording command or the demo stores a record."""
-        from ketacli.store import rows
-
         table, build, action, entity, audit_detail, time_col = rows.RECORDS[type(record)]
         row = build(record)
         rid = self.insert(table, row)
@@ -218,8 +209,6 @@ class Tx(_Reads):
         detail: dict | None = None,
         at: str | None = None,
     ) -> int:
-        from ketacli.store import audit
-
         table = ENTITY_TABLE.get(entity)
         digest = self._sealed.get((table, entity_id)) if table else None
         if digest:
@@ -239,8 +228,6 @@ ENTITY_TABLE = {"screening": "screenings", "session": "sessions", "observation":
 
 def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
     """SHA-256 of a stored row's columns and values (as SQLite returns them)."""
-    import hashlib
-
     cur = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (rid,))
     row = cur.fetchone()
     if row is None:
@@ -271,8 +258,6 @@ def open_store(
     migrate: bool = True,
 ) -> Store:
     """Open (and if asked create and migrate) the database at `path`."""
-    from ketacli.store import migrations
-
     is_default = path is None
     path = Path(path) if path else default_path()
     _prepare_path(path, create, is_default)
@@ -305,8 +290,6 @@ def schema_version(store: Store) -> int:
 def apply_migrations(store: Store) -> list[int]:
     """Apply every pending migration, each in its own transaction with an audit row."""
     from ketacli.clock import CLOCK, to_utc_iso
-    from ketacli.store import migrations
-
     applied = []
     for version, description, sql in migrations.MIGRATIONS:
         if version <= schema_version(store):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ketacli.domain.followups import Pending
 from ketacli.domain.records import NewFollowup
-from ketacli.errors import Code
+from ketacli.errors import Code, Conflict, NotFound
 from ketacli.store.db import Tx
 
 
@@ -32,7 +32,6 @@ COLS = ("id, patient_id, session_id, kind, due, status, created_at, created_by, 
 
 
 def get(store_or_tx, followup_id: int):
-    from ketacli.errors import NotFound
 
     row = store_or_tx.execute(
         f"SELECT f.{COLS.replace(', ', ', f.')}, p.mrn FROM followups f "
@@ -45,7 +44,6 @@ def get(store_or_tx, followup_id: int):
 
 def close(store, followup_id: int, *, status: str, at: str, reason: str | None = None) -> dict:
     """Mark a pending follow-up done or cancelled (exit 3 if it is not pending)."""
-    from ketacli.errors import Conflict
 
     with store.write() as tx:
         row = get(tx, followup_id)

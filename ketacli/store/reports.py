@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ketacli.store.db import Store
+from ketacli.store.voids import not_voided
 
 
 def overview(store: Store, today: str) -> dict:
@@ -103,7 +104,6 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
 
 
 def _nv(kind: str, col: str) -> str:
-    from ketacli.store.voids import not_voided
 
     return not_voided(kind, col)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ketacli.domain import scales
 from ketacli.domain.records import NewScreening
 from ketacli.store.db import Tx
 from ketacli.store.voids import not_voided
@@ -28,7 +29,6 @@ def get(store, screening_id: int):
 
 def scores(row) -> dict:
     """The scale results of a screening or assessment row, as the contract's JSON."""
-    from ketacli.domain import scales
 
     out = {}
     for scale in scales.MEASURES:

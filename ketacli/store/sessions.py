@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime
 
 from ketacli.domain.charting import SessionRef
+from ketacli.domain.infusion import Event
 from ketacli.domain.records import NewDischarge, NewEvent, NewObservation, NewSession
+from ketacli.domain.start import ScreeningOnFile, StartContext
 from ketacli.errors import Code, Conflict, NotFound
-from ketacli.store.db import Store, Tx
+from ketacli.store import followups, patients, rows, screenings
+from ketacli.store.db import Store, Tx, row_digest
 from ketacli.store.voids import not_voided
 
 
@@ -36,7 +40,6 @@ def open_for(store_or_tx, patient_id: int):
 
 def resolve_open(store: Store, target) -> SessionRef:
     """SESSION_ID or --patient MRN (a `SessionTarget`) -> the session, which must be open."""
-    from ketacli.store import patients
 
     session_id = target.session_id
     if session_id is None:
@@ -108,8 +111,6 @@ def observations(store: Store, session_id: int) -> list:
 def discharge(tx: Tx, d: NewDischarge, *, mrn: str) -> int:
     """The discharge and its side effects, sealed in the session's discharge audit row
     (drawn/given/wasted are ledger records)."""
-    from ketacli.store import rows
-    from ketacli.store.db import row_digest
 
     did = tx.insert("discharges", rows.discharge(d))
     for effect in rows.side_effects(d):
@@ -124,8 +125,6 @@ def discharge(tx: Tx, d: NewDischarge, *, mrn: str) -> int:
 
 
 def side_effects_digest(store_or_tx, session_id: int) -> str:
-    import hashlib
-    import json
 
     rows = [list(r) for r in store_or_tx.execute(
         "SELECT id, code, severity, recorded_at, clinician FROM side_effects "
@@ -159,9 +158,7 @@ def load(store: Store, session_id: int) -> dict:
 
 def infusion_events(store_or_tx, session_id: int) -> list:
     """The session's (non-voided) events as the domain's infusion events."""
-    from datetime import datetime
 
-    from ketacli.domain.infusion import Event
 
     return [Event(e["kind"], datetime.fromisoformat(e["at"]), e["rate_mg_per_h"])
             for e in events(store_or_tx, session_id)]
@@ -170,8 +167,6 @@ def infusion_events(store_or_tx, session_id: int) -> list:
 def start_context(tx: Tx, patient, start_iso: str):
     """What a start decides on, read inside its transaction; an open session is a conflict
     (exit 3) whatever else is wrong."""
-    from ketacli.domain.start import ScreeningOnFile, StartContext
-    from ketacli.store import followups, screenings
 
     mrn = patient["mrn"]
     if open_for(tx, patient["id"]):
@@ -189,7 +184,6 @@ def start_context(tx: Tx, patient, start_iso: str):
 
 def record_start(tx: Tx, decision) -> int:
     """The session, its pre-infusion reading, and the booked infusion it completes."""
-    from ketacli.store import followups
 
     mrn = decision.context.mrn
     sid = start(tx, decision.session(), mrn=mrn)
@@ -209,7 +203,6 @@ def refuse_start(tx: Tx, decision) -> None:
 def record_discharge(tx: Tx, decision) -> list[dict]:
     """The discharge reading, the discharge with its side effects, and the follow-ups the
     protocol schedules; returns those follow-ups."""
-    from ketacli.store import followups
 
     mrn = decision.session.mrn
     add_observation(tx, decision.observation(), mrn=mrn)
