@@ -331,9 +331,7 @@ def load(path: str | Path | None = None) -> Protocol:
                 raise Invalid(f"protocol: unknown key {dotted} in {p}", code="protocol_invalid")
             given.setdefault(sname, {})[key] = _check(spec, value)
             sources[dotted] = str(p)
-    proto = Protocol(
-        **{sname: cls(**given.get(sname, {})) for sname, cls in SECTIONS.items()},
-        sources=MappingProxyType(sources),
-    )
+    sections: dict[str, Any] = {sname: cls(**given.get(sname, {})) for sname, cls in SECTIONS.items()}
+    proto = Protocol(**sections, sources=MappingProxyType(sources))
     _check_order(proto)
     return proto
