@@ -7,7 +7,8 @@ Tests pin the clock with `CLOCK.pin(...)`.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, overload
 
 from ketacli.errors import Code, Invalid
 
@@ -17,12 +18,13 @@ _NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def zone(name: str | None):
+def zone(name: str | None) -> tzinfo:
     """The clinic zone: an IANA name (zoneinfo, fast), or the system's local zone."""
     if not name:
         import pendulum
 
-        return pendulum.local_timezone()
+        # mypy may take the name for the module pendulum.tz.local_timezone (order-dependent)
+        return pendulum.local_timezone()  # type: ignore[operator, no-any-return, unused-ignore]
     from zoneinfo import ZoneInfo
 
     try:
@@ -62,11 +64,11 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 
-def today(tz) -> date:
+def today(tz: tzinfo) -> date:
     return CLOCK.now().astimezone(tz).date()
 
 
-def parse_at(text: str | None, tz, *, option: str = "--at") -> datetime:
+def parse_at(text: str | None, tz: tzinfo, *, option: str = "--at") -> datetime:
     """Parse a recording time (the contract's three forms); refuse the future.
 
     ISO-8601 with offset; naive `YYYY-MM-DD HH:MM` in the clinic zone; `HH:MM` today.
@@ -103,7 +105,7 @@ def parse_at(text: str | None, tz, *, option: str = "--at") -> datetime:
     return when
 
 
-def _localize(naive: datetime, tz) -> datetime:
+def _localize(naive: datetime, tz: Any) -> datetime:
     """Attach the clinic zone to a naive wall-clock time.
 
     A time in a spring-forward gap moves forward by the gap (02:30 -> 03:30), as
@@ -117,6 +119,10 @@ def _localize(naive: datetime, tz) -> datetime:
     return naive.replace(tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
+@overload
+def parse_date(text: str, *, option: str) -> date: ...
+@overload
+def parse_date(text: None, *, option: str) -> None: ...
 def parse_date(text: str | None, *, option: str) -> date | None:
     """A calendar date `YYYY-MM-DD` (clinic zone, no time)."""
     if text is None:
@@ -130,6 +136,6 @@ def parse_date(text: str | None, *, option: str) -> date | None:
         raise Invalid(f"{option}: not a date", hint="use YYYY-MM-DD") from None  # never echoed
 
 
-def day_start_utc(d: date, tz) -> datetime:
+def day_start_utc(d: date, tz: tzinfo) -> datetime:
     """The first instant of calendar day `d` in the clinic zone, as UTC."""
     return _localize(datetime(d.year, d.month, d.day), tz).astimezone(UTC)

@@ -8,6 +8,7 @@ birth or notes.
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -109,7 +110,7 @@ class KetaError(Exception):
         message: str,
         *,
         code: str | None = None,
-        details: list | None = None,
+        details: list[Any] | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message)

@@ -15,13 +15,13 @@ app = typer.Typer(help="The clinic protocol (thresholds, doses, schedule).", no_
 def show(json_out: Json = False) -> None:
     """The effective clinic protocol, with where each value came from."""
     from ketacli.cli.settings import settings
-    from ketacli.protocol import KEY_NOTES
+    from ketacli.protocol import KEYS
     from ketacli.render.out import emit
 
     s = settings()
     proto = s.protocol
     rows = [
-        {"key": key, "value": value, "source": source, "meaning": KEY_NOTES.get(key, "")}
+        {"key": key, "value": value, "source": source, "meaning": KEYS[key].meaning}
         for key, value, source in proto.flat()
     ]
     data = {"protocol": proto.as_dict(), "sources": {r["key"]: r["source"] for r in rows}}

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketacli.clock import to_utc_iso
 from ketacli.domain import infusion, vitals
 from ketacli.domain.forms import EventForm, VitalsForm
 from ketacli.domain.records import NewEvent, NewObservation
 from ketacli.errors import Code, Conflict, Invalid
+
+if TYPE_CHECKING:
+    from ketacli.protocol import Alerts
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def phase(session: SessionRef, events: list[infusion.Event], when: datetime) -> 
 
 
 def observation(form: VitalsForm, session: SessionRef, events: list[infusion.Event],
-                alert_protocol, *, clinician: str, now: datetime) -> NewObservation:
+                alert_protocol: Alerts, *, clinician: str, now: datetime) -> NewObservation:
     check_after_start(session, form.when)
     alerts = vitals.alerts(form.values, alert_protocol)
     return NewObservation(

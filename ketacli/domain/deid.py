@@ -13,6 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 # Never exported when de-identifying: direct identifiers and free text.
 DROP = {
@@ -52,7 +53,7 @@ RECORD_IDS = {"screening_id", "session_id", "observation_id", "event_id", "asses
               "followup_id", "audit_id"}
 
 
-def pseudonym(key: bytes, column: str, value) -> str | None:
+def pseudonym(key: bytes, column: str, value: object) -> str | None:
     """A stable, keyed stand-in for a record id (HMAC-SHA256, 16 hex digits: 64 bits, so
     collisions stay negligible even at millions of rows of one kind)."""
     if value is None:
@@ -64,7 +65,7 @@ def pseudonym(key: bytes, column: str, value) -> str | None:
 
 
 def transformer(columns: list[str], study: dict[int, tuple[str, int]],
-                today: date, key: bytes) -> tuple[list[str], Callable[[tuple], tuple]]:
+                today: date, key: bytes) -> tuple[list[str], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
     """Output columns and a row function for rows whose first column is `_pid`.
 
     `patient` (the MRN) becomes `study_id`; rows of a patient without a study id
@@ -95,7 +96,7 @@ def transformer(columns: list[str], study: dict[int, tuple[str, int]],
             out_cols.append(col)
             plan.append((i, "keep"))
 
-    def row(values: tuple) -> tuple:
+    def row(values: tuple[Any, ...]) -> tuple[Any, ...]:
         sid, days = study.get(values[0], (None, 0))
         out = []
         for i, how in plan:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from ketacli.domain.vocab import SELF_DRIVE, SEVERITIES, SIDE_EFFECTS, TRANSPORTS
 from ketacli.errors import Code, Invalid
+
+if TYPE_CHECKING:
+    from ketacli.protocol import Protocol, Schedule
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Criterion:
     def message(self) -> str:
         return self.detail
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("overridable")
         return d
@@ -36,9 +40,9 @@ def aldrete_total(total: int | None, items: list[int] | None) -> int:
             raise Invalid("--aldrete-items needs 5 items of 0-2 (activity, respiration, "
                           "circulation, consciousness, SpO2)", code=Code.INVALID_ITEMS)
         return sum(items)
-    if not 0 <= total <= 10:
+    if not 0 <= cast(int, total) <= 10:  # exactly one of them is given
         raise Invalid("--aldrete must be 0-10", code=Code.OUT_OF_RANGE)
-    return total
+    return cast(int, total)
 
 
 def side_effect(value: str) -> tuple[str, str]:
@@ -54,7 +58,7 @@ def side_effect(value: str) -> tuple[str, str]:
 
 
 def criteria(*, aldrete: int, minutes_since_end: float, sbp: int, dbp: int, hr: int,
-             transport: str, protocol) -> list[Criterion]:
+             transport: str, protocol: Protocol) -> list[Criterion]:
     p = protocol.discharge
     max_s, max_d = p.max_bp
     out = [
@@ -83,7 +87,7 @@ class Planned:
     note: str
 
 
-def schedule(number_in_series: int, discharged_on: date, schedule_protocol) -> list[Planned]:
+def schedule(number_in_series: int, discharged_on: date, schedule_protocol: Schedule) -> list[Planned]:
     """Follow-ups after discharge of infusion number n (the contract's rule)."""
     s = schedule_protocol
     n, induction = number_in_series, s.induction_sessions

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketacli.clock import to_utc_iso
 from ketacli.domain import discharge as rules
@@ -15,6 +15,9 @@ from ketacli.domain.charting import SessionRef
 from ketacli.domain.forms import DischargeForm
 from ketacli.domain.records import NewDischarge, NewFollowup, NewObservation
 from ketacli.errors import Code, Invalid, Refused
+
+if TYPE_CHECKING:
+    from ketacli.protocol import Protocol
 
 
 def check_times(session: SessionRef, form: DischargeForm) -> None:
@@ -89,7 +92,8 @@ class DischargeDecision:
                 "followups": created, "summary": summary}
 
 
-def decide(form: DischargeForm, session: SessionRef, events: list[infusion.Event], protocol,
+def decide(form: DischargeForm, session: SessionRef, events: list[infusion.Event],
+           protocol: Protocol,
            *, tz: tzinfo, clinician: str, now: datetime, schedule: bool) -> DischargeDecision:
     """The infusion's end (the stop event, else start + duration, capped at the discharge;
     or --infusion-end), the delivered dose pro-rated for pauses, rate changes and a stop

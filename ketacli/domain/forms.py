@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from ketacli.clock import day_start_utc, parse_at, parse_date, to_utc_iso
 from ketacli.domain import discharge as dis_rules
@@ -16,6 +17,9 @@ from ketacli.domain import infusion, ledger, validate, vitals
 from ketacli.domain import screening as sc_rules
 from ketacli.domain.vocab import EVENT_KINDS
 from ketacli.errors import Code, Invalid
+
+if TYPE_CHECKING:
+    from ketacli.protocol import Dose, Screening
 
 
 def _choices(values: list[str] | None, known: tuple[str, ...], option: str, *,
@@ -105,7 +109,7 @@ class ScreenForm:
               hr: int, spo2: int | None, indication: str | None, condition: list[str] | None,
               med: list[str] | None, phq9: str | None, gad7: str | None, madrs: int | None,
               pcl5: int | None, note: str | None, person: Demographics, tz: tzinfo,
-              screening_protocol) -> ScreenForm:
+              screening_protocol: Screening) -> ScreenForm:
         mrn = validate.mrn(mrn)
         when = parse_at(at, tz)
         weight_kg = validate.number(weight, "--weight", *infusion.WEIGHT_KG)
@@ -150,7 +154,8 @@ class StartForm:
     def parse(cls, *, mrn: str, at: str | None, bp: str, hr: int, spo2: int | None,
               dose: float | None, duration: float | None, weight: float | None,
               concentration: float | None, drawn_mg: float | None, lot: str | None,
-              site: str | None, override: str | None, tz: tzinfo, dose_protocol) -> StartForm:
+              site: str | None, override: str | None, tz: tzinfo,
+              dose_protocol: Dose) -> StartForm:
         mrn = validate.mrn(mrn)
         when = parse_at(at, tz)
         sbp, dbp = validate.bp(bp)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from ketacli.domain.vitals import bp_reaches
+
+if TYPE_CHECKING:
+    from ketacli.protocol import Protocol
 
 # Hard bounds of a typo, not clinical thresholds (those are the protocol's).
 WEIGHT_KG = (20.0, 350.0)
@@ -43,7 +47,7 @@ class Rule:
     message: str
     overridable: bool = True
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "message": self.message, "overridable": self.overridable}
 
 
@@ -63,7 +67,7 @@ def start_rules(
     dose_mg_per_kg: float,
     last_infusion_at: datetime | None,
     start_at: datetime,
-    protocol,
+    protocol: Protocol,
 ) -> list[Rule]:
     """Every unmet rule for starting an infusion (empty: may start)."""
     unmet: list[Rule] = []
@@ -170,7 +174,8 @@ def course(start_at: datetime, dose_mg: float, rate_mg_per_h: float, events: lis
     return Course(t + timedelta(hours=remaining_h), dose_mg, paused, False)
 
 
-def _advance(t0: datetime, t1: datetime, rate: float, remaining: float):
+def _advance(t0: datetime, t1: datetime, rate: float,
+             remaining: float) -> tuple[float, datetime | None]:
     """mg delivered from t0 to t1 at `rate`, and the time the remaining dose ran out (if it did)."""
     if t1 <= t0 or rate <= 0:
         return 0.0, None

@@ -6,14 +6,15 @@ closed session, drawn - administered - wasted != 0 is a discrepancy.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import Any, cast
 
 from ketacli.errors import Code, Invalid
 
 TOLERANCE_MG = 0.05  # amounts are recorded to 0.1 mg
 
 
-def entry(row: dict) -> dict:
+def entry(row: dict[str, Any]) -> dict[str, Any]:
     closed = row["discharged_at"] is not None
     drawn = row["drawn_mg"]
     given = row["delivered_mg"]
@@ -31,12 +32,12 @@ def entry(row: dict) -> dict:
         "clinician": row["clinician"],
         "status": "closed" if closed else "open",
         "unaccounted_mg": unaccounted,
-        "discrepancy": bool(closed and abs(unaccounted) > TOLERANCE_MG),
+        "discrepancy": bool(closed and abs(cast(float, unaccounted)) > TOLERANCE_MG),
     }
 
 
-def totals(entries: list[dict]) -> list[dict]:
-    by_lot: dict[str, dict] = {}
+def totals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_lot: dict[str, dict[str, Any]] = {}
     for e in entries:
         lot = e["lot"] or "(no lot)"
         t = by_lot.setdefault(lot, {"lot": lot, "sessions": 0, "open": 0, "drawn_mg": 0.0,
@@ -88,7 +89,7 @@ def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> flo
     return round(drawn_mg - delivered_mg - wasted_mg, 3)
 
 
-def report(rows: list[dict], period: dict, tz) -> dict:
+def report(rows: list[dict[str, Any]], period: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
     """`report controlled`: one entry per session (dates in the clinic zone), totals per
     lot, and the number of discrepancies on closed sessions."""
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
+from datetime import datetime
+from typing import Any
+
 from ketacli.domain.screening import CONCOMITANT_CLASSES
 
 
-def record(*, observations: list[dict], started_at, discharged_at, side_effect_codes,
-           lot: str | None, screening_meds) -> dict:
+def record(*, observations: list[dict[str, Any]], started_at: datetime,
+           discharged_at: datetime | None, side_effect_codes: Container[str],
+           lot: str | None, screening_meds: Iterable[str]) -> dict[str, Any]:
     """Computed from stored observations (oldest first) and the screening.
 
     bp_pre: the pre-infusion reading; bp_40min: the reading nearest 40 minutes in;
     bp_discharge: the (last) discharge-phase reading, None before discharge.
     """
-    def bp(o):
+    def bp(o: dict[str, Any] | None) -> str | None:
         return f"{o['sbp']}/{o['dbp']}" if o and o.get("sbp") is not None else None
 
     with_bp = [o for o in observations if o.get("sbp") is not None]

@@ -7,7 +7,8 @@ remission: PHQ-9 < 5, GAD-7 < 5, MADRS <= 10 (PCL-5 has no remission cut-off her
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import Any
 
 REMISSION = {"phq9": lambda t: t < 5, "gad7": lambda t: t < 5, "madrs": lambda t: t <= 10}
 
@@ -59,7 +60,7 @@ def rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def baseline_row(history: list[dict], infusion_starts: list[str]) -> dict | None:
+def baseline_row(history: list[dict[str, Any]], infusion_starts: list[str]) -> dict[str, Any] | None:
     """The baseline: the last screening score taken before the first infusion (a patient
     re-screened before starting is compared with the screening that cleared them), else
     the first screening score. `history` is oldest first; times are UTC ISO strings."""
@@ -74,7 +75,8 @@ def baseline_row(history: list[dict], infusion_starts: list[str]) -> dict | None
     return screenings[0]
 
 
-def trend(measure: str, history: list[dict], infusion_starts: list[str], tz) -> dict:
+def trend(measure: str, history: list[dict[str, Any]], infusion_starts: list[str],
+          tz: tzinfo) -> dict[str, Any]:
     """The trend of one measure: baseline (see `baseline_row`), points with
     change and status, infusion dates, and a note after 3+ infusions without response.
 
@@ -119,7 +121,7 @@ def trend(measure: str, history: list[dict], infusion_starts: list[str], tz) -> 
     }
 
 
-def cohort(pairs: list[tuple[int | None, int | None]], measure: str = "phq9") -> dict:
+def cohort(pairs: list[tuple[int | None, int | None]], measure: str = "phq9") -> dict[str, Any]:
     """Response and remission rates among (baseline, outcome) pairs with both scores."""
     both = [(b, o) for b, o in pairs if b is not None and o is not None]
     statuses = [status(measure, b, o) for b, o in both]
@@ -130,7 +132,7 @@ def cohort(pairs: list[tuple[int | None, int | None]], measure: str = "phq9") ->
     }
 
 
-def clinic_figures(raw: dict, period: dict, induction: int) -> dict:
+def clinic_figures(raw: dict[str, Any], period: dict[str, Any], induction: int) -> dict[str, Any]:
     """`report outcomes` from the store's aggregate counts (`store.reports.outcomes`)."""
     cohort_rates = cohort(raw["finishers"])
     discharged = raw["sessions_discharged"]

@@ -3,22 +3,37 @@ reason proceeds, unless a rule that can never be overridden is among them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 from ketacli.errors import Refused
 
 
-def refused(unmet: list, override: str | None) -> bool:
+class Unmet(Protocol):
+    """An unmet rule or criterion (`start.Rule`, `discharge.Criterion`)."""
+
+    @property
+    def overridable(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+def refused(unmet: Sequence[Unmet], override: str | None) -> bool:
     """True when the action must be refused (exit 1) given the unmet rules (each with an
     `overridable` attribute) and the clinician's override reason, if any."""
     return bool(unmet) and (override is None or any(not r.overridable for r in unmet))
 
 
-def override_hint(unmet: list) -> str | None:
+def override_hint(unmet: Sequence[Unmet]) -> str | None:
     if any(not r.overridable for r in unmet):
         return None
     return "after clinician review, rerun with --override REASON"
 
 
-def refusal(what: str, unmet: list, *, code: str) -> Refused:
+def refusal(what: str, unmet: Sequence[Unmet], *, code: str) -> Refused:
     """The exit-1 error of a refused action: every unmet rule (each with `message` and
     `overridable`), the never-overridable ones marked so, and the override hint."""
     lines = [r.message + ("" if r.overridable else " (not overridable)") for r in unmet]

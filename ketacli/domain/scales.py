@@ -7,6 +7,7 @@ for MADRS (copyrighted) and PCL-5 (entered as a total).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 # (upper bound inclusive, band), in order.
 PHQ9_BANDS = ((4, "minimal"), (9, "mild"), (14, "moderate"), (19, "moderately-severe"), (27, "severe"))
@@ -33,7 +34,7 @@ class Score:
     severity: str
     items: tuple[int, ...] | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"total": self.total, "severity": self.severity}
 
 
@@ -49,7 +50,7 @@ def band(scale: str, total: int) -> str:
 
 def from_items(scale: str, items: list[int]) -> Score:
     n, item_max, _, _, label = SCALES[scale]
-    if n is None or len(items) != n or any(not 0 <= i <= item_max for i in items):
+    if n is None or len(items) != n or any(not 0 <= i <= cast(int, item_max) for i in items):
         raise ValueError(f"{label} needs {n} items of 0-{item_max}")
     total = sum(items)
     return Score(scale, total, band(scale, total), tuple(items))
@@ -61,4 +62,4 @@ def from_total(scale: str, total: int) -> Score:
 
 def suicide_risk(phq9_items: list[int] | tuple[int, ...] | None) -> bool:
     """PHQ-9 item 9 (thoughts of self-harm) >= 1 requires a suicide risk assessment."""
-    return bool(phq9_items) and phq9_items[8] >= 1
+    return bool(phq9_items) and cast("list[int] | tuple[int, ...]", phq9_items)[8] >= 1

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, cast
 
 from ketacli.clock import to_utc_iso
 from ketacli.domain.records import NewPatient, NewScreening
 from ketacli.domain.scales import Score, from_items, suicide_risk
 from ketacli.domain.vitals import bp_reaches
 from ketacli.errors import Code, Invalid
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from ketacli.domain.forms import ScreenForm
+    from ketacli.domain.records import NewPatient, NewScreening
+    from ketacli.protocol import Screening
 
 INDICATIONS = ("trd", "mdd", "bipolar-depression", "anxiety", "ptsd", "ocd", "pain", "other")
 MED_CLASSES = ("benzodiazepine", "lamotrigine", "stimulant", "maoi", "opioid",
@@ -34,11 +42,11 @@ class Decision:
     suicide_risk_flag: bool = False
 
 
-def known_conditions(screening_protocol) -> tuple[str, ...]:
+def known_conditions(screening_protocol: Screening) -> tuple[str, ...]:
     return (*screening_protocol.ineligible_conditions, *screening_protocol.review_conditions, "other")
 
 
-def decide(inp: ScreeningInput, screening_protocol) -> Decision:
+def decide(inp: ScreeningInput, screening_protocol: Screening) -> Decision:
     p = screening_protocol
     ineligible: list[str] = []
     review: list[str] = []
@@ -58,29 +66,31 @@ def decide(inp: ScreeningInput, screening_protocol) -> Decision:
     flag = suicide_risk(inp.phq9.items if inp.phq9 else None)
     if flag:
         review.append(
-            f"suicide risk assessment required (PHQ-9 item 9 = {inp.phq9.items[8]})"
+            f"suicide risk assessment required (PHQ-9 item 9 = {inp.phq9.items[8]})"  # type: ignore[union-attr,index]
         )
     decision = "ineligible" if ineligible else "needs-review" if review else "eligible"
     return Decision(decision, ineligible + review, flag)
 
 
-def valid_until(screened_on: date, screening_protocol) -> date:
+def valid_until(screened_on: date, screening_protocol: Screening) -> date:
     return screened_on + timedelta(days=int(screening_protocol.valid_days))
 
 
-def new_patient(form, *, exists: bool, today: date, clinician: str, at: str):
+def new_patient(form: ScreenForm, *, exists: bool, today: date, clinician: str,
+                at: str) -> NewPatient | None:
     """The patient a screening creates (None for a known MRN); a new one needs --name."""
 
     if exists:
         return None
     if form.person.name is None:
         raise Invalid(f"patient {form.mrn} is new: --name is required", code=Code.MISSING_VALUE)
-    p = form.person.validated(today)
-    return NewPatient(mrn=form.mrn, name=p.name, dob=p.dob, sex=p.sex, phone=p.phone,
+    p = form.person.validated(today)  # name and sex are set once validated
+    return NewPatient(mrn=form.mrn, name=cast(str, p.name), dob=p.dob, sex=cast(str, p.sex),
+                      phone=p.phone,
                       created_at=at, created_by=clinician)
 
 
-def assess(form, screening_protocol) -> Decision:
+def assess(form: ScreenForm, screening_protocol: Screening) -> Decision:
     """The decision on a validated `ScreenForm`."""
 
     phq9 = from_items("phq9", list(form.scales.phq9)) if form.scales.phq9 else None
@@ -88,8 +98,8 @@ def assess(form, screening_protocol) -> Decision:
                   screening_protocol)
 
 
-def record(form, decision: Decision, patient_id: int, *, clinician: str, recorded_at: str,
-           tz, screening_protocol):
+def record(form: ScreenForm, decision: Decision, patient_id: int, *, clinician: str,
+           recorded_at: str, tz: tzinfo, screening_protocol: Screening) -> NewScreening:
     """The screening to store."""
 
     sc = form.scales

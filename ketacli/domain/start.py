@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketacli.clock import to_utc_iso
 from ketacli.domain import followups, infusion, ledger, safety, vitals
 from ketacli.domain.forms import StartForm
 from ketacli.domain.records import NewObservation, NewSession
 from ketacli.errors import Code, Invalid, Refused
+
+if TYPE_CHECKING:
+    from ketacli.protocol import Protocol
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class StartDecision:
         }
 
 
-def decide(form: StartForm, ctx: StartContext, protocol, *, tz: tzinfo, clinician: str,
+def decide(form: StartForm, ctx: StartContext, protocol: Protocol, *, tz: tzinfo, clinician: str,
            now: datetime) -> StartDecision:
     """The dose plan and every unmet start rule; refused unless overridden (and never for
     a rule that is not overridable)."""

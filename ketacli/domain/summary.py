@@ -7,23 +7,28 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any, overload
 
 from ketacli.domain import infusion, monitoring
 
 VITALS = ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas", "dissociation")
 
 
+@overload
+def _dt(iso: str) -> datetime: ...
+@overload
+def _dt(iso: None) -> None: ...
 def _dt(iso: str | None) -> datetime | None:
     return datetime.fromisoformat(iso) if iso else None
 
 
-def _observation(o: dict) -> dict:
+def _observation(o: dict[str, Any]) -> dict[str, Any]:
     return {"observation_id": o["id"], "phase": o["phase"], "at": o["at"],
             "minutes_into_infusion": o["minutes_into_infusion"], **{k: o[k] for k in VITALS},
             "alerts": json.loads(o["alerts"]), "clinician": o["clinician"], "note": o["note"]}
 
 
-def _ranges(observations: list[dict]) -> dict:
+def _ranges(observations: list[dict[str, Any]]) -> dict[str, Any]:
     """[lowest, highest] of each recorded vital."""
     ranges = {}
     for k in ("sbp", "dbp", "hr", "spo2", "rr", "etco2"):
@@ -33,7 +38,7 @@ def _ranges(observations: list[dict]) -> dict:
     return ranges
 
 
-def _discharge(dis: dict | None) -> dict | None:
+def _discharge(dis: dict[str, Any] | None) -> dict[str, Any] | None:
     if not dis:
         return None
     return {
@@ -47,7 +52,7 @@ def _discharge(dis: dict | None) -> dict | None:
     }
 
 
-def _screening(sc: dict | None) -> dict | None:
+def _screening(sc: dict[str, Any] | None) -> dict[str, Any] | None:
     if sc is None:
         return None
     return {"screening_id": sc["id"], "at": sc["at"], "decision": sc["decision"],
@@ -56,7 +61,7 @@ def _screening(sc: dict | None) -> dict | None:
             "meds": json.loads(sc["meds"])}
 
 
-def _events(events: list[dict], started: datetime) -> list[dict]:
+def _events(events: list[dict[str, Any]], started: datetime) -> list[dict[str, Any]]:
     return [{"event_id": e["id"], "kind": e["kind"], "at": e["at"],
              "minutes_into_infusion": infusion.minutes_between(started, _dt(e["at"])),
              "detail": e["detail"], "rate_mg_per_h": e["rate_mg_per_h"],
@@ -67,7 +72,7 @@ DOSE_KEYS = ("weight_kg", "dose_mg_per_kg", "dose_mg", "duration_min", "rate_mg_
              "concentration_mg_per_ml", "rate_ml_per_h", "lot", "drawn_mg", "site", "override")
 
 
-def _course(s: dict, events: list[dict], dis: dict | None) -> dict:
+def _course(s: dict[str, Any], events: list[dict[str, Any]], dis: dict[str, Any] | None) -> dict[str, Any]:
     """The infusion's end, pauses, early stop and delivered dose (estimated while open)."""
     ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"]) for e in events]
     course = infusion.course_to_default_end(
@@ -82,7 +87,7 @@ def _course(s: dict, events: list[dict], dis: dict | None) -> dict:
     }
 
 
-def build(loaded: dict) -> dict:
+def build(loaded: dict[str, Any]) -> dict[str, Any]:
     """The summary of one session (`ketacli.store.sessions.load`)."""
     s, p, dis = loaded["session"], loaded["patient"], loaded["discharge"]
     started = _dt(s["started_at"])

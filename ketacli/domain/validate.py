@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from typing import cast, overload
 
 from ketacli.clock import parse_date
 from ketacli.domain.vitals import check_plausible
@@ -57,7 +58,7 @@ def free_text(
 
 
 def name(value: str | None) -> str:
-    return free_text(value, "--name", max_len=200, required=True)
+    return cast(str, free_text(value, "--name", max_len=200, required=True))
 
 
 def phone(value: str | None) -> str | None:
@@ -93,6 +94,10 @@ def dob(value: str | None, today: date) -> date | None:
     return d
 
 
+@overload
+def bp(value: str, option: str = ...) -> tuple[int, int]: ...
+@overload
+def bp(value: None, option: str = ...) -> None: ...
 def bp(value: str | None, option: str = "--bp") -> tuple[int, int] | None:
     """`SYS/DIA` within the plausible ranges (SBP 50-300, DBP 20-200 and below SBP)."""
     if value is None:
@@ -122,6 +127,12 @@ def int_list(value: str, option: str, *, count: int, lo: int, hi: int) -> list[i
     return out
 
 
+@overload
+def number(value: float, option: str, lo: float, hi: float) -> float: ...
+@overload
+def number(value: None, option: str, lo: float, hi: float) -> None: ...
+@overload
+def number(value: float | None, option: str, lo: float, hi: float) -> float | None: ...
 def number(value: float | None, option: str, lo: float, hi: float) -> float | None:
     if value is None:
         return None

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from ketacli.errors import Code, Invalid
+
+if TYPE_CHECKING:
+    from ketacli.protocol import Alerts, Pair
 
 # Physiological plausibility (the contract): outside these a value is a typo.
 PLAUSIBLE = {
@@ -50,11 +54,11 @@ class Alert:
     threshold: int | float
     message: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _high(param: str, value, pair, unit: str) -> Alert | None:
+def _high(param: str, value: int, pair: Pair, unit: str) -> Alert | None:
     warn, crit = pair
     if value >= crit:
         return Alert("critical", param, value, crit, f"{LABELS[param]} {value}{unit} >= {crit:g}")
@@ -63,7 +67,7 @@ def _high(param: str, value, pair, unit: str) -> Alert | None:
     return None
 
 
-def _low(param: str, value, pair, unit: str) -> Alert | None:
+def _low(param: str, value: int, pair: Pair, unit: str) -> Alert | None:
     warn, crit = pair
     if value < crit:
         return Alert("critical", param, value, crit, f"{LABELS[param]} {value}{unit} < {crit:g}")
@@ -72,7 +76,7 @@ def _low(param: str, value, pair, unit: str) -> Alert | None:
     return None
 
 
-def alerts(values: dict[str, int | None], alert_protocol) -> list[Alert]:
+def alerts(values: dict[str, int | None], alert_protocol: Alerts) -> list[Alert]:
     """Warning and critical alerts for one set of vitals, per the protocol's [alerts]."""
     a = alert_protocol
     checks = [
@@ -96,6 +100,6 @@ def alerts(values: dict[str, int | None], alert_protocol) -> list[Alert]:
     return out
 
 
-def bp_reaches(sbp: int, dbp: int, pair) -> bool:
+def bp_reaches(sbp: int, dbp: int, pair: Pair) -> bool:
     """A BP pair [S, D] is reached when systolic >= S or diastolic >= D."""
     return sbp >= pair[0] or dbp >= pair[1]

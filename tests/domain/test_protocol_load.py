@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from helpers import CONTRACT_DEFAULTS
 
@@ -23,7 +25,9 @@ class TestDefaults:
         p = protocol.load()
         for section, keys in CONTRACT_DEFAULTS.items():
             for key, value in keys.items():
-                assert getattr(getattr(p, section), key) == value, f"{section}.{key}"
+                got = getattr(getattr(p, section), key)
+                # pairs and code lists are tuples on the object, lists in the TOML
+                assert (list(got) if isinstance(got, tuple) else got) == value, f"{section}.{key}"
 
     def test_every_key_is_built_in(self):
         rows = list(protocol.load().flat())
@@ -50,8 +54,12 @@ class TestDefaults:
 
     def test_read_only(self):
         p = protocol.load()
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            p.alerts.sbp = (1, 2)  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            p.alerts = protocol.Alerts()  # type: ignore[misc]
         with pytest.raises(TypeError):
-            p.alerts._values["sbp"] = [1, 2]  # type: ignore[index]
+            p.sources["alerts.sbp"] = "x"  # type: ignore[index]
 
     def test_loading_twice_is_independent(self, tmp_path):
         f = write(tmp_path, "[dose]\nmax_mg_per_kg = 0.8\n")
@@ -64,10 +72,10 @@ class TestOverrides:
         f = write(tmp_path, "[alerts]\nsbp = [150, 175]\n[schedule]\ninduction_sessions = 3\n"
                             '[screening]\nreview_meds = ["benzodiazepine"]\n')
         p = protocol.load(f)
-        assert p.alerts.sbp == [150, 175]
+        assert p.alerts.sbp == (150, 175)
         assert p.schedule.induction_sessions == 3
-        assert p.screening.review_meds == ["benzodiazepine"]
-        assert p.alerts.dbp == [100, 110]  # untouched keys keep their defaults
+        assert p.screening.review_meds == ("benzodiazepine",)
+        assert p.alerts.dbp == (100, 110)  # untouched keys keep their defaults
         sources = {k: s for k, _, s in p.flat()}
         assert sources["alerts.sbp"] == str(f)
         assert sources["schedule.induction_sessions"] == str(f)
@@ -82,7 +90,7 @@ class TestOverrides:
 
     def test_empty_list_clears_a_list(self, tmp_path):
         p = protocol.load(write(tmp_path, "[screening]\nreview_meds = []\n"))
-        assert p.screening.review_meds == []
+        assert p.screening.review_meds == ()
 
     def test_empty_file_is_the_defaults(self, tmp_path):
         p = protocol.load(write(tmp_path, ""))
