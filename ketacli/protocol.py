@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
-from ketacli.errors import Invalid
+from ketacli.errors import Code, Invalid
 
 Pair: TypeAlias = tuple[float, float]
 """Two numbers; which two is the key's `PairKind`. The TOML's numbers are kept as
@@ -272,7 +272,7 @@ def _check(spec: KeySpec, value: object) -> int | float | Pair | Codes:
             return (value[0], value[1])
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise Invalid(f"protocol key {spec.key} must be {_WANT[spec.kind]}", code="protocol_invalid")
+    raise Invalid(f"protocol key {spec.key} must be {_WANT[spec.kind]}", code=Code.PROTOCOL_INVALID)
 
 
 def _check_order(proto: Protocol) -> None:
@@ -282,17 +282,17 @@ def _check_order(proto: Protocol) -> None:
         if spec.pair == "low" and warn < crit:
             raise Invalid(
                 f"protocol key {spec.key}: the warning level must not be below the critical one",
-                code="protocol_invalid",
+                code=Code.PROTOCOL_INVALID,
             )
         if spec.pair == "high" and warn > crit:
             raise Invalid(
                 f"protocol key {spec.key}: the warning level must not be above the critical one",
-                code="protocol_invalid",
+                code=Code.PROTOCOL_INVALID,
             )
     if proto.dose.default_mg_per_kg > proto.dose.max_mg_per_kg:
         raise Invalid(
             "protocol key dose.default_mg_per_kg is above dose.max_mg_per_kg",
-            code="protocol_invalid",
+            code=Code.PROTOCOL_INVALID,
         )
 
 
@@ -302,13 +302,13 @@ def _read(p: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise Invalid(f"protocol file not found: {p}", code="protocol_invalid") from None
+        raise Invalid(f"protocol file not found: {p}", code=Code.PROTOCOL_INVALID) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Invalid(
-            f"protocol file cannot be read: {p} ({type(exc).__name__})", code="protocol_invalid"
+            f"protocol file cannot be read: {p} ({type(exc).__name__})", code=Code.PROTOCOL_INVALID
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise Invalid(f"protocol file is not valid TOML: {p}: {exc}", code="protocol_invalid") from None
+        raise Invalid(f"protocol file is not valid TOML: {p}: {exc}", code=Code.PROTOCOL_INVALID) from None
 
 
 def load(path: str | Path | None = None) -> Protocol:
@@ -321,14 +321,14 @@ def load(path: str | Path | None = None) -> Protocol:
     sources = dict.fromkeys(KEYS, "built-in")
     for sname, section in data.items():
         if sname not in SECTIONS:
-            raise Invalid(f"protocol: unknown section [{sname}] in {p}", code="protocol_invalid")
+            raise Invalid(f"protocol: unknown section [{sname}] in {p}", code=Code.PROTOCOL_INVALID)
         if not isinstance(section, dict):
-            raise Invalid(f"protocol: [{sname}] must be a table", code="protocol_invalid")
+            raise Invalid(f"protocol: [{sname}] must be a table", code=Code.PROTOCOL_INVALID)
         for key, value in section.items():
             dotted = f"{sname}.{key}"
             spec = KEYS.get(dotted)
             if spec is None:
-                raise Invalid(f"protocol: unknown key {dotted} in {p}", code="protocol_invalid")
+                raise Invalid(f"protocol: unknown key {dotted} in {p}", code=Code.PROTOCOL_INVALID)
             given.setdefault(sname, {})[key] = _check(spec, value)
             sources[dotted] = str(p)
     sections: dict[str, Any] = {sname: cls(**given.get(sname, {})) for sname, cls in SECTIONS.items()}

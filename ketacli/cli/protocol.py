@@ -27,30 +27,8 @@ def show(json_out: Json = False) -> None:
     data = {"protocol": proto.as_dict(), "sources": {r["key"]: r["source"] for r in rows}}
 
     def human(con):
-        from rich.table import Table
-        from rich.text import Text
+        from ketacli.render.protocol import protocol_view
 
-        t = Table(title="Clinic protocol", title_justify="left")
-        t.add_column("Key", no_wrap=True)
-        t.add_column("Value")
-        t.add_column("Source")
-        t.add_column("Meaning")
-        for r in rows:
-            t.add_row(r["key"], Text(_fmt(r["value"])), Text(r["source"]), r["meaning"])
-        con.print(t)
-        con.print(
-            "BP pairs [S, D] are reached when systolic >= S or diastolic >= D. "
-            "[warning, critical] pairs alert when the value is >= the threshold; "
-            "*_low keys alert when the value is < the threshold.\n"
-            "These are the clinic's settings, not medical advice."
-        )
+        con.print(protocol_view(rows))
 
     emit(data, json_out, human)
-
-
-def _fmt(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value and isinstance(value[0], str) else (
-            "[" + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) + "]"
-        )
-    return f"{value:g}" if isinstance(value, float) else str(value)
