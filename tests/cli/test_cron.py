@@ -16,8 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import CLINIC_TZ
-from helpers import KETACLI, copy_db, csv_rows, query
+from helpers import CLINIC_TZ, KETACLI, copy_db, csv_rows, query
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "send-reminders.sh"
 ENV = shutil.which("env") or "/usr/bin/env"

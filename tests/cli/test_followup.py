@@ -13,8 +13,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from conftest import FIXED_NOW
-from helpers import build_once, copy_db, csv_rows, query, scalar
+from helpers import FIXED_NOW, build_once, copy_db, csv_rows, query, scalar
 from outcome_support import assess, fails, infusion, ok, phq9, screen
 
 from ketacli.clock import CLOCK

@@ -1,10 +1,10 @@
-"""Helpers for the follow-up, trend and report CLI tests (test_followup.py,
-test_trend_report.py): a patient run through screening, infusions and assessments
-with explicit --at times. Database reads, `build_once` and `copy_db` are in
-tests/helpers.py.
+"""Helpers for the follow-up, trend and report CLI tests (tests/cli/test_followup.py,
+test_followup_due.py, test_trend.py, test_report.py): a patient run through screening,
+infusions and assessments with explicit --at times. Database reads, `build_once` and
+`copy_db` are in tests/helpers.py.
 
-Not a test module and not a conftest: imported by name (pytest puts tests/cli on
-sys.path). The pinned clock is 2026-11-27 09:00 America/Chicago, so every --at here
+Not a test module and not a conftest: imported by name (pytest's `pythonpath` is
+tests/). The pinned clock is 2026-11-27 09:00 America/Chicago, so every --at here
 is on or before that.
 """
 

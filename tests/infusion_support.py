@@ -1,7 +1,9 @@
-"""Helpers shared by the infusion-day CLI tests (test_infusion_*.py).
+"""Helpers shared by the infusion-day CLI tests (tests/cli/test_screen.py, test_session.py,
+test_vitals.py, test_discharge.py, test_void.py, test_options.py): the steps of a day
+with explicit --at times, and the contract's error shape.
 
-Not a test module and not a conftest: imported by name (pytest puts tests/cli on
-sys.path). Every patient these helpers create carries NAME, a name with Rich markup
+Not a test module and not a conftest: imported by name (pytest's `pythonpath` is
+tests/). Every patient these helpers create carries NAME, a name with Rich markup
 in it, so every error assertion can also check that the name never leaks to stderr.
 Helpers for any test (database reads, `ok`, error shapes) are in tests/helpers.py.
 """
