@@ -10,10 +10,13 @@ is on or before that.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from helpers import assert_one_error
 from helpers import ok as succeeded
+
+NOW_ISO = "2026-11-27T15:00:00+00:00"
+A_WEEK_AGO = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def phq9(total: int) -> str:
@@ -76,3 +79,7 @@ def infusion(cli, mrn: str, day: str, *, start: str = "09:00", dose: float | Non
 def assess(cli, mrn: str, at: str, total: int, *extra: str) -> dict:
     """`followup record MRN --phq9 ... --at AT`."""
     return ok(cli("followup", "record", mrn, "--phq9", phq9(total), "--at", at, *extra, "--json"))
+
+
+def schedule(cli, mrn, kind, due, *extra):
+    return ok(cli("followup", "schedule", mrn, "--kind", kind, "--due", due, *extra, "--json"))
