@@ -8,7 +8,7 @@ import pytest
 from helpers import CONTRACT_DEFAULTS, assert_one_error, error_lines
 
 
-# CONTRACT_DEFAULTS (helpers): the contract's defaults, transcribed from docs/cli-contract.md.
+# -- protocol show ---------------------------------------------------------------------------
 # CONTRACT_DEFAULTS (helpers): the contract's defaults, transcribed from docs/cli-contract.md.
 def test_protocol_defaults_equal_the_contract(cli, db_path):
     r = cli("protocol", "show", "--json")
