@@ -1,29 +1,26 @@
 """Shared fixtures: a pinned environment, a temporary database, a pinned clock; and two
 suite-wide speed-ups (the CLI's command tree built once, `tmp_path` on a RAM disk).
 
-Shared helper functions are in helpers.py."""
+Shared helper functions, the pinned time and zone, and `Run` (the in-process CLI) are in
+helpers.py; fixtures shared by the tests of one folder are in that folder's conftest.py.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import typer.main
 import typer.testing
-from typer.testing import CliRunner
 
-from ketacli.cli.app import app
+# FIXED_NOW and CLINIC_TZ are also read from here by tests/cli/test_export.py.
+from helpers import CLINIC_TZ, FIXED_NOW, Run
+
 from ketacli.clock import CLOCK
-
-# 2026-11-27 15:00 UTC = 09:00 in America/Chicago: a clinic morning.
-FIXED_NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
-CLINIC_TZ = "America/Chicago"
 
 
 @pytest.fixture(autouse=True)
@@ -90,25 +87,6 @@ def umask_022():
     old = os.umask(0o022)
     yield
     os.umask(old)
-
-
-class Run:
-    """Invoke the CLI in-process; `.json` parses stdout."""
-
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None):
-        result = self.runner.invoke(app, [str(a) for a in args], input=input)
-        result.json = _try_json(result.stdout)
-        return result
-
-
-def _try_json(text: str):
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError):
-        return None
 
 
 @pytest.fixture

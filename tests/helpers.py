@@ -1,9 +1,10 @@
-"""Helpers shared by the test modules: reading the database directly, the shape of a
-result and of an error, patient-data leak checks, and a database built once per module.
+"""Helpers shared by the test modules: the pinned time and zone, the in-process CLI,
+reading the database directly, the shape of a result and of an error, patient-data leak
+checks, and a database built once per module.
 
-Not a test module and not a conftest: imported by name (`from helpers import ...`). As
-for tests/cli/infusion_support.py, pytest's default "prepend" import mode puts the
-folder of tests/conftest.py (tests/) on sys.path. Fixtures belong in tests/conftest.py.
+Not a test module and not a conftest: imported by name (`from helpers import ...`), as are
+the other support modules beside it (pyproject.toml sets pytest's `pythonpath` to tests/).
+Fixtures belong in the conftest.py files.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ import os
 import sqlite3
 import stat
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from ketacli.cli.app import app
+from ketacli.clock import CLOCK
+
+# 2026-11-27 15:00 UTC = 09:00 in America/Chicago: a clinic morning.
+FIXED_NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+CLINIC_TZ = "America/Chicago"
 
 KETACLI = Path(sys.executable).parent / "ketacli"  # the installed console script
 
@@ -49,6 +59,26 @@ CONTRACT_DEFAULTS = {
     "schedule": {"induction_sessions": 6, "induction_interval_days": 2, "checkin_after_days": 1,
                  "assessment_after_days": 7, "maintenance_interval_days": 28},
 }
+
+
+# -- the CLI, in-process ------------------------------------------------------------------
+class Run:
+    """Invoke the CLI in-process; `.json` parses stdout (the `cli` fixture is one)."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None):
+        result = self.runner.invoke(app, [str(a) for a in args], input=input)
+        result.json = _try_json(result.stdout)
+        return result
+
+
+def _try_json(text: str):
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
 
 
 # -- the database, read (and edited) directly ---------------------------------------------
@@ -132,10 +162,6 @@ def fhir_references(node):
 def build_once(tmp_path_factory, name: str, build) -> tuple:
     """Run `build(cli)` on a fresh database in conftest's pinned environment: (its path,
     what build returned)."""
-    from conftest import CLINIC_TZ, FIXED_NOW, Run
-
-    from ketacli.clock import CLOCK
-
     path = tmp_path_factory.mktemp(name) / "clinic.db"
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):

@@ -1,5 +1,7 @@
-"""The root app (ketacli.cli.app): the visible list of commands, and start-up discipline
-(`ketacli --help` and the command modules import no database, store or table code)."""
+"""The root app (ketacli.cli.app): the visible list of commands, start-up discipline
+(`ketacli --help` and the command modules import no database, store or table code), and the
+global options before the command (--db, --clinician, --tz, --version, --help;
+docs/cli-contract.md, "Global settings"). --protocol is in test_protocol.py."""
 
 from __future__ import annotations
 
@@ -7,6 +9,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+from helpers import assert_one_error, query
+
+from ketacli import __version__
 from ketacli.cli.app import app
 
 PROBE = """
@@ -40,3 +46,73 @@ def test_every_command_is_listed_once_in_app():
     assert set(names) >= {"screen", "start-session", "log-vitals", "log-event", "discharge",
                           "summary", "void", "followup", "trend", "report", "export", "audit",
                           "db", "protocol", "demo", "patient"}
+
+
+# -- global options --------------------------------------------------------------------
+def test_global_db_option_before_the_command(cli, db_path, tmp_path):
+    other = tmp_path / "other.db"
+    r = cli("--db", other, "patient", "add", "G-1", "--name", "Gus Global")
+    assert r.exit_code == 0, r.stderr
+    r = cli("--db", other, "patient", "list", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [p["mrn"] for p in r.json["data"]] == ["G-1"]
+    assert other.exists()
+    assert not db_path.exists()  # KETACLI_DB was not used
+    # several global options together, in any order
+    r = cli("--tz", "UTC", "--clinician", "dr.x", "--db", other, "patient", "list", "--json")
+    assert r.exit_code == 0
+    assert len(r.json["data"]) == 1
+
+
+def test_global_option_after_the_command_is_a_usage_error(cli, tmp_path):
+    r = cli("patient", "list", "--db", tmp_path / "other.db")
+    assert_one_error(r, 2)
+    assert not (tmp_path / "other.db").exists()
+
+
+def test_clinician_option_is_recorded(cli, db_path, monkeypatch):
+    r = cli("--clinician", "dr.house", "patient", "add", "C-1", "--name", "Some One")
+    assert r.exit_code == 0, r.stderr
+    assert query(db_path, "SELECT created_by FROM patients") == [("dr.house",)]
+    assert query(db_path, "SELECT clinician FROM audit WHERE patient = 'C-1'") == [("dr.house",)]
+    monkeypatch.setenv("KETACLI_CLINICIAN", "dr.env")
+    assert cli("patient", "add", "C-2", "--name", "Other One").exit_code == 0
+    assert query(db_path, "SELECT clinician FROM audit WHERE patient = 'C-2'") == [("dr.env",)]
+
+
+def test_bad_clinician_exits_2(cli, db_path):
+    r = cli("--clinician", "x\x1b[2J", "patient", "add", "C-1", "--name", "Some One")
+    assert_one_error(r, 2)
+    assert not db_path.exists() or query(db_path, "SELECT count(*) FROM patients") == [(0,)]
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_bad_tz_exits_2_and_stores_nothing(cli, db_path, monkeypatch, how):
+    args = ["patient", "add", "T-1", "--name", "Tina Zone"]
+    if how == "option":
+        args = ["--tz", "Mars/Olympus_Mons", *args]
+    else:
+        monkeypatch.setenv("KETACLI_TZ", "Mars/Olympus_Mons")
+    r = cli(*args)
+    assert_one_error(r, 2)
+    assert "time zone" in r.stderr
+    assert not db_path.exists()
+
+
+def test_bad_tz_on_a_view_exits_2(cli):
+    assert cli("patient", "add", "T-1", "--name", "Tina Zone").exit_code == 0
+    assert_one_error(cli("--tz", "Not/AZone", "patient", "list"), 2)
+    assert_one_error(cli("--tz", "Not/AZone", "audit", "--since", "2026-11-01"), 2)
+
+
+def test_version_and_help(cli):
+    r = cli("--version")
+    assert r.exit_code == 0
+    assert r.stdout.strip() == f"ketacli {__version__}"
+    r = cli("--help")
+    assert r.exit_code == 0
+    for word in ("patient", "db", "audit", "protocol", "--db", "--tz"):
+        assert word in r.stdout
+    r = cli()
+    assert r.exit_code == 0
+    assert "patient" in r.stdout

@@ -3,6 +3,7 @@ from the options they declare, and every exception becomes one documented exit c
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -46,3 +47,13 @@ def test_debug_lets_bugs_through(monkeypatch):
     monkeypatch.setenv("KETACLI_DEBUG", "1")
     assert edge.as_keta_error(ValueError("bug")) is None
     assert edge.as_keta_error(KeyboardInterrupt()) is None
+
+
+def test_format_json_errors_print_the_json_envelope(cli):
+    assert cli("patient", "add", "J-1", "--name", "Json Test").exit_code == 0
+    for args in (("followup", "due", "--format", "json", "--date", "2026-13-01"),
+                 ("report", "controlled", "--format", "json", "--since", "nope")):
+        r = cli(*args)
+        assert r.exit_code == 2
+        assert json.loads(r.stdout)["error"]["code"]
+        assert r.stderr.startswith("error:")

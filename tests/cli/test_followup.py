@@ -1,6 +1,7 @@
-"""The `followup` group through the CLI: schedule, list, done, cancel, due (the cron
-entry point, with idempotent --mark-notified) and record; and the follow-ups a
-discharge schedules (docs/cli-contract.md, `followup` group and "Clinic protocol").
+"""The `followup` group through the CLI (ketacli.cli.followup; docs/cli-contract.md,
+`followup` group and "Clinic protocol"): schedule, list, done, cancel and record; and the
+follow-ups a discharge schedules. `followup due`, the cron entry point, is in
+test_followup_due.py.
 
 The clock is pinned to 2026-11-27 09:00 America/Chicago; follow-ups due in the past
 are scheduled with the clock pinned a week earlier (`followup schedule` refuses a
@@ -13,22 +14,14 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from conftest import FIXED_NOW
-from helpers import build_once, copy_db, csv_rows, query, scalar
-from outcome_support import assess, fails, infusion, ok, phq9, screen
+from helpers import FIXED_NOW, query, scalar
+from outcome_support import A_WEEK_AGO, NOW_ISO, assess, fails, infusion, ok, phq9, schedule, screen
 
 from ketacli.clock import CLOCK
 
-DUE_FIELDS = ["followup_id", "patient", "name", "phone", "kind", "due", "overdue", "notified_at"]
 FOLLOWUP_KEYS = {"followup_id", "patient", "kind", "due", "status", "session_id", "note",
                  "created_at", "created_by", "closed_at", "closed_by", "cancel_reason",
                  "notified_at"}
-NOW_ISO = "2026-11-27T15:00:00+00:00"
-A_WEEK_AGO = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-
-
-def schedule(cli, mrn, kind, due, *extra):
-    return ok(cli("followup", "schedule", mrn, "--kind", kind, "--due", due, *extra, "--json"))
 
 
 def status_of(db_path, fid):
@@ -152,176 +145,6 @@ def test_due_dates_are_days_in_the_clinic_zone(cli, monkeypatch, patient):
     fails(cli("followup", "schedule", patient, "--kind", "call", "--due", "2026-11-27"), 2)
 
 
-# --------------------------------------------------------------------------- due
-def _build_clinic(cli) -> dict[str, int]:
-    """Two patients and six follow-ups scheduled a week ago (one since cancelled, one done):
-    ids by name."""
-    ok(cli("patient", "add", "FU-A", "--name", "Ann Able", "--phone", "555-0101"))
-    ok(cli("patient", "add", "FU-B", "--name", "Bob Baker"))  # no phone
-    CLOCK.pin(A_WEEK_AGO)
-    ids = {
-        "a_call": schedule(cli, "FU-A", "call", "2026-11-22")["followup_id"],
-        "b_infusion": schedule(cli, "FU-B", "infusion", "2026-11-27")["followup_id"],
-        "a_assessment": schedule(cli, "FU-A", "assessment", "2026-11-29")["followup_id"],
-        "b_call": schedule(cli, "FU-B", "call", "2026-12-05")["followup_id"],
-        "a_cancelled": schedule(cli, "FU-A", "call", "2026-11-24")["followup_id"],
-        "b_done": schedule(cli, "FU-B", "call", "2026-11-23")["followup_id"],
-    }
-    CLOCK.pin(FIXED_NOW)
-    assert cli("followup", "cancel", str(ids["a_cancelled"]), "--reason", "x").exit_code == 0
-    assert cli("followup", "done", str(ids["b_done"])).exit_code == 0
-    return ids
-
-
-@pytest.fixture(scope="module")
-def clinic_db(tmp_path_factory):
-    return build_once(tmp_path_factory, "due", _build_clinic)
-
-
-@pytest.fixture
-def clinic(clinic_db, db_path) -> dict[str, int]:
-    path, ids = clinic_db
-    copy_db(path, db_path)
-    return ids
-
-
-def due_ids(cli, *args) -> list[int]:
-    return [x["followup_id"] for x in ok(cli("followup", "due", *args, "--json"))]
-
-
-def test_due_default_is_pending_up_to_today(cli, clinic):
-    r = cli("followup", "due", "--format", "json")
-    assert r.exit_code == 0, r.stderr
-    assert set(r.json) == {"data"}
-    rows = r.json["data"]
-    assert rows == [
-        {"followup_id": clinic["a_call"], "patient": "FU-A", "name": "Ann Able",
-         "phone": "555-0101", "kind": "call", "due": "2026-11-22", "overdue": True,
-         "notified_at": None},
-        {"followup_id": clinic["b_infusion"], "patient": "FU-B", "name": "Bob Baker",
-         "phone": None, "kind": "infusion", "due": "2026-11-27", "overdue": False,
-         "notified_at": None},
-    ]
-    assert all(list(x) == DUE_FIELDS for x in rows)
-    assert due_ids(cli) == [x["followup_id"] for x in rows]  # --json and --format json agree
-
-
-def test_due_within_overdue_and_date(cli, clinic):
-    c = clinic
-    assert due_ids(cli, "--within", "0") == [c["a_call"], c["b_infusion"]]
-    assert due_ids(cli, "--within", "2") == [c["a_call"], c["b_infusion"], c["a_assessment"]]
-    assert due_ids(cli, "--within", "7") == [c["a_call"], c["b_infusion"], c["a_assessment"]]
-    assert due_ids(cli, "--within", "8") == [c["a_call"], c["b_infusion"], c["a_assessment"],
-                                             c["b_call"]]
-    assert due_ids(cli, "--overdue") == [c["a_call"]]
-    assert due_ids(cli, "--overdue", "--within", "8") == [c["a_call"]]
-    assert due_ids(cli, "--date", "2026-11-21") == []
-    rows = ok(cli("followup", "due", "--date", "2026-11-22", "--json"))
-    assert [(x["followup_id"], x["overdue"]) for x in rows] == [(c["a_call"], False)]
-    rows = ok(cli("followup", "due", "--date", "2026-11-29", "--json"))
-    assert [(x["followup_id"], x["overdue"]) for x in rows] == [
-        (c["a_call"], True), (c["b_infusion"], True), (c["a_assessment"], False)]
-    assert due_ids(cli, "--date", "2026-11-29", "--overdue") == [c["a_call"], c["b_infusion"]]
-    # a future --date is fine for a listing
-    assert due_ids(cli, "--date", "2026-12-31") == [c["a_call"], c["b_infusion"],
-                                                    c["a_assessment"], c["b_call"]]
-
-
-def test_due_csv(cli, clinic):
-    r = cli("followup", "due", "--format", "csv", "--within", "2")
-    assert r.exit_code == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert lines[0] == "followup_id,patient,name,phone,kind,due,overdue,notified_at"
-    assert csv_rows(r.stdout) == [
-        {"followup_id": str(clinic["a_call"]), "patient": "FU-A", "name": "Ann Able",
-         "phone": "555-0101", "kind": "call", "due": "2026-11-22", "overdue": "yes",
-         "notified_at": ""},
-        {"followup_id": str(clinic["b_infusion"]), "patient": "FU-B", "name": "Bob Baker",
-         "phone": "", "kind": "infusion", "due": "2026-11-27", "overdue": "no", "notified_at": ""},
-        {"followup_id": str(clinic["a_assessment"]), "patient": "FU-A", "name": "Ann Able",
-         "phone": "555-0101", "kind": "assessment", "due": "2026-11-29", "overdue": "no",
-         "notified_at": ""},
-    ]
-    assert r.stderr == ""
-
-    empty = cli("followup", "due", "--format", "csv", "--date", "2026-11-01")
-    assert empty.exit_code == 0
-    assert empty.stdout == "followup_id,patient,name,phone,kind,due,overdue,notified_at\n"
-
-
-def test_due_table(cli, clinic):
-    r = cli("followup", "due", "--within", "2")
-    assert r.exit_code == 0, r.stderr
-    for text in ("FU-A", "Ann Able", "555-0101", "FU-B", "Bob Baker", "2026-11-22", "2026-11-29",
-                 "infusion", "assessment"):
-        assert text in r.stdout, text
-    assert "2026-12-05" not in r.stdout
-    assert max(len(line) for line in r.stdout.splitlines()) <= 80
-
-
-def test_due_bad_input(cli, clinic):
-    fails(cli("followup", "due", "--date", "2026-02-30"), 2)
-    fails(cli("followup", "due", "--date", "27/11/2026"), 2)
-    fails(cli("followup", "due", "--format", "xml"), 2)
-    assert cli("followup", "due", "--within", "-1").exit_code == 2
-    assert cli("followup", "due", "--within", "lots").exit_code == 2
-    r = cli("followup", "due", "--date", "2026-02-30", "--json")
-    assert r.exit_code == 2 and "error" in r.json
-
-
-def test_mark_notified_is_idempotent_with_unnotified(cli, db_path, clinic):
-    c = clinic
-    args = ("followup", "due", "--format", "csv", "--unnotified", "--mark-notified")
-    first = cli(*args)
-    assert first.exit_code == 0, first.stderr
-    rows = csv_rows(first.stdout)
-    assert [int(x["followup_id"]) for x in rows] == [c["a_call"], c["b_infusion"]]
-    assert all(x["notified_at"] == NOW_ISO for x in rows)
-    stamped = query(db_path, "SELECT id FROM followups WHERE notified_at IS NOT NULL ORDER BY id")
-    assert stamped == [(c["a_call"],), (c["b_infusion"],)]
-    audit = query(db_path, "SELECT action, entity, entity_id, patient, detail FROM audit "
-                           "WHERE action = 'notify'")
-    # one audit row per reminder, naming the follow-up and the patient
-    assert [(a[0], a[1], a[2]) for a in audit] == [
-        ("notify", "followup", c["a_call"]), ("notify", "followup", c["b_infusion"])]
-    assert all(a[3] for a in audit)
-    assert {json.loads(a[4])["kind"] for a in audit} <= {"call", "infusion", "assessment"}
-    audit_count = scalar(db_path, "SELECT count(*) FROM audit")
-
-    second = cli(*args)
-    assert second.exit_code == 0, second.stderr
-    assert second.stdout == "followup_id,patient,name,phone,kind,due,overdue,notified_at\n"
-    assert scalar(db_path, "SELECT count(*) FROM audit") == audit_count  # nothing new to audit
-
-    # still pending, still listed without --unnotified, with the stamp
-    rows = ok(cli("followup", "due", "--json"))
-    assert [(x["followup_id"], x["notified_at"]) for x in rows] == [
-        (c["a_call"], NOW_ISO), (c["b_infusion"], NOW_ISO)]
-    # what falls due later is new
-    rows = csv_rows(cli(*args, "--within", "2").stdout)
-    assert [int(x["followup_id"]) for x in rows] == [c["a_assessment"]]
-    assert cli(*args, "--within", "2").stdout.count("\n") == 1
-
-
-def test_mark_notified_with_json_and_table(cli, db_path, clinic):
-    rows = ok(cli("followup", "due", "--unnotified", "--mark-notified", "--json"))
-    assert [x["notified_at"] for x in rows] == [NOW_ISO, NOW_ISO]
-    assert ok(cli("followup", "due", "--unnotified", "--mark-notified", "--json")) == []
-    r = cli("followup", "due", "--within", "2", "--unnotified", "--mark-notified")
-    assert r.exit_code == 0 and "2026-11-29" in r.stdout
-    assert scalar(db_path, "SELECT notified_at FROM followups WHERE id = ?",
-                  (clinic["a_assessment"],)) == NOW_ISO
-    assert scalar(db_path, "SELECT notified_at FROM followups WHERE id = ?",
-                  (clinic["b_call"],)) is None
-
-
-def test_listing_without_mark_notified_stamps_nothing(cli, db_path, clinic):
-    for fmt in ("table", "csv", "json"):
-        assert cli("followup", "due", "--unnotified", "--format", fmt).exit_code == 0
-    assert scalar(db_path, "SELECT count(*) FROM followups WHERE notified_at IS NOT NULL") == 0
-    assert scalar(db_path, "SELECT count(*) FROM audit WHERE action = 'notify'") == 0
-
-
 # --------------------------------------------------------------------------- record
 @pytest.fixture
 def screened(cli):
@@ -405,6 +228,24 @@ def test_record_compares_a_back_dated_assessment_with_the_baseline_too(cli):
         (20, "baseline"), (14, "partial-response"), (8, "response")]
 
 
+def test_baseline_is_the_screening_that_cleared_the_patient(cli):
+    base = ("--name", "Rescreen", "--weight", "70", "--bp", "120/80", "--hr", "70")
+    assert cli("screen", "RS-1", *base, "--phq9", "3,3,2,2,2,2,2,1,1",
+               "--at", "2026-11-10 08:00").exit_code == 0  # needs review (item 9)
+    assert cli("screen", "RS-1", "--weight", "70", "--bp", "120/80", "--hr", "70",
+               "--phq9", "2,2,2,2,2,2,2,0,0", "--at", "2026-11-12 08:00").exit_code == 0
+    r = cli("start-session", "RS-1", "--bp", "120/80", "--hr", "70", "--at", "2026-11-13 08:00")
+    assert r.exit_code == 0, r.stderr
+    assert cli("discharge", "--patient", "RS-1", "--aldrete", "10", "--bp", "120/80", "--hr",
+               "70", "--transport", "escort", "--at", "2026-11-13 09:30").exit_code == 0
+    r = cli("followup", "record", "RS-1", "--phq9", "1,1,1,1,1,1,1,0,0",
+            "--at", "2026-11-14 09:00", "--json")
+    assert r.json["data"]["phq9"]["baseline"] == 14
+    t = cli("trend", "RS-1", "--json").json["data"]
+    assert t["baseline"] == 14
+    assert t["points"][-1]["change_pct"] == -50.0 and t["latest_status"] == "response"
+
+
 def test_record_human_output(cli, screened):
     r = cli("followup", "record", "FU-R", "--phq9", phq9(8), "--at", "2026-11-27 08:30")
     assert r.exit_code == 0, r.stderr
@@ -446,6 +287,23 @@ def test_record_refusals_store_nothing(cli, db_path, screened):
     assert r.exit_code == 3 and "error" in r.json
 
 
+def test_record_flags_suicide_risk_like_screen(cli):
+    r = cli("screen", "SR-1", "--name", "Risk Test", "--weight", "70", "--bp", "120/80",
+            "--hr", "70", "--phq9", "2,2,2,2,2,2,2,2,0", "--at", "2026-11-20 08:00")
+    assert r.exit_code == 0, r.stderr
+    r = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,2",
+            "--at", "2026-11-26 10:00", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["data"]["suicide_risk_flag"] is True
+    assert "suicide risk assessment is required" in r.stderr
+    human = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,1",
+                "--at", "2026-11-26 11:00")
+    assert "SUICIDE RISK FLAG" in human.stdout
+    r = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,0",
+            "--at", "2026-11-26 12:00", "--json")
+    assert r.json["data"]["suicide_risk_flag"] is False
+
+
 # --------------------------------------------------------------------------- discharge
 def test_discharge_schedule_through_the_induction_series(cli, db_path):
     """Infusions every other day from 2026-11-02; after infusion n < 6 a call at +1 and the
@@ -482,20 +340,3 @@ def test_discharge_no_schedule(cli, db_path):
     _, discharged = infusion(cli, "FU-7", "2026-11-02", no_schedule=True)
     assert discharged["followups"] == []
     assert scalar(db_path, "SELECT count(*) FROM followups") == 0
-
-
-def test_record_flags_suicide_risk_like_screen(cli):
-    r = cli("screen", "SR-1", "--name", "Risk Test", "--weight", "70", "--bp", "120/80",
-            "--hr", "70", "--phq9", "2,2,2,2,2,2,2,2,0", "--at", "2026-11-20 08:00")
-    assert r.exit_code == 0, r.stderr
-    r = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,2",
-            "--at", "2026-11-26 10:00", "--json")
-    assert r.exit_code == 0, r.stderr
-    assert r.json["data"]["suicide_risk_flag"] is True
-    assert "suicide risk assessment is required" in r.stderr
-    human = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,1",
-                "--at", "2026-11-26 11:00")
-    assert "SUICIDE RISK FLAG" in human.stdout
-    r = cli("followup", "record", "SR-1", "--phq9", "1,1,1,1,0,0,1,0,0",
-            "--at", "2026-11-26 12:00", "--json")
-    assert r.json["data"]["suicide_risk_flag"] is False

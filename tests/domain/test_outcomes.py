@@ -230,3 +230,14 @@ def test_trend_madrs_remission_and_a_later_screening_is_a_point():
     assert [(p["source"], p["status"]) for p in t["points"]] == [
         ("screening", "baseline"), ("assessment", "response"), ("screening", "remission")]
     assert t["latest_status"] == "remission"
+
+
+# --------------------------------------------------------------------------- cohort rates
+
+
+def test_cohort_rates_skip_missing_scores():
+    from ketacli.domain import outcomes
+
+    c = outcomes.cohort([(20, 10), (20, 4), (20, 16), (None, 5), (18, None)])
+    assert c == {"n": 3, "response_rate": round(2 / 3, 4), "remission_rate": round(1 / 3, 4)}
+    assert outcomes.cohort([]) == {"n": 0, "response_rate": None, "remission_rate": None}

@@ -16,8 +16,7 @@ import subprocess
 from collections import Counter
 from datetime import datetime
 
-from conftest import CLINIC_TZ
-from helpers import query, scalar
+from helpers import CLINIC_TZ, query, scalar
 from reliability_support import popen, run
 
 TRIALS = 5

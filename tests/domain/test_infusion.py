@@ -1,4 +1,5 @@
-"""Dose maths, start-of-infusion rules and the infusion's course (ketacli.domain.infusion)."""
+"""Dose maths, start-of-infusion rules, the infusion's course, and the order of infusion
+events and the pump's state (ketacli.domain.infusion)."""
 
 from __future__ import annotations
 
@@ -381,3 +382,54 @@ def test_stop_logged_after_the_dose_ran_out():
     assert c.end_at == at(50)
     assert c.delivered_mg == pytest.approx(DOSE)
     assert c.stopped_early is False
+
+
+# --------------------------------------------------------------------------- event order and the pump's state
+
+
+def ev(kind: str, minute: int) -> infusion.Event:
+    return infusion.Event(kind, T0 + timedelta(minutes=minute))
+
+
+def test_state_at_follows_pauses_and_stops():
+    events = [ev("pause", 10), ev("resume", 15), ev("stop", 30)]
+    assert infusion.state_at(events, T0 + timedelta(minutes=5)) == "running"
+    assert infusion.state_at(events, T0 + timedelta(minutes=12)) == "paused"
+    assert infusion.state_at(events, T0 + timedelta(minutes=20)) == "running"
+    assert infusion.state_at(events, T0 + timedelta(minutes=31)) == "stopped"
+
+
+@pytest.mark.parametrize("events, kind, minute, code", [
+    ([], "resume", 5, "event_state"),
+    ([ev("pause", 10)], "pause", 12, "event_state"),
+    ([ev("stop", 20)], "rate-change", 25, "event_state"),
+    ([ev("stop", 20)], "stop", 25, "event_state"),
+    ([ev("pause", 10), ev("resume", 15)], "pause", 12, "event_order"),  # backdated
+    ([ev("stop", 30)], "pause", 20, "event_order"),
+])
+def test_event_conflicts(events, kind, minute, code):
+    got = infusion.event_conflict(events, kind, T0 + timedelta(minutes=minute))
+    assert got is not None and got[0] == code
+
+
+@pytest.mark.parametrize("events, kind, minute", [
+    ([], "pause", 5), ([ev("pause", 10)], "resume", 12), ([ev("stop", 20)], "medication", 25),
+    ([ev("stop", 20)], "adverse", 25), ([], "rate-change", 5),
+])
+def test_allowed_events(events, kind, minute):
+    assert infusion.event_conflict(events, kind, T0 + timedelta(minutes=minute)) is None
+
+
+def test_default_end_is_the_stop_else_start_plus_duration():
+    assert infusion.default_end(T0, 40, []) == T0 + timedelta(minutes=40)
+    assert infusion.default_end(T0, 40, [ev("pause", 10), ev("resume", 20)]) == \
+        T0 + timedelta(minutes=40)  # pauses do not extend it
+    assert infusion.default_end(T0, 40, [ev("stop", 25)]) == T0 + timedelta(minutes=25)
+
+
+def test_course_to_default_end_pro_rates_pauses():
+    c = infusion.course_to_default_end(T0, 40, 60, 40, [ev("pause", 10), ev("resume", 20)])
+    assert c.end_at == T0 + timedelta(minutes=40)
+    assert c.delivered_mg == pytest.approx(30) and c.paused_min == pytest.approx(10)
+    early = infusion.course_to_default_end(T0, 40, 60, 40, [], not_after=T0 + timedelta(minutes=20))
+    assert early.delivered_mg == pytest.approx(20) and early.stopped_early

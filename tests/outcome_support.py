@@ -1,19 +1,22 @@
-"""Helpers for the follow-up, trend and report CLI tests (test_followup.py,
-test_trend_report.py): a patient run through screening, infusions and assessments
-with explicit --at times. Database reads, `build_once` and `copy_db` are in
-tests/helpers.py.
+"""Helpers for the follow-up, trend and report CLI tests (tests/cli/test_followup.py,
+test_followup_due.py, test_trend.py, test_report.py): a patient run through screening,
+infusions and assessments with explicit --at times. Database reads, `build_once` and
+`copy_db` are in tests/helpers.py.
 
-Not a test module and not a conftest: imported by name (pytest puts tests/cli on
-sys.path). The pinned clock is 2026-11-27 09:00 America/Chicago, so every --at here
+Not a test module and not a conftest: imported by name (pytest's `pythonpath` is
+tests/). The pinned clock is 2026-11-27 09:00 America/Chicago, so every --at here
 is on or before that.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from helpers import assert_one_error
 from helpers import ok as succeeded
+
+NOW_ISO = "2026-11-27T15:00:00+00:00"
+A_WEEK_AGO = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def phq9(total: int) -> str:
@@ -76,3 +79,7 @@ def infusion(cli, mrn: str, day: str, *, start: str = "09:00", dose: float | Non
 def assess(cli, mrn: str, at: str, total: int, *extra: str) -> dict:
     """`followup record MRN --phq9 ... --at AT`."""
     return ok(cli("followup", "record", mrn, "--phq9", phq9(total), "--at", at, *extra, "--json"))
+
+
+def schedule(cli, mrn, kind, due, *extra):
+    return ok(cli("followup", "schedule", mrn, "--kind", kind, "--due", due, *extra, "--json"))

@@ -1,18 +1,30 @@
-"""Helpers shared by the infusion-day CLI tests (test_infusion_*.py).
+"""Helpers shared by the infusion-day CLI tests (tests/cli/test_screen.py, test_session.py,
+test_vitals.py, test_discharge.py, test_void.py, test_options.py): the steps of a day
+with explicit --at times, and the contract's error shape.
 
-Not a test module and not a conftest: imported by name (pytest puts tests/cli on
-sys.path). Every patient these helpers create carries NAME, a name with Rich markup
+Not a test module and not a conftest: imported by name (pytest's `pythonpath` is
+tests/). Every patient these helpers create carries NAME, a name with Rich markup
 in it, so every error assertion can also check that the name never leaks to stderr.
 Helpers for any test (database reads, `ok`, error shapes) are in tests/helpers.py.
 """
 
 from __future__ import annotations
 
-from helpers import assert_error_envelope, assert_no_pii, assert_one_error, ok, query
+import pytest
+from helpers import (
+    assert_error_envelope,
+    assert_no_pii,
+    assert_one_error,
+    counts,
+    diff,
+    ok,
+    query,
+)
 
 NAME = "Ann [bold red]x[/] Quill"
 PII = (NAME, "Quill")
 MRN = "KX-100"
+OTHER = "KX-200"  # screened, no session: for start-session cases (the `live` fixture)
 DAY = "2026-11-27"  # the pinned clinic day (now = 09:00 America/Chicago)
 
 PHQ9_MODERATE = "2,2,2,2,1,1,2,0,0"  # total 12, moderate (the clinical reference's check vector)
@@ -111,3 +123,43 @@ def closed_session(cli, mrn: str = MRN) -> int:
     sid = open_session(cli, mrn)
     ok(discharge(cli, sid))
     return sid
+
+
+# -- what a refusal and bad input leave behind -------------------------------------------
+def assert_refused(r, db_path, before, entity: str, names: list[str]) -> list[dict]:
+    """Exit 1 with the JSON envelope; only an audit 'refuse' row was stored."""
+    assert_error(r, 1, json_out=True)
+    details = r.json["error"]["details"]
+    assert [d["name"] for d in details] == names
+    line = r.stderr.splitlines()[0]
+    for d in details:
+        assert (d.get("message") or d.get("detail")) in line
+    assert diff(before, counts(db_path)) == {"audit": 1}
+    action, ent, _eid, patient, _detail = last_audit(db_path)
+    assert (action, ent, patient) == ("refuse", entity, MRN)
+    return details
+
+
+def unchanged(db_path, before) -> None:
+    assert diff(before, counts(db_path)) == {}
+
+
+# -- implausible vitals, refused (exit 2) by screen, start-session, log-vitals, discharge --
+IMPLAUSIBLE = [
+    pytest.param(("--bp", "400/80"), id="sbp-400"),
+    pytest.param(("--bp", "120/120"), id="dbp-equals-sbp"),
+    pytest.param(("--bp", "120/130"), id="dbp-above-sbp"),
+    pytest.param(("--bp", "45/30"), id="sbp-45"),
+    pytest.param(("--bp", "120/15"), id="dbp-15"),
+    pytest.param(("--bp", "120"), id="bp-not-a-pair"),
+    pytest.param(("--hr", "10"), id="hr-10"),
+    pytest.param(("--hr", "251"), id="hr-251"),
+    pytest.param(("--spo2", "120"), id="spo2-120"),
+    pytest.param(("--spo2", "49"), id="spo2-49"),
+]
+
+
+def _with(defaults: dict, override: tuple) -> list[str]:
+    opts = dict(defaults)
+    opts[override[0]] = override[1]
+    return [x for kv in opts.items() for x in kv]

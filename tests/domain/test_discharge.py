@@ -1,4 +1,5 @@
-"""Discharge readiness: Aldrete, side effects, criteria, and the follow-ups scheduled."""
+"""Discharge readiness (ketacli.domain.discharge): Aldrete, side effects, criteria, and the
+follow-ups scheduled."""
 
 from __future__ import annotations
 

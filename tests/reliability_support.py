@@ -1,7 +1,7 @@
 """Helpers shared by the reliability tests (tests/reliability/test_*.py).
 
-Not a test module and not a conftest: imported by name (pytest puts this folder on
-sys.path). Two ways to run ketacli:
+Not a test module and not a conftest: imported by name (pytest's `pythonpath` is
+tests/). Two ways to run ketacli:
 
 - `run(db, *args)`: the installed console script as a real OS process, with only the
   environment a clinic would give it (KETACLI_DB, KETACLI_TZ, no KETACLI_DEBUG).
@@ -25,8 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import helpers
-from conftest import CLINIC_TZ
-from helpers import KETACLI, assert_error_envelope, assert_error_lines, ok
+from helpers import CLINIC_TZ, KETACLI, assert_error_envelope, assert_error_lines, ok
 
 from ketacli.clock import CLOCK
 

@@ -1,4 +1,6 @@
-"""`screen`: the three decisions, the suicide-risk flag, new and existing patients."""
+"""`screen` (ketacli.cli.screen; docs/cli-contract.md, `screen`): the three decisions, the
+suicide-risk flag, new and existing patients, the audit row, and bad input (implausible
+vitals, scales, weight, unknown codes) that exits 2 and stores nothing."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ import json
 
 import pytest
 from helpers import counts, diff, ok, query
-from infusion_support import MRN, NAME, assert_error, screen
+from infusion_support import IMPLAUSIBLE, MRN, NAME, OTHER, _with, assert_error, screen, unchanged
 
 
+# -- decisions -------------------------------------------------------------------------
 def test_needs_review_for_bp_med_and_phq9_item_9(cli, db_path):
     r = ok(screen(cli, MRN, "--med", "benzodiazepine", bp="165/95",
                   phq9="2,2,2,2,1,1,2,0,1"))
@@ -91,6 +94,7 @@ def test_scales_and_severity_bands(cli):
     assert d["pcl5"]["total"] == 40
 
 
+# -- new and existing patients ---------------------------------------------------------
 def test_existing_patient_without_name(cli, db_path):
     ok(screen(cli, MRN))
     r = ok(screen(cli, MRN, name=None, bp="124/80"))
@@ -116,6 +120,7 @@ def test_new_patient_without_name_exits_2_and_stores_nothing(cli, db_path):
     assert diff(before, counts(db_path)) == {}
 
 
+# -- bad input: exit 2, nothing stored -------------------------------------------------
 @pytest.mark.parametrize("code", ["flu", "PREGNANCY-X", ""])
 def test_unknown_condition_exits_2(cli, db_path, code):
     ok(screen(cli, "KX-1"))
@@ -134,6 +139,43 @@ def test_unknown_med_and_indication_exit_2(cli, db_path):
     assert diff(before, counts(db_path)) == {}
 
 
+@pytest.mark.parametrize("bad", IMPLAUSIBLE)
+def test_screen_implausible_vitals(cli, db_path, live, bad):
+    _, before = live
+    args = _with({"--bp": "128/82", "--hr": "72", "--spo2": "98"}, bad)
+    r = cli("screen", "KX-NEW", "--name", "New Person", "--weight", "80", *args)
+    assert_error(r, 2)
+    unchanged(db_path, before)
+
+
+@pytest.mark.parametrize("items", ["1,1,1,1,1,1,1,1", "1,1,1,1,1,1,1,1,1,1", "1,1,1,1,4,1,1,1,1",
+                                   "1,1,1,1,-1,1,1,1,1", "a,1,1,1,1,1,1,1,1", "1;1;1;1;1;1;1;1;1"])
+def test_phq9_bad_items_exit_2(cli, db_path, live, items):
+    _, before = live
+    r = screen(cli, OTHER, name=None, phq9=items)
+    assert_error(r, 2, json_out=True)
+    assert "--phq9" in r.stderr
+    unchanged(db_path, before)
+
+
+@pytest.mark.parametrize(("opt", "value"), [("--gad7", "1,1,1,1,1,1"), ("--gad7", "1,1,1,1,1,1,4"),
+                                            ("--madrs", "61"), ("--pcl5", "81")])
+def test_other_scales_out_of_range_exit_2(cli, db_path, live, opt, value):
+    _, before = live
+    assert_error(screen(cli, OTHER, opt, value, name=None, json_out=False), 2)
+    unchanged(db_path, before)
+
+
+@pytest.mark.parametrize("weight", ["5", "19.9", "351"])
+def test_screen_weight_out_of_range_exit_2(cli, db_path, live, weight):
+    _, before = live
+    r = screen(cli, OTHER, name=None, weight=weight, json_out=False)
+    assert_error(r, 2)
+    assert "--weight" in r.stderr
+    unchanged(db_path, before)
+
+
+# -- audit -----------------------------------------------------------------------------
 def test_screening_audit_row(cli, db_path):
     sid = ok(screen(cli, MRN)).json["data"]["screening_id"]
     rows = query(db_path, "SELECT action, entity, entity_id, patient, detail FROM audit "

@@ -1,0 +1,117 @@
+"""`audit` (ketacli.cli.audit; docs/cli-contract.md, "Records and safety"): every row in
+order, the --patient, --since (a clinic day) and --limit filters, the human view (patients
+by MRN only), bad input, --verify, and a missing database. A chain edited outside the
+program is in test_db.py (seen by `audit --verify` and `db check`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from helpers import assert_one_error
+
+from ketacli.clock import CLOCK
+from ketacli.store import migrations
+
+# A new database starts with one 'migrate' audit row per schema migration.
+M = migrations.LATEST
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+AUDIT_KEYS = {"audit_id", "at", "clinician", "os_user", "action", "entity", "entity_id",
+              "patient", "detail", "hash"}
+
+
+@pytest.fixture
+def history(cli, db_path):
+    """Audit rows on three clinic days (America/Chicago is UTC-6 in late November).
+
+    1..M  migrate   2026-11-20 16:00Z (M = migrations.LATEST)
+    M+1   create A  2026-11-20 16:00Z
+    M+2   create B  2026-11-25 05:30Z = 2026-11-24 23:30 in Chicago
+    M+3   create A2 2026-11-25 06:30Z = 2026-11-25 00:30 in Chicago
+    """
+    for when, mrn in ((utc(2026, 11, 20, 16), "A-1"), (utc(2026, 11, 25, 5, 30), "B-1"),
+                      (utc(2026, 11, 25, 6, 30), "A-2")):
+        CLOCK.pin(when)
+        r = cli("patient", "add", mrn, "--name", f"Person {mrn}")
+        assert r.exit_code == 0, r.stderr
+    CLOCK.pin(utc(2026, 11, 27, 15))
+    return db_path
+
+
+def test_audit_lists_every_row_in_order(cli, history):
+    r = cli("audit", "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = r.json["data"]
+    assert [row["audit_id"] for row in rows] == list(range(1, M + 4))
+    assert all(set(row) == AUDIT_KEYS for row in rows)
+    assert [row["action"] for row in rows] == ["migrate"] * M + ["create", "create", "create"]
+    assert [row["patient"] for row in rows] == [None] * M + ["A-1", "B-1", "A-2"]
+    assert rows[M]["entity"] == "patient" and rows[M]["entity_id"] == 1
+    assert rows[M]["clinician"] == "nurse.test"
+    assert rows[M]["at"] == "2026-11-20T16:00:00+00:00"
+    assert rows[0]["detail"]["description"].startswith("initial schema")
+    assert all(len(row["hash"]) == 64 for row in rows)
+
+
+def test_audit_patient_filter(cli, history):
+    r = cli("audit", "--patient", "A-1", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [(row["audit_id"], row["patient"]) for row in r.json["data"]] == [(M + 1, "A-1")]
+    r = cli("audit", "--patient", "NOBODY", "--json")
+    assert r.exit_code == 0
+    assert r.json["data"] == []
+
+
+def test_audit_since_is_a_clinic_day(cli, history):
+    r = cli("audit", "--since", "2026-11-25", "--json")
+    assert r.exit_code == 0, r.stderr
+    # 05:30Z on the 25th is still the 24th in Chicago: excluded
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 3]
+    r = cli("audit", "--since", "2026-11-24", "--json")
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
+    r = cli("--tz", "UTC", "audit", "--since", "2026-11-25", "--json")
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
+
+
+def test_audit_filters_combine_and_limit_keeps_the_latest(cli, history):
+    r = cli("audit", "--patient", "A-2", "--since", "2026-11-25", "--json")
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 3]
+    r = cli("audit", "--patient", "A-1", "--since", "2026-11-25", "--json")
+    assert r.json["data"] == []
+    r = cli("audit", "--limit", "2", "--json")
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
+
+
+def test_audit_human_view(cli, history):
+    r = cli("audit")
+    assert r.exit_code == 0, r.stderr
+    assert f"Audit log ({M + 3} rows)" in r.stdout
+    assert "2026-11-20 10:00" in r.stdout  # 16:00Z shown in the clinic zone
+    assert "B-1" in r.stdout
+    assert "Person" not in r.stdout  # the log names patients by MRN only
+
+
+@pytest.mark.parametrize("args", [["--patient", "bad mrn!"], ["--since", "2026/11/01"],
+                                  ["--since", "2026-02-30"], ["--limit", "0"]])
+def test_audit_bad_input_exits_2(cli, history, args):
+    assert_one_error(cli("audit", *args), 2)
+
+
+def test_audit_verify_json(cli, history):
+    r = cli("audit", "--verify", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json == {"data": {"verified": True, "rows": M + 3}}
+    r = cli("audit", "--verify")
+    assert r.exit_code == 0
+    assert f"Audit chain intact: {M + 3} rows." in r.stdout
+
+
+def test_audit_on_a_missing_database_exits_4(cli, db_path):
+    assert_one_error(cli("audit"), 4)
+    assert_one_error(cli("audit", "--verify"), 4)
+    assert not db_path.exists()

@@ -1,0 +1,547 @@
+"""`discharge` and `summary` (ketacli.cli.discharge; docs/cli-contract.md, `discharge` and
+`summary`): a whole infusion day ending in discharge, every criterion (exit 1, all listed)
+and `--override` (never for self-drive), the infusion end and delivered dose that events
+give, the controlled-substance amounts, the monitoring record, the summary of an open
+session, and patient text that is never markup; a snapshot of the summary panel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ledger_support as ledger
+import pytest
+from helpers import counts, diff, ok, query
+from infusion_support import (
+    DAY,
+    IMPLAUSIBLE,
+    MRN,
+    NAME,
+    _with,
+    assert_error,
+    assert_refused,
+    at,
+    discharge,
+    event,
+    last_audit,
+    open_session,
+    screen,
+    screened,
+    start,
+    summary_json,
+    unchanged,
+    utc,
+    vitals,
+)
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+SCREEN_KEYS = {"screening_id", "patient", "decision", "reasons", "suicide_risk_flag",
+               "valid_until", "phq9", "gad7", "madrs", "pcl5"}
+START_KEYS = {"session_id", "patient", "number_in_series", "weight_kg", "dose_mg_per_kg",
+              "dose_mg", "duration_min", "rate_mg_per_h", "rate_ml_per_h", "started_at",
+              "override"}
+VITALS_KEYS = {"observation_id", "session_id", "recorded_at", "minutes_into_infusion", "alerts"}
+ALERT_KEYS = {"level", "parameter", "value", "threshold", "message"}
+DISCHARGE_KEYS = {"session_id", "discharged_at", "criteria", "override", "followups", "summary"}
+MONITORING_KEYS = {"bp_pre", "bp_40min", "bp_discharge", "monitoring_minutes", "sedation",
+                   "dissociation", "respiratory_depression", "lot", "concomitant_meds"}
+# (clinic time, --bp, --hr, --spo2) during and after a 40-minute infusion started at 07:40
+READINGS = [
+    ("07:50", "138/84", 78, 98),
+    ("08:00", "185/104", 88, 97),  # critical SBP, warning DBP
+    ("08:10", "150/90", 84, 97),
+    ("08:20", "142/86", 80, 98),
+    ("08:35", "132/80", 74, 98),
+]
+
+
+def run_day(cli, *, name: str = NAME, events=()) -> dict:
+    """The reference day; returns every command's result. `events`: (clinic time, args)
+    logged with log-event after the vitals, before the discharge."""
+    out = {}
+    out["screen"] = ok(screen(cli, MRN, name=name, when=at("07:00")))
+    out["start"] = ok(start(cli, MRN, "--concentration", "10", "--lot", "LOT-2611A",
+                            "--site", "left antecubital", "--spo2", "98", when=at("07:40")))
+    sid = out["start"].json["data"]["session_id"]
+    out["vitals"] = [
+        ok(vitals(cli, sid, "--bp", bp, "--hr", hr, "--spo2", spo2, when=at(t)))
+        for t, bp, hr, spo2 in READINGS
+    ]
+    for t, args in events:
+        ok(cli("log-event", sid, *args, "--at", at(t)))
+    out["discharge"] = ok(discharge(
+        cli, sid, "--spo2", "98", "--escort", "spouse", "--side-effect", "nausea:moderate",
+        "--side-effect", "dizziness", aldrete=10, bp="128/80", hr=76, transport="escort",
+        when=at("08:55"),
+    ))
+    out["sid"] = sid
+    return out
+
+
+# -- the full day ----------------------------------------------------------------------
+def test_full_day_end_to_end(cli, db_path):
+    day = run_day(cli)
+    sid = day["sid"]
+
+    # screening: new patient, PHQ-9 12 moderate, eligible
+    sc = day["screen"].json["data"]
+    assert set(sc) >= SCREEN_KEYS
+    assert sc["patient"] == MRN
+    assert sc["decision"] == "eligible"
+    assert sc["reasons"] == []
+    assert sc["suicide_risk_flag"] is False
+    assert sc["valid_until"] == "2026-12-27"
+    assert sc["phq9"] == {"total": 12, "severity": "moderate"}
+    assert sc["gad7"] is None and sc["madrs"] is None and sc["pcl5"] is None
+    assert query(db_path, "SELECT mrn, name FROM patients") == [(MRN, NAME)]
+
+    # start: 80 kg from the screening, 0.5 mg/kg, 40 min, 10 mg/mL
+    st = day["start"].json["data"]
+    assert set(st) >= START_KEYS
+    assert st["session_id"] == sid
+    assert st["patient"] == MRN
+    assert st["number_in_series"] == 1
+    assert st["weight_kg"] == 80
+    assert st["dose_mg_per_kg"] == 0.5
+    assert st["dose_mg"] == pytest.approx(40)
+    assert st["duration_min"] == 40
+    assert st["rate_mg_per_h"] == pytest.approx(60)
+    assert st["rate_ml_per_h"] == pytest.approx(6)
+    assert st["started_at"] == utc("07:40")
+    assert st["override"] is None
+
+    # vitals: five readings, one critical alert, all exit 0
+    obs = [r.json["data"] for r in day["vitals"]]
+    for o, (t, *_rest) in zip(obs, READINGS, strict=True):
+        assert set(o) >= VITALS_KEYS
+        assert o["session_id"] == sid
+        assert o["recorded_at"] == utc(t)
+    assert [o["minutes_into_infusion"] for o in obs] == [10, 20, 30, 40, 55]
+    crit = obs[1]["alerts"]
+    assert all(set(a) == ALERT_KEYS for a in crit)
+    sbp = next(a for a in crit if a["parameter"] == "sbp")
+    assert sbp["level"] == "critical"
+    assert sbp["value"] == 185 and sbp["threshold"] == 180
+    assert "185" in sbp["message"]
+    assert any(a["parameter"] == "dbp" and a["level"] == "warning" for a in crit)
+    assert [o["alerts"] for i, o in enumerate(obs) if i != 1] == [[], [], [], []]
+    # the alert is stored with the observation
+    stored = query(db_path, "SELECT alerts FROM observations WHERE id = ?",
+                   (obs[1]["observation_id"],))[0][0]
+    assert {a["parameter"] for a in json.loads(stored)} == {"sbp", "dbp"}
+
+    # discharge: criteria, follow-ups (call +1 day, infusion +2 days), summary
+    dis = day["discharge"].json["data"]
+    assert set(dis) >= DISCHARGE_KEYS
+    assert dis["session_id"] == sid
+    assert dis["discharged_at"] == utc("08:55")
+    assert dis["override"] is None
+    assert [c["name"] for c in dis["criteria"]] == ["aldrete", "observation", "bp", "hr",
+                                                     "transport"]
+    assert all(set(c) == {"name", "met", "detail"} and c["met"] is True for c in dis["criteria"])
+    assert [(f["kind"], f["due"]) for f in dis["followups"]] == [
+        ("call", "2026-11-28"), ("infusion", "2026-11-29")]
+    assert all(set(f) == {"followup_id", "kind", "due"} for f in dis["followups"])
+    assert query(db_path, "SELECT kind, due, status, session_id FROM followups ORDER BY id") == [
+        ("call", "2026-11-28", "pending", sid), ("infusion", "2026-11-29", "pending", sid)]
+    assert dis["summary"] == summary_json(cli, sid)
+
+    c = counts(db_path)
+    assert (c["patients"], c["screenings"], c["sessions"], c["discharges"]) == (1, 1, 1, 1)
+    assert c["observations"] == 1 + len(READINGS) + 1  # pre, five readings, discharge
+    assert c["side_effects"] == 2 and c["followups"] == 2
+    assert query(db_path, "SELECT code, severity FROM side_effects ORDER BY id") == [
+        ("nausea", "moderate"), ("dizziness", "mild")]
+
+
+def test_full_day_summary_json(cli):
+    sid = run_day(cli)["sid"]
+    s = summary_json(cli, sid)
+    assert s["status"] == "discharged"
+    assert s["patient"]["mrn"] == MRN and s["patient"]["name"] == NAME
+    assert s["dose_mg"] == pytest.approx(40) and s["delivered_mg"] == pytest.approx(40)
+    assert s["infusion_end"] == utc("08:20")
+    assert [o["at"] for o in s["observations"]] == [
+        utc(t) for t in ("07:40", *(r[0] for r in READINGS), "08:55")]
+    assert [o["phase"] for o in s["observations"]] == [
+        "pre", "intra", "intra", "intra", "intra", "post", "discharge"]
+    assert s["alert_counts"] == {"critical": 1, "warning": 1}
+    assert s["side_effects"] == [{"code": "nausea", "severity": "moderate"},
+                                 {"code": "dizziness", "severity": "mild"}]
+    m = s["monitoring"]
+    assert set(m) >= MONITORING_KEYS
+    assert m["bp_pre"] == "130/80"
+    assert m["bp_40min"] == "142/86"  # the 08:20 reading, 40 minutes in
+    assert m["bp_discharge"] == "128/80"
+    assert m["monitoring_minutes"] == 75
+    assert m["sedation"] is False and m["dissociation"] is False
+    assert m["respiratory_depression"] is False
+    assert m["lot"] == "LOT-2611A"
+    assert m["concomitant_meds"] == []
+    assert s["discharge"]["transport"] == "escort" and s["discharge"]["escort"] == "spouse"
+
+
+def test_full_day_human_output(cli):
+    sid = run_day(cli)["sid"]
+    text = ok(cli("summary", sid)).stdout
+    assert MRN in text
+    assert NAME in text
+    assert "40 mg over 40 min" in text and "60 mg/h" in text and "6 mL/h" in text
+    for t in ("07:40", *(r[0] for r in READINGS), "08:55"):
+        assert t in text, t
+    assert "!! SBP 185" in text
+    assert "NOT MET" not in text
+    assert "nausea (moderate)" in text and "dizziness (mild)" in text
+    assert "no driving until the next day" in text
+    assert "LOT-2611A" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "\x1b[" not in text  # NO_COLOR and not a TTY: no styling codes
+
+
+def test_discharge_panel_shows_the_vitals_range(cli):
+    """The contract's discharge panel: patient, dose, duration, vitals range, alerts, events,
+    side effects, criteria."""
+    screen(cli)
+    sid = ok(start(cli, MRN, "--spo2", "98")).json["data"]["session_id"]
+    for t, bp, hr, spo2 in READINGS:
+        ok(vitals(cli, sid, "--bp", bp, "--hr", hr, "--spo2", spo2, when=at(t)))
+    text = ok(discharge(cli, sid, "--side-effect", "headache", json_out=False)).stdout
+    assert "Vitals range: BP 128-185/80-104, HR 70-88, SpO2 97-98" in text
+    assert MRN in text and "40 mg over 40 min" in text
+    assert "Alerts: 1 critical, 1 warning" in text
+    assert "headache (mild)" in text and "Discharge criteria" in text
+
+
+def test_start_and_discharge_human_output(cli):
+    screen(cli, when=at("07:00"))
+    r = ok(start(cli, MRN, "--concentration", "10", when=at("07:40"), json_out=False))
+    assert "40 mg over 40 min" in r.stdout and "6 mL/h" in r.stdout
+    r = ok(discharge(cli, 1, when=at("08:55"), json_out=False))
+    assert f"Session 1 - {MRN} - discharged" in r.stdout
+    assert "Follow-ups scheduled" in r.stdout
+    assert "call due 2026-11-28" in r.stdout and "infusion due 2026-11-29" in r.stdout
+
+
+def test_discharge_with_patient_option_and_no_schedule(cli, db_path):
+    screen(cli)
+    ok(start(cli))
+    r = ok(cli("discharge", "--patient", MRN, "--aldrete", "10", "--bp", "120/80", "--hr", "70",
+               "--transport", "taxi", "--no-schedule", "--at", at("08:55"), "--json"))
+    assert r.json["data"]["followups"] == []
+    assert counts(db_path)["followups"] == 0
+    assert query(db_path, "SELECT transport FROM discharges") == [("taxi",)]
+
+
+def test_summary_of_an_open_session(cli):
+    screen(cli)
+    sid = ok(start(cli, MRN, "--concentration", "10")).json["data"]["session_id"]
+    ok(vitals(cli, sid, "--bp", "140/85", "--hr", "80", when=at("08:00")))
+    s = summary_json(cli, sid)
+    assert s["status"] == "open" and s["discharge"] is None
+    assert s["infusion_end"] == utc("08:20") and s["infusion_end_estimated"] is True
+    assert s["monitoring"]["bp_discharge"] is None
+    assert s["monitoring"]["monitoring_minutes"] is None
+    text = ok(cli("summary", sid)).stdout
+    assert f"Session {sid} - {MRN} - open" in text
+    assert "OPEN" in text and "by the planned end" in text
+    assert "Discharge criteria" not in text
+
+
+# -- criteria: exit 1, every unmet criterion listed ------------------------------------
+@pytest.fixture
+def running(cli, db_path):
+    """An open session: started 07:40, 40 mg over 40 min, infusion end 08:20."""
+    return open_session(cli, MRN)
+
+
+ALL_BAD = dict(aldrete=8, bp="165/90", hr=115, transport="self-drive", when=at("08:30"))
+
+
+def test_every_unmet_criterion_at_once(cli, db_path, running):
+    before = counts(db_path)
+    r = discharge(cli, running, **ALL_BAD)
+    details = assert_refused(r, db_path, before, "discharge",
+                             ["aldrete", "observation", "bp", "hr", "transport"])
+    assert all(d["met"] is False for d in details)
+    assert "no driving until the next day" in r.stderr
+    assert "10 min since infusion end" in r.stderr
+    assert r.json["error"]["code"] == "discharge_refused"
+    # still open: nothing was closed, no observation, no follow-up
+    assert summary_json(cli, running)["status"] == "open"
+    ok(vitals(cli, running, "--hr", "80", when=at("08:40")))
+
+
+@pytest.mark.parametrize(("kw", "name"), [
+    ({"aldrete": 8}, "aldrete"),
+    ({"when": at("08:45")}, "observation"),  # 25 minutes after the 08:20 end
+    ({"bp": "165/90"}, "bp"),
+    ({"bp": "150/100"}, "bp"),
+    ({"hr": 115}, "hr"),
+    ({"hr": 110}, "hr"),  # must be below 110
+    ({"transport": "self-drive"}, "transport"),
+])
+def test_each_criterion_alone(cli, db_path, running, kw, name):
+    before = counts(db_path)
+    args = {"when": at("08:55"), **kw}
+    assert_refused(discharge(cli, running, **args), db_path, before, "discharge", [name])
+
+
+def test_criteria_boundaries(cli, db_path, running):
+    # 29.6 minutes after the 08:20 end is not yet 30 (and must not read "30 min")
+    r = discharge(cli, running, aldrete=9, bp="159/99", hr=109,
+                  when="2026-11-27T08:49:36-06:00")
+    assert_error(r, 1, json_out=True)
+    assert [d["name"] for d in r.json["error"]["details"]] == ["observation"]
+    assert "29 min since infusion end" in r.stderr
+    # exactly 30 minutes, Aldrete 9, BP and HR just below the limits: discharged
+    r = ok(discharge(cli, running, aldrete=9, bp="159/99", hr=109, when=at("08:50")))
+    assert all(c["met"] for c in r.json["data"]["criteria"])
+
+
+def test_override_discharges_except_self_drive(cli, db_path, running):
+    before = counts(db_path)
+    r = discharge(cli, running, "--override", "physician at bedside", **ALL_BAD)
+    assert_refused(r, db_path, before, "discharge",
+                   ["aldrete", "observation", "bp", "hr", "transport"])
+    assert "not overridable" in r.stderr
+    detail = json.loads(last_audit(db_path)[4])
+    assert detail["override_offered"] is True
+
+    kw = {**ALL_BAD, "transport": "escort"}
+    r = ok(discharge(cli, running, "--override", "physician at bedside", **kw))
+    d = r.json["data"]
+    assert d["override"] == "physician at bedside"
+    assert [c["name"] for c in d["criteria"] if not c["met"]] == ["aldrete", "observation",
+                                                                   "bp", "hr"]
+    assert d["summary"]["discharge"]["override"] == "physician at bedside"
+    assert query(db_path, "SELECT override FROM discharges") == [("physician at bedside",)]
+    text = ok(cli("summary", running)).stdout
+    assert "NOT MET" in text and "Discharge override: physician at bedside" in text
+
+
+def test_aldrete_items(cli, db_path, running):
+    r = ok(discharge(cli, running, "--aldrete-items", "2,2,2,2,2", aldrete=None))
+    assert r.json["data"]["summary"]["discharge"]["aldrete"] == 10
+    assert r.json["data"]["summary"]["discharge"]["aldrete_items"] == [2, 2, 2, 2, 2]
+    [(total, items)] = query(db_path, "SELECT aldrete_total, aldrete_items FROM discharges")
+    assert (total, json.loads(items)) == (10, [2, 2, 2, 2, 2])
+
+
+def test_aldrete_items_below_nine_are_refused(cli, db_path, running):
+    before = counts(db_path)
+    r = discharge(cli, running, "--aldrete-items", "2,2,1,1,2", aldrete=None)
+    assert_refused(r, db_path, before, "discharge", ["aldrete"])
+    assert "Aldrete 8" in r.stderr
+
+
+def test_refused_discharge_can_be_retried(cli, db_path, running):
+    assert discharge(cli, running, when=at("08:30")).exit_code == 1
+    r = ok(discharge(cli, running, when=at("08:55")))
+    assert r.json["data"]["override"] is None
+    assert counts(db_path)["discharges"] == 1
+    assert [a for (a,) in query(db_path, "SELECT action FROM audit WHERE entity_id = ? AND "
+                                         "action IN ('refuse', 'discharge')", (running,))] == [
+        "refuse", "discharge"]
+
+
+# -- bad input: exit 2, nothing stored -------------------------------------------------
+@pytest.mark.parametrize("extra", [
+    ("--aldrete", "11"),
+    ("--aldrete", "-1"),
+    ("--aldrete-items", "2,2,2,2,3"),
+    ("--aldrete-items", "2,2,2,2"),
+    ("--aldrete", "10", "--aldrete-items", "2,2,2,2,2"),
+    (),
+])
+def test_bad_aldrete_exits_2(cli, db_path, running, extra):
+    before = counts(db_path)
+    r = discharge(cli, running, *extra, aldrete=None)
+    assert_error(r, 2, json_out=True)
+    assert diff(before, counts(db_path)) == {}
+
+
+@pytest.mark.parametrize(("extra", "transport"), [
+    (("--wasted-mg", "5"), "escort"),  # no witness
+    (("--delivered-mg", "40", "--wasted-mg", "5", "--waste-witness", "RN Second"), "escort"),
+    (("--delivered-mg", "41"), "escort"),
+    (("--wasted-mg", "5", "--waste-witness", "nurse.test", "--delivered-mg", "30"), "escort"),
+    ((), None),  # missing --transport
+    ((), "bicycle"),
+    (("--side-effect", "hiccups"), "escort"),
+    (("--side-effect", "nausea:extreme"), "escort"),
+])
+def test_discharge_invalid_input_exits_2(cli, db_path, running, extra, transport):
+    before = counts(db_path)
+    r = discharge(cli, running, *extra, transport=transport)
+    assert_error(r, 2, json_out=True)
+    assert diff(before, counts(db_path)) == {}
+
+
+def test_missing_transport_message(cli, running):
+    r = discharge(cli, running, transport=None, json_out=False)
+    assert "--transport" in r.stderr and "no driving until the next day" in r.stderr
+
+
+@pytest.mark.parametrize("bad", IMPLAUSIBLE[:7])
+def test_discharge_implausible_vitals(cli, db_path, live, bad):
+    sid, before = live
+    args = _with({"--bp": "128/82", "--hr": "72"}, bad)
+    r = cli("discharge", sid, "--aldrete", "10", "--transport", "escort", *args,
+            "--at", at("08:55"))
+    assert_error(r, 2)
+    unchanged(db_path, before)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--wasted-mg", "5"], "witness"),
+    (["--wasted-mg", "-5", "--waste-witness", "rn.second"], "wasted"),
+    (["--wasted-mg", "15", "--waste-witness", "rn.second"], "exceed"),
+    (["--delivered-mg", "-1"], "delivered"),
+    (["--wasted-mg", "5", "--waste-witness", "nurse.test"], "witness"),
+])
+def test_bad_amounts_store_nothing(cli, db_path, extra, needle):
+    ledger.screen(cli, "B-1")
+    sid = ledger.start(cli, "B-1", "LOT-A", "50", "06:00")
+    before = query(db_path, "SELECT count(*) FROM discharges")[0][0]
+    r = ledger.discharge(cli, sid, "07:20", *extra)
+    assert r.exit_code == 2, r.stdout
+    assert r.stderr.startswith("error:") and needle in r.stderr.splitlines()[0]
+    assert query(db_path, "SELECT count(*) FROM discharges")[0][0] == before
+
+
+# -- what events give the discharge: infusion end and delivered dose -------------------
+# The contract's defaults: the infusion ends at the stop event, else at start + duration
+# (pauses do not extend it), and the delivered dose is pro-rated for pauses, rate changes
+# and an early stop.
+@pytest.mark.parametrize(("events", "end", "delivered", "paused"), [
+    ([], "08:20", 40, 0),
+    # paused 10 minutes: ends on time, 10 minutes' worth (10 mg) not delivered
+    ([("07:50", "pause"), ("08:00", "resume")], "08:20", 30, 10),
+    # paused, resumed, stopped: 10 mg + 10 mg
+    ([("07:50", "pause"), ("08:00", "resume"), ("08:10", "stop")], "08:10", 20, 10),
+    # paused and never resumed: 10 mg, paused for the rest of the planned time
+    ([("07:50", "pause")], "08:20", 10, 30),
+    # halved rate after 20 minutes: 20 mg + 10 mg by the planned end
+    ([("08:00", "rate-change", "30")], "08:20", 30, 0),
+])
+def test_events_pro_rate_the_discharge_defaults(cli, sid, events, end, delivered, paused):
+    for t, kind, *rate in events:
+        ok(event(cli, sid, kind, *(("--rate", rate[0]) if rate else ()), when=at(t)))
+    before = summary_json(cli, sid)
+    assert before["infusion_end"] == utc(end)
+    assert before["infusion_end_estimated"] is True
+    r = ok(discharge(cli, sid, "--override", "timing checked", when=at("09:00")))
+    s = r.json["data"]["summary"]
+    assert s["infusion_end"] == utc(end)
+    assert s["infusion_end_estimated"] is False
+    assert s["delivered_mg"] == pytest.approx(delivered)
+    assert s["discharge"]["delivered_mg"] == pytest.approx(delivered)
+    if paused is not None:
+        assert s["paused_min"] == paused
+    obs = next(c for c in r.json["data"]["criteria"] if c["name"] == "observation")
+    h, m = map(int, end.split(":"))
+    assert obs["detail"].startswith(f"{(9 * 60) - (h * 60 + m)} min since infusion end")
+
+
+def test_pause_does_not_move_the_observation_window(cli, db_path, sid):
+    ok(event(cli, sid, "pause", when=at("07:50")))
+    ok(event(cli, sid, "resume", when=at("08:00")))
+    # the infusion still ends at 08:20 (start + duration); 08:45 is only 25 minutes after
+    r = discharge(cli, sid, when=at("08:45"))
+    assert_error(r, 1, json_out=True)
+    assert [d["name"] for d in r.json["error"]["details"]] == ["observation"]
+    # 08:50 is 30 minutes after: discharged, with the paused 10 minutes not delivered
+    r = ok(discharge(cli, sid, when=at("08:50")))
+    assert r.json["data"]["summary"]["delivered_mg"] == pytest.approx(30)
+
+
+def test_explicit_infusion_end_and_delivered_dose(cli, db_path, sid):
+    r = ok(discharge(cli, sid, "--infusion-end", at("08:15"), "--delivered-mg", "36",
+                     when=at("08:50")))
+    s = r.json["data"]["summary"]
+    assert s["infusion_end"] == utc("08:15")
+    assert s["delivered_mg"] == 36
+    assert_error(discharge(cli, open_session(cli, "KX-300"), "--infusion-end", at("07:30"),
+                           when=at("08:55"), json_out=False), 2)
+
+
+# -- controlled substance and the monitoring record ------------------------------------
+def test_waste_with_witness_is_recorded(cli, db_path):
+    screened(cli, MRN)
+    sid = ok(start(cli, MRN, "--drawn-mg", "50", "--lot", "L-9")).json["data"]["session_id"]
+    r = ok(discharge(cli, sid, "--wasted-mg", "10", "--waste-witness", "RN Second"))
+    dis = r.json["data"]["summary"]["discharge"]
+    assert (dis["delivered_mg"], dis["wasted_mg"], dis["waste_witness"]) == (40, 10, "RN Second")
+    assert "wasted 10 mg, witness RN Second" in ok(cli("summary", sid)).stdout
+
+
+def test_monitoring_record_matches_observations(cli, db_path):
+    ledger.screen(cli, "M-1")
+    sid = ledger.start(cli, "M-1", "LOT-M", "40", "06:00")
+    for minute, bp, extra in ((10, "130/84", ["--moaas", "4"]),
+                              (20, "138/88", ["--dissociation", "3"]),
+                              (38, "150/94", ["--moaas", "3"]),
+                              (50, "140/88", ["--spo2", "89"])):
+        r = cli("log-vitals", sid, "--bp", bp, "--hr", "80", *extra,
+                "--at", f"{DAY} 06:{minute:02d}")
+        assert r.exit_code == 0, r.stderr
+    r = ledger.discharge(cli, sid, "07:20")
+    assert r.exit_code == 0, r.stderr
+    m = cli("summary", sid, "--json").json["data"]["monitoring"]
+    stored = query(db_path, "SELECT phase, sbp, dbp, minutes_into_infusion FROM observations "
+                            "WHERE session_id = ? ORDER BY at", (sid,))
+    pre = next(o for o in stored if o[0] == "pre")
+    dis = next(o for o in stored if o[0] == "discharge")
+    near40 = min((o for o in stored if o[0] != "pre"), key=lambda o: abs(o[3] - 40))
+    assert m["bp_pre"] == f"{pre[1]}/{pre[2]}" == "124/80"
+    assert m["bp_40min"] == f"{near40[1]}/{near40[2]}" == "150/94"
+    assert m["bp_discharge"] == f"{dis[1]}/{dis[2]}" == "126/80"
+    assert m["monitoring_minutes"] == 80
+    assert m["sedation"] is True  # MOAA/S 3 at 38 minutes
+    assert m["dissociation"] is True
+    assert m["respiratory_depression"] is True  # SpO2 89 is a critical alert
+    assert m["lot"] == "LOT-M"
+    assert m["concomitant_meds"] == ["sedative-hypnotic"]
+    human = cli("summary", sid).stdout
+    assert "Monitoring record" in human and "~40 min 150/94" in human
+
+
+# -- patient text is never markup ------------------------------------------------------
+def test_markup_in_a_name_prints_literally(cli):
+    day = run_day(cli)
+    assert NAME in day["discharge"].json["data"]["summary"]["patient"]["name"]
+    assert NAME in ok(cli("summary", day["sid"])).stdout
+    assert "[bold red]x[/]" in ok(cli("patient", "show", MRN)).stdout
+
+
+@pytest.mark.parametrize("name", ["[/]", "Bo [link=https://example.org]y[/link]", "[red]", "\\[b]z"])
+def test_any_markup_prints_as_typed(cli, name):
+    screen(cli, "KX-101", name=name)
+    sid = ok(start(cli, "KX-101")).json["data"]["session_id"]
+    r = ok(discharge(cli, sid, json_out=False))
+    assert name in r.stdout
+    assert name in ok(cli("summary", sid)).stdout
+
+
+# -- snapshot of the summary panel -----------------------------------------------------
+def test_summary_panel_snapshot(cli):
+    """The panel's layout is part of the product: a layout change must be looked at.
+
+    To accept a deliberate change: UPDATE_SNAPSHOTS=1 .venv/bin/pytest -k snapshot
+    """
+    import os
+
+    sid = run_day(cli, events=[
+        ("08:05", ["medication", "--detail", "ondansetron 4 mg IV"]),
+        ("08:12", ["adverse", "--detail", "transient nausea"]),
+    ])["sid"]
+    text = ok(cli("summary", sid)).stdout
+    path = SNAPSHOTS / "summary_panel.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected
+    widths = [len(line) for line in text.splitlines()]
+    assert max(widths) <= 80
+    assert DAY in text
