@@ -59,8 +59,7 @@ def export(
     now = to_utc_iso(CLOCK.now())
     reader = xs.open_reader(store, since_iso, deidentify=deidentify, today=today(s.tz), at=now)
     with files.progress(enabled=output is not None and sys.stderr.isatty()) as tick:
-        counts = engine.export(reader, table, fmt, _tables(table, fmt, deidentify), output,
-                               files=files, timestamp=now, tick=tick)
+        counts = engine.export(reader, table, fmt, output, files=files, timestamp=now, tick=tick)
     xs.record_export(store, {
         "table": table, "format": fmt, "deidentified": deidentify, "since": since,
         "output": str(output) if output else "stdout", "rows": counts,
@@ -98,18 +97,6 @@ def _check(table: str, fmt: str, since: str | None, deidentify: bool, output: Pa
                       "undo the date shifts): export it without --deidentify",
                       code="invalid_choice")
     return since_iso
-
-
-def _tables(table: str, fmt: str, deidentify: bool) -> list[str]:
-    """The tables an export spans: FHIR's mapped ones for 'all' as FHIR; never the audit
-    log when de-identifying (its order and times would undo the date shifts)."""
-    from ketacli.render.fhir import TABLES as FHIR_TABLES
-    from ketacli.store.export import TABLES
-
-    if fmt.startswith("fhir") and table == "all":
-        return list(FHIR_TABLES)
-    tables = list(TABLES if table == "all" else [table])
-    return [t for t in tables if not (deidentify and t == "audit")]
 
 
 def _refuse_database(output: Path | None, table: str, fmt: str, db: Path) -> None:

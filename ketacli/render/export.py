@@ -192,10 +192,22 @@ def write_table_files(reader: Reader, tables: list[str],
     return counts
 
 
-def write_stream(out, reader: Reader, table: str, fmt: str, tables: list[str], *,
-                 timestamp: str, tick: Tick) -> dict[str, int]:
-    """`table` (a table or "all", spanning `tables`) as one stream in `fmt`: csv, json,
-    ndjson, fhir or fhir-ndjson. Returns the counts the export's audit row records."""
+def spanned_tables(table: str, fmt: str, deidentified: bool) -> list[str]:
+    """The tables an export of `table` (or "all") spans: for 'all' as FHIR the mapped ones;
+    never the audit log when de-identifying (its order and times would undo the shifts)."""
+    from ketacli.store.export import TABLES
+
+    if fmt.startswith("fhir") and table == "all":
+        return list(fhir.TABLES)
+    tables = list(TABLES if table == "all" else [table])
+    return [t for t in tables if not (deidentified and t == "audit")]
+
+
+def write_stream(out, reader: Reader, table: str, fmt: str, *, timestamp: str,
+                 tick: Tick) -> dict[str, int]:
+    """`table` (a table or "all") as one stream in `fmt`: csv, json, ndjson, fhir or
+    fhir-ndjson. Returns the counts the export's audit row records."""
+    tables = spanned_tables(table, fmt, reader.deidentified)
     if fmt.startswith("fhir"):
         sink = (FhirNdjson if fmt == "fhir-ndjson" else FhirBundle)(out, timestamp)
         return fhir.write_resources(sink, reader, tables, tick)
@@ -226,15 +238,16 @@ class Files(Protocol):
     def destination(self, path: Path | None) -> AbstractContextManager[TextIO]: ...
 
 
-def export(reader: Reader, table: str, fmt: str, tables: list[str], output: Path | None, *,
-           files: Files, timestamp: str, tick: Tick) -> dict[str, int]:
-    """Write one export: `table` (or "all": `tables`) in `fmt`, to `output` through
-    `files`. 'all --format csv' is one `<table>.csv` per table in the `output`
-    directory; everything else one stream (stdout when `output` is None). Returns the
-    counts the export's audit row records."""
+def export(reader: Reader, table: str, fmt: str, output: Path | None, *, files: Files,
+           timestamp: str, tick: Tick) -> dict[str, int]:
+    """Write one export: `table` (or "all") in `fmt`, to `output` through `files`.
+    'all --format csv' is one `<table>.csv` per table in the `output` directory;
+    everything else one stream (stdout when `output` is None). Returns the counts the
+    export's audit row records."""
     if fmt == "csv" and table == "all":
+        tables = spanned_tables(table, fmt, reader.deidentified)
         with files.directory(output) as folder:
             return write_table_files(reader, tables, lambda t: files.atomic(folder / f"{t}.csv"),
                                      tick)
     with files.destination(output) as fh:
-        return write_stream(fh, reader, table, fmt, tables, timestamp=timestamp, tick=tick)
+        return write_stream(fh, reader, table, fmt, timestamp=timestamp, tick=tick)
