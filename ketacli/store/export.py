@@ -19,6 +19,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from ketacli.store.db import Store
@@ -58,64 +59,72 @@ MRN: Column = ("p.mrn", "patient")
 
 QUERIES: dict[str, Query] = {
     "patients": Query(
-        "patients p", "p", "p.id",
-        (MRN, *own("p", "name", "dob", "sex", "phone", "demo", "created_at", "created_by")),
+        source="patients p",
+        alias="p", pid="p.id",
+        columns=(MRN, *own("p", "name", "dob", "sex", "phone", "demo", "created_at", "created_by")),
         time="p.created_at"),
     "screenings": Query(
-        "screenings sc JOIN patients p ON p.id = sc.patient_id", "sc", "sc.patient_id",
-        (("sc.id", "screening_id"), MRN,
-         *own("sc", "at", "clinician", "weight_kg", "height_cm", "sbp", "dbp", "hr", "spo2",
-              "indication", "phq9_items", "phq9_total", "gad7_items", "gad7_total",
-              "madrs_total", "pcl5_total", "conditions", "meds", "decision", "reasons",
-              "suicide_risk_flag", "valid_until", "note")),
+        source="screenings sc JOIN patients p ON p.id = sc.patient_id",
+        alias="sc", pid="sc.patient_id",
+        columns=(("sc.id", "screening_id"), MRN,
+                 *own("sc", "at", "clinician", "weight_kg", "height_cm", "sbp", "dbp", "hr", "spo2",
+                      "indication", "phq9_items", "phq9_total", "gad7_items", "gad7_total",
+                      "madrs_total", "pcl5_total", "conditions", "meds", "decision", "reasons",
+                      "suicide_risk_flag", "valid_until", "note")),
         time="sc.at", void_kind="screening"),
     "sessions": Query(
-        "sessions s JOIN patients p ON p.id = s.patient_id "
-        "LEFT JOIN discharges d ON d.session_id = s.id", "s", "s.patient_id",
-        (("s.id", "session_id"), MRN,
-         *own("s", "screening_id", "number_in_series", "started_at", "clinician", "weight_kg",
-              "dose_mg_per_kg", "dose_mg", "duration_min", "rate_mg_per_h",
-              "concentration_mg_per_ml", "rate_ml_per_h", "lot", "drawn_mg", "site", "override",
-              "overridden"),
-         ("CASE WHEN d.id IS NULL THEN 'open' ELSE 'discharged' END", "status"),
-         ("d.at", "discharged_at"), ("d.clinician", "discharged_by"),
-         *own("d", "infusion_end_at", "aldrete_total", "delivered_mg", "wasted_mg",
-              "waste_witness", "transport", "escort", "criteria"),
-         ("d.override", "discharge_override"),
-         ("(SELECT group_concat(e.code || ':' || e.severity, ';') FROM side_effects e "
-          "WHERE e.session_id = s.id)", "side_effects"),
-         ("d.note", "discharge_note")),
+        source="sessions s JOIN patients p ON p.id = s.patient_id "
+               "LEFT JOIN discharges d ON d.session_id = s.id",
+        alias="s", pid="s.patient_id",
+        columns=(("s.id", "session_id"), MRN,
+                 *own("s", "screening_id", "number_in_series", "started_at", "clinician", "weight_kg",
+                      "dose_mg_per_kg", "dose_mg", "duration_min", "rate_mg_per_h",
+                      "concentration_mg_per_ml", "rate_ml_per_h", "lot", "drawn_mg", "site", "override",
+                      "overridden"),
+                 ("CASE WHEN d.id IS NULL THEN 'open' ELSE 'discharged' END", "status"),
+                 ("d.at", "discharged_at"), ("d.clinician", "discharged_by"),
+                 *own("d", "infusion_end_at", "aldrete_total", "delivered_mg", "wasted_mg",
+                      "waste_witness", "transport", "escort", "criteria"),
+                 ("d.override", "discharge_override"),
+                 ("(SELECT group_concat(e.code || ':' || e.severity, ';') FROM side_effects e "
+                  "WHERE e.session_id = s.id)", "side_effects"),
+                 ("d.note", "discharge_note")),
         time="s.started_at"),
     "observations": Query(
-        "observations o JOIN sessions s ON s.id = o.session_id "
-        "JOIN patients p ON p.id = s.patient_id", "o", "s.patient_id",
-        (("o.id", "observation_id"), ("o.session_id", "session_id"), MRN,
-         *own("o", "phase", "at", "clinician", "minutes_into_infusion", "sbp", "dbp", "hr",
-              "spo2", "rr", "etco2", "moaas", "dissociation", "alerts", "note")),
+        source="observations o JOIN sessions s ON s.id = o.session_id "
+               "JOIN patients p ON p.id = s.patient_id",
+        alias="o", pid="s.patient_id",
+        columns=(("o.id", "observation_id"), ("o.session_id", "session_id"), MRN,
+                 *own("o", "phase", "at", "clinician", "minutes_into_infusion", "sbp", "dbp", "hr",
+                      "spo2", "rr", "etco2", "moaas", "dissociation", "alerts", "note")),
         time="o.at", void_kind="observation"),
     "events": Query(
-        "events e JOIN sessions s ON s.id = e.session_id "
-        "JOIN patients p ON p.id = s.patient_id", "e", "s.patient_id",
-        (("e.id", "event_id"), ("e.session_id", "session_id"), MRN,
-         *own("e", "kind", "at", "clinician", "rate_mg_per_h", "detail")),
+        source="events e JOIN sessions s ON s.id = e.session_id "
+               "JOIN patients p ON p.id = s.patient_id",
+        alias="e", pid="s.patient_id",
+        columns=(("e.id", "event_id"), ("e.session_id", "session_id"), MRN,
+                 *own("e", "kind", "at", "clinician", "rate_mg_per_h", "detail")),
         time="e.at", void_kind="event"),
     "assessments": Query(
-        "assessments a JOIN patients p ON p.id = a.patient_id", "a", "a.patient_id",
-        (("a.id", "assessment_id"), MRN,
-         *own("a", "followup_id", "at", "clinician", "phq9_items", "phq9_total", "gad7_items",
-              "gad7_total", "madrs_total", "pcl5_total", "note")),
+        source="assessments a JOIN patients p ON p.id = a.patient_id",
+        alias="a", pid="a.patient_id",
+        columns=(("a.id", "assessment_id"), MRN,
+                 *own("a", "followup_id", "at", "clinician", "phq9_items", "phq9_total", "gad7_items",
+                      "gad7_total", "madrs_total", "pcl5_total", "note")),
         time="a.at", void_kind="assessment"),
     "followups": Query(
-        "followups f JOIN patients p ON p.id = f.patient_id", "f", "f.patient_id",
-        (("f.id", "followup_id"), MRN,
-         *own("f", "session_id", "kind", "due", "status", "created_at", "created_by",
-              "closed_at", "closed_by", "notified_at", "cancel_reason", "note")),
+        source="followups f JOIN patients p ON p.id = f.patient_id",
+        alias="f", pid="f.patient_id",
+        columns=(("f.id", "followup_id"), MRN,
+                 *own("f", "session_id", "kind", "due", "status", "created_at", "created_by",
+                      "closed_at", "closed_by", "notified_at", "cancel_reason", "note")),
         time="f.created_at"),
     "audit": Query(
-        "audit a LEFT JOIN patients p ON p.mrn = a.patient", "a", "p.id",
-        (("a.id", "audit_id"),
-         *own("a", "at", "clinician", "os_user", "action", "entity", "entity_id", "patient",
-              "detail", "prev_hash", "hash")),
+        source="audit a LEFT JOIN patients p ON p.mrn = a.patient",
+        alias="a", pid="p.id",
+        columns=(("a.id", "audit_id"),
+                 *own("a", "at", "clinician", "os_user", "action", "entity", "entity_id", "patient",
+                      "detail", "prev_hash", "hash")),
         time="a.at"),
 }
 
@@ -236,7 +245,8 @@ class Reader:
         return None if slices is None else (columns(table, with_pid=False), slices)
 
 
-def open_reader(store: Store, since: str | None, *, deidentify: bool, today, at: str) -> Reader:
+def open_reader(store: Store, since: str | None, *, deidentify: bool, today: date,
+                at: str) -> Reader:
     """The export's Reader. De-identifying first gives every patient a study id (and the
     clinic its key), then applies HIPAA Safe Harbor to every row (domain.deid)."""
     if not deidentify:
