@@ -1,5 +1,6 @@
 """Streaming writers for `export`: CSV, JSON, NDJSON and FHIR R4 (a Bundle or NDJSON),
-and the export engine that drives them (`write_stream`, `write_table_files`).
+and the export engine that drives them: `export` (the command's one call: one file per
+table, or one stream), `write_stream`, `write_table_files`, `write_table`.
 
 Rows arrive as tuples from a cursor (store.export.Reader) and leave one at a time:
 memory stays flat however large the database. Large CSV tables are formatted by
