@@ -1,14 +1,27 @@
-"""Streaming writers for `export`: CSV, JSON, NDJSON and a FHIR R4 Bundle.
+"""Streaming writers for `export`: CSV, JSON, NDJSON and FHIR R4 (a Bundle or NDJSON),
+and the export engine that drives them: `export` (the command's one call: one file per
+table, or one stream), `write_stream`, `write_table_files`, `write_table`.
 
-Rows arrive as tuples from a cursor and leave one at a time: memory stays flat
-however large the database.
+Rows arrive as tuples from a cursor (store.export.Reader) and leave one at a time:
+memory stays flat however large the database. Large CSV tables are formatted by
+worker processes over id slices (`csv_text`), with the same bytes.
 """
 
 from __future__ import annotations
 
-import csv
+import io
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from ketacli.render import csv_writer, fhir
+
+if TYPE_CHECKING:
+    from ketacli.store.export import Reader
+
+Tick = Callable[[int], None]
 
 JSON_COLUMNS = {"phq9_items", "gad7_items", "conditions", "meds", "reasons", "alerts",
                 "overridden", "criteria", "detail", "aldrete_items"}
@@ -33,8 +46,9 @@ def _objects(cols: list[str], rows: Iterable[tuple],
         yield d
 
 
-def write_csv(out, cols: list[str], rows: Iterable[tuple], tick: Callable[[int], None]) -> int:
-    w = csv.writer(out, lineterminator="\n")
+def write_csv(out, cols: list[str], rows: Iterable[tuple], tick: Tick) -> int:
+    """A header row, then the rows, 5,000 at a time."""
+    w = csv_writer.writer(out)
     w.writerow(cols)
     n = 0
     chunk = []
@@ -86,9 +100,7 @@ class FhirBundle:
     def add(self, resource: dict | None) -> None:
         if resource is None:
             return
-        from ketacli.render.fhir import entry
-
-        self.out.write(("\n" if self.n == 0 else ",\n") + json.dumps(entry(resource),
+        self.out.write(("\n" if self.n == 0 else ",\n") + json.dumps(fhir.entry(resource),
                                                                       ensure_ascii=False))
         self.n += 1
 
@@ -127,3 +139,116 @@ class FhirNdjson:
 
     def close(self) -> int:
         return self.n
+
+
+def csv_text(batches: Iterable[list[tuple]]) -> str:
+    """CSV text (no header) of row batches: one slice of a parallel export, formatted in a
+    worker process (module-level, so it can be sent there)."""
+    buf = io.StringIO(newline="")
+    w = csv_writer.writer(buf)
+    for rows in batches:
+        w.writerows(rows)
+    return buf.getvalue()
+
+
+def write_csv_slices(out, cols: list[str], slices: Iterable[tuple[str, int]], tick: Tick) -> int:
+    """A header row, then each slice's text as it comes (in id order)."""
+    csv_writer.writer(out).writerow(cols)
+    n = 0
+    for text, count in slices:
+        out.write(text)
+        n += count
+        tick(n)
+    return n
+
+
+# -- the engine --------------------------------------------------------------------------
+def write_table(out, reader: Reader, table: str, fmt: str, tick: Tick,
+                tag: str | None = None) -> int:
+    """One table as csv, json (an array) or ndjson (each line tagged with `tag`, if any).
+    Large tables in CSV are formatted by worker processes. Returns the row count."""
+    if fmt == "csv":
+        parallel = reader.parallel_slices(table, csv_text)
+        if parallel is not None:
+            cols, slices = parallel
+            with closing(slices):
+                return write_csv_slices(out, cols, slices, tick)
+    cols, rows = reader.rows(table)
+    text = TEXT_COLUMNS.get(table, frozenset())
+    if fmt == "csv":
+        return write_csv(out, cols, rows, tick)
+    if fmt == "json":
+        return write_json_array(out, cols, rows, tick, text=text)
+    return write_ndjson(out, cols, rows, tick, table=tag, text=text)
+
+
+def write_table_files(reader: Reader, tables: list[str],
+                      open_file: Callable[[str], AbstractContextManager[TextIO]],
+                      tick: Tick) -> dict[str, int]:
+    """One CSV file per table (`open_file(table)` gives its stream): rows per table."""
+    counts: dict[str, int] = {}
+    for t in tables:
+        with open_file(t) as fh:
+            counts[t] = write_table(fh, reader, t, "csv", tick)
+    return counts
+
+
+def spanned_tables(table: str, fmt: str, deidentified: bool) -> list[str]:
+    """The tables an export of `table` (or "all") spans: for 'all' as FHIR the mapped ones;
+    never the audit log when de-identifying (its order and times would undo the shifts)."""
+    from ketacli.store.export import TABLES
+
+    if fmt.startswith("fhir") and table == "all":
+        return list(fhir.TABLES)
+    tables = list(TABLES if table == "all" else [table])
+    return [t for t in tables if not (deidentified and t == "audit")]
+
+
+def write_stream(out, reader: Reader, table: str, fmt: str, *, timestamp: str,
+                 tick: Tick) -> dict[str, int]:
+    """`table` (a table or "all") as one stream in `fmt`: csv, json, ndjson, fhir or
+    fhir-ndjson. Returns the counts the export's audit row records."""
+    tables = spanned_tables(table, fmt, reader.deidentified)
+    if fmt.startswith("fhir"):
+        sink = (FhirNdjson if fmt == "fhir-ndjson" else FhirBundle)(out, timestamp)
+        return fhir.write_resources(sink, reader, tables, tick)
+    counts: dict[str, int] = {}
+    if fmt == "json" and table == "all":
+        out.write('{"data": {')
+        for i, t in enumerate(tables):
+            out.write(("" if i == 0 else ",") + f'\n"{t}": ')
+            counts[t] = write_table(out, reader, t, "json", tick)
+        out.write("\n}}\n")
+    elif fmt == "json":
+        out.write('{"data": ')
+        counts[table] = write_table(out, reader, table, "json", tick)
+        out.write("}\n")
+    else:
+        for t in tables:
+            counts[t] = write_table(out, reader, t, fmt, tick, tag=t if table == "all" else None)
+    return counts
+
+
+class Files(Protocol):
+    """Where an export's bytes go (cli/output.py): written atomically, mode 0600."""
+
+    def directory(self, path: Path) -> AbstractContextManager[Path]: ...
+
+    def atomic(self, path: Path) -> AbstractContextManager[TextIO]: ...
+
+    def destination(self, path: Path | None) -> AbstractContextManager[TextIO]: ...
+
+
+def export(reader: Reader, table: str, fmt: str, output: Path | None, *, files: Files,
+           timestamp: str, tick: Tick) -> dict[str, int]:
+    """Write one export: `table` (or "all") in `fmt`, to `output` through `files`.
+    'all --format csv' is one `<table>.csv` per table in the `output` directory;
+    everything else one stream (stdout when `output` is None). Returns the counts the
+    export's audit row records."""
+    if fmt == "csv" and table == "all":
+        tables = spanned_tables(table, fmt, reader.deidentified)
+        with files.directory(output) as folder:
+            return write_table_files(reader, tables, lambda t: files.atomic(folder / f"{t}.csv"),
+                                     tick)
+    with files.destination(output) as fh:
+        return write_stream(fh, reader, table, fmt, timestamp=timestamp, tick=tick)

@@ -5,13 +5,22 @@ GAD-7 as survey Observations with their LOINC panels, items and totals,
 MedicationAdministration of ketamine by the IV route (SNOMED CT 47625008)
 linked to one Encounter per session. Ids are stable name-based UUIDs, so the
 same record has the same id on every export and references resolve inside the
-Bundle (fullUrl urn:uuid:...).
+Bundle (fullUrl urn:uuid:...). `write_resources` assembles an export's resources,
+patients first, into a sink (render.export.FhirBundle or FhirNdjson).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ketacli.store.export import Reader
+
+TABLES = ("patients", "screenings", "sessions", "observations", "assessments")  # mapped
 
 NS = uuid.UUID("0f9c3c1e-6f43-5a7e-9a55-6b6574616369")  # ketacli's namespace
 LOINC = "http://loinc.org"
@@ -215,3 +224,81 @@ def suicide_flag(row: dict, deid: bool) -> dict | None:
         "code": {"text": "PHQ-9 item 9 >= 1: suicide risk assessment required"},
         "subject": _subject(row, deid), "period": {"start": row["at"]},
     }
+
+
+# -- an export's resources ---------------------------------------------------------------------
+class Sink(Protocol):
+    n: int  # resources written so far
+
+    def add(self, resource: dict | None) -> None: ...
+
+    def close(self) -> int: ...
+
+
+def write_resources(sink: Sink, reader: Reader, tables: list[str],
+                    tick: Callable[[int], None]) -> dict[str, int]:
+    """The resources of `tables` (FHIR-mapped ones) into `sink`, every referenced resource
+    before the ones that point to it. Returns resources per table, then in all."""
+    deid = reader.deidentified
+    counts: dict[str, int] = {}
+    # Patients: all of them when other records are exported (records since --since may
+    # belong to earlier patients); `export patients --since` gives the new ones only.
+    only_patients = tables == ["patients"]
+    for row in reader.dicts("patients", since=None if only_patients else reader.EVERYTHING):
+        sink.add(patient(row, deid))
+    counts["patients"] = sink.n
+    if "sessions" in tables or "observations" in tables:
+        counts["sessions"] = _sessions(sink, reader, "sessions" in tables, deid)
+        tick(sink.n)
+    if "screenings" in tables:
+        counts["screenings"] = _screenings(sink, reader, deid)
+    if "observations" in tables:
+        counts["observations"] = _observations(sink, reader, deid, tick)
+    if "assessments" in tables:
+        counts["assessments"] = _assessments(sink, reader, deid)
+    sink.close()
+    counts["resources"] = sink.n
+    return counts
+
+
+def _sessions(sink: Sink, reader: Reader, administrations: bool, deid: bool) -> int:
+    """Encounters, also two days before --since so observations resolve; with
+    `administrations`, the MedicationAdministrations of sessions since --since."""
+    before, since = sink.n, reader.since
+    enc_since = reader.EVERYTHING
+    if since:
+        enc_since = (datetime.fromisoformat(since) - timedelta(days=2)).isoformat()
+    for row in reader.dicts("sessions", since=enc_since):
+        sink.add(encounter(row, deid))
+        if administrations and (not since or row["started_at"] >= since):
+            sink.add(medication_administration(row, deid))
+    return sink.n - before
+
+
+def _screenings(sink: Sink, reader: Reader, deid: bool) -> int:
+    before = sink.n
+    for row in reader.dicts("screenings"):
+        key = f"screening-{row['screening_id']}"
+        for res in vitals(row, deid, key) + surveys(row, deid, key):
+            sink.add(res)
+        sink.add(suicide_flag(row, deid))
+    return sink.n - before
+
+
+def _observations(sink: Sink, reader: Reader, deid: bool, tick: Callable[[int], None]) -> int:
+    before = sink.n
+    for row in reader.dicts("observations"):
+        for res in vitals(row, deid, f"obs-{row['observation_id']}",
+                          encounter_id=row["session_id"]):
+            sink.add(res)
+        if sink.n % 5000 < 8:
+            tick(sink.n)
+    return sink.n - before
+
+
+def _assessments(sink: Sink, reader: Reader, deid: bool) -> int:
+    before = sink.n
+    for row in reader.dicts("assessments"):
+        for res in surveys(row, deid, f"assessment-{row['assessment_id']}"):
+            sink.add(res)
+    return sink.n - before

@@ -1,96 +1,164 @@
 """Streaming reads for `export`: one cursor per table, voided rows left out.
 
-Every query yields `_pid` (the internal patient id, used for de-identification
-and then dropped) followed by the exported columns. Rows are never collected
-in memory: callers iterate the cursor.
+Each exported table is described once (`Query`): its FROM/JOIN clause, its
+(expression, column name) pairs in output order, the time column `--since`
+bounds, the void kind that leaves records out, and the id column that slices
+it. `select_sql` composes the statement from that description, with or
+without `_pid` (the internal patient id, used for de-identification and then
+dropped) and with or without an id-range slice for the parallel workers.
+
+Rows are never collected in memory: callers iterate the cursor (`rows`,
+`Reader`), or let worker processes format id slices (`parallel_slices`).
 """
 
 from __future__ import annotations
 
-import re
+import os
 import secrets
-from collections.abc import Iterator
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 from ketacli.store.db import Store
 from ketacli.store.records import not_voided
 
 TABLES = ("patients", "screenings", "sessions", "observations", "events", "assessments",
           "followups", "audit")
+EVERYTHING = "0000"  # a --since bound before every stored time: no bound
+BATCH = 5000  # rows fetched (and formatted) at a time
 
-# table -> (SQL with one "?" for the since bound, time column for --since)
-QUERIES = {
-    "patients": """
-        SELECT p.id AS _pid, p.mrn AS patient, p.name, p.dob, p.sex, p.phone, p.demo,
-               p.created_at, p.created_by
-        FROM patients p WHERE p.created_at >= ? ORDER BY p.id""",
-    "screenings": f"""
-        SELECT sc.patient_id AS _pid, sc.id AS screening_id, p.mrn AS patient, sc.at,
-               sc.clinician, sc.weight_kg, sc.height_cm, sc.sbp, sc.dbp, sc.hr, sc.spo2,
-               sc.indication, sc.phq9_items, sc.phq9_total, sc.gad7_items, sc.gad7_total,
-               sc.madrs_total, sc.pcl5_total, sc.conditions, sc.meds, sc.decision, sc.reasons,
-               sc.suicide_risk_flag, sc.valid_until, sc.note
-        FROM screenings sc JOIN patients p ON p.id = sc.patient_id
-        WHERE sc.at >= ? AND {not_voided('screening', 'sc.id')} ORDER BY sc.id""",
-    "sessions": """
-        SELECT s.patient_id AS _pid, s.id AS session_id, p.mrn AS patient, s.screening_id,
-               s.number_in_series, s.started_at, s.clinician, s.weight_kg, s.dose_mg_per_kg,
-               s.dose_mg, s.duration_min, s.rate_mg_per_h, s.concentration_mg_per_ml,
-               s.rate_ml_per_h, s.lot, s.drawn_mg, s.site, s.override, s.overridden,
-               CASE WHEN d.id IS NULL THEN 'open' ELSE 'discharged' END AS status,
-               d.at AS discharged_at, d.clinician AS discharged_by,
-               d.infusion_end_at, d.aldrete_total, d.delivered_mg, d.wasted_mg, d.waste_witness,
-               d.transport, d.escort, d.criteria, d.override AS discharge_override,
-               (SELECT group_concat(e.code || ':' || e.severity, ';') FROM side_effects e
-                WHERE e.session_id = s.id) AS side_effects,
-               d.note AS discharge_note
-        FROM sessions s JOIN patients p ON p.id = s.patient_id
-        LEFT JOIN discharges d ON d.session_id = s.id
-        WHERE s.started_at >= ? ORDER BY s.id""",
-    "observations": f"""
-        SELECT s.patient_id AS _pid, o.id AS observation_id, o.session_id, p.mrn AS patient,
-               o.phase, o.at, o.clinician, o.minutes_into_infusion, o.sbp, o.dbp, o.hr, o.spo2,
-               o.rr, o.etco2, o.moaas, o.dissociation, o.alerts, o.note
-        FROM observations o JOIN sessions s ON s.id = o.session_id
-        JOIN patients p ON p.id = s.patient_id
-        WHERE o.at >= ? AND {not_voided('observation', 'o.id')} ORDER BY o.id""",
-    "events": f"""
-        SELECT s.patient_id AS _pid, e.id AS event_id, e.session_id, p.mrn AS patient, e.kind,
-               e.at, e.clinician, e.rate_mg_per_h, e.detail
-        FROM events e JOIN sessions s ON s.id = e.session_id
-        JOIN patients p ON p.id = s.patient_id
-        WHERE e.at >= ? AND {not_voided('event', 'e.id')} ORDER BY e.id""",
-    "assessments": f"""
-        SELECT a.patient_id AS _pid, a.id AS assessment_id, p.mrn AS patient, a.followup_id,
-               a.at, a.clinician, a.phq9_items, a.phq9_total, a.gad7_items, a.gad7_total,
-               a.madrs_total, a.pcl5_total, a.note
-        FROM assessments a JOIN patients p ON p.id = a.patient_id
-        WHERE a.at >= ? AND {not_voided('assessment', 'a.id')} ORDER BY a.id""",
-    "followups": """
-        SELECT f.patient_id AS _pid, f.id AS followup_id, p.mrn AS patient, f.session_id,
-               f.kind, f.due, f.status, f.created_at, f.created_by, f.closed_at, f.closed_by,
-               f.notified_at, f.cancel_reason, f.note
-        FROM followups f JOIN patients p ON p.id = f.patient_id
-        WHERE f.created_at >= ? ORDER BY f.id""",
-    "audit": """
-        SELECT p.id AS _pid, a.id AS audit_id, a.at, a.clinician, a.os_user, a.action, a.entity,
-               a.entity_id, a.patient, a.detail, a.prev_hash, a.hash
-        FROM audit a LEFT JOIN patients p ON p.mrn = a.patient
-        WHERE a.at >= ? ORDER BY a.id""",
+Column = tuple[str, str]  # (SQL expression, exported column name)
+
+
+def own(alias: str, *names: str) -> tuple[Column, ...]:
+    """Columns exported under their stored names: `own("o", "at")` is `o.at AS at`."""
+    return tuple((f"{alias}.{n}", n) for n in names)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One exported table, declared: composed into SQL by `select_sql`."""
+
+    source: str                    # FROM ... [JOIN ...], the table's own rows under `alias`
+    alias: str                     # the alias of the exported table's own rows
+    pid: str                       # expression of the internal patient id (`_pid`)
+    columns: tuple[Column, ...]    # exported columns, in output order
+    time: str                      # the column `--since` bounds
+    void_kind: str | None = None   # records of this kind in `voids` are left out
+
+    @property
+    def id(self) -> str:
+        """The id column that orders the rows and bounds a slice."""
+        return f"{self.alias}.id"
+
+
+MRN: Column = ("p.mrn", "patient")
+
+QUERIES: dict[str, Query] = {
+    "patients": Query(
+        source="patients p",
+        alias="p", pid="p.id",
+        columns=(MRN, *own("p", "name", "dob", "sex", "phone", "demo", "created_at", "created_by")),
+        time="p.created_at"),
+    "screenings": Query(
+        source="screenings sc JOIN patients p ON p.id = sc.patient_id",
+        alias="sc", pid="sc.patient_id",
+        columns=(("sc.id", "screening_id"), MRN,
+                 *own("sc", "at", "clinician", "weight_kg", "height_cm", "sbp", "dbp", "hr", "spo2",
+                      "indication", "phq9_items", "phq9_total", "gad7_items", "gad7_total",
+                      "madrs_total", "pcl5_total", "conditions", "meds", "decision", "reasons",
+                      "suicide_risk_flag", "valid_until", "note")),
+        time="sc.at", void_kind="screening"),
+    "sessions": Query(
+        source="sessions s JOIN patients p ON p.id = s.patient_id "
+               "LEFT JOIN discharges d ON d.session_id = s.id",
+        alias="s", pid="s.patient_id",
+        columns=(("s.id", "session_id"), MRN,
+                 *own("s", "screening_id", "number_in_series", "started_at", "clinician", "weight_kg",
+                      "dose_mg_per_kg", "dose_mg", "duration_min", "rate_mg_per_h",
+                      "concentration_mg_per_ml", "rate_ml_per_h", "lot", "drawn_mg", "site", "override",
+                      "overridden"),
+                 ("CASE WHEN d.id IS NULL THEN 'open' ELSE 'discharged' END", "status"),
+                 ("d.at", "discharged_at"), ("d.clinician", "discharged_by"),
+                 *own("d", "infusion_end_at", "aldrete_total", "delivered_mg", "wasted_mg",
+                      "waste_witness", "transport", "escort", "criteria"),
+                 ("d.override", "discharge_override"),
+                 ("(SELECT group_concat(e.code || ':' || e.severity, ';') FROM side_effects e "
+                  "WHERE e.session_id = s.id)", "side_effects"),
+                 ("d.note", "discharge_note")),
+        time="s.started_at"),
+    "observations": Query(
+        source="observations o JOIN sessions s ON s.id = o.session_id "
+               "JOIN patients p ON p.id = s.patient_id",
+        alias="o", pid="s.patient_id",
+        columns=(("o.id", "observation_id"), ("o.session_id", "session_id"), MRN,
+                 *own("o", "phase", "at", "clinician", "minutes_into_infusion", "sbp", "dbp", "hr",
+                      "spo2", "rr", "etco2", "moaas", "dissociation", "alerts", "note")),
+        time="o.at", void_kind="observation"),
+    "events": Query(
+        source="events e JOIN sessions s ON s.id = e.session_id "
+               "JOIN patients p ON p.id = s.patient_id",
+        alias="e", pid="s.patient_id",
+        columns=(("e.id", "event_id"), ("e.session_id", "session_id"), MRN,
+                 *own("e", "kind", "at", "clinician", "rate_mg_per_h", "detail")),
+        time="e.at", void_kind="event"),
+    "assessments": Query(
+        source="assessments a JOIN patients p ON p.id = a.patient_id",
+        alias="a", pid="a.patient_id",
+        columns=(("a.id", "assessment_id"), MRN,
+                 *own("a", "followup_id", "at", "clinician", "phq9_items", "phq9_total", "gad7_items",
+                      "gad7_total", "madrs_total", "pcl5_total", "note")),
+        time="a.at", void_kind="assessment"),
+    "followups": Query(
+        source="followups f JOIN patients p ON p.id = f.patient_id",
+        alias="f", pid="f.patient_id",
+        columns=(("f.id", "followup_id"), MRN,
+                 *own("f", "session_id", "kind", "due", "status", "created_at", "created_by",
+                      "closed_at", "closed_by", "notified_at", "cancel_reason", "note")),
+        time="f.created_at"),
+    "audit": Query(
+        source="audit a LEFT JOIN patients p ON p.mrn = a.patient",
+        alias="a", pid="p.id",
+        columns=(("a.id", "audit_id"),
+                 *own("a", "at", "clinician", "os_user", "action", "entity", "entity_id", "patient",
+                      "detail", "prev_hash", "hash")),
+        time="a.at"),
 }
+
+
+def columns(table: str, *, with_pid: bool) -> list[str]:
+    """The column names `select_sql(table, with_pid=...)` yields, in order."""
+    q = QUERIES[table]
+    return (["_pid"] if with_pid else []) + [name for _, name in q.columns]
+
+
+def select_sql(table: str, *, with_pid: bool, sliced: bool = False) -> str:
+    """The table's export query, in id order. Parameters: (since,), or (since, first id,
+    last id) when `sliced`. With `with_pid`, `_pid` comes first."""
+    q = QUERIES[table]
+    cols = ((q.pid, "_pid"),) * with_pid + q.columns
+    select = ", ".join(f"{expr} AS {name}" for expr, name in cols)
+    where = [f"{q.time} >= ?"]
+    if q.void_kind:
+        where.append(not_voided(q.void_kind, q.id))
+    if sliced:
+        where.append(f"{q.id} BETWEEN ? AND ?")
+    return f"SELECT {select} FROM {q.source} WHERE {' AND '.join(where)} ORDER BY {q.id}"
 
 
 def rows(store: Store, table: str, since: str | None, *,
          with_pid: bool) -> tuple[list[str], Iterator[tuple]]:
     """(column names, plain-tuple row iterator) for one table; `_pid` first if asked."""
-    sql = QUERIES[table]
-    if not with_pid:
-        sql = re.sub(r"SELECT\s+[\w.]+ AS _pid,\s*", "SELECT ", sql, count=1)
     cur = store.conn.cursor()
     cur.row_factory = None
-    cur.execute(sql, (since or "0000",))
+    cur.execute(select_sql(table, with_pid=with_pid), (since or EVERYTHING,))
     return [d[0] for d in cur.description], cur
 
 
+# -- de-identification: the local link table and key -------------------------------------
 def ensure_study_ids(store: Store, at: str) -> int:
     """Give every patient without one a random study id and date shift (never derived
     from the MRN), kept in the local link table. Returns how many were created."""
@@ -128,17 +196,79 @@ def record_export(store: Store, detail: dict, at: str) -> None:
         tx.audit("export", "database", None, at=at, detail=detail)
 
 
-# The alias of each table's own rows in QUERIES (for id-range slices).
-ALIAS = {"patients": "p", "screenings": "sc", "sessions": "s", "observations": "o",
-         "events": "e", "assessments": "a", "followups": "f", "audit": "a"}
+# -- what one export reads -----------------------------------------------------------------
+Transform = Callable[[list[str]], tuple[list[str], Callable[[tuple], tuple]]]
 
 
-def sliced_sql(table: str) -> str:
-    """The table's export query (without `_pid`) restricted to an id range: params are
-    (since, first id, last id)."""
-    sql = re.sub(r"SELECT\s+[\w.]+ AS _pid,\s*", "SELECT ", QUERIES[table], count=1)
-    head, _, order = sql.rpartition(" ORDER BY ")
-    return f"{head} AND {ALIAS[table]}.id BETWEEN ? AND ? ORDER BY {order}"
+class Reader:
+    """The rows of one export: every table from the `--since` bound on, each row passed
+    through `transform` when there is one (de-identification: columns whose first is
+    `_pid` -> output columns and a row function)."""
+
+    EVERYTHING = EVERYTHING  # a `since` that overrides the export's bound with none
+
+    def __init__(self, store: Store, since: str | None,
+                 transform: Transform | None = None) -> None:
+        self.store = store
+        self.since = since
+        self.transform = transform
+
+    @property
+    def deidentified(self) -> bool:
+        return self.transform is not None
+
+    def rows(self, table: str, *, need_pid: bool = False,
+             since: str | None = None) -> tuple[list[str], Iterator[tuple]]:
+        """(columns, rows) of one table; `since` overrides the export's bound
+        (EVERYTHING: no bound)."""
+        cols, cur = rows(self.store, table, since or self.since,
+                         with_pid=need_pid or self.transform is not None)
+        if self.transform is None:
+            return cols, cur
+        out_cols, fn = self.transform(cols)
+        return out_cols, (fn(r) for r in cur)
+
+    def dicts(self, table: str, since: str | None = None) -> Iterator[dict]:
+        """One dict per row, `_pid` included (the FHIR builders need it)."""
+        cols, rows_ = self.rows(table, need_pid=True, since=since)
+        for r in rows_:
+            yield dict(zip(cols, r, strict=True))
+
+    def parallel_slices(self, table: str, render: Callable[[Iterable[list[tuple]]], str]
+                        ) -> tuple[list[str], Iterator[tuple[str, int]]] | None:
+        """(columns, rendered slices) of the table's rows, without `_pid`, by worker
+        processes (see `parallel_slices`); None when de-identifying or when the table is
+        too small to be worth it."""
+        if self.transform is not None:
+            return None
+        slices = parallel_slices(self.store, table, self.since, render)
+        return None if slices is None else (columns(table, with_pid=False), slices)
+
+
+def open_reader(store: Store, since: str | None, *, deidentify: bool, today: date,
+                at: str) -> Reader:
+    """The export's Reader. De-identifying first gives every patient a study id (and the
+    clinic its key), then applies HIPAA Safe Harbor to every row (domain.deid)."""
+    if not deidentify:
+        return Reader(store, since)
+    from functools import partial
+
+    from ketacli.domain import deid
+
+    ensure_study_ids(store, at)
+    study = study_map(store)
+    key = deid_key(store)
+    return Reader(store, since, partial(deid.transformer, study=study, today=today, key=key))
+
+
+# -- large tables: id slices formatted by worker processes ---------------------------------
+def parallel_settings() -> tuple[int, int]:
+    """(workers, rows threshold): KETACLI_EXPORT_WORKERS (default: one per core, at most
+    4) and KETACLI_EXPORT_PARALLEL_ROWS (default 200,000 ids)."""
+    workers = int(os.environ.get("KETACLI_EXPORT_WORKERS", "0") or 0) or min(
+        4, os.cpu_count() or 1)
+    threshold = int(os.environ.get("KETACLI_EXPORT_PARALLEL_ROWS", "200000"))
+    return workers, threshold
 
 
 def id_bounds(store: Store, table: str) -> tuple[int, int] | None:
@@ -146,25 +276,69 @@ def id_bounds(store: Store, table: str) -> tuple[int, int] | None:
     return None if row[0] is None else (row[0], row[1])
 
 
-def csv_slice(args: tuple) -> tuple[str, int]:
-    """Worker: CSV text (no header) of one id range, from its own read-only connection."""
-    import csv
-    import io
-    import sqlite3
+def slices(lo: int, hi: int, workers: int) -> list[tuple[int, int]]:
+    """Consecutive id ranges covering lo..hi: about eight per worker, each 1,000 to 50,000
+    ids (a few MB of text at most)."""
+    step = min(50_000, max(1000, (hi - lo + 1) // (workers * 8)))
+    return [(a, min(hi, a + step - 1)) for a in range(lo, hi + 1, step)]
 
-    path, sql, params = args
-    from pathlib import Path
 
+# (database path, sliced SQL, (since, first id, last id), the renderer of row batches)
+SliceJob = tuple[str, str, tuple[str, int, int], Callable[[Iterable[list[tuple]]], str]]
+
+
+def parallel_slices(store: Store, table: str, since: str | None,
+                    render: Callable[[Iterable[list[tuple]]], str]
+                    ) -> Iterator[tuple[str, int]] | None:
+    """Large tables: (text, row count) of each id slice in id order, rendered by worker
+    processes (`render(batches)` runs in the worker, so it must be a module-level function).
+    The ids are bounded now: rows added later are not part of this export. None when the
+    table is small enough that starting workers would cost more than it saves."""
+    workers, threshold = parallel_settings()
+    bounds = id_bounds(store, table)
+    if workers < 2 or bounds is None or bounds[1] - bounds[0] + 1 < threshold:
+        return None
+    sql = select_sql(table, with_pid=False, sliced=True)
+    jobs = [(str(store.path), sql, (since or EVERYTHING, a, b), render)
+            for a, b in slices(*bounds, workers)]
+    return _in_pool(jobs, workers)
+
+
+def _in_pool(jobs: list[SliceJob], workers: int) -> Iterator[tuple[str, int]]:
+    """The jobs' results in order, at most two per worker in flight: memory stays flat
+    however large the table or slow the reader."""
+    import multiprocessing
+
+    with multiprocessing.get_context().Pool(workers) as pool:
+        pending: deque = deque()
+        todo = iter(jobs)
+        for job in todo:
+            pending.append(pool.apply_async(read_slice, (job,)))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            yield pending.popleft().get()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.apply_async(read_slice, (nxt,)))
+
+
+def read_slice(job: SliceJob) -> tuple[str, int]:
+    """Worker: (rendered text, row count) of one id range, from its own read-only
+    connection."""
+    path, sql, params, render = job
     con = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         con.execute("PRAGMA trusted_schema = OFF")
-        buf = io.StringIO(newline="")
-        w = csv.writer(buf, lineterminator="\n")
-        n = 0
         cur = con.execute(sql, params)
-        while rows := cur.fetchmany(5000):
-            w.writerows(rows)
-            n += len(rows)
-        return buf.getvalue(), n
+        n = 0
+
+        def batches() -> Iterator[list[tuple]]:
+            nonlocal n
+            while chunk := cur.fetchmany(BATCH):
+                n += len(chunk)
+                yield chunk
+
+        return render(batches()), n
     finally:
         con.close()
