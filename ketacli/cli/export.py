@@ -13,18 +13,11 @@ from typing import Annotated
 
 import typer
 
-from ketacli.cli.common import command, settings
-
-FORMATS = ("csv", "json", "ndjson", "fhir", "fhir-ndjson")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("export", short_help="CSV, JSON, NDJSON or FHIR R4; de-identified.")(export)
+from ketacli.cli.edge import command
 
 
 @command
-def export(
-    table: Annotated[str, typer.Argument(
+def export(    table: Annotated[str, typer.Argument(
         help="patients, screenings, sessions, observations, events, assessments, followups, "
         "audit, or all.")],
     fmt: Annotated[str, typer.Option(
@@ -46,86 +39,31 @@ def export(
     import sys
 
     from ketacli.cli import output as files
-    from ketacli.cli.common import _write
+    from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso, today
+    from ketacli.domain.forms import ExportForm
+    from ketacli.domain.vocab import EXPORT_TABLES
     from ketacli.render import export as engine
+    from ketacli.render.out import write
     from ketacli.store import export as xs
 
     s = settings()
-    table, fmt = table.strip().lower(), fmt.strip().lower()
-    since_iso = _check(table, fmt, since, deidentify, output, s.tz)
+    form = ExportForm.parse(table=table, fmt=fmt, since=since, deidentify=deidentify,
+                            has_output=output is not None, tz=s.tz)
     store = s.store(create=False)
-    _refuse_database(output, table, fmt, Path(store.path))
+    if output is not None:
+        files.refuse_database([output / f for f in form.files(EXPORT_TABLES)] or [output],
+                              Path(store.path))
     now = to_utc_iso(CLOCK.now())
-    reader = xs.open_reader(store, since_iso, deidentify=deidentify, today=today(s.tz), at=now)
+    reader = xs.open_reader(store, form.since_iso, deidentify=deidentify, today=today(s.tz),
+                            at=now)
     with files.progress(enabled=output is not None and sys.stderr.isatty()) as tick:
-        counts = engine.export(reader, table, fmt, output, files=files, timestamp=now, tick=tick)
+        counts = engine.export(reader, form.table, form.fmt, output, files=files, timestamp=now,
+                               tick=tick)
     xs.record_export(store, {
-        "table": table, "format": fmt, "deidentified": deidentify, "since": since,
+        "table": form.table, "format": form.fmt, "deidentified": deidentify, "since": since,
         "output": str(output) if output else "stdout", "rows": counts,
     }, to_utc_iso(CLOCK.now()))
     if output is not None:
-        _write(sys.stderr, f"Exported {sum(counts.values()):,} records to {output}.\n")
-
-
-def _check(table: str, fmt: str, since: str | None, deidentify: bool, output: Path | None,
-           tz) -> str | None:
-    """Refuse what cannot be exported (exit 2); the --since bound as a stored UTC time."""
-    from ketacli.clock import day_start_utc, parse_date, to_utc_iso, today
-    from ketacli.errors import Invalid
-    from ketacli.render.fhir import TABLES as FHIR_TABLES
-    from ketacli.store.export import TABLES
-
-    if table not in (*TABLES, "all"):
-        raise Invalid(f"unknown table {table!r}: one of {', '.join(TABLES)} or all",
-                      code="invalid_choice")
-    if fmt not in FORMATS:
-        raise Invalid("--format must be csv, json, ndjson, fhir or fhir-ndjson",
-                      code="invalid_choice")
-    if fmt.startswith("fhir") and table not in (*FHIR_TABLES, "all"):
-        raise Invalid(f"{table} has no FHIR mapping: export it as csv, json or ndjson",
-                      code="invalid_choice")
-    if fmt == "csv" and table == "all" and output is None:
-        raise Invalid("'export all --format csv' writes one file per table: give --output DIR",
-                      code="missing_value")
-    since_day = parse_date(since, option="--since")
-    if since_day and since_day > today(tz):
-        raise Invalid("--since is in the future", code="future_time")
-    since_iso = to_utc_iso(day_start_utc(since_day, tz)) if since_day else None
-    if deidentify and table == "audit":
-        raise Invalid("the audit log cannot be de-identified (its order and times would "
-                      "undo the date shifts): export it without --deidentify",
-                      code="invalid_choice")
-    return since_iso
-
-
-def _refuse_database(output: Path | None, table: str, fmt: str, db: Path) -> None:
-    """--output (or one of the files 'all --format csv' writes there) must not be the
-    database: exit 2."""
-    from ketacli.errors import Invalid
-    from ketacli.store.export import TABLES
-
-    if output is None:
-        return
-    targets = [output / f"{t}.csv" for t in TABLES] if fmt == "csv" and table == "all" \
-        else [output]
-    if any(_is_database(t, db) for t in targets):
-        raise Invalid("--output is the database itself: choose another file",
-                      code="output_is_database")
-
-
-def _is_database(target: Path, db: Path) -> bool:
-    """Would writing `target` replace the database file (or its WAL / journal)?"""
-    import os
-
-    files = [db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))]
-    target = Path(target)
-    for f in files:
-        if target.resolve() == f.resolve():
-            return True
-        try:
-            if os.path.samefile(target, f):
-                return True
-        except OSError:
-            pass
-    return False
+        total = counts["resources"] if "resources" in counts else sum(counts.values())
+        write(sys.stderr, f"Exported {total:,} records to {output}.\n")

@@ -87,3 +87,27 @@ def progress(enabled: bool):
             bar.update(task, description=f"Exporting: {n:,} records")
 
         yield tick
+
+
+def refuse_database(targets: list[Path], db: Path) -> None:
+    """No output path may be the database or its -wal/-shm/-journal (exit 2)."""
+    from ketacli.errors import Code, Invalid
+
+    if any(_is_database(t, db) for t in targets):
+        raise Invalid("--output is the database itself: choose another file",
+                      code=Code.OUTPUT_IS_DATABASE)
+
+
+def _is_database(target: Path, db: Path) -> bool:
+    """Would writing `target` replace the database file (or its WAL / journal)?"""
+    files = [db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))]
+    target = Path(target)
+    for f in files:
+        if target.resolve() == f.resolve():
+            return True
+        try:
+            if os.path.samefile(target, f):
+                return True
+        except OSError:
+            pass
+    return False

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from ketacli.clock import day_start_utc, parse_at, parse_date, to_utc_iso
+from ketacli.clock import CLOCK, day_start_utc, parse_at, parse_date, to_utc_iso
 from ketacli.domain import discharge as dis_rules
 from ketacli.domain import infusion, ledger, validate, vitals
 from ketacli.domain import screening as sc_rules
@@ -350,3 +350,50 @@ class Period:
     def as_dict(self) -> dict[str, str | None]:
         return {"since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None}
+
+
+@dataclass(frozen=True)
+class ExportForm:
+    """`export TABLE --format F [--since DAY] [--deidentify] [--output PATH]`, checked: what
+    cannot be exported is refused (exit 2)."""
+
+    table: str
+    fmt: str
+    since_iso: str | None  # the --since bound as a stored UTC time
+    deidentify: bool
+
+    @classmethod
+    def parse(cls, *, table: str, fmt: str, since: str | None, deidentify: bool,
+              has_output: bool, tz: tzinfo) -> ExportForm:
+        from ketacli.domain.vocab import EXPORT_FORMATS, EXPORT_TABLES, FHIR_TABLES
+
+        table, fmt = table.strip().lower(), fmt.strip().lower()
+        if table not in (*EXPORT_TABLES, "all"):
+            raise Invalid(f"unknown table {table!r}: one of {', '.join(EXPORT_TABLES)} or all",
+                          code=Code.INVALID_CHOICE)
+        if fmt not in EXPORT_FORMATS:
+            raise Invalid("--format must be csv, json, ndjson, fhir or fhir-ndjson",
+                          code=Code.INVALID_CHOICE)
+        if fmt.startswith("fhir") and table not in (*FHIR_TABLES, "all"):
+            raise Invalid(f"{table} has no FHIR mapping: export it as csv, json or ndjson",
+                          code=Code.INVALID_CHOICE)
+        if fmt == "csv" and table == "all" and not has_output:
+            raise Invalid("'export all --format csv' writes one file per table: give --output DIR",
+                          code=Code.MISSING_VALUE)
+        since_day = parse_date(since, option="--since")
+        if since_day and since_day > CLOCK.now().astimezone(tz).date():
+            raise Invalid("--since is in the future", code=Code.FUTURE_TIME)
+        if deidentify and table == "audit":
+            raise Invalid("the audit log cannot be de-identified (its order and times would "
+                          "undo the date shifts): export it without --deidentify",
+                          code=Code.INVALID_CHOICE)
+        since_iso = to_utc_iso(day_start_utc(since_day, tz)) if since_day else None
+        return cls(table, fmt, since_iso, deidentify)
+
+    @property
+    def one_file_per_table(self) -> bool:
+        return self.fmt == "csv" and self.table == "all"
+
+    def files(self, tables: tuple[str, ...]) -> list[str]:
+        """The file names an export writes into its --output directory (none: one file)."""
+        return [f"{t}.csv" for t in tables] if self.one_file_per_table else []

@@ -37,6 +37,8 @@ SEVERITIES = ("mild", "moderate", "severe")
 # Patients
 SEXES = ("F", "M", "X", "U")
 
-# Exportable tables, in export order
+# Exportable tables, in export order, and the formats
 EXPORT_TABLES = ("patients", "screenings", "sessions", "observations", "events", "assessments",
                  "followups", "audit")
+EXPORT_FORMATS = ("csv", "json", "ndjson", "fhir", "fhir-ndjson")
+FHIR_TABLES = ("patients", "screenings", "sessions", "observations", "assessments")  # mapped

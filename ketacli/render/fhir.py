@@ -17,10 +17,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from ketacli.domain.vocab import FHIR_TABLES
+
 if TYPE_CHECKING:
     from ketacli.store.export import Reader
 
-TABLES = ("patients", "screenings", "sessions", "observations", "assessments")  # mapped
+TABLES = FHIR_TABLES  # the tables with a FHIR mapping
 
 NS = uuid.UUID("0f9c3c1e-6f43-5a7e-9a55-6b6574616369")  # ketacli's namespace
 LOINC = "http://loinc.org"

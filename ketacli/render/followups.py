@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from datetime import date
 
@@ -11,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ketacli.domain.scales import LABELS
+from ketacli.render import csv_writer
 from ketacli.render.fmt import dash
 from ketacli.render.out import console, print_json
 
@@ -71,7 +71,7 @@ def due_writer(fmt: str, target, upto):
             print_json({"data": rows})
         elif fmt == "csv":
 
-            w = csv.DictWriter(sys.stdout, fieldnames=DUE_FIELDS, lineterminator="\n")
+            w = csv_writer.dict_writer(sys.stdout, DUE_FIELDS)
             w.writeheader()
             for r in rows:
                 w.writerow({**r, "overdue": "yes" if r["overdue"] else "no",

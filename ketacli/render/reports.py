@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-
 from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from ketacli.render import csv_writer
 
 
 def demo_overview(d: dict, tz) -> Panel:
@@ -124,8 +124,7 @@ def ledger_csv(d: dict, out) -> None:
     """The ledger for a spreadsheet: one row per session, then one total row per lot
     (status "lot-total"; discrepancy = how many)."""
 
-    w = csv.DictWriter(out, fieldnames=LEDGER_FIELDS, lineterminator="\r\n",
-                       extrasaction="ignore")
+    w = csv_writer.dict_writer(out, LEDGER_FIELDS, extrasaction="ignore")
     w.writeheader()
     for e in d["sessions"]:
         w.writerow({**e, "discrepancy": "YES" if e["discrepancy"] else "",

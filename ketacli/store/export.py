@@ -17,16 +17,16 @@ import os
 import secrets
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ketacli.domain.vocab import EXPORT_TABLES
 from ketacli.store.db import Store
-from ketacli.store.records import not_voided
+from ketacli.store.voids import not_voided
 
-TABLES = ("patients", "screenings", "sessions", "observations", "events", "assessments",
-          "followups", "audit")
+TABLES = EXPORT_TABLES
 EVERYTHING = "0000"  # a --since bound before every stored time: no bound
 BATCH = 5000  # rows fetched (and formatted) at a time
 
@@ -235,7 +235,7 @@ class Reader:
             yield dict(zip(cols, r, strict=True))
 
     def parallel_slices(self, table: str, render: Callable[[Iterable[list[tuple]]], str]
-                        ) -> tuple[list[str], Iterator[tuple[str, int]]] | None:
+                        ) -> tuple[list[str], Generator[tuple[str, int], None, None]] | None:
         """(columns, rendered slices) of the table's rows, without `_pid`, by worker
         processes (see `parallel_slices`); None when de-identifying or when the table is
         too small to be worth it."""
@@ -289,7 +289,7 @@ SliceJob = tuple[str, str, tuple[str, int, int], Callable[[Iterable[list[tuple]]
 
 def parallel_slices(store: Store, table: str, since: str | None,
                     render: Callable[[Iterable[list[tuple]]], str]
-                    ) -> Iterator[tuple[str, int]] | None:
+                    ) -> Generator[tuple[str, int], None, None] | None:
     """Large tables: (text, row count) of each id slice in id order, rendered by worker
     processes (`render(batches)` runs in the worker, so it must be a module-level function).
     The ids are bounded now: rows added later are not part of this export. None when the
@@ -304,7 +304,7 @@ def parallel_slices(store: Store, table: str, since: str | None,
     return _in_pool(jobs, workers)
 
 
-def _in_pool(jobs: list[SliceJob], workers: int) -> Iterator[tuple[str, int]]:
+def _in_pool(jobs: list[SliceJob], workers: int) -> Generator[tuple[str, int], None, None]:
     """The jobs' results in order, at most two per worker in flight: memory stays flat
     however large the table or slow the reader."""
     import multiprocessing
