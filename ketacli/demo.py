@@ -31,6 +31,12 @@ SIDE_EFFECT_RATES = (("dizziness", 0.30), ("dissociation", 0.25), ("nausea", 0.1
                      ("hypertension", 0.02))
 CLINICIANS = ("rn.alvarez", "rn.baker", "rn.chen", "dr.okoye")
 DEMO_OVERRIDE = "reviewed by the attending physician: benefit outweighs risk (demo)"
+def _second(nurse: str) -> str:
+    """The co-signer of a demo override: the next clinician on the list (no RNG drawn)."""
+    return CLINICIANS[(CLINICIANS.index(nurse) + 1) % len(CLINICIANS)]
+
+
+DEMO_DISCHARGE_OVERRIDE = "waste to be reconciled with the pharmacy log (demo)"
 
 
 def iso(dt: datetime) -> str:
@@ -282,7 +288,7 @@ class Clinic:
         override = None
         overridden: list[str] = []
         if sc["decision"] == "needs-review":
-            override, overridden = DEMO_OVERRIDE, ["review"]
+            override, overridden = DEMO_OVERRIDE, ["needs-review"]
         mg_kg = p.dose.default_mg_per_kg if rng.random() < 0.8 else rng.choice((0.6, 0.7, 0.75))
         minutes = float(p.dose.default_duration_min)
         plan = infusion.plan(state["weight"], mg_kg, minutes, 10.0)
@@ -300,6 +306,8 @@ class Clinic:
             "drawn_mg": drawn, "site": rng.choice(("left antecubital", "right antecubital",
                                                    "left forearm", "right hand")),
             "override": override, "overridden": dumps(overridden),
+            "cosign": _second(nurse) if override else None,
+            "dosing_weight_kg": state["weight"], "weight_basis": "actual",
         })
         # events: occasional pause/resume, antiemetic, early stop
         events: list[infusion.Event] = []
@@ -373,9 +381,6 @@ class Clinic:
         dis_hr = rng.randint(60, 95)
         aldrete = 10 if rng.random() < 0.85 else 9
         transport = rng.choices(("escort", "taxi", "rideshare", "public"), weights=(70, 12, 15, 3))[0]
-        crit = dis_rules.criteria(
-            aldrete=aldrete, minutes_since_end=(discharged_at - end).total_seconds() / 60,
-            sbp=dis_s, dbp=dis_d, hr=dis_hr, transport=transport, protocol=p)
         batch.add("observations", {
             "session_id": sid, "phase": "discharge", "at": iso(discharged_at),
             "recorded_at": iso(discharged_at), "clinician": nurse,
@@ -389,6 +394,11 @@ class Clinic:
         wasted = round(drawn - delivered, 3)
         if rng.random() < 0.01:
             wasted = 0.0  # waste never recorded: the ledger shows a discrepancy
+        crit = dis_rules.criteria(dis_rules.Readiness(
+            aldrete=aldrete, minutes_since_end=(discharged_at - end).total_seconds() / 60,
+            sbp=dis_s, dbp=dis_d, hr=dis_hr, spo2=None, transport=transport,
+            unaccounted_mg=round(drawn - delivered - wasted, 1)), p)
+        unmet = [c.name for c in crit if not c.met]
         batch.add("discharges", {
             "session_id": sid, "at": iso(discharged_at), "recorded_at": iso(discharged_at),
             "clinician": nurse, "infusion_end_at": iso(end), "aldrete_total": aldrete,
@@ -396,7 +406,10 @@ class Clinic:
             "waste_witness": (rng.choice([c for c in CLINICIANS if c != nurse])
                               if wasted > 0 else None),
             "transport": transport, "escort": "family member" if transport == "escort" else None,
-            "criteria": dumps([c.as_dict() for c in crit]), "override": None, "note": None,
+            "criteria": dumps([c.as_dict() for c in crit]), "note": None,
+            "override": DEMO_DISCHARGE_OVERRIDE if unmet else None,
+            "cosign": _second(nurse) if unmet else None,
+            "overridden": dumps(unmet),
         })
         for code in effects:
             batch.add("side_effects", {

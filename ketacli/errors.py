@@ -52,6 +52,9 @@ class Code(StrEnum):
     INVALID_LOT = "invalid_lot"
     INVALID_SIDE_EFFECT = "invalid_side_effect"
     INVALID_WITNESS = "invalid_witness"
+    INVALID_OVERRIDE = "invalid_override"
+    INVALID_COSIGN = "invalid_cosign"
+    IMPLAUSIBLE_BMI = "implausible_bmi"
     MISSING_WITNESS = "missing_witness"
     IMPLAUSIBLE_VITAL = "implausible_vital"
     OUT_OF_RANGE = "out_of_range"
@@ -112,9 +115,12 @@ class KetaError(Exception):
         code: str | None = None,
         details: list[Any] | None = None,
         hint: str | None = None,
+        lines: list[str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # one line each on stderr after the `error:` line (a refusal's unmet rules)
+        self.lines = lines or []
         if code:
             self.code = code
         self.details = details or []

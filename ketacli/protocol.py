@@ -38,11 +38,11 @@ given (an int stays an int), so `as_dict()` shows what the file said."""
 Codes: TypeAlias = tuple[str, ...]
 """A list of codes (conditions, medication classes)."""
 
-Kind = Literal["int", "number", "pair", "codes"]
+Kind = Literal["int", "number", "pair", "codes", "bool", "choice"]
 """How a key's value is checked: a whole number >= 0, a number > 0 (kept as a float),
-a list of two numbers, a list of strings."""
+a list of two numbers, a list of strings, true/false, one of the key's `choices`."""
 
-PairKind = Literal["high", "low", "bp", "soft-hard"]
+PairKind = Literal["high", "low", "bp", "range"]
 """What a pair means:
 
 - "high": [warning, critical], alert when the value is >= the threshold; the warning
@@ -50,7 +50,7 @@ PairKind = Literal["high", "low", "bp", "soft-hard"]
 - "low": [warning, critical], alert when the value is < the threshold; the warning
   level must not be below the critical one.
 - "bp": [SBP, DBP], reached when systolic >= S or diastolic >= D.
-- "soft-hard": [soft, hard] limits (none yet).
+- "range": [low, high], allowed from low up to (not including) high; low < high.
 """
 
 Bounds: TypeAlias = tuple[float, float]
@@ -68,10 +68,11 @@ class KeySpec:
     # outside it will be refused, naming the key (issue 15).
     bounds: Bounds | None = None
     pair: PairKind | None = None
+    choices: tuple[str, ...] = ()
 
 
 def key(kind: Kind, meaning: str = "", *, unit: str | None = None, bounds: Bounds | None = None,
-        pair: PairKind | None = None) -> dict[str, Any]:
+        pair: PairKind | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:
     """The metadata of one key's field: `field(default=..., metadata=key(...))`.
 
     `meaning` is how the key reads in `protocol show` (code lists need none), `unit` what
@@ -80,7 +81,10 @@ def key(kind: Kind, meaning: str = "", *, unit: str | None = None, bounds: Bound
     """
     if (kind == "pair") != (pair is not None):
         raise TypeError("a pair key, and only a pair key, says its kind of pair")
-    return {"kind": kind, "meaning": meaning, "unit": unit, "bounds": bounds, "pair": pair}
+    if (kind == "choice") != bool(choices):
+        raise TypeError("a choice key, and only a choice key, lists its choices")
+    return {"kind": kind, "meaning": meaning, "unit": unit, "bounds": bounds, "pair": pair,
+            "choices": choices}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +92,26 @@ class Dose:
     """[dose]"""
 
     default_mg_per_kg: float = field(default=0.5, metadata=key(
-        "number", "mg/kg of recorded weight", unit="mg/kg"))
+        "number", "mg/kg of the dosing weight", unit="mg/kg", bounds=(0.01, 5)))
     max_mg_per_kg: float = field(default=1.0, metadata=key(
-        "number", "mg/kg; above it start-session refuses", unit="mg/kg"))
+        "number", "soft limit: above it start-session refuses (overridable)", unit="mg/kg",
+        bounds=(0.01, 5)))
     default_duration_min: int = field(default=40, metadata=key("int", "minutes", unit="min"))
+    hard_max_mg_per_kg: float = field(default=1.5, metadata=key(
+        "number", "hard limit (pump library): above it never starts", unit="mg/kg",
+        bounds=(0.01, 5)))
+    hard_max_mg: float = field(default=150.0, metadata=key(
+        "number", "hard limit on the dose in mg: above it never starts", unit="mg",
+        bounds=(1, 2000)))
+    weight_change_pct: float = field(default=10.0, metadata=key(
+        "number", "a --weight further than this from the screening weight is refused (units?)",
+        unit="%", bounds=(1, 100)))
+    weight_basis: str = field(default="actual", metadata=key(
+        "choice", "dosing weight: actual, ideal (Devine) or adjusted, above the BMI threshold",
+        choices=("actual", "ideal", "adjusted")))
+    basis_bmi_threshold: float = field(default=30.0, metadata=key(
+        "number", "BMI at or above which weight_basis ideal/adjusted applies", unit="kg/m2",
+        bounds=(10, 90)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +141,13 @@ class Infusion:
 
     hold_bp: Pair = field(default=(160, 100), metadata=key(
         "pair", "[SBP, DBP] reached before start -> refused", unit="mmHg", pair="bp"))
+    hold_sbp_low: int = field(default=90, metadata=key(
+        "int", "pre-infusion SBP below it -> refused", unit="mmHg", bounds=(50, 300)))
+    hold_hr: Pair = field(default=(50, 110), metadata=key(
+        "pair", "[low, high]: pre-infusion HR below low or at/above high -> refused",
+        unit="/min", pair="range"))
+    hold_spo2: int = field(default=92, metadata=key(
+        "int", "pre-infusion SpO2 (when given) below it -> refused", unit="%", bounds=(50, 100)))
     min_hours_between: int = field(default=24, metadata=key("int", "hours between infusions", unit="h"))
 
 
@@ -144,6 +171,16 @@ class Alerts:
         "pair", "mmHg [warning, critical], alert when >=", unit="mmHg", pair="high"))
     moaas_low: Pair = field(default=(3, 2), metadata=key(
         "pair", "MOAA/S [warning, critical], alert when <", unit="MOAA/S", pair="low"))
+    sbp_low: Pair = field(default=(90, 80), metadata=key(
+        "pair", "mmHg [warning, critical], alert when <", unit="mmHg", pair="low"))
+    rr_high: Pair = field(default=(24, 30), metadata=key(
+        "pair", "/min [warning, critical], alert when >=", unit="/min", pair="high"))
+    sbp_rise: Pair = field(default=(40, 60), metadata=key(
+        "pair", "mmHg above the pre-infusion SBP [warning, critical], alert when >=",
+        unit="mmHg", pair="high"))
+    dbp_rise: Pair = field(default=(25, 40), metadata=key(
+        "pair", "mmHg above the pre-infusion DBP [warning, critical], alert when >=",
+        unit="mmHg", pair="high"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +194,21 @@ class Discharge:
     max_bp: Pair = field(default=(160, 100), metadata=key(
         "pair", "[SBP, DBP]: discharge BP must stay below both", unit="mmHg", pair="bp"))
     max_hr: int = field(default=110, metadata=key("int", "/min: discharge HR must be below", unit="/min"))
+    min_sbp: int = field(default=90, metadata=key(
+        "int", "mmHg: discharge SBP must be at or above", unit="mmHg", bounds=(50, 300)))
+    min_spo2: int = field(default=94, metadata=key(
+        "int", "%: discharge SpO2 (when given) must be at or above", unit="%", bounds=(50, 100)))
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """[overrides]: what an override of a refusal needs."""
+
+    cosign: bool = field(default=True, metadata=key(
+        "bool", "an override needs --cosign NAME, a second clinician"))
+    min_reason_chars: int = field(default=10, metadata=key(
+        "int", "characters (other than spaces) an override reason needs", unit="chars",
+        bounds=(1, 200)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +227,7 @@ class Schedule:
         "int", "days between maintenance infusions", unit="days"))
 
 
-Section: TypeAlias = Dose | Screening | Infusion | Alerts | Discharge | Schedule
+Section: TypeAlias = Dose | Screening | Infusion | Alerts | Overrides | Discharge | Schedule
 
 
 def _builtin_sources() -> Mapping[str, str]:
@@ -190,6 +242,7 @@ class Protocol:
     screening: Screening = field(default_factory=Screening)
     infusion: Infusion = field(default_factory=Infusion)
     alerts: Alerts = field(default_factory=Alerts)
+    overrides: Overrides = field(default_factory=Overrides)
     discharge: Discharge = field(default_factory=Discharge)
     schedule: Schedule = field(default_factory=Schedule)
     # dotted key -> "built-in" or the path of the clinic file that set it
@@ -234,7 +287,8 @@ def _specs() -> dict[str, KeySpec]:
         for f in fields(cls):
             m = f.metadata
             dotted = f"{sname}.{f.name}"
-            out[dotted] = KeySpec(dotted, m["kind"], m["meaning"], m["unit"], m["bounds"], m["pair"])
+            out[dotted] = KeySpec(dotted, m["kind"], m["meaning"], m["unit"], m["bounds"], m["pair"],
+                                  m["choices"])
     return out
 
 
@@ -252,6 +306,8 @@ _WANT: Mapping[Kind, str] = {
     "number": "a number > 0",
     "pair": "a list of two numbers",
     "codes": "a list of strings",
+    "bool": "true or false",
+    "choice": "one of",
 }
 
 
@@ -270,30 +326,52 @@ def _check(spec: KeySpec, value: object) -> int | float | Pair | Codes:
     elif spec.kind == "pair":
         if isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value):
             return (value[0], value[1])
+    elif spec.kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif spec.kind == "choice":
+        if value in spec.choices:
+            return value  # type: ignore[return-value]  # a str among the choices
+        raise Invalid(f"protocol key {spec.key} must be one of {', '.join(spec.choices)}",
+                      code=Code.PROTOCOL_INVALID)
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise Invalid(f"protocol key {spec.key} must be {_WANT[spec.kind]}", code=Code.PROTOCOL_INVALID)
 
 
+_PAIR_ORDER: Mapping[str, tuple[str, object]] = {
+    # pair kind -> (what must hold, how the refusal reads)
+    "low": ("ge", "the warning level must not be below the critical one"),
+    "high": ("le", "the warning level must not be above the critical one"),
+    "range": ("lt", "the low end must be below the high end"),
+}
+
+# (lower key, higher key): the first must not be above the second (a soft limit above
+# its hard limit, a default above the maximum).
+_ORDERED: tuple[tuple[str, str], ...] = (
+    ("dose.default_mg_per_kg", "dose.max_mg_per_kg"),
+    ("dose.max_mg_per_kg", "dose.hard_max_mg_per_kg"),
+)
+
+
+def _value(proto: Protocol, dotted: str) -> Any:
+    sname, name = dotted.split(".")
+    return getattr(getattr(proto, sname), name)
+
+
 def _check_order(proto: Protocol) -> None:
-    for f in fields(proto.alerts):
-        spec = KEYS[f"alerts.{f.name}"]
-        warn, crit = getattr(proto.alerts, f.name)
-        if spec.pair == "low" and warn < crit:
-            raise Invalid(
-                f"protocol key {spec.key}: the warning level must not be below the critical one",
-                code=Code.PROTOCOL_INVALID,
-            )
-        if spec.pair == "high" and warn > crit:
-            raise Invalid(
-                f"protocol key {spec.key}: the warning level must not be above the critical one",
-                code=Code.PROTOCOL_INVALID,
-            )
-    if proto.dose.default_mg_per_kg > proto.dose.max_mg_per_kg:
-        raise Invalid(
-            "protocol key dose.default_mg_per_kg is above dose.max_mg_per_kg",
-            code=Code.PROTOCOL_INVALID,
-        )
+    """Pairs in their order, and no soft limit above its hard one (exit 2 naming the key)."""
+    for dotted, spec in KEYS.items():
+        if spec.pair is None or spec.pair not in _PAIR_ORDER:
+            continue
+        first, second = _value(proto, dotted)
+        how, words = _PAIR_ORDER[spec.pair]
+        ok = {"ge": first >= second, "le": first <= second, "lt": first < second}[str(how)]
+        if not ok:
+            raise Invalid(f"protocol key {dotted}: {words}", code=Code.PROTOCOL_INVALID)
+    for low, high in _ORDERED:
+        if _value(proto, low) > _value(proto, high):
+            raise Invalid(f"protocol key {low} is above {high}", code=Code.PROTOCOL_INVALID)
 
 
 def _read(p: Path) -> dict[str, Any]:

@@ -37,7 +37,9 @@ TABLES = ("patients", "screenings", "sessions", "observations", "events", "disch
 
 # docs/cli-contract.md, "Clinic protocol (defaults ...)", copied out by hand.
 CONTRACT_DEFAULTS = {
-    "dose": {"default_mg_per_kg": 0.5, "max_mg_per_kg": 1.0, "default_duration_min": 40},
+    "dose": {"default_mg_per_kg": 0.5, "max_mg_per_kg": 1.0, "default_duration_min": 40,
+             "hard_max_mg_per_kg": 1.5, "hard_max_mg": 150, "weight_change_pct": 10,
+             "weight_basis": "actual", "basis_bmi_threshold": 30},
     "screening": {
         "valid_days": 30,
         "review_bp": [160, 100],
@@ -49,13 +51,16 @@ CONTRACT_DEFAULTS = {
                               "hyperthyroidism", "glaucoma"],
         "review_meds": ["benzodiazepine", "lamotrigine", "maoi", "stimulant"],
     },
-    "infusion": {"hold_bp": [160, 100], "min_hours_between": 24},
+    "infusion": {"hold_bp": [160, 100], "hold_sbp_low": 90, "hold_hr": [50, 110],
+                 "hold_spo2": 92, "min_hours_between": 24},
     "alerts": {
         "sbp": [160, 180], "dbp": [100, 110], "hr_high": [110, 130], "hr_low": [50, 40],
         "spo2_low": [94, 90], "rr_low": [10, 8], "etco2_high": [50, 60], "moaas_low": [3, 2],
+        "sbp_low": [90, 80], "rr_high": [24, 30], "sbp_rise": [40, 60], "dbp_rise": [25, 40],
     },
+    "overrides": {"cosign": True, "min_reason_chars": 10},
     "discharge": {"min_aldrete": 9, "min_observation_min": 30, "max_bp": [160, 100],
-                  "max_hr": 110},
+                  "max_hr": 110, "min_sbp": 90, "min_spo2": 94},
     "schedule": {"induction_sessions": 6, "induction_interval_days": 2, "checkin_after_days": 1,
                  "assessment_after_days": 7, "maintenance_interval_days": 28},
 }

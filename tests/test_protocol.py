@@ -15,7 +15,7 @@ from ketacli.protocol import KEYS, SECTIONS, Protocol
 
 SECTION_TYPES = {
     "dose": protocol.Dose, "screening": protocol.Screening, "infusion": protocol.Infusion,
-    "alerts": protocol.Alerts, "discharge": protocol.Discharge, "schedule": protocol.Schedule,
+    "alerts": protocol.Alerts, "overrides": protocol.Overrides, "discharge": protocol.Discharge, "schedule": protocol.Schedule,
 }
 # One key of each section, a clinic value for it (TOML), and the value on the object.
 ONE_KEY_PER_SECTION = [
@@ -68,7 +68,8 @@ class TestTypes:
         for dotted, spec in KEYS.items():
             section, key = dotted.split(".")
             value = getattr(getattr(p, section), key)
-            expected = {"int": int, "number": float, "pair": tuple, "codes": tuple}[spec.kind]
+            expected = {"int": int, "number": float, "pair": tuple, "codes": tuple, "bool": bool,
+                        "choice": str}[spec.kind]
             assert type(value) is expected, dotted
             if spec.kind == "pair":
                 assert len(value) == 2 and all(type(v) in (int, float) for v in value), dotted
@@ -106,13 +107,15 @@ class TestMetadata:
     def test_meanings_are_the_notes(self):
         assert dict(protocol.KEY_NOTES) == {k: s.meaning for k, s in KEYS.items() if s.meaning}
         assert all(s.meaning for s in KEYS.values() if s.kind != "codes")
-        assert all(s.unit for s in KEYS.values() if s.kind != "codes")
+        assert all(s.unit for s in KEYS.values() if s.kind not in ("codes", "bool", "choice"))
 
     def test_pair_kinds(self):
         for dotted, spec in KEYS.items():
             assert (spec.kind == "pair") == (spec.pair is not None), dotted
             if dotted.startswith("alerts."):
                 assert spec.pair == ("low" if dotted.endswith("_low") else "high"), dotted
+            elif dotted == "infusion.hold_hr":
+                assert spec.pair == "range"
             elif spec.kind == "pair":
                 assert dotted.endswith("_bp") and spec.pair == "bp", dotted
 
@@ -124,7 +127,9 @@ class TestMetadata:
     def test_key_metadata_helper(self):
         m = protocol.key("pair", "mmHg", unit="mmHg", bounds=(0, 300), pair="high")
         assert m == {"kind": "pair", "meaning": "mmHg", "unit": "mmHg", "bounds": (0, 300),
-                     "pair": "high"}
+                     "pair": "high", "choices": ()}
+        with pytest.raises(TypeError):
+            protocol.key("choice", "a choice without its choices")
         with pytest.raises(TypeError):
             protocol.key("pair", "no kind of pair")
         with pytest.raises(TypeError):
@@ -138,7 +143,9 @@ class TestAsDictAndSources:
         # lists, and the numbers as written: ints stay ints, numbers are floats
         assert json.dumps(d["alerts"]["sbp"]) == "[160, 180]"
         assert json.dumps(d["dose"]) == (
-            '{"default_mg_per_kg": 0.5, "max_mg_per_kg": 1.0, "default_duration_min": 40}'
+            '{"default_mg_per_kg": 0.5, "max_mg_per_kg": 1.0, "default_duration_min": 40, '
+            '"hard_max_mg_per_kg": 1.5, "hard_max_mg": 150.0, "weight_change_pct": 10.0, '
+            '"weight_basis": "actual", "basis_bmi_threshold": 30.0}'
         )
 
     def test_a_file_of_as_dict_round_trips(self, tmp_path):
@@ -181,9 +188,9 @@ class TestAsDictAndSources:
         assert sum(1 for s in p.sources.values() if s != "built-in") == 1
 
     def test_clinic_numbers_keep_their_type_in_as_dict(self, tmp_path):
-        p = protocol.load(write(tmp_path, "[alerts]\nsbp = [150.5, 175]\n[dose]\nmax_mg_per_kg = 2\n"))
+        p = protocol.load(write(tmp_path, "[alerts]\nsbp = [150.5, 175]\n[dose]\nmax_mg_per_kg = 1\n"))
         assert json.dumps(p.as_dict()["alerts"]["sbp"]) == "[150.5, 175]"
-        assert json.dumps(p.as_dict()["dose"]["max_mg_per_kg"]) == "2.0"
+        assert json.dumps(p.as_dict()["dose"]["max_mg_per_kg"]) == "1.0"
 
 
 def refused(tmp_path, text: str) -> Invalid:
@@ -246,6 +253,38 @@ class TestValidation:
             "protocol key dose.default_mg_per_kg is above dose.max_mg_per_kg"
         p = protocol.load(write(tmp_path, "[dose]\nmax_mg_per_kg = 0.5\n"))  # equal: allowed
         assert p.dose.max_mg_per_kg == p.dose.default_mg_per_kg == 0.5
+
+    def test_hard_limit_below_the_soft_one(self, tmp_path):
+        assert refused(tmp_path, "[dose]\nhard_max_mg_per_kg = 0.9\n").message == \
+            "protocol key dose.max_mg_per_kg is above dose.hard_max_mg_per_kg"
+        p = protocol.load(write(tmp_path, "[dose]\nhard_max_mg_per_kg = 1.0\n"))  # equal: allowed
+        assert p.dose.hard_max_mg_per_kg == p.dose.max_mg_per_kg == 1.0
+
+    def test_hold_hr_low_end_below_the_high(self, tmp_path):
+        assert refused(tmp_path, "[infusion]\nhold_hr = [110, 50]\n").message == \
+            "protocol key infusion.hold_hr: the low end must be below the high end"
+
+    @pytest.mark.parametrize(("text", "message"), [
+        ('[overrides]\ncosign = "yes"\n', "protocol key overrides.cosign must be true or false"),
+        ("[overrides]\ncosign = 1\n", "protocol key overrides.cosign must be true or false"),
+        ('[dose]\nweight_basis = "lean"\n',
+         "protocol key dose.weight_basis must be one of actual, ideal, adjusted"),
+        ("[dose]\nweight_basis = 1\n",
+         "protocol key dose.weight_basis must be one of actual, ideal, adjusted"),
+    ])
+    def test_bool_and_choice_keys(self, tmp_path, text, message):
+        assert refused(tmp_path, text).message == message
+
+    def test_every_new_key_can_be_set(self, tmp_path):
+        p = protocol.load(write(tmp_path, (
+            "[dose]\nhard_max_mg_per_kg = 2\nhard_max_mg = 120\nweight_change_pct = 15\n"
+            'weight_basis = "adjusted"\nbasis_bmi_threshold = 35\n'
+            "[infusion]\nhold_sbp_low = 95\nhold_hr = [45, 120]\nhold_spo2 = 90\n"
+            "[alerts]\nsbp_low = [95, 85]\nrr_high = [22, 28]\nsbp_rise = [30, 50]\n"
+            "dbp_rise = [20, 30]\n[overrides]\ncosign = false\nmin_reason_chars = 20\n"
+            "[discharge]\nmin_sbp = 95\nmin_spo2 = 92\n")))
+        assert (p.dose.hard_max_mg, p.dose.weight_basis, p.infusion.hold_hr) == (120, "adjusted", (45, 120))
+        assert (p.alerts.sbp_rise, p.overrides.cosign, p.discharge.min_spo2) == ((30, 50), False, 92)
 
     def test_file_errors(self, tmp_path):
         assert refused(tmp_path, "[dose\n").message.startswith(

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from ketacli.cli.edge import command
-from ketacli.cli.options import At, Bp, Hr, Json, Note, Override, PatientOpt, SessionArg, Spo2
+from ketacli.cli.options import (
+    At,
+    Bp,
+    Cosign,
+    Hr,
+    Json,
+    Note,
+    Override,
+    PatientOpt,
+    SessionArg,
+    Spo2,
+)
 
 
 @command
@@ -40,6 +51,7 @@ def discharge(
         "--waste-witness", help="Who witnessed the waste.")] = None,
     at: At = None,
     override: Override = None,
+    cosign: Cosign = None,
     no_schedule: Annotated[bool, typer.Option(
         "--no-schedule", help="Do not schedule follow-ups.")] = False,
     note: Note = None,
@@ -47,13 +59,14 @@ def discharge(
 ) -> None:
     """Close the session: discharge criteria, delivered dose, side effects, follow-ups.
 
-    Every unmet criterion is listed at once (exit 1) unless --override REASON.
-    No driving until the next day: self-drive is never accepted.
+    Every unmet criterion is listed at once (exit 1) unless --override REASON --cosign
+    NAME. No driving until the next day: self-drive is never accepted.
     """
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK
     from ketacli.domain import discharging
     from ketacli.domain.forms import DischargeForm, SessionTarget
+    from ketacli.domain.safety import Override as Ovr
     from ketacli.domain.summary import build
     from ketacli.render.out import emit, warn
     from ketacli.store import sessions
@@ -62,7 +75,8 @@ def discharge(
     form = DischargeForm.parse(
         aldrete=aldrete, aldrete_items=aldrete_items, bp=bp, hr=hr, spo2=spo2,
         transport=transport, escort=escort, side_effect=side_effect, delivered_mg=delivered_mg,
-        wasted_mg=wasted_mg, waste_witness=waste_witness, override=override, note=note, at=at,
+        wasted_mg=wasted_mg, waste_witness=waste_witness, note=note, at=at,
+        override=Ovr.parse(override, cosign, clinician=s.who, rules=s.protocol.overrides),
         infusion_end=infusion_end, clinician=s.who, tz=s.tz)
     store = s.store(create=False)
     sess = sessions.resolve_open(store, SessionTarget.parse(session_id, patient))
@@ -76,7 +90,7 @@ def discharge(
         else:
             created = sessions.record_discharge(tx, decision)
     if decision.refused:
-        raise decision.refusal()
+        raise decision.refusal(s.protocol)
     if message := decision.ledger_warning():
         warn(message)
     data = decision.result(created, build(sessions.load(store, sess.session_id)))

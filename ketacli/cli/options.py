@@ -58,4 +58,7 @@ Pcl5 = Annotated[int | None, typer.Option("--pcl5", help="PCL-5 total 0-80.")]
 
 # -- safety ------------------------------------------------------------------------------------
 Override = Annotated[str | None, typer.Option(
-    "--override", help="Proceed despite the refusals, with this reason (audited).")]
+    "--override", help="Proceed despite the refusals, with this reason (audited; at least "
+    "10 characters by default).")]
+Cosign = Annotated[str | None, typer.Option(
+    "--cosign", help="The second clinician who reviewed the override (not you).")]

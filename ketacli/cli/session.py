@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ketacli.cli.edge import command
-from ketacli.cli.options import At, Bp, Hr, Json, Mrn, Override, Spo2, Weight
+from ketacli.cli.options import At, Bp, Cosign, Hr, Json, Mrn, Override, Spo2, Weight
 
 
 @command
@@ -29,27 +29,33 @@ def start_session(
     spo2: Spo2 = None,
     at: At = None,
     override: Override = None,
+    cosign: Cosign = None,
     json_out: Json = False,
 ) -> None:
-    """Start an infusion: pre-infusion vitals, dose (mg/kg, mg) and rates (mg/h, mL/h).
+    """Start an infusion: pre-infusion vitals, dosing weight, dose (mg/kg, mg), rates
+    (mg/h, mL/h) and the volume to draw.
 
     Refuses (exit 1, every unmet rule listed) without a valid screening, on a
-    needs-review screening, at or above the hold BP, above the maximum dose, or too
-    soon after the last infusion; --override REASON proceeds and is audited. An
-    ineligible screening is never overridable. --weight defaults to the screening's.
+    needs-review screening, at the pre-infusion holds (BP, low SBP, HR, SpO2), above the
+    maximum dose, too soon after the last infusion, or on a --weight far from the
+    screening's (pounds for kilograms); --override REASON --cosign NAME proceeds and is
+    audited. An ineligible screening and the hard dose limits are never overridable.
+    --weight defaults to the screening's.
     """
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso
     from ketacli.domain import start
     from ketacli.domain.forms import StartForm
-    from ketacli.render.out import emit
+    from ketacli.domain.safety import Override as Ovr
+    from ketacli.render.out import emit, warn
     from ketacli.store import patients, sessions
 
     s = settings()
     form = StartForm.parse(
         mrn=mrn, at=at, bp=bp, hr=hr, spo2=spo2, dose=dose, duration=duration, weight=weight,
-        concentration=concentration, drawn_mg=drawn_mg, lot=lot, site=site, override=override,
-        tz=s.tz, dose_protocol=s.protocol.dose)
+        concentration=concentration, drawn_mg=drawn_mg, lot=lot, site=site, tz=s.tz,
+        override=Ovr.parse(override, cosign, clinician=s.who, rules=s.protocol.overrides),
+        dose_protocol=s.protocol.dose)
     store = s.store(create=False)  # the patient must exist, so must the database
     patient = patients.get(store, form.mrn)
     with store.write() as tx:
@@ -61,7 +67,9 @@ def start_session(
         else:
             session_id = sessions.record_start(tx, decision)
     if decision.refused:
-        raise decision.refusal()
+        raise decision.refusal(s.protocol)
+    if decision.weight.note:
+        warn(decision.weight.note)
 
     def human(con):
         from ketacli.render.session import start_panel

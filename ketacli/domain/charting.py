@@ -31,6 +31,7 @@ class SessionRef:
     rate_mg_per_h: float
     drawn_mg: float
     number_in_series: int
+    pre_bp: tuple[int, int] | None = None  # the pre-infusion reading, for the rise alerts
 
 
 def check_after_start(session: SessionRef, when: datetime) -> None:
@@ -48,7 +49,7 @@ def phase(session: SessionRef, events: list[infusion.Event], when: datetime) -> 
 def observation(form: VitalsForm, session: SessionRef, events: list[infusion.Event],
                 alert_protocol: Alerts, *, clinician: str, now: datetime) -> NewObservation:
     check_after_start(session, form.when)
-    alerts = vitals.alerts(form.values, alert_protocol)
+    alerts = vitals.alerts(form.values, alert_protocol, pre_bp=session.pre_bp)
     return NewObservation(
         session_id=session.session_id, phase=phase(session, events, form.when),
         at=to_utc_iso(form.when), recorded_at=to_utc_iso(now), clinician=clinician,

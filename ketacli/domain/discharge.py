@@ -57,26 +57,66 @@ def side_effect(value: str) -> tuple[str, str]:
     return code, severity
 
 
-def criteria(*, aldrete: int, minutes_since_end: float, sbp: int, dbp: int, hr: int,
-             transport: str, protocol: Protocol) -> list[Criterion]:
+@dataclass(frozen=True)
+class Readiness:
+    """What the discharge criteria look at."""
+
+    aldrete: int
+    minutes_since_end: float
+    sbp: int
+    dbp: int
+    hr: int
+    spo2: int | None
+    transport: str
+    unaccounted_mg: float  # drawn - given - wasted, rounded to 0.1 mg
+
+
+def _amount(mg: float) -> str:
+    return f"{mg:.1f}".rstrip("0").rstrip(".")
+
+
+def _vitals(r: Readiness, protocol: Protocol) -> list[Criterion]:
     p = protocol.discharge
     max_s, max_d = p.max_bp
     out = [
-        Criterion("aldrete", aldrete >= p.min_aldrete,
-                  f"Modified Aldrete {aldrete} (need >= {p.min_aldrete})"),
-        Criterion("observation", minutes_since_end >= p.min_observation_min,
-                  # whole minutes elapsed, rounded down: 29.6 min must not read "30 min"
-                  f"{math.floor(minutes_since_end)} min since infusion end "
-                  f"(need >= {p.min_observation_min})"),
-        Criterion("bp", sbp < max_s and dbp < max_d,
-                  f"BP {sbp}/{dbp} (must be below {max_s}/{max_d})"),
-        Criterion("hr", hr < p.max_hr, f"HR {hr}/min (must be below {p.max_hr})"),
+        Criterion("bp", r.sbp < max_s and r.dbp < max_d,
+                  f"BP {r.sbp}/{r.dbp} (must be below {max_s:g}/{max_d:g})"),
+        Criterion("hr", r.hr < p.max_hr, f"HR {r.hr}/min (must be below {p.max_hr})"),
+        Criterion("sbp-low", r.sbp >= p.min_sbp,
+                  f"SBP {r.sbp} (must be at or above {p.min_sbp})"),
     ]
-    if transport.strip().lower() in SELF_DRIVE:
+    if r.spo2 is not None:
+        out.append(Criterion("spo2", r.spo2 >= p.min_spo2,
+                             f"SpO2 {r.spo2}% (must be at or above {p.min_spo2}%)"))
+    return out
+
+
+def _accounted(r: Readiness) -> Criterion:
+    if r.unaccounted_mg > 0.05:  # amounts are kept to 0.1 mg
+        mg = _amount(r.unaccounted_mg)
+        return Criterion("accounted", False, f"{mg} mg drawn is neither given nor wasted: "
+                                             f"add --wasted-mg {mg} --waste-witness NAME")
+    return Criterion("accounted", True, "drawn = given + wasted")
+
+
+def criteria(r: Readiness, protocol: Protocol) -> list[Criterion]:
+    """Every discharge criterion, met or not, in the contract's order."""
+    p = protocol.discharge
+    out = [
+        Criterion("aldrete", r.aldrete >= p.min_aldrete,
+                  f"Modified Aldrete {r.aldrete} (need >= {p.min_aldrete})"),
+        Criterion("observation", r.minutes_since_end >= p.min_observation_min,
+                  # whole minutes elapsed, rounded down: 29.6 min must not read "30 min"
+                  f"{math.floor(r.minutes_since_end)} min since infusion end "
+                  f"(need >= {p.min_observation_min})"),
+        *_vitals(r, protocol),
+        _accounted(r),
+    ]
+    if r.transport.strip().lower() in SELF_DRIVE:
         out.append(Criterion("transport", False,
                              "patient driving: no driving until the next day", overridable=False))
     else:
-        out.append(Criterion("transport", True, f"transport: {transport}"))
+        out.append(Criterion("transport", True, f"transport: {r.transport}"))
     return out
 
 

@@ -36,7 +36,7 @@ class DischargeDecision:
     delivered_mg: float
     unaccounted_mg: float
     criteria: tuple[rules.Criterion, ...]
-    refused: bool
+    verdict: safety.Verdict
     planned: tuple[rules.Planned, ...]
     clinician: str
     recorded_at: str
@@ -45,6 +45,10 @@ class DischargeDecision:
     @property
     def unmet(self) -> list[rules.Criterion]:
         return [c for c in self.criteria if not c.met]
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict.refused
 
     def observation(self) -> NewObservation:
         f = self.form
@@ -63,8 +67,8 @@ class DischargeDecision:
             aldrete_items=f.aldrete_items, delivered_mg=self.delivered_mg,
             wasted_mg=f.wasted_mg, waste_witness=f.waste_witness, transport=f.transport,
             escort=f.escort, criteria=tuple(c.as_dict() for c in self.criteria),
-            override=f.override if self.unmet else None, note=f.note,
-            side_effects=f.side_effects)
+            override=self.verdict.reason, note=f.note, side_effects=f.side_effects,
+            cosign=self.verdict.cosign, overridden=self.verdict.overridden)
 
     def followups(self) -> list[NewFollowup]:
         return [NewFollowup(patient_id=self.session.patient_id,
@@ -73,8 +77,8 @@ class DischargeDecision:
                             created_by=self.clinician, note=p.note)
                 for p in self.planned]
 
-    def refusal(self) -> Refused:
-        return safety.refusal("discharge criteria not met", self.unmet,
+    def refusal(self, protocol: Protocol) -> Refused:
+        return safety.refusal("discharge criteria not met", self.verdict, protocol.overrides,
                               code=Code.DISCHARGE_REFUSED)
 
     def ledger_warning(self) -> str | None:
@@ -88,7 +92,8 @@ class DischargeDecision:
         return {"session_id": self.session.session_id,
                 "discharged_at": to_utc_iso(self.form.when),
                 "criteria": [c.as_dict() for c in self.criteria],
-                "override": self.form.override if self.unmet else None,
+                "override": self.verdict.reason, "cosign": self.verdict.cosign,
+                "overridden": list(self.verdict.overridden),
                 "followups": created, "summary": summary}
 
 
@@ -104,14 +109,16 @@ def decide(form: DischargeForm, session: SessionRef, events: list[infusion.Event
         events, end_at=form.infusion_end, not_after=form.when)
     delivered = form.delivered_mg if form.delivered_mg is not None else course.delivered_mg
     unaccounted = ledger.check_amounts(session.drawn_mg, delivered, form.wasted_mg)
-    crit = rules.criteria(
+    crit = rules.criteria(rules.Readiness(
         aldrete=form.aldrete, minutes_since_end=(form.when - course.end_at).total_seconds() / 60,
-        sbp=form.sbp, dbp=form.dbp, hr=form.hr, transport=form.transport, protocol=protocol)
+        sbp=form.sbp, dbp=form.dbp, hr=form.hr, spo2=form.spo2, transport=form.transport,
+        unaccounted_mg=unaccounted), protocol)
     planned = rules.schedule(session.number_in_series, form.when.astimezone(tz).date(),
                              protocol.schedule) if schedule else []
     alerts = vitals.alerts({"sbp": form.sbp, "dbp": form.dbp, "hr": form.hr, "spo2": form.spo2},
                            protocol.alerts)
     return DischargeDecision(
         form, session, course, delivered, unaccounted, tuple(crit),
-        safety.refused([c for c in crit if not c.met], form.override), tuple(planned),
+        safety.judge([c for c in crit if not c.met], form.override, protocol.overrides),
+        tuple(planned),
         clinician, to_utc_iso(now), tuple(a.as_dict() for a in alerts))

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 from ketacli.clock import CLOCK, day_start_utc, parse_at, parse_date, to_utc_iso
 from ketacli.domain import discharge as dis_rules
-from ketacli.domain import infusion, ledger, validate, vitals
+from ketacli.domain import dosing, infusion, ledger, validate, vitals
 from ketacli.domain import screening as sc_rules
 from ketacli.domain.vocab import EVENT_KINDS
 from ketacli.errors import Code, Invalid
 
 if TYPE_CHECKING:
+    from ketacli.domain.safety import Override
     from ketacli.protocol import Dose, Screening
 
 
@@ -114,6 +115,8 @@ class ScreenForm:
         when = parse_at(at, tz)
         weight_kg = validate.number(weight, "--weight", *infusion.WEIGHT_KG)
         height_cm = validate.number(height, "--height", 50, 250)
+        if height_cm is not None:
+            dosing.bmi(weight_kg, height_cm)  # an implausible BMI is a slip (exit 2)
         sbp, dbp = validate.bp(bp)
         vitals.check_plausible({"hr": hr, "spo2": spo2})
         if indication is not None and indication not in sc_rules.INDICATIONS:
@@ -148,13 +151,13 @@ class StartForm:
     drawn_mg: float | None
     lot: str | None
     site: str | None
-    override: str | None
+    override: Override
 
     @classmethod
     def parse(cls, *, mrn: str, at: str | None, bp: str, hr: int, spo2: int | None,
               dose: float | None, duration: float | None, weight: float | None,
               concentration: float | None, drawn_mg: float | None, lot: str | None,
-              site: str | None, override: str | None, tz: tzinfo,
+              site: str | None, override: Override, tz: tzinfo,
               dose_protocol: Dose) -> StartForm:
         mrn = validate.mrn(mrn)
         when = parse_at(at, tz)
@@ -171,7 +174,7 @@ class StartForm:
         validate.number(drawn_mg, "--drawn-mg", 0.1, infusion.AMOUNT_MG[1])
         return cls(mrn, when, sbp, dbp, hr, spo2, mg_per_kg, minutes, weight, concentration,
                    drawn_mg, validate.lot(lot), validate.free_text(site, "--site", max_len=80),
-                   validate.free_text(override, "--override", max_len=500))
+                   override)
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,7 @@ class DischargeForm:
     delivered_mg: float | None
     wasted_mg: float
     waste_witness: str | None
-    override: str | None
+    override: Override
     note: str | None
     when: datetime
     infusion_end: datetime | None
@@ -282,7 +285,7 @@ class DischargeForm:
     def parse(cls, *, aldrete: int | None, aldrete_items: str | None, bp: str | None,
               hr: int | None, spo2: int | None, transport: str | None, escort: str | None,
               side_effect: list[str] | None, delivered_mg: float | None,
-              wasted_mg: float | None, waste_witness: str | None, override: str | None,
+              wasted_mg: float | None, waste_witness: str | None, override: Override,
               note: str | None, at: str | None, infusion_end: str | None, clinician: str,
               tz: tzinfo) -> DischargeForm:
         items = (validate.int_list(aldrete_items, "--aldrete-items", count=5, lo=0, hi=2)
@@ -299,7 +302,6 @@ class DischargeForm:
         wasted = validate.number(wasted_mg, "--wasted-mg", *infusion.AMOUNT_MG) or 0.0
         witness = validate.free_text(waste_witness, "--waste-witness", max_len=120)
         ledger.check_waste_witness(wasted, witness, clinician)
-        override = validate.free_text(override, "--override", max_len=500)
         note = validate.free_text(note, "--note", multiline=True)
         when = parse_at(at, tz)
         end = parse_at(infusion_end, tz, option="--infusion-end") if infusion_end else None

@@ -1,15 +1,13 @@
-"""Dose maths, the start-of-infusion safety rules, and the infusion's course."""
+"""Dose maths and the infusion's course (the start rules are `start_rules`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from ketacli.domain.vitals import bp_reaches
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ketacli.protocol import Protocol
+    pass
 
 # Hard bounds of a typo, not clinical thresholds (those are the protocol's).
 WEIGHT_KG = (20.0, 350.0)
@@ -37,75 +35,6 @@ def plan(weight_kg: float, mg_per_kg: float, duration_min: float,
     rate = dose / (duration_min / 60.0)
     ml_h = rate / concentration if concentration else None
     return DosePlan(weight_kg, mg_per_kg, dose, duration_min, rate, concentration, ml_h)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """An unmet start rule; `overridable` False means a new screening is needed."""
-
-    name: str
-    message: str
-    overridable: bool = True
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "message": self.message, "overridable": self.overridable}
-
-
-@dataclass(frozen=True)
-class ScreeningState:
-    decision: str
-    valid_until: date
-    reasons: tuple[str, ...] = ()
-
-
-def start_rules(
-    *,
-    screening: ScreeningState | None,
-    start_day: date,
-    sbp: int,
-    dbp: int,
-    dose_mg_per_kg: float,
-    last_infusion_at: datetime | None,
-    start_at: datetime,
-    protocol: Protocol,
-) -> list[Rule]:
-    """Every unmet rule for starting an infusion (empty: may start)."""
-    unmet: list[Rule] = []
-    if screening is None:
-        unmet.append(Rule("screening", "no screening on record"))
-    elif screening.decision == "ineligible":
-        unmet.append(Rule(
-            "screening", "the valid screening is ineligible: a new screening is needed",
-            overridable=False,
-        ))
-    else:
-        if start_day > screening.valid_until:
-            unmet.append(Rule(
-                "screening",
-                f"the last screening expired on {screening.valid_until.isoformat()} "
-                f"(valid {protocol.screening.valid_days} days)",
-            ))
-        # an expired screening that also needed review: both are listed (every unmet rule)
-    if screening is not None and screening.decision == "needs-review":
-        unmet.append(Rule(
-            "review", "screening needs clinician review: " + "; ".join(screening.reasons)
-        ))
-    hold = protocol.infusion.hold_bp
-    if bp_reaches(sbp, dbp, hold):
-        unmet.append(Rule("bp", f"pre-infusion BP {sbp}/{dbp} at or above hold {hold[0]}/{hold[1]}"))
-    if dose_mg_per_kg > protocol.dose.max_mg_per_kg + 1e-9:
-        unmet.append(Rule(
-            "dose", f"dose {dose_mg_per_kg:g} mg/kg above the protocol maximum "
-            f"{protocol.dose.max_mg_per_kg:g} mg/kg",
-        ))
-    if last_infusion_at is not None:
-        gap_h = (start_at - last_infusion_at).total_seconds() / 3600
-        need = protocol.infusion.min_hours_between
-        if gap_h < need:
-            unmet.append(Rule(
-                "interval", f"last infusion {gap_h:.1f} h ago (minimum {need:g} h)"
-            ))
-    return unmet
 
 
 @dataclass(frozen=True)

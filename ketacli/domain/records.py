@@ -66,6 +66,10 @@ class NewSession:
     site: str | None
     override: str | None
     overridden: tuple[str, ...] = ()
+    dosing_weight_kg: float | None = None
+    weight_basis: str | None = None
+    bmi: float | None = None
+    cosign: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class NewDischarge:
     override: str | None
     note: str | None
     side_effects: tuple[tuple[str, str], ...] = field(default=())
+    cosign: str | None = None
+    overridden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

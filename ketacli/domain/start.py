@@ -9,7 +9,7 @@ from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ketacli.clock import to_utc_iso
-from ketacli.domain import followups, infusion, ledger, safety, vitals
+from ketacli.domain import dosing, followups, infusion, ledger, safety, start_rules, vitals
 from ketacli.domain.forms import StartForm
 from ketacli.domain.records import NewObservation, NewSession
 from ketacli.errors import Code, Invalid, Refused
@@ -27,6 +27,7 @@ class ScreeningOnFile:
     valid_until: date
     reasons: tuple[str, ...]
     weight_kg: float
+    height_cm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,35 +40,42 @@ class StartContext:
     last_started_at: datetime | None
     sessions_so_far: int
     pending: tuple[followups.Pending, ...] = ()
+    sex: str | None = None
 
 
 @dataclass(frozen=True)
 class StartDecision:
     form: StartForm
     context: StartContext
+    weight: dosing.DosingWeight
     plan: infusion.DosePlan
     drawn_mg: float
-    unmet: tuple[infusion.Rule, ...]
-    refused: bool
+    verdict: safety.Verdict
     clinician: str
     recorded_at: str
     pre_alerts: tuple[dict[str, Any], ...]
 
     @property
-    def overridden(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.unmet)
+    def refused(self) -> bool:
+        return self.verdict.refused
+
+    @property
+    def unmet(self) -> tuple[safety.Unmet, ...]:
+        return self.verdict.unmet
 
     def session(self) -> NewSession:
-        f, p = self.form, self.plan
+        f, p, v, w = self.form, self.plan, self.verdict, self.weight
         return NewSession(
             patient_id=self.context.patient_id,
             screening_id=self.context.screening.screening_id if self.context.screening else None,
             number_in_series=self.context.sessions_so_far + 1, started_at=to_utc_iso(f.when),
-            recorded_at=self.recorded_at, clinician=self.clinician, weight_kg=p.weight_kg,
+            recorded_at=self.recorded_at, clinician=self.clinician, weight_kg=w.actual_kg,
             dose_mg_per_kg=f.mg_per_kg, dose_mg=p.dose_mg, duration_min=f.duration_min,
             rate_mg_per_h=p.rate_mg_per_h, concentration_mg_per_ml=f.concentration,
             rate_ml_per_h=p.rate_ml_per_h, lot=f.lot, drawn_mg=self.drawn_mg, site=f.site,
-            override=f.override if self.unmet else None, overridden=self.overridden)
+            override=v.reason, overridden=v.overridden, dosing_weight_kg=w.kg,
+            weight_basis=w.basis, bmi=round(w.bmi, 1) if w.bmi is not None else None,
+            cosign=v.cosign)
 
     def pre_observation(self, session_id: int) -> NewObservation:
         f = self.form
@@ -80,41 +88,58 @@ class StartDecision:
         """The follow-ups this start completes (the booked infusion)."""
         return followups.closed_by_start(self.context.pending)
 
-    def refusal(self) -> Refused:
-        return safety.refusal("cannot start the infusion", list(self.unmet),
+    def refusal(self, protocol: Protocol) -> Refused:
+        return safety.refusal("cannot start the infusion", self.verdict, protocol.overrides,
                               code=Code.START_REFUSED)
 
     def result(self, session_id: int) -> dict[str, Any]:
-        f, p = self.form, self.plan
+        f, p, v, w = self.form, self.plan, self.verdict, self.weight
         return {
             "session_id": session_id, "patient": self.context.mrn,
-            "number_in_series": self.context.sessions_so_far + 1, "weight_kg": p.weight_kg,
+            "number_in_series": self.context.sessions_so_far + 1, "weight_kg": w.actual_kg,
+            "dosing_weight_kg": round(w.kg, 1), "weight_basis": w.basis,
+            "bmi": round(w.bmi, 1) if w.bmi is not None else None,
+            "weight_note": w.note,
             "dose_mg_per_kg": f.mg_per_kg, "dose_mg": p.dose_mg, "duration_min": f.duration_min,
             "rate_mg_per_h": p.rate_mg_per_h, "rate_ml_per_h": p.rate_ml_per_h,
-            "started_at": to_utc_iso(f.when), "override": f.override if self.unmet else None,
-            "overridden": list(self.overridden), "drawn_mg": self.drawn_mg, "lot": f.lot,
+            "volume_ml": p.dose_mg / f.concentration if f.concentration else None,
+            "concentration_mg_per_ml": f.concentration, "chair": None,
+            "started_at": to_utc_iso(f.when), "override": v.reason, "cosign": v.cosign,
+            "overridden": list(v.overridden), "drawn_mg": self.drawn_mg, "lot": f.lot,
             "pre_infusion_alerts": list(self.pre_alerts),
         }
 
 
+def _facts(form: StartForm, ctx: StartContext, plan: infusion.DosePlan, tz: tzinfo
+           ) -> start_rules.StartFacts:
+    sc = ctx.screening
+    state = (start_rules.ScreeningState(sc.decision, sc.valid_until, sc.reasons, sc.weight_kg)
+             if sc else None)
+    return start_rules.StartFacts(
+        screening=state, start_at=form.when, start_day=form.when.astimezone(tz).date(),
+        sbp=form.sbp, dbp=form.dbp, hr=form.hr, spo2=form.spo2, dose_mg_per_kg=form.mg_per_kg,
+        dose_mg=plan.dose_mg, weight_kg=form.weight_kg, last_infusion_at=ctx.last_started_at)
+
+
 def decide(form: StartForm, ctx: StartContext, protocol: Protocol, *, tz: tzinfo, clinician: str,
            now: datetime) -> StartDecision:
-    """The dose plan and every unmet start rule; refused unless overridden (and never for
-    a rule that is not overridable)."""
+    """The dosing weight, the dose plan and every unmet start rule; refused unless
+    overridden with a reason (and a co-signer, by the protocol), and never for a rule
+    that is not overridable."""
     sc = ctx.screening
     kg = form.weight_kg if form.weight_kg is not None else (sc.weight_kg if sc else None)
     if kg is None:
         raise Invalid("--weight is needed: no screening weight on record", code=Code.MISSING_VALUE)
-    plan = infusion.plan(kg, form.mg_per_kg, form.duration_min, form.concentration)
+    d = protocol.dose
+    weight = dosing.dosing_weight(kg, height_cm=sc.height_cm if sc else None, sex=ctx.sex,
+                                  basis=d.weight_basis, bmi_threshold=d.basis_bmi_threshold)
+    plan = infusion.plan(weight.kg, form.mg_per_kg, form.duration_min, form.concentration)
+    unmet = start_rules.start_rules(_facts(form, ctx, plan, tz), protocol)
+    verdict = safety.judge(unmet, form.override, protocol.overrides)
     drawn = form.drawn_mg if form.drawn_mg is not None else plan.dose_mg
-    ledger.check_drawn(drawn, plan.dose_mg)
-    state = infusion.ScreeningState(sc.decision, sc.valid_until, sc.reasons) if sc else None
-    unmet = infusion.start_rules(
-        screening=state, start_day=form.when.astimezone(tz).date(), sbp=form.sbp, dbp=form.dbp,
-        dose_mg_per_kg=form.mg_per_kg, last_infusion_at=ctx.last_started_at,
-        start_at=form.when, protocol=protocol)
+    if not verdict.refused:  # a refused start draws nothing: its rules come first
+        ledger.check_drawn(drawn, plan.dose_mg)
     alerts = vitals.alerts({"sbp": form.sbp, "dbp": form.dbp, "hr": form.hr, "spo2": form.spo2},
                            protocol.alerts)
-    return StartDecision(form, ctx, plan, drawn, tuple(unmet),
-                         safety.refused(unmet, form.override), clinician, to_utc_iso(now),
+    return StartDecision(form, ctx, weight, plan, drawn, verdict, clinician, to_utc_iso(now),
                          tuple(a.as_dict() for a in alerts))

@@ -22,6 +22,7 @@ PLAUSIBLE = {
     "dissociation": (0, 10),
 }
 LABELS = {
+    "sbp_rise": "SBP rise", "dbp_rise": "DBP rise",
     "sbp": "SBP", "dbp": "DBP", "hr": "HR", "spo2": "SpO2", "rr": "RR",
     "etco2": "EtCO2", "moaas": "MOAA/S", "dissociation": "dissociation",
 }
@@ -76,16 +77,39 @@ def _low(param: str, value: int, pair: Pair, unit: str) -> Alert | None:
     return None
 
 
-def alerts(values: dict[str, int | None], alert_protocol: Alerts) -> list[Alert]:
-    """Warning and critical alerts for one set of vitals, per the protocol's [alerts]."""
+def _rises(values: dict[str, int | None], a: Alerts, pre_bp: tuple[int, int]) -> list[Alert]:
+    """The rise above the patient's own pre-infusion BP (`value` is the rise in mmHg)."""
+    out = []
+    for param, key, pair, before in (("sbp_rise", "sbp", a.sbp_rise, pre_bp[0]),
+                                     ("dbp_rise", "dbp", a.dbp_rise, pre_bp[1])):
+        now = values.get(key)
+        if now is None:
+            continue
+        rise = now - before
+        warn, crit = pair
+        for level, limit in (("critical", crit), ("warning", warn)):
+            if rise >= limit:
+                out.append(Alert(level, param, rise, limit,
+                                 f"{LABELS[key]} up {rise} mmHg from pre-infusion {before} "
+                                 f"(>= {limit:g})"))
+                break
+    return out
+
+
+def alerts(values: dict[str, int | None], alert_protocol: Alerts,
+           pre_bp: tuple[int, int] | None = None) -> list[Alert]:
+    """Warning and critical alerts for one set of vitals, per the protocol's [alerts];
+    with the session's pre-infusion BP, the rises above it too."""
     a = alert_protocol
     checks = [
         ("sbp", _high, a.sbp, " mmHg"),
+        ("sbp", _low, a.sbp_low, " mmHg"),
         ("dbp", _high, a.dbp, " mmHg"),
         ("hr", _high, a.hr_high, "/min"),
         ("hr", _low, a.hr_low, "/min"),
         ("spo2", _low, a.spo2_low, "%"),
         ("rr", _low, a.rr_low, "/min"),
+        ("rr", _high, a.rr_high, "/min"),
         ("etco2", _high, a.etco2_high, " mmHg"),
         ("moaas", _low, a.moaas_low, ""),
     ]
@@ -97,6 +121,8 @@ def alerts(values: dict[str, int | None], alert_protocol: Alerts) -> list[Alert]
         alert = rule(param, value, pair, unit)
         if alert:
             out.append(alert)
+    if pre_bp is not None:
+        out.extend(_rises(values, a, pre_bp))
     return out
 
 

@@ -37,15 +37,30 @@ def warn(message: str) -> None:
     write(sys.stderr, f"warning: {' '.join(message.split())}\n")
 
 
+def _item(text: str) -> str:
+    """One listed line ("  - rule: message"); on a terminal wrapped at its width with the
+    continuation indented, never cut mid-word; to a pipe or file, one line for grep."""
+    if not sys.stderr.isatty():
+        return f"  - {text}\n"
+    import shutil
+    import textwrap
+
+    width = max(40, shutil.get_terminal_size((80, 24)).columns)
+    return textwrap.fill(text, width, initial_indent="  - ", subsequent_indent="    ") + "\n"
+
+
 def report_error(err, as_json: bool) -> None:
     """A KetaError as one `error:` line (and `hint:` lines) on stderr; with --json the
     error envelope on stdout too."""
     line = " ".join(err.message.split())  # exactly one line
     write(sys.stderr, f"error: {line}\n")
+    for item in err.lines:
+        write(sys.stderr, _item(" ".join(item.split())))
     if err.hint:
         write(sys.stderr, f"hint: {' '.join(err.hint.split())}\n")
     if as_json:
-        body: dict[str, Any] = {"code": str(err.code), "message": line}
+        full = "; ".join([line, *(" ".join(i.split()) for i in err.lines)])
+        body: dict[str, Any] = {"code": str(err.code), "message": full}
         if err.details:
             body["details"] = err.details
         print_json({"error": body})

@@ -42,7 +42,8 @@ def screening_panel(r: dict, tz) -> Panel:
     if t.row_count:
         parts.append(t)
     parts.append(Text(
-        f"Weight {num(r['weight_kg'])} kg  height {num(r['height_cm'])} cm  BP {r['bp']}  "
+        f"Weight {num(r['weight_kg'])} kg  height {num(r['height_cm'])} cm"
+        + (f"  BMI {num(r['bmi'])}" if r.get("bmi") is not None else "") + f"  BP {r['bp']}  "
         f"HR {r['hr']}  SpO2 {dash(r['spo2'])}  indication {dash(r['indication'])}"
     ))
     if r["conditions"] or r["meds"]:

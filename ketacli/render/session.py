@@ -30,16 +30,32 @@ def _rates(d: dict) -> str:
     return f"{num(d['rate_mg_per_h'])} mg/h{ml}{conc}"
 
 
+def _weight_line(d: dict) -> str:
+    bmi = f", BMI {num(d['bmi'])}" if d.get("bmi") is not None else ""
+    if d["weight_basis"] == "actual":
+        return f"Dosing weight {num(d['dosing_weight_kg'])} kg (actual weight{bmi})"
+    return (f"Dosing weight {num(d['dosing_weight_kg'])} kg ({d['weight_basis']} body weight; "
+            f"actual {num(d['weight_kg'])} kg{bmi})")
+
+
+def override_text(d: dict) -> Text:
+    """OVERRIDE of the rules lifted, with the reason and the co-signer."""
+    by = f" (co-signed by {d['cosign']})" if d.get("cosign") else ""
+    return Text(f"OVERRIDE of {', '.join(d['overridden'])}{by}: {d['override']}",
+                style="bold yellow")
+
+
 def start_panel(d: dict, tz) -> Panel:
     parts: list = [
-        Text(f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['weight_kg'])} kg = "
+        Text(f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['dosing_weight_kg'])} kg = "
              f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min"),
+        Text(_weight_line(d)),
         Text(f"Rate {_rates(d)}"),
-        Text(f"Drawn {num(d['drawn_mg'])} mg  lot {dash(d['lot'])}"),
+        Text(f"Drawn {num(d['drawn_mg'])} mg  lot {dash(d['lot'])}"
+             + (f"  draw {num(d['volume_ml'])} mL" if d.get("volume_ml") else "")),
     ]
     if d["override"]:
-        parts.append(Text(f"OVERRIDE of {', '.join(d['overridden'])}: {d['override']}",
-                          style="bold yellow"))
+        parts.append(override_text(d))
     if d["pre_infusion_alerts"]:
         parts.append(alert_text(d["pre_infusion_alerts"]))
     parts.append(Text(f"Next: ketacli log-vitals {d['session_id']} --bp SYS/DIA --hr N --spo2 N",

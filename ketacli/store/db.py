@@ -16,6 +16,7 @@ from pathlib import Path
 from ketacli.errors import Code, StorageError
 from ketacli.store import audit, migrations, rows
 from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
+from ketacli.store.migrations import ADDED_COLUMNS
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -233,7 +234,11 @@ def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
     if row is None:
         return None
     names = [d[0] for d in cur.description]
-    body = json.dumps(dict(zip(names, tuple(row), strict=True)), sort_keys=True,
+    content = {
+        name: value for name, value in zip(names, tuple(row), strict=True)
+        if (table, name) not in ADDED_COLUMNS or value != ADDED_COLUMNS[table, name]
+    }
+    body = json.dumps(content, sort_keys=True,
                       separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(body.encode()).hexdigest()
 

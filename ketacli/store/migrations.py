@@ -272,6 +272,28 @@ CREATE TABLE deid_keys (
 ) STRICT;
 """ + _append_only("deid_keys")
 
+V5 = """
+ALTER TABLE sessions ADD COLUMN dosing_weight_kg REAL
+    CHECK (dosing_weight_kg IS NULL OR dosing_weight_kg BETWEEN 20 AND 350);
+ALTER TABLE sessions ADD COLUMN weight_basis TEXT
+    CHECK (weight_basis IS NULL OR weight_basis IN ('actual', 'ideal', 'adjusted'));
+ALTER TABLE sessions ADD COLUMN bmi REAL CHECK (bmi IS NULL OR bmi BETWEEN 10 AND 90);
+ALTER TABLE sessions ADD COLUMN cosign TEXT;
+ALTER TABLE discharges ADD COLUMN cosign TEXT;
+ALTER TABLE discharges ADD COLUMN overridden TEXT NOT NULL DEFAULT '[]'
+    CHECK (overridden GLOB '[[]*]');
+"""
+
+# Columns added to sealed tables after rows were sealed: (table, column) -> the value an
+# older row reads back. A row's seal leaves out an added column holding that value, so
+# the seals of rows written before the migration still verify.
+ADDED_COLUMNS: dict[tuple[str, str], object] = {
+    ("sessions", "dosing_weight_kg"): None,
+    ("sessions", "weight_basis"): None,
+    ("sessions", "bmi"): None,
+    ("sessions", "cosign"): None,
+}
+
 # (version, description, SQL). Append new migrations; never edit a released one.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial schema: patients, screenings, sessions, observations, events, "
@@ -282,6 +304,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      V3),
     (4, "deid_keys: the local secret that turns record ids into pseudonyms in de-identified "
         "exports", V4),
+    (5, "dosing safety: the dosing weight, its basis and BMI of a session; the co-signer "
+        "of an override (sessions, discharges) and the rules a discharge override lifted", V5),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -57,6 +57,7 @@ def discharge(d: r.NewDischarge) -> dict[str, Any]:
     del row["side_effects"]
     row["aldrete_items"] = dumps(list(d.aldrete_items)) if d.aldrete_items else None
     row["criteria"] = dumps(list(d.criteria))
+    row["overridden"] = dumps(list(d.overridden))
     return row
 
 
@@ -85,7 +86,7 @@ RECORDS: dict[type, Audited] = {
                      lambda s: {"decision": s.decision, "at": s.at}, "recorded_at"),
     r.NewSession: ("sessions", session, "start", "session", lambda s: {
         "dose_mg": round(s.dose_mg, 3), "drawn_mg": s.drawn_mg, "lot": s.lot,
-        "overridden": list(s.overridden)}, "recorded_at"),
+        "overridden": list(s.overridden), "cosign": s.cosign}, "recorded_at"),
     r.NewObservation: ("observations", observation, "create", "observation", lambda o: {
         "session": o.session_id, "phase": o.phase,
         "alerts": [a["level"] + ":" + a["parameter"] for a in o.alerts]}, "recorded_at"),

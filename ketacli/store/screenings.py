@@ -51,6 +51,7 @@ def as_result(row, mrn: str) -> dict:
         "gad7_items": json.loads(row["gad7_items"]) if row["gad7_items"] else None,
         "weight_kg": row["weight_kg"],
         "height_cm": row["height_cm"],
+        "bmi": bmi_of(row["weight_kg"], row["height_cm"]),
         "bp": f"{row['sbp']}/{row['dbp']}",
         "hr": row["hr"],
         "spo2": row["spo2"],
@@ -63,7 +64,12 @@ def as_result(row, mrn: str) -> dict:
 
 
 SCREEN_KEYS = ("screening_id", "patient", "decision", "reasons", "suicide_risk_flag",
-               "valid_until", "phq9", "gad7", "madrs", "pcl5")
+               "valid_until", "phq9", "gad7", "madrs", "pcl5", "bmi")
+
+
+def bmi_of(weight_kg: float, height_cm: float | None) -> float | None:
+    """kg/m², one decimal (None without a height)."""
+    return round(weight_kg / (height_cm / 100) ** 2, 1) if height_cm else None
 
 
 def screen_result(full: dict, *, new_patient: bool) -> dict:

@@ -18,7 +18,11 @@ from ketacli.store.voids import not_voided
 
 def get(store: Store, session_id: int):
     row = store.one(
-        """SELECT s.*, p.mrn, d.id AS discharge_id FROM sessions s
+        """SELECT s.*, p.mrn, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp
+           FROM sessions s
+           LEFT JOIN observations pre ON pre.id = (
+               SELECT o.id FROM observations o WHERE o.session_id = s.id AND o.phase = 'pre'
+               ORDER BY o.id LIMIT 1)
            JOIN patients p ON p.id = s.patient_id
            LEFT JOIN discharges d ON d.session_id = s.id WHERE s.id = ?""",
         (session_id,),
@@ -59,7 +63,8 @@ def ref(row) -> SessionRef:
     return SessionRef(row["id"], row["patient_id"], row["mrn"],
                       datetime.fromisoformat(row["started_at"]), row["duration_min"],
                       row["dose_mg"], row["rate_mg_per_h"], row["drawn_mg"],
-                      row["number_in_series"])
+                      row["number_in_series"],
+                      pre_bp=(row["pre_sbp"], row["pre_dbp"]) if row["pre_sbp"] is not None else None)
 
 
 def ensure_open(tx: Tx, session_id: int) -> None:
@@ -118,7 +123,7 @@ def discharge(tx: Tx, d: NewDischarge, *, mrn: str) -> int:
     tx.audit("discharge", "session", d.session_id, patient=mrn, at=d.recorded_at, detail={
         "delivered_mg": round(d.delivered_mg, 3), "wasted_mg": d.wasted_mg,
         "waste_witness": d.waste_witness,
-        "overridden": [c["name"] for c in d.criteria if not c["met"]] if d.override else [],
+        "overridden": list(d.overridden), "cosign": d.cosign,
         "discharge_sha256": row_digest(tx.conn, "discharges", did),
         "side_effects_sha256": side_effects_digest(tx, d.session_id)})
     return did
@@ -176,10 +181,12 @@ def start_context(tx: Tx, patient, start_iso: str):
     on_file = None
     if sc is not None:
         on_file = ScreeningOnFile(sc["id"], sc["decision"], date.fromisoformat(sc["valid_until"]),
-                                  tuple(json.loads(sc["reasons"])), sc["weight_kg"])
+                                  tuple(json.loads(sc["reasons"])), sc["weight_kg"],
+                                  sc["height_cm"])
     last = last_started(tx, patient["id"])
     return StartContext(patient["id"], mrn, on_file, datetime.fromisoformat(last) if last else None,
-                        count_for(tx, patient["id"]), tuple(followups.pending(tx, patient["id"])))
+                        count_for(tx, patient["id"]), tuple(followups.pending(tx, patient["id"])),
+                        sex=patient["sex"])
 
 
 def record_start(tx: Tx, decision) -> int:
@@ -196,8 +203,7 @@ def record_start(tx: Tx, decision) -> int:
 def refuse_start(tx: Tx, decision) -> None:
     """The audit row of a refused start (the only thing a refusal stores)."""
     tx.audit("refuse", "session", None, patient=decision.context.mrn, at=decision.recorded_at,
-             detail={"rules": list(decision.overridden),
-                     "override_offered": decision.form.override is not None})
+             detail=decision.verdict.audit_detail())
 
 
 def record_discharge(tx: Tx, decision) -> list[dict]:
@@ -217,5 +223,4 @@ def record_discharge(tx: Tx, decision) -> list[dict]:
 def refuse_discharge(tx: Tx, decision) -> None:
     tx.audit("refuse", "discharge", decision.session.session_id, patient=decision.session.mrn,
              at=decision.recorded_at,
-             detail={"unmet": [c.name for c in decision.unmet],
-                     "override_offered": decision.form.override is not None})
+             detail=decision.verdict.audit_detail())

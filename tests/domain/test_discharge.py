@@ -95,17 +95,18 @@ class TestSideEffect:
 # --------------------------------------------------------------------------- criteria
 
 
-def crit(**kw):
-    args = dict(aldrete=10, minutes_since_end=45, sbp=130, dbp=80, hr=80,
-                transport="escort", protocol=P)
+def crit(proto=None, **kw):
+    args = dict(aldrete=10, minutes_since_end=45, sbp=130, dbp=80, hr=80, spo2=None,
+                transport="escort", unaccounted_mg=0.0)
     args.update(kw)
-    return {c.name: c for c in discharge.criteria(**args)}
+    return {c.name: c for c in discharge.criteria(discharge.Readiness(**args), proto or P)}
 
 
 class TestCriteria:
     def test_all_met(self):
         cs = crit()
-        assert list(cs) == ["aldrete", "observation", "bp", "hr", "transport"]
+        assert list(cs) == ["aldrete", "observation", "bp", "hr", "sbp-low", "accounted",
+                            "transport"]
         assert all(c.met for c in cs.values())
         assert all(set(c.as_dict()) == {"name", "met", "detail"} for c in cs.values())
 
@@ -163,18 +164,41 @@ class TestCriteria:
         assert [c.name for c in unmet] == ["aldrete", "observation", "bp", "hr"]
         assert all(c.overridable for c in unmet)
 
+    @pytest.mark.parametrize(("sbp", "met"), [(90, True), (89, False), (85, False)])
+    def test_sbp_low_at_or_above(self, sbp, met):
+        c = crit(sbp=sbp, dbp=50)["sbp-low"]
+        assert c.met is met and c.overridable and str(sbp) in c.detail
+
+    @pytest.mark.parametrize(("spo2", "met"), [(94, True), (93, False), (100, True)])
+    def test_spo2_when_given(self, spo2, met):
+        c = crit(spo2=spo2)["spo2"]
+        assert c.met is met and f"{spo2}%" in c.detail
+
+    def test_no_spo2_no_criterion(self):
+        assert "spo2" not in crit(spo2=None)
+
+    def test_accounted(self):
+        c = crit(unaccounted_mg=5.8)["accounted"]
+        assert c.met is False and c.overridable
+        assert c.detail == ("5.8 mg drawn is neither given nor wasted: "
+                            "add --wasted-mg 5.8 --waste-witness NAME")
+        assert crit(unaccounted_mg=0.0)["accounted"].met is True
+
     def test_every_unmet_criterion_listed(self):
         cs = crit(aldrete=8, minutes_since_end=29, sbp=160, dbp=90, hr=110,
                   transport="self-drive")
         assert [n for n, c in cs.items() if not c.met] == [
             "aldrete", "observation", "bp", "hr", "transport"]
+        cs = crit(aldrete=8, sbp=85, dbp=50, spo2=90, unaccounted_mg=2.0)
+        assert [n for n, c in cs.items() if not c.met] == [
+            "aldrete", "sbp-low", "spo2", "accounted"]
 
     def test_thresholds_follow_the_protocol(self, tmp_path):
         f = tmp_path / "p.toml"
         f.write_text("[discharge]\nmin_aldrete = 10\nmin_observation_min = 60\n"
                      "max_bp = [140, 90]\nmax_hr = 100\n")
         custom = protocol.load(f)
-        cs = crit(aldrete=9, minutes_since_end=45, sbp=140, dbp=80, hr=100, protocol=custom)
+        cs = crit(custom, aldrete=9, minutes_since_end=45, sbp=140, dbp=80, hr=100)
         assert [n for n, c in cs.items() if not c.met] == ["aldrete", "observation", "bp", "hr"]
 
 

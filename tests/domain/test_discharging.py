@@ -14,6 +14,7 @@ from ketacli.domain import discharging
 from ketacli.domain.charting import SessionRef
 from ketacli.domain.forms import DischargeForm
 from ketacli.domain.infusion import Event
+from ketacli.domain.safety import Override
 from ketacli.errors import Invalid
 
 P = protocol.load()
@@ -33,14 +34,15 @@ def session(n=1, drawn=50.0) -> SessionRef:
     return SessionRef(7, 1, "MRN-1", T0, 40.0, 40.0, 60.0, drawn, n)
 
 
-def form(minutes=80, **kw) -> DischargeForm:
+def form(minutes=80, override=None, cosign=None, **kw) -> DischargeForm:
     args = dict(aldrete=10, aldrete_items=None, bp="128/82", hr=70, spo2=None,
                 transport="escort", escort=None, side_effect=None, delivered_mg=None,
-                wasted_mg=10.0, waste_witness="rn.b", override=None, note=None,
+                wasted_mg=10.0, waste_witness="rn.b", note=None,
                 at=(T0 + timedelta(minutes=minutes)).isoformat(), infusion_end=None,
                 clinician="rn.a", tz=TZ)
     args.update(kw)
-    return DischargeForm.parse(**args)
+    return DischargeForm.parse(**args, override=Override.parse(
+        override, cosign, clinician="rn.a", rules=P.overrides))
 
 
 def decide(f=None, s=None, events=(), schedule=True):
@@ -64,17 +66,23 @@ def test_a_full_infusion_discharged_after_observation():
 
 def test_every_unmet_criterion_listed_and_self_drive_never_overridable():
     d = decide(form(minutes=50, aldrete=8, bp="170/90", hr=120, transport="self-drive",
-                    override="she insists"))
+                    override="she insists on going", cosign="dr.b"))
     assert [c.name for c in d.unmet] == ["aldrete", "observation", "bp", "hr", "transport"]
     assert d.refused  # the transport criterion cannot be overridden
-    assert "no driving until the next day (not overridable)" in d.refusal().message
+    assert "transport: patient driving: no driving until the next day (not overridable)" in \
+        d.refusal(P).lines
 
 
 def test_an_override_is_stored_with_the_discharge():
-    d = decide(form(aldrete=8, override="reviewed by Dr Who"))
+    d = decide(form(aldrete=8, override="reviewed by Dr Who", cosign="dr.who"))
     assert not d.refused
-    assert d.discharge().override == "reviewed by Dr Who"
-    assert d.result([], {})["override"] == "reviewed by Dr Who"
+    rec = d.discharge()
+    assert (rec.override, rec.cosign, rec.overridden) == ("reviewed by Dr Who", "dr.who",
+                                                          ("aldrete",))
+    r = d.result([], {})
+    assert (r["override"], r["cosign"], r["overridden"]) == ("reviewed by Dr Who", "dr.who",
+                                                             ["aldrete"])
+    assert decide(form(aldrete=8, override="reviewed by Dr Who")).refused  # no co-signer
 
 
 def test_a_stop_delivers_what_ran_and_the_ledger_warns():
@@ -83,6 +91,10 @@ def test_a_stop_delivers_what_ran_and_the_ledger_warns():
     assert d.delivered_mg == pytest.approx(20.0)
     assert d.unaccounted_mg == pytest.approx(30.0)
     assert "30.0 mg drawn for session 7" in d.ledger_warning()
+    # not accounted for: a criterion now, refused until wasted (or overridden)
+    assert [c.name for c in d.unmet] == ["accounted"] and d.refused
+    assert d.unmet[0].detail == ("30 mg drawn is neither given nor wasted: "
+                                 "add --wasted-mg 30 --waste-witness NAME")
 
 
 def test_times_out_of_order():

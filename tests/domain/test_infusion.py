@@ -1,4 +1,4 @@
-"""Dose maths, start-of-infusion rules, the infusion's course, and the order of infusion
+"""Dose maths, the infusion's course, and the order of infusion
 events and the pump's state (ketacli.domain.infusion)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ketacli import protocol
 from ketacli.domain import infusion
-from ketacli.domain.infusion import Event, ScreeningState
+from ketacli.domain.infusion import Event
 
 P = protocol.load()
 T0 = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
@@ -55,132 +55,6 @@ class TestPlan:
         assert p.dose_mg == pytest.approx(62.5)
         assert p.rate_mg_per_h == pytest.approx(62.5)
         assert p.rate_ml_per_h == pytest.approx(1.25)
-
-
-# --------------------------------------------------------------------------- start rules
-
-
-ELIGIBLE = ScreeningState("eligible", TODAY + timedelta(days=20))
-
-
-def rules(**kw):
-    args = dict(
-        screening=ELIGIBLE, start_day=TODAY, sbp=120, dbp=80, dose_mg_per_kg=0.5,
-        last_infusion_at=None, start_at=T0, protocol=P,
-    )
-    args.update(kw)
-    return infusion.start_rules(**args)
-
-
-def names(unmet):
-    return [r.name for r in unmet]
-
-
-class TestStartRules:
-    def test_all_met(self):
-        assert rules() == []
-
-    def test_no_screening(self):
-        unmet = rules(screening=None)
-        assert names(unmet) == ["screening"]
-        assert unmet[0].overridable is True
-        assert "no screening" in unmet[0].message
-
-    def test_expired_screening(self):
-        s = ScreeningState("eligible", TODAY - timedelta(days=1))
-        unmet = rules(screening=s)
-        assert names(unmet) == ["screening"]
-        assert unmet[0].overridable is True
-        assert "expired" in unmet[0].message
-        assert (TODAY - timedelta(days=1)).isoformat() in unmet[0].message
-
-    def test_screening_still_valid_on_valid_until(self):
-        s = ScreeningState("eligible", TODAY)
-        assert rules(screening=s) == []
-
-    def test_screening_expires_the_day_after_valid_until(self):
-        s = ScreeningState("eligible", TODAY)
-        assert names(rules(screening=s, start_day=TODAY + timedelta(days=1))) == ["screening"]
-
-    def test_needs_review(self):
-        s = ScreeningState("needs-review", TODAY + timedelta(days=5),
-                           ("condition glaucoma needs clinician review",))
-        unmet = rules(screening=s)
-        assert names(unmet) == ["review"]
-        assert unmet[0].overridable is True
-        assert "glaucoma" in unmet[0].message
-
-    def test_ineligible_is_never_overridable(self):
-        s = ScreeningState("ineligible", TODAY + timedelta(days=5), ("condition mania excludes",))
-        unmet = rules(screening=s)
-        assert names(unmet) == ["screening"]
-        assert unmet[0].overridable is False
-        assert "new screening" in unmet[0].message
-
-    @pytest.mark.parametrize(("sbp", "dbp", "held"), [
-        (160, 90, True), (150, 100, True), (159, 99, False), (190, 115, True),
-    ])
-    def test_bp_hold(self, sbp, dbp, held):
-        unmet = rules(sbp=sbp, dbp=dbp)
-        assert names(unmet) == (["bp"] if held else [])
-        if held:
-            assert f"{sbp}/{dbp}" in unmet[0].message
-            assert unmet[0].overridable is True
-
-    @pytest.mark.parametrize(("dose", "refused"), [
-        (1.0, False), (0.5, False), (1.2, True), (1.01, True),
-    ])
-    def test_dose_above_max(self, dose, refused):
-        unmet = rules(dose_mg_per_kg=dose)
-        assert names(unmet) == (["dose"] if refused else [])
-        if refused:
-            assert "1.2" in unmet[0].message or "1.01" in unmet[0].message
-
-    @pytest.mark.parametrize(("hours_ago", "refused"), [
-        (20, True), (23.9, True), (24, False), (72, False),
-    ])
-    def test_min_hours_between(self, hours_ago, refused):
-        unmet = rules(last_infusion_at=T0 - timedelta(hours=hours_ago))
-        assert names(unmet) == (["interval"] if refused else [])
-        if refused:
-            assert unmet[0].overridable is True
-
-    def test_interval_message(self):
-        unmet = rules(last_infusion_at=T0 - timedelta(hours=20))
-        assert "20.0 h" in unmet[0].message
-        assert "24" in unmet[0].message
-
-    def test_every_unmet_rule_listed_at_once(self):
-        s = ScreeningState("needs-review", TODAY + timedelta(days=5), ("BP 165/95 at or above",))
-        unmet = rules(screening=s, sbp=160, dbp=90, dose_mg_per_kg=1.2,
-                      last_infusion_at=T0 - timedelta(hours=20))
-        assert names(unmet) == ["review", "bp", "dose", "interval"]
-        assert all(r.overridable for r in unmet)
-
-    def test_every_unmet_rule_with_ineligible(self):
-        s = ScreeningState("ineligible", TODAY + timedelta(days=5))
-        unmet = rules(screening=s, sbp=160, dbp=90, dose_mg_per_kg=1.2,
-                      last_infusion_at=T0 - timedelta(hours=20))
-        assert names(unmet) == ["screening", "bp", "dose", "interval"]
-        assert [r.overridable for r in unmet] == [False, True, True, True]
-
-    def test_every_unmet_rule_with_no_screening(self):
-        unmet = rules(screening=None, sbp=160, dbp=90, dose_mg_per_kg=1.2,
-                      last_infusion_at=T0 - timedelta(hours=20))
-        assert names(unmet) == ["screening", "bp", "dose", "interval"]
-
-    def test_as_dict(self):
-        (r,) = rules(screening=None)
-        assert set(r.as_dict()) == {"name", "message", "overridable"}
-
-    def test_thresholds_follow_the_protocol(self, tmp_path):
-        f = tmp_path / "p.toml"
-        f.write_text("[infusion]\nhold_bp = [140, 90]\nmin_hours_between = 48\n"
-                     "[dose]\nmax_mg_per_kg = 0.75\n")
-        custom = protocol.load(f)
-        unmet = rules(sbp=140, dbp=80, dose_mg_per_kg=0.8,
-                      last_infusion_at=T0 - timedelta(hours=30), protocol=custom)
-        assert names(unmet) == ["bp", "dose", "interval"]
 
 
 # --------------------------------------------------------------------------- course

@@ -163,8 +163,45 @@ class TestAlerts:
     @given(st.integers(50, 300))
     def test_sbp_level_matches_thresholds(self, sbp):
         alert = _one({"sbp": sbp})
-        expected = "critical" if sbp >= 180 else "warning" if sbp >= 160 else None
+        expected = ("critical" if sbp >= 180 or sbp < 80 else
+                    "warning" if sbp >= 160 or sbp < 90 else None)
         assert (alert.level if alert else None) == expected
+        if alert:
+            assert alert.parameter == "sbp"
+
+    @pytest.mark.parametrize(("sbp", "level", "threshold"), [
+        (60, "critical", 80), (79, "critical", 80), (80, "warning", 90), (89, "warning", 90),
+        (90, None, None),
+    ])
+    def test_low_sbp_alerts(self, sbp, level, threshold):
+        # the slip: a BP of 60/30 raised no alert
+        alert = _one({"sbp": sbp})
+        assert (alert.level, alert.threshold) == (level, threshold) if level else alert is None
+
+    @pytest.mark.parametrize(("rr", "level"), [(23, None), (24, "warning"), (29, "warning"),
+                                               (30, "critical")])
+    def test_high_rr_alerts(self, rr, level):
+        alert = _one({"rr": rr})
+        assert (alert.level if alert else None) == level
+
+    @pytest.mark.parametrize(("bp", "expected"), [
+        ((159, 99), []),  # +39/+19 from 120/80
+        ((160, 99), [("sbp", "warning"), ("sbp_rise", "warning")]),
+        ((150, 105), [("dbp", "warning"), ("dbp_rise", "warning")]),
+        ((180, 120), [("sbp", "critical"), ("dbp", "critical"), ("sbp_rise", "critical"),
+                      ("dbp_rise", "critical")]),
+    ])
+    def test_rise_above_the_pre_infusion_bp(self, bp, expected):
+        got = vitals.alerts({"sbp": bp[0], "dbp": bp[1]}, P.alerts, pre_bp=(120, 80))
+        assert [(a.parameter, a.level) for a in got] == expected
+
+    def test_rise_value_is_the_rise_in_mmhg(self):
+        (a,) = vitals.alerts({"sbp": 150}, P.alerts, pre_bp=(105, 70))
+        assert (a.parameter, a.value, a.threshold, a.level) == ("sbp_rise", 45, 40, "warning")
+        assert a.message == "SBP up 45 mmHg from pre-infusion 105 (>= 40)"
+
+    def test_no_rise_alerts_without_the_pre_infusion_reading(self):
+        assert vitals.alerts({"sbp": 150, "dbp": 95}, P.alerts) == []
 
     @settings(max_examples=200, deadline=None)
     @given(st.integers(50, 100))
