@@ -202,11 +202,12 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def assert_error_lines(stderr: str) -> None:
-    """stderr is one `error:` line, first, and nothing after it but `hint:` lines."""
+    """stderr is one `error:` line, first, and nothing after it but the listed unmet
+    rules of a refusal ("  - rule: message", one per line) and `hint:` lines."""
     lines = stderr.splitlines()
     assert lines and lines[0].startswith("error: "), stderr
     assert len(error_lines(stderr)) == 1, stderr
-    assert all(line.startswith(("error:", "hint:")) for line in lines), stderr
+    assert all(line.startswith(("error:", "hint:", "  - ")) for line in lines), stderr
 
 
 def assert_one_error(r, code: int) -> None:

@@ -131,9 +131,14 @@ def assert_refused(r, db_path, before, entity: str, names: list[str]) -> list[di
     assert_error(r, 1, json_out=True)
     details = r.json["error"]["details"]
     assert [d["name"] for d in details] == names
-    line = r.stderr.splitlines()[0]
-    for d in details:
-        assert (d.get("message") or d.get("detail")) in line
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith("error: ")
+    # one unmet rule per line after the error line, named, in the order of the details
+    listed = [ln for ln in lines[1:] if ln.startswith("  - ")]
+    assert len(listed) == len(details)
+    for d, ln in zip(details, listed, strict=True):
+        assert ln.startswith(f"  - {d['name']}: ")
+        assert (d.get("message") or d.get("detail")) in ln
     assert diff(before, counts(db_path)) == {"audit": 1}
     action, ent, _eid, patient, _detail = last_audit(db_path)
     assert (action, ent, patient) == ("refuse", entity, MRN)

@@ -63,7 +63,7 @@ def infusion(cli, mrn: str, day: str, *, start: str = "09:00", dose: float | Non
     if dose is not None:
         args += ["--dose", str(dose)]
     if override:
-        args += ["--override", override]
+        args += ["--override", override, "--cosign", "dr.second"]
     started = ok(cli(*args, "--json"))
     end = (t0 + timedelta(minutes=90)).strftime("%Y-%m-%d %H:%M")
     args = ["discharge", str(started["session_id"]), "--aldrete", "10", "--bp", "124/80",

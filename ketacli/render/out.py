@@ -59,8 +59,7 @@ def report_error(err, as_json: bool) -> None:
     if err.hint:
         write(sys.stderr, f"hint: {' '.join(err.hint.split())}\n")
     if as_json:
-        full = "; ".join([line, *(" ".join(i.split()) for i in err.lines)])
-        body: dict[str, Any] = {"code": str(err.code), "message": full}
+        body: dict[str, Any] = {"code": str(err.code), "message": line}
         if err.details:
             body["details"] = err.details
         print_json({"error": body})

@@ -94,7 +94,7 @@ def followup_lines(rows: list[dict]) -> Text:
 
 
 SHORT = {"sbp": "SBP", "dbp": "DBP", "hr": "HR", "spo2": "SpO2", "rr": "RR", "etco2": "EtCO2",
-         "moaas": "MOAA/S"}
+         "moaas": "MOAA/S", "sbp_rise": "SBP", "dbp_rise": "DBP"}
 COLUMNS = (("hr", "HR"), ("spo2", "SpO2"), ("rr", "RR"), ("etco2", "EtCO2"),
            ("moaas", "MOAA/S"), ("dissociation", "Diss"))
 
@@ -106,7 +106,8 @@ def short_alerts(alerts: list[dict]) -> Text:
         if i:
             t.append("\n")
         mark = "!!" if a["level"] == "critical" else "!"
-        t.append(f"{mark} {SHORT.get(a['parameter'], a['parameter'])} {a['value']}",
+        value = f"+{a['value']}" if a["parameter"].endswith("_rise") else a["value"]
+        t.append(f"{mark} {SHORT.get(a['parameter'], a['parameter'])} {value}",
                  style=LEVEL_STYLE[a["level"]])
     return t
 

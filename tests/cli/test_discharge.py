@@ -128,7 +128,8 @@ def test_full_day_end_to_end(cli, db_path):
     # the alert is stored with the observation
     stored = query(db_path, "SELECT alerts FROM observations WHERE id = ?",
                    (obs[1]["observation_id"],))[0][0]
-    assert {a["parameter"] for a in json.loads(stored)} == {"sbp", "dbp"}
+    # 185/104 after a pre-infusion 130/80: also a rise of 55 mmHg systolic (>= 40 warns)
+    assert {a["parameter"] for a in json.loads(stored)} == {"sbp", "dbp", "sbp_rise"}
 
     # discharge: criteria, follow-ups (call +1 day, infusion +2 days), summary
     dis = day["discharge"].json["data"]
@@ -137,7 +138,9 @@ def test_full_day_end_to_end(cli, db_path):
     assert dis["discharged_at"] == utc("08:55")
     assert dis["override"] is None
     assert [c["name"] for c in dis["criteria"]] == ["aldrete", "observation", "bp", "hr",
+                                                     "sbp-low", "spo2", "accounted",
                                                      "transport"]
+    assert (dis["cosign"], dis["overridden"]) == (None, [])
     assert all(set(c) == {"name", "met", "detail"} and c["met"] is True for c in dis["criteria"])
     assert [(f["kind"], f["due"]) for f in dis["followups"]] == [
         ("call", "2026-11-28"), ("infusion", "2026-11-29")]
@@ -165,7 +168,7 @@ def test_full_day_summary_json(cli):
         utc(t) for t in ("07:40", *(r[0] for r in READINGS), "08:55")]
     assert [o["phase"] for o in s["observations"]] == [
         "pre", "intra", "intra", "intra", "intra", "post", "discharge"]
-    assert s["alert_counts"] == {"critical": 1, "warning": 1}
+    assert s["alert_counts"] == {"critical": 1, "warning": 2}
     assert s["side_effects"] == [{"code": "nausea", "severity": "moderate"},
                                  {"code": "dizziness", "severity": "mild"}]
     m = s["monitoring"]
@@ -208,7 +211,7 @@ def test_discharge_panel_shows_the_vitals_range(cli):
     text = ok(discharge(cli, sid, "--side-effect", "headache", json_out=False)).stdout
     assert "Vitals range: BP 128-185/80-104, HR 70-88, SpO2 97-98" in text
     assert MRN in text and "40 mg over 40 min" in text
-    assert "Alerts: 1 critical, 1 warning" in text
+    assert "Alerts: 1 critical, 2 warning" in text
     assert "headache (mild)" in text and "Discharge criteria" in text
 
 
@@ -300,7 +303,7 @@ def test_criteria_boundaries(cli, db_path, running):
 
 def test_override_discharges_except_self_drive(cli, db_path, running):
     before = counts(db_path)
-    r = discharge(cli, running, "--override", "physician at bedside", **ALL_BAD)
+    r = discharge(cli, running, "--override", "physician at bedside", "--cosign", "dr.second", **ALL_BAD)
     assert_refused(r, db_path, before, "discharge",
                    ["aldrete", "observation", "bp", "hr", "transport"])
     assert "not overridable" in r.stderr
@@ -308,7 +311,7 @@ def test_override_discharges_except_self_drive(cli, db_path, running):
     assert detail["override_offered"] is True
 
     kw = {**ALL_BAD, "transport": "escort"}
-    r = ok(discharge(cli, running, "--override", "physician at bedside", **kw))
+    r = ok(discharge(cli, running, "--override", "physician at bedside", "--cosign", "dr.second", **kw))
     d = r.json["data"]
     assert d["override"] == "physician at bedside"
     assert [c["name"] for c in d["criteria"] if not c["met"]] == ["aldrete", "observation",
@@ -430,7 +433,7 @@ def test_events_pro_rate_the_discharge_defaults(cli, sid, events, end, delivered
     before = summary_json(cli, sid)
     assert before["infusion_end"] == utc(end)
     assert before["infusion_end_estimated"] is True
-    r = ok(discharge(cli, sid, "--override", "timing checked", when=at("09:00")))
+    r = ok(discharge(cli, sid, "--override", "timing checked", "--cosign", "dr.second", when=at("09:00")))
     s = r.json["data"]["summary"]
     assert s["infusion_end"] == utc(end)
     assert s["infusion_end_estimated"] is False
@@ -449,15 +452,16 @@ def test_pause_does_not_move_the_observation_window(cli, db_path, sid):
     # the infusion still ends at 08:20 (start + duration); 08:45 is only 25 minutes after
     r = discharge(cli, sid, when=at("08:45"))
     assert_error(r, 1, json_out=True)
-    assert [d["name"] for d in r.json["error"]["details"]] == ["observation"]
+    assert [d["name"] for d in r.json["error"]["details"]] == ["observation", "accounted"]
     # 08:50 is 30 minutes after: discharged, with the paused 10 minutes not delivered
-    r = ok(discharge(cli, sid, when=at("08:50")))
+    r = ok(discharge(cli, sid, "--wasted-mg", "10", "--waste-witness", "rn.witness",
+                     when=at("08:50")))
     assert r.json["data"]["summary"]["delivered_mg"] == pytest.approx(30)
 
 
 def test_explicit_infusion_end_and_delivered_dose(cli, db_path, sid):
     r = ok(discharge(cli, sid, "--infusion-end", at("08:15"), "--delivered-mg", "36",
-                     when=at("08:50")))
+                     "--wasted-mg", "4", "--waste-witness", "rn.witness", when=at("08:50")))
     s = r.json["data"]["summary"]
     assert s["infusion_end"] == utc("08:15")
     assert s["delivered_mg"] == 36

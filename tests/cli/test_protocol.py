@@ -74,10 +74,10 @@ def test_protocol_override_by_environment(cli, proto_file, monkeypatch):
 
 
 def test_protocol_whole_number_accepted_for_a_decimal_key(cli, proto_file):
-    r = cli("--protocol", proto_file("[dose]\nmax_mg_per_kg = 2\n"), "protocol", "show", "--json")
+    r = cli("--protocol", proto_file("[dose]\nmax_mg_per_kg = 1\n"), "protocol", "show", "--json")
     assert r.exit_code == 0, r.stderr
     value = r.json["data"]["protocol"]["dose"]["max_mg_per_kg"]
-    assert value == 2.0 and isinstance(value, float)
+    assert value == 1.0 and isinstance(value, float)
 
 
 @pytest.mark.parametrize(("text", "named"), [

@@ -59,7 +59,11 @@ def test_discrepancy_is_flagged(cli, db_path):
     ledger.screen(cli, "D-1")
     sid = ledger.start(cli, "D-1", "LOT-C", "50", "06:00")
     r = ledger.discharge(cli, sid, "07:20")  # 10 mg drawn but neither given nor wasted
-    assert r.exit_code == 0
+    assert r.exit_code == 1 and r.json["error"]["details"][0]["name"] == "accounted"
+    # overridden (the pharmacy reconciles later): it closes, and the ledger flags it
+    r = ledger.discharge(cli, sid, "07:20", "--override", "vial sent to pharmacy for count",
+                         "--cosign", "dr.second")
+    assert r.exit_code == 0, r.stderr
     assert "neither administered nor wasted" in r.stderr
     data = cli("report", "controlled", "--json").json["data"]
     (e,) = data["sessions"]

@@ -58,18 +58,18 @@ def test_no_screening(cli, db_path):
 def test_needs_review_screening(cli, db_path):
     screened(cli, MRN, bp="165/95")
     before = counts(db_path)
-    details = assert_refused(start(cli, MRN), db_path, before, "session", ["review"])
+    details = assert_refused(start(cli, MRN), db_path, before, "session", ["needs-review"])
     assert "165/95" in details[0]["message"]
 
 
 def test_bp_at_hold(cli, db_path):
     screened(cli, MRN)
     before = counts(db_path)
-    details = assert_refused(start(cli, MRN, bp="170/95"), db_path, before, "session", ["bp"])
+    details = assert_refused(start(cli, MRN, bp="170/95"), db_path, before, "session", ["hold-bp"])
     assert "170/95" in details[0]["message"]
     # [160, 100] is reached by the diastolic alone
     before = counts(db_path)
-    assert_refused(start(cli, MRN, bp="150/100"), db_path, before, "session", ["bp"])
+    assert_refused(start(cli, MRN, bp="150/100"), db_path, before, "session", ["hold-bp"])
 
 
 def test_dose_above_max(cli, db_path):
@@ -87,15 +87,17 @@ def test_max_dose_itself_is_allowed(cli):
     assert d["rate_ml_per_h"] is None  # no --concentration
 
 
-def test_every_unmet_rule_in_one_line(cli, db_path):
+def test_every_unmet_rule_one_per_line(cli, db_path):
     screened(cli, MRN, bp="165/95")
     before = counts(db_path)
     r = start(cli, MRN, "--dose", "1.2", bp="170/95")
-    assert_refused(r, db_path, before, "session", ["review", "bp", "dose"])
-    assert r.stderr.count("\n") == 2  # the error line and one hint line
-    assert r.stderr.splitlines()[1].startswith("hint:") and "--override" in r.stderr
+    assert_refused(r, db_path, before, "session", ["needs-review", "hold-bp", "dose"])
+    lines = r.stderr.splitlines()
+    assert len(lines) == 5  # the error line, one line per rule, one hint line
+    assert lines[0] == "error: cannot start the infusion: 3 unmet rules"
+    assert lines[-1] == "hint: after clinician review, rerun with --override REASON --cosign NAME"
     detail = json.loads(last_audit(db_path)[4])
-    assert detail["rules"] == ["review", "bp", "dose"]
+    assert detail["rules"] == ["needs-review", "hold-bp", "dose"]
 
 
 def test_second_infusion_too_soon(cli, db_path):
@@ -111,7 +113,7 @@ def test_second_infusion_too_soon(cli, db_path):
     details = assert_refused(r, db_path, before, "session", ["interval"])
     assert "10.0 h" in details[0]["message"] and "24" in details[0]["message"]
 
-    r = ok(start(cli, MRN, "--override", "protocol deviation approved by Dr. B",
+    r = ok(start(cli, MRN, "--override", "protocol deviation approved by Dr. B", "--cosign", "dr.second",
                  when=at("08:00")))
     d = r.json["data"]
     assert d["override"] == "protocol deviation approved by Dr. B"
@@ -142,34 +144,34 @@ def test_expired_and_needs_review_are_both_listed(cli):
     r = cli("start-session", "E-1", "--bp", "120/80", "--hr", "70", "--json")
     assert r.exit_code == 1
     names = {d["name"] for d in r.json["error"]["details"]}
-    assert names == {"screening", "review"}
+    assert names == {"screening", "needs-review"}
     r = cli("start-session", "E-1", "--bp", "120/80", "--hr", "70", "--override",
-            "reviewed by Dr. A; rescreen booked", "--json")
+            "reviewed by Dr. A; rescreen booked", "--cosign", "dr.second", "--json")
     assert r.exit_code == 0
-    assert set(r.json["data"]["overridden"]) == {"screening", "review"}
+    assert set(r.json["data"]["overridden"]) == {"screening", "needs-review"}
 
 
 # -- --override ------------------------------------------------------------------------
 def test_override_proceeds_and_is_audited(cli, db_path):
     screened(cli, MRN, bp="165/95")
-    r = ok(start(cli, MRN, "--dose", "1.2", "--override", "reviewed by Dr. A", bp="170/95"))
+    r = ok(start(cli, MRN, "--dose", "1.2", "--override", "reviewed by Dr. A", "--cosign", "dr.second", bp="170/95"))
     d = r.json["data"]
     assert d["override"] == "reviewed by Dr. A"
-    assert d["overridden"] == ["review", "bp", "dose"]
+    assert d["overridden"] == ["needs-review", "hold-bp", "dose"]
     [(reason, overridden)] = query(db_path, "SELECT override, overridden FROM sessions")
     assert reason == "reviewed by Dr. A"
-    assert json.loads(overridden) == ["review", "bp", "dose"]
+    assert json.loads(overridden) == ["needs-review", "hold-bp", "dose"]
     # the start is audited together with its pre-infusion observation
     rows = query(db_path, "SELECT action, entity, detail FROM audit WHERE entity = 'session'")
     assert rows[-1][0] == "start"
-    assert json.loads(rows[-1][2])["overridden"] == ["review", "bp", "dose"]
+    assert json.loads(rows[-1][2])["overridden"] == ["needs-review", "hold-bp", "dose"]
     r = ok(cli("summary", d["session_id"]))
     assert "override" in r.stdout.lower() and "reviewed by Dr. A" in r.stdout
 
 
 def test_override_without_a_screening_needs_a_weight(cli, db_path):
     ok(cli("patient", "add", MRN, "--name", "Someone"))
-    r = ok(start(cli, MRN, "--weight", "70", "--override", "outside records reviewed"))
+    r = ok(start(cli, MRN, "--weight", "70", "--override", "outside records reviewed", "--cosign", "dr.second"))
     assert r.json["data"]["overridden"] == ["screening"]
     assert r.json["data"]["dose_mg"] == pytest.approx(35)
     assert summary_json(cli, r.json["data"]["session_id"])["screening"] is None
@@ -177,7 +179,7 @@ def test_override_without_a_screening_needs_a_weight(cli, db_path):
 
 def test_ineligible_is_never_overridable(cli, db_path):
     screened(cli, MRN, "--condition", "pregnancy")
-    for extra in ((), ("--override", "patient insists")):
+    for extra in ((), ("--override", "patient insists", "--cosign", "dr.second")):
         before = counts(db_path)
         r = start(cli, MRN, *extra)
         details = assert_refused(r, db_path, before, "session", ["screening"])
@@ -190,7 +192,7 @@ def test_ineligible_is_never_overridable(cli, db_path):
 def test_override_text_is_validated(cli, db_path):
     screened(cli, MRN, bp="165/95")
     before = counts(db_path)
-    assert_error(start(cli, MRN, "--override", "x" * 501, json_out=False), 2)
+    assert_error(start(cli, MRN, "--override", "x", "--cosign", "dr.second" * 501, json_out=False), 2)
     assert diff(before, counts(db_path)) == {}
 
 
@@ -207,7 +209,7 @@ def test_second_start_while_open_exits_3(cli, db_path, live):
     assert_error(r, 3, json_out=True)
     assert r.json["error"]["code"] == "open_session_exists"
     # even with an override: a state conflict is not a clinical rule
-    assert_error(start(cli, MRN, "--override", "double booking", json_out=False), 3)
+    assert_error(start(cli, MRN, "--override", "double booking", "--cosign", "dr.second", json_out=False), 3)
     unchanged(db_path, before)
 
 

@@ -143,7 +143,11 @@ def test_every_kind(cli, db_path, sid):
     assert s["infusion_end"] == utc("08:30")
     assert s["delivered_mg"] == pytest.approx(27.5)
 
-    r = ok(discharge(cli, sid, when=at("09:00")))
+    # 40 mg drawn, 27.5 given: the rest is wasted (accounted) before the discharge closes
+    r = discharge(cli, sid, when=at("09:00"))
+    assert r.exit_code == 1 and "12.5 mg drawn is neither given nor wasted" in r.stderr
+    r = ok(discharge(cli, sid, "--wasted-mg", "12.5", "--waste-witness", "rn.witness",
+                     when=at("09:00")))
     dis = r.json["data"]["summary"]
     assert dis["delivered_mg"] == pytest.approx(27.5)
     assert dis["infusion_end"] == utc("08:30")
