@@ -252,3 +252,167 @@ def test_negative_drawn_is_refused(cli, db_path):
             "--at", f"{DAY} 06:00")
     assert r.exit_code == 2
     assert query(db_path, "SELECT count(*) FROM sessions")[0][0] == 0
+
+
+# -- issue 13: overrides with a co-signer, dosing weight, soft and hard limits, holds -------
+COSIGN = ("--override", "reviewed with the attending at the chair", "--cosign", "dr.second")
+
+
+@pytest.mark.parametrize(("extra", "code"), [
+    (("--override", "ok", "--cosign", "dr.second"), "invalid_override"),
+    (("--override", "   o k    ", "--cosign", "dr.second"), "invalid_override"),
+    (("--override", "reviewed with the attending", "--cosign", "tester"), "invalid_cosign"),
+    (("--cosign", "dr.second"), "invalid_option"),
+    (("--weight", "0"), "out_of_range"),
+    (("--weight", "400"), "out_of_range"),
+])
+def test_bad_override_or_weight_exits_2_and_stores_nothing(cli, db_path, extra, code):
+    screened(cli, MRN, bp="165/95")
+    before = counts(db_path)
+    r = cli("--clinician", "tester", "start-session", MRN, "--bp", "130/80", "--hr", "70",
+            *extra, "--at", at("07:40"), "--json")
+    assert_error(r, 2, json_out=True)
+    assert r.json["error"]["code"] == code
+    unchanged(db_path, before)
+
+
+def test_an_override_ok_reason_says_why(cli, db_path):
+    screened(cli, MRN, bp="165/95")
+    r = start(cli, MRN, "--override", "ok", "--cosign", "dr.second", json_out=False)
+    assert r.exit_code == 2
+    assert r.stderr == "error: an override reason must say why (at least 10 characters)\n"
+
+
+def test_an_override_without_a_cosigner_is_refused_and_audited(cli, db_path):
+    screened(cli, MRN, bp="165/95")
+    before = counts(db_path)
+    r = start(cli, MRN, "--override", "reviewed with the attending")
+    assert_refused(r, db_path, before, "session", ["needs-review"])
+    assert r.stderr.splitlines()[0] == (
+        "error: cannot start the infusion: an override needs a second clinician: --cosign NAME")
+    detail = json.loads(last_audit(db_path)[4])
+    assert detail == {"rules": ["needs-review"], "override_offered": True, "cosign_offered": False}
+
+
+def test_a_cosigned_override_is_stored_shown_and_audited(cli, db_path):
+    screened(cli, MRN, bp="165/95")
+    d = ok(start(cli, MRN, *COSIGN)).json["data"]
+    assert (d["override"], d["cosign"], d["overridden"]) == (
+        "reviewed with the attending at the chair", "dr.second", ["needs-review"])
+    assert query(db_path, "SELECT override, cosign, overridden FROM sessions") == [
+        ("reviewed with the attending at the chair", "dr.second", '["needs-review"]')]
+    (detail,) = query(db_path, "SELECT detail FROM audit WHERE action = 'start'")
+    assert json.loads(detail[0])["cosign"] == "dr.second"
+    screened(cli, OTHER, bp="165/95")
+    text = ok(start(cli, OTHER, *COSIGN, json_out=False)).stdout
+    assert "OVERRIDE of needs-review (co-signed by dr.second)" in text
+
+
+def test_cosign_can_be_switched_off_by_the_protocol(cli, db_path, tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text("[overrides]\ncosign = false\n")
+    screened(cli, MRN, bp="165/95")
+    r = ok(cli("--protocol", f, "start-session", MRN, "--bp", "130/80", "--hr", "70", "--override",
+               "reviewed with the attending", "--at", at("07:40"), "--json"))
+    assert (r.json["data"]["cosign"], r.json["data"]["overridden"]) == (None, ["needs-review"])
+
+
+def test_result_keys_of_the_dose_plan(cli):
+    screened(cli, MRN, "--height", "170")
+    d = ok(start(cli, MRN, "--concentration", "10")).json["data"]
+    assert {"weight_kg", "dosing_weight_kg", "weight_basis", "bmi", "volume_ml", "chair",
+            "override", "cosign", "overridden"} <= set(d)
+    # the check vector: 80 kg x 0.5 mg/kg over 40 min = 40 mg, 60 mg/h, 6 mL/h, 4 mL to draw
+    assert (d["weight_kg"], d["dosing_weight_kg"], d["weight_basis"], d["bmi"]) == (
+        80, 80, "actual", 27.7)
+    assert (d["dose_mg"], d["rate_mg_per_h"], d["rate_ml_per_h"], d["volume_ml"]) == (
+        pytest.approx(40), pytest.approx(60), pytest.approx(6), pytest.approx(4))
+
+
+def test_pounds_typed_as_kilograms_are_refused(cli, db_path):
+    screened(cli, MRN, weight=86)
+    before = counts(db_path)
+    r = start(cli, MRN, "--weight", "190")
+    (d,) = assert_refused(r, db_path, before, "session", ["weight-change"])
+    assert d["message"] == ("weight 190 kg differs from the screening weight 86 kg by 121% "
+                            "(limit 10%): check the units (kg)")
+    assert d["overridable"] is True
+    ok(start(cli, MRN, "--weight", "90"))  # within 10 %: fine
+
+
+def test_ideal_body_weight_basis_from_the_protocol(cli, tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text('[dose]\nweight_basis = "ideal"\n')
+    ok(cli("screen", MRN, "--name", "Tall Man", "--sex", "M", "--weight", "120", "--height", "170",
+           "--bp", "128/82", "--hr", "72", "--at", at("07:00")))
+    d = ok(cli("--protocol", f, "start-session", MRN, "--bp", "130/80", "--hr", "70",
+               "--at", at("07:40"), "--json")).json["data"]
+    assert (d["weight_basis"], d["dosing_weight_kg"], d["bmi"]) == ("ideal", 65.9, 41.5)
+    assert d["dose_mg"] == pytest.approx(0.5 * 65.937, abs=0.01)
+    text = ok(cli("--protocol", f, "summary", d["session_id"])).stdout
+    assert "40 min" in text
+
+
+def test_ideal_basis_without_a_height_warns_and_uses_the_actual_weight(cli, tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text('[dose]\nweight_basis = "ideal"\n')
+    screened(cli, MRN)
+    r = ok(cli("--protocol", f, "start-session", MRN, "--bp", "130/80", "--hr", "70",
+               "--at", at("07:40"), "--json"))
+    assert r.json["data"]["weight_basis"] == "actual"
+    assert "warning: dosed on the actual weight: no height on the screening" in r.stderr
+
+
+@pytest.mark.parametrize(("extra", "rules"), [
+    (("--dose", "1.0"), []),
+    (("--dose", "1.01"), ["dose"]),
+    (("--dose", "1.5", *COSIGN), []),
+    (("--dose", "1.51", *COSIGN), ["dose-hard-limit"]),
+])
+def test_dose_exactly_at_each_limit_is_allowed(cli, db_path, extra, rules):
+    screened(cli, MRN)
+    before = counts(db_path)
+    r = start(cli, MRN, *extra)
+    if rules:
+        assert_refused(r, db_path, before, "session", rules)
+    else:
+        ok(r)
+
+
+def test_the_hard_limit_in_mg(cli, db_path):
+    screened(cli, OTHER, weight=100)
+    ok(start(cli, OTHER, "--dose", "1.5", *COSIGN))  # 150 mg: at the limit
+    screened(cli, MRN, weight=100.01)
+    before = counts(db_path)
+    r = start(cli, MRN, "--dose", "1.5", *COSIGN)  # 150.015 mg
+    assert_refused(r, db_path, before, "session", ["dose-hard-limit"])
+    assert "(not overridable)" in r.stderr and "hint:" not in r.stderr
+
+
+def test_the_issues_ten_fold_dose_is_never_started(cli, db_path):
+    # --dose 5 --weight 176 --override ok: 880 mg
+    screened(cli, MRN, weight=176)
+    before = counts(db_path)
+    r = start(cli, MRN, "--dose", "5", "--weight", "176", *COSIGN)
+    assert_refused(r, db_path, before, "session", ["dose-hard-limit"])
+    assert "hint:" not in r.stderr
+
+
+@pytest.mark.parametrize(("bp", "hr", "spo2", "rules"), [
+    ("160/90", 70, None, ["hold-bp"]), ("159/99", 70, None, []),
+    ("90/60", 70, None, []), ("89/60", 70, None, ["hold-sbp-low"]),
+    ("130/80", 50, None, []), ("130/80", 49, None, ["hold-hr"]),
+    ("130/80", 109, None, []), ("130/80", 110, None, ["hold-hr"]),
+    ("130/80", 70, 92, []), ("130/80", 70, 91, ["hold-spo2"]),
+    ("130/80", 135, 85, ["hold-hr", "hold-spo2"]),
+])
+def test_a_bp_hr_spo2_exactly_at_each_hold(cli, db_path, bp, hr, spo2, rules):
+    screened(cli, MRN)
+    before = counts(db_path)
+    extra = ("--spo2", spo2) if spo2 is not None else ()
+    r = start(cli, MRN, *extra, bp=bp, hr=hr)
+    if rules:
+        details = assert_refused(r, db_path, before, "session", rules)
+        assert all(d["overridable"] for d in details)
+    else:
+        ok(r)

@@ -36,7 +36,9 @@ def course(cli):
         if day == DAYS[0]:
             alert = ok(cli("log-vitals", sid, "--bp", "185/115", "--hr", "88", "--at",
                            _at(day, "08:20"), "--json")).json["data"]
-            assert {a["level"] for a in alert["alerts"]} == {"critical"}
+            assert {a["parameter"]: a["level"] for a in alert["alerts"]} == {
+                "sbp": "critical", "dbp": "critical", "sbp_rise": "critical",
+                "dbp_rise": "warning"}  # 185/115 after a pre-infusion 124/80
             kept = ok(cli("log-vitals", sid, "--bp", "132/84", "--at", _at(day, "08:25"),
                           "--json")).json["data"]
             event = ok(cli("log-event", sid, "medication", "--detail", "ondansetron 4 mg IV",
