@@ -91,7 +91,7 @@ class DischargeDecision:
 
     def ledger_warning(self) -> str | None:
         """What the controlled-substance ledger will flag, said at discharge."""
-        if self.unaccounted_mg <= ledger.TOLERANCE_MG:
+        if self.unaccounted_mg == 0:  # kept amounts (0.1 mg): exact
             return None
         return (f"{self.unaccounted_mg:.1f} mg drawn for session {self.session.session_id} is "
                 "neither administered nor wasted: the controlled-substance ledger will flag it")
@@ -111,7 +111,8 @@ def decide(form: DischargeForm, session: SessionRef, events: list[infusion.Event
     --delivered-mg), and every discharge criterion, the observation counted from the end."""
     check_times(session, form)
     course = infusion_course(session, events, form)
-    delivered = form.delivered_mg if form.delivered_mg is not None else course.delivered_mg
+    delivered = (form.delivered_mg if form.delivered_mg is not None
+                 else ledger.mg(course.delivered_mg))
     unaccounted = ledger.check_amounts(session.drawn_mg, delivered, form.wasted_mg)
     crit = rules.criteria(
         aldrete=form.aldrete, minutes_since_end=(form.when - course.end_at).total_seconds() / 60,

@@ -106,7 +106,7 @@ def decide(form: StartForm, ctx: StartContext, protocol: Protocol, *, tz: tzinfo
     if kg is None:
         raise Invalid("--weight is needed: no screening weight on record", code=Code.MISSING_VALUE)
     plan = infusion.plan(kg, form.mg_per_kg, form.duration_min, form.concentration)
-    drawn = form.drawn_mg if form.drawn_mg is not None else plan.dose_mg
+    drawn = form.drawn_mg if form.drawn_mg is not None else ledger.mg(plan.dose_mg)
     ledger.check_drawn(drawn, plan.dose_mg)
     state = infusion.ScreeningState(sc.decision, sc.valid_until, sc.reasons) if sc else None
     unmet = infusion.start_rules(

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, overload
 
 from ketacli.clock import to_utc_iso
-from ketacli.domain import infusion, monitoring
+from ketacli.domain import infusion, ledger, monitoring
 
 VITALS = ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas", "dissociation")
 
@@ -87,7 +87,7 @@ def _course(s: dict[str, Any], events: list[dict[str, Any]], dis: dict[str, Any]
         "ended_by": course.ended_by,
         "stopped_early": course.stopped_early,
         "ended_paused": course.ended_paused,
-        "delivered_mg": dis["delivered_mg"] if dis else round(course.delivered_mg, 3),
+        "delivered_mg": dis["delivered_mg"] if dis else ledger.mg(course.delivered_mg),
     }
 
 
