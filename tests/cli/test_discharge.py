@@ -536,6 +536,48 @@ def test_explicit_infusion_end_and_delivered_dose(cli, db_path, sid):
 
 
 # -- controlled substance and the monitoring record ------------------------------------
+def test_amounts_are_kept_to_a_tenth_and_the_shown_arithmetic_balances(cli, db_path):
+    # 124.5 kg x 0.5 mg/kg = 62.25 mg, kept (and shown) as 62.3 mg delivered of 100 drawn
+    ledger.screen(cli, "R-1", weight="124.5")
+    sid = ledger.start(cli, "R-1", "LOT-R", "100", "06:00")
+    # shown half up as kept, in the dose line and the delivered amount alike
+    assert "124.5 kg = 62.3 mg over 40 min" in panel_text(ok(cli("summary", sid)).stdout)
+    assert "62.3 mg by the pump's end 06:40" in panel_text(ok(cli("summary", sid)).stdout)
+    r = ledger.discharge(cli, sid, "07:20", "--wasted-mg", "37.7", "--waste-witness", "rn.second")
+    assert r.exit_code == 0, r.stderr
+    assert "neither administered nor wasted" not in r.stderr
+    assert query(db_path, "SELECT drawn_mg, delivered_mg, wasted_mg FROM sessions "
+                          "JOIN discharges ON discharges.session_id = sessions.id") == [
+        (100.0, 62.3, 37.7)]
+    assert "delivered 62.3 mg; wasted 37.7 mg" in panel_text(ok(cli("summary", sid)).stdout)
+
+
+@pytest.mark.parametrize(("drawn", "extra", "kept"), [
+    ("50", ["--wasted-mg", "10.04"], (50.0, 40.0, 10.0)),  # over by 0.04 mg: rounds away
+    ("50.05", ["--delivered-mg", "40.05", "--wasted-mg", "10"], (50.1, 40.1, 10.0)),  # half up
+    ("49.96", ["--wasted-mg", "10"], (50.0, 40.0, 10.0)),
+])
+def test_amounts_are_stored_rounded_half_up(cli, db_path, drawn, extra, kept):
+    ledger.screen(cli, "R-2")
+    sid = ledger.start(cli, "R-2", "LOT-R", drawn, "06:00")
+    r = ledger.discharge(cli, sid, "07:20", *extra, "--waste-witness", "rn.second")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == ""  # balanced: no ledger warning
+    assert query(db_path, "SELECT drawn_mg, delivered_mg, wasted_mg FROM sessions "
+                          "JOIN discharges ON discharges.session_id = sessions.id") == [kept]
+
+
+def test_waste_over_the_drawn_amount_by_a_tenth_exits_2(cli, db_path):
+    ledger.screen(cli, "R-3")
+    sid = ledger.start(cli, "R-3", "LOT-R", "50", "06:00")
+    before = counts(db_path)
+    r = ledger.discharge(cli, sid, "07:20", "--wasted-mg", "10.1", "--waste-witness", "rn.second")
+    assert r.exit_code == 2 and r.json["error"]["code"] == "amounts_exceed_drawn"
+    assert r.stderr.splitlines()[0] == (
+        "error: delivered 40.0 mg + wasted 10.1 mg exceed the 50.0 mg drawn")
+    assert diff(before, counts(db_path)) == {}
+
+
 def test_waste_with_witness_is_recorded(cli, db_path):
     screened(cli, MRN)
     sid = ok(start(cli, MRN, "--drawn-mg", "50", "--lot", "L-9")).json["data"]["session_id"]
