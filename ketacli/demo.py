@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from ketacli.domain import discharge as dis_rules
-from ketacli.domain import infusion, scales, screening, vitals
+from ketacli.domain import infusion, ledger, scales, screening, vitals
 
 FIRST = ("Alex", "Bailey", "Casey", "Dana", "Eden", "Frankie", "Gray", "Harper", "Indy", "Jordan",
          "Kai", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Riley", "Sage", "Taylor",
@@ -390,8 +390,8 @@ class Clinic:
             "alerts": dumps([a.as_dict() for a in vitals.alerts(
                 {"sbp": dis_s, "dbp": dis_d, "hr": dis_hr}, p.alerts)]), "note": None,
         })
-        delivered = course.delivered_mg
-        wasted = round(drawn - delivered, 3)
+        delivered = ledger.mg(course.delivered_mg)  # amounts kept to 0.1 mg, as the commands keep them
+        wasted = ledger.mg(drawn - delivered)
         if rng.random() < 0.01:
             wasted = 0.0  # waste never recorded: the ledger shows a discrepancy
         crit = dis_rules.criteria(dis_rules.Readiness(

@@ -104,6 +104,13 @@ def discharge(cli, session, *extra, aldrete: int | None = 10, bp: str = "128/80"
     return _invoke(cli, args, when, json_out, extra)
 
 
+def panel_text(stdout: str) -> str:
+    """A Rich panel's text with its borders removed and wrapped lines joined by a space, so
+    a sentence can be found wherever the 80 columns broke it."""
+    lines = (line.strip().strip("│╭╮╰╯─").strip() for line in stdout.splitlines())
+    return " ".join(line for line in lines if line)
+
+
 def summary_json(cli, session) -> dict:
     return ok(cli("summary", session, "--json")).json["data"]
 

@@ -40,10 +40,15 @@ def check_after_start(session: SessionRef, when: datetime) -> None:
         raise Invalid("--at is before the infusion started", code=Code.BEFORE_START)
 
 
+def course(session: SessionRef, events: list[infusion.Event]) -> infusion.Course:
+    """The open session's infusion as its pump has run it so far."""
+    return infusion.course(session.started_at, session.dose_mg, session.rate_mg_per_h, events)
+
+
 def phase(session: SessionRef, events: list[infusion.Event], when: datetime) -> str:
-    """`intra` up to the infusion's end, `post` after it."""
-    end = infusion.default_end(session.started_at, session.duration_min, events)
-    return "intra" if when <= end else "post"
+    """`intra` up to the pump's end (pauses and rate changes move it later; a pause not
+    yet resumed has not ended it), `post` after it."""
+    return course(session, events).phase_at(when, may_resume=True)
 
 
 def observation(form: VitalsForm, session: SessionRef, events: list[infusion.Event],

@@ -92,7 +92,7 @@ def _vitals(r: Readiness, protocol: Protocol) -> list[Criterion]:
 
 
 def _accounted(r: Readiness) -> Criterion:
-    if r.unaccounted_mg > 0.05:  # amounts are kept to 0.1 mg
+    if r.unaccounted_mg > 0:  # kept to 0.1 mg (ledger.mg), so any rest is 0.1 mg or more
         mg = _amount(r.unaccounted_mg)
         return Criterion("accounted", False, f"{mg} mg drawn is neither given nor wasted: "
                                              f"add --wasted-mg {mg} --waste-witness NAME")

@@ -28,6 +28,18 @@ def check_times(session: SessionRef, form: DischargeForm) -> None:
                       code=Code.TIME_ORDER)
 
 
+def infusion_course(session: SessionRef, events: list[infusion.Event],
+                    form: DischargeForm) -> infusion.Course:
+    """The pump's course to --infusion-end if given (events after it do not count), else
+    to the pump's own end; a pump that would still be running at the discharge ends then."""
+    course = infusion.course(session.started_at, session.dose_mg, session.rate_mg_per_h,
+                             events, end_at=form.infusion_end)
+    if form.infusion_end is None and course.end_at > form.when:
+        course = infusion.course(session.started_at, session.dose_mg, session.rate_mg_per_h,
+                                 events, end_at=form.when)
+    return course
+
+
 @dataclass(frozen=True)
 class DischargeDecision:
     form: DischargeForm
@@ -83,7 +95,7 @@ class DischargeDecision:
 
     def ledger_warning(self) -> str | None:
         """What the controlled-substance ledger will flag, said at discharge."""
-        if self.unaccounted_mg <= ledger.TOLERANCE_MG:
+        if self.unaccounted_mg == 0:  # kept amounts (0.1 mg): exact
             return None
         return (f"{self.unaccounted_mg:.1f} mg drawn for session {self.session.session_id} is "
                 "neither administered nor wasted: the controlled-substance ledger will flag it")
@@ -100,14 +112,12 @@ class DischargeDecision:
 def decide(form: DischargeForm, session: SessionRef, events: list[infusion.Event],
            protocol: Protocol,
            *, tz: tzinfo, clinician: str, now: datetime, schedule: bool) -> DischargeDecision:
-    """The infusion's end (the stop event, else start + duration, capped at the discharge;
-    or --infusion-end), the delivered dose pro-rated for pauses, rate changes and a stop
-    (or --delivered-mg), and every discharge criterion."""
+    """The infusion's course (`infusion_course`), the delivered dose (what the pump ran, or
+    --delivered-mg), and every discharge criterion, the observation counted from the end."""
     check_times(session, form)
-    course = infusion.course_to_default_end(
-        session.started_at, session.dose_mg, session.rate_mg_per_h, session.duration_min,
-        events, end_at=form.infusion_end, not_after=form.when)
-    delivered = form.delivered_mg if form.delivered_mg is not None else course.delivered_mg
+    course = infusion_course(session, events, form)
+    delivered = (form.delivered_mg if form.delivered_mg is not None
+                 else ledger.mg(course.delivered_mg))
     unaccounted = ledger.check_amounts(session.drawn_mg, delivered, form.wasted_mg)
     crit = rules.criteria(rules.Readiness(
         aldrete=form.aldrete, minutes_since_end=(form.when - course.end_at).total_seconds() / 60,

@@ -171,9 +171,9 @@ class StartForm:
             "--duration", *infusion.DURATION_MIN)
         validate.number(weight, "--weight", *infusion.WEIGHT_KG)
         validate.number(concentration, "--concentration", *infusion.CONCENTRATION_MG_PER_ML)
-        validate.number(drawn_mg, "--drawn-mg", 0.1, infusion.AMOUNT_MG[1])
+        drawn = ledger.mg(validate.number(drawn_mg, "--drawn-mg", 0.1, infusion.AMOUNT_MG[1]))
         return cls(mrn, when, sbp, dbp, hr, spo2, mg_per_kg, minutes, weight, concentration,
-                   drawn_mg, validate.lot(lot), validate.free_text(site, "--site", max_len=80),
+                   drawn, validate.lot(lot), validate.free_text(site, "--site", max_len=80),
                    override)
 
 
@@ -298,15 +298,16 @@ class DischargeForm:
         how = dis_rules.transport(transport)
         escort = validate.free_text(escort, "--escort", max_len=120)
         effects = tuple(dict.fromkeys(dis_rules.side_effect(v) for v in side_effect or []))
-        validate.number(delivered_mg, "--delivered-mg", *infusion.AMOUNT_MG)
-        wasted = validate.number(wasted_mg, "--wasted-mg", *infusion.AMOUNT_MG) or 0.0
+        # controlled-substance amounts are kept to 0.1 mg (ledger.mg), then compared
+        delivered = ledger.mg(validate.number(delivered_mg, "--delivered-mg", *infusion.AMOUNT_MG))
+        wasted = ledger.mg(validate.number(wasted_mg, "--wasted-mg", *infusion.AMOUNT_MG) or 0.0)
         witness = validate.free_text(waste_witness, "--waste-witness", max_len=120)
         ledger.check_waste_witness(wasted, witness, clinician)
         note = validate.free_text(note, "--note", multiline=True)
         when = parse_at(at, tz)
         end = parse_at(infusion_end, tz, option="--infusion-end") if infusion_end else None
         return cls(score, tuple(items) if items else None, sbp, dbp, hr, spo2, how, escort,
-                   effects, delivered_mg, wasted, witness, override, note, when, end)
+                   effects, delivered, wasted, witness, override, note, when, end)
 
 
 @dataclass(frozen=True)

@@ -44,75 +44,136 @@ class Event:
     rate_mg_per_h: float | None = None
 
 
+# The pump model (docs/cli-contract.md, `discharge`): a pump delivers the planned dose; a
+# pause stops it and a rate change changes its rate, so both move the end later. The
+# infusion ends when the planned dose has been delivered, at a `stop` if that comes first,
+# or at a pause never resumed; an explicit end (discharge --infusion-end) before that cuts
+# it short, and events after an explicit end do not count.
+PUMP_EVENTS = ("pause", "resume", "rate-change", "stop")
+BY_DOSE, BY_STOP, BY_PAUSE, BY_END = "dose", "stop", "pause", "end"
+# Stored times are whole seconds: an explicit end this close to the pump's end is that end.
+SAME_INSTANT = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The pump at one rate from `start` to `end` (0 mg/h while paused)."""
+
+    start: datetime
+    end: datetime
+    rate_mg_per_h: float
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+    @property
+    def mg(self) -> float:
+        return self.rate_mg_per_h * self.minutes / 60
+
+
 @dataclass(frozen=True)
 class Course:
+    """The infusion as the pump ran it: segments from the start to `end_at`, and why it
+    ended (`ended_by`: dose, stop, pause never resumed, or an explicit end)."""
+
+    start_at: datetime
     end_at: datetime
     delivered_mg: float
-    paused_min: float
-    stopped_early: bool
+    ended_by: str
+    segments: tuple[Segment, ...]
+
+    @property
+    def paused_min(self) -> float:
+        return sum(s.minutes for s in self.segments if s.rate_mg_per_h == 0)
+
+    @property
+    def stopped_early(self) -> bool:
+        """Only a `stop` event stops an infusion early."""
+        return self.ended_by == BY_STOP
+
+    @property
+    def ended_paused(self) -> bool:
+        return self.ended_by == BY_PAUSE
+
+    def phase_at(self, t: datetime, *, may_resume: bool = False) -> str:
+        """`pre` before the start, `intra` up to the end, `post` after it. On an open
+        session a pause not yet resumed has not ended the infusion (`may_resume`)."""
+        if t < self.start_at:
+            return "pre"
+        if t <= self.end_at or (may_resume and self.ended_paused):
+            return "intra"
+        return "post"
 
 
 def course(start_at: datetime, dose_mg: float, rate_mg_per_h: float, events: list[Event],
            end_at: datetime | None = None) -> Course:
-    """Delivered dose and end time, integrating the rate over time.
+    """The infusion's course from its start, planned dose, programmed rate and events
+    (any order; events before the start, after `end_at`, or not pump events are ignored).
 
-    Pauses deliver nothing; a rate change changes the rate; a `stop` event ends the
-    infusion early. Without an explicit end, the infusion runs until the planned
-    dose is delivered. The delivered dose never exceeds the planned dose.
-    """
-    stop = next((e.at for e in sorted(events, key=lambda e: e.at) if e.kind == "stop"), None)
-    explicit_end = end_at or stop
-    t = start_at
-    rate = rate_mg_per_h
-    running = True
-    delivered = 0.0
-    paused = 0.0
-    for ev in sorted(events, key=lambda e: e.at):
-        if ev.at < start_at or ev.kind not in ("pause", "resume", "rate-change", "stop"):
-            continue
-        seg_end = min(ev.at, explicit_end) if explicit_end else ev.at
-        done, t_full = _advance(t, seg_end, rate if running else 0.0, dose_mg - delivered)
-        if t_full is not None and explicit_end is None:
-            return Course(t_full, dose_mg, paused, False)
-        delivered += done
-        if not running:
-            paused += (seg_end - t).total_seconds() / 60
-        t = seg_end
-        if explicit_end and ev.at >= explicit_end:
-            break
-        if ev.kind == "pause":
-            running = False
+    Without `end_at` the infusion ends where the pump ends it. With `end_at` (an explicit
+    end) it ends then: before the pump's end, it delivered what ran until then; after it,
+    what the pump delivered (never more than the dose)."""
+    pump = sorted((e for e in events if e.kind in PUMP_EVENTS and e.at >= start_at
+                   and (end_at is None or e.at <= end_at)), key=lambda e: e.at)
+    segments, pump_end, ended_by = _run(start_at, dose_mg, rate_mg_per_h, pump)
+    end = pump_end
+    if end_at is not None and end_at < pump_end - SAME_INSTANT:
+        segments, end, ended_by = _cut(segments, end_at), end_at, BY_END
+    elif end_at is not None:
+        if ended_by == BY_PAUSE and end_at > pump_end:
+            _append(segments, Segment(pump_end, end_at, 0.0))  # still paused until then
+        end = end_at
+    delivered = dose_mg if ended_by == BY_DOSE else min(dose_mg, sum(s.mg for s in segments))
+    return Course(start_at, end, delivered, ended_by, tuple(segments))
+
+
+def _run(start_at: datetime, dose_mg: float, rate: float,
+         events: list[Event]) -> tuple[list[Segment], datetime, str]:
+    """The pump's segments, its end and why it ended, from events in time order."""
+    segments: list[Segment] = []
+    t, running, left = start_at, True, dose_mg
+    paused_at = start_at
+    for ev in events:
+        now = rate if running else 0.0
+        if now > 0 and left <= now * _hours(t, ev.at) + 1e-9:
+            break  # the dose ran out before this event
+        if ev.at > t:
+            _append(segments, Segment(t, ev.at, now))
+            left -= now * _hours(t, ev.at)
+        t = ev.at
+        if ev.kind == "stop":
+            return segments, t, BY_STOP
+        if ev.kind == "pause" and running:
+            running, paused_at = False, t
         elif ev.kind == "resume":
             running = True
         elif ev.kind == "rate-change" and ev.rate_mg_per_h:
-            rate = ev.rate_mg_per_h
-        elif ev.kind == "stop":
-            break
-    if explicit_end is not None:
-        if explicit_end > t:
-            done, _ = _advance(t, explicit_end, rate if running else 0.0, dose_mg - delivered)
-            delivered += done
-            if not running:
-                paused += (explicit_end - t).total_seconds() / 60
-        full = delivered >= dose_mg - 1e-6
-        return Course(explicit_end, min(delivered, dose_mg), paused, not full)
-    if not running:
-        # paused and never resumed: the infusion ended at the pause
-        return Course(t, delivered, paused, True)
-    remaining_h = (dose_mg - delivered) / rate
-    return Course(t + timedelta(hours=remaining_h), dose_mg, paused, False)
+            rate = ev.rate_mg_per_h  # while paused: the rate the pump resumes at
+    if not running:  # paused and never resumed: the infusion ended at the pause
+        return [s for s in segments if s.start < paused_at], paused_at, BY_PAUSE
+    end = t + timedelta(hours=max(left, 0.0) / rate)
+    if end > t:
+        _append(segments, Segment(t, end, rate))
+    return segments, end, BY_DOSE
 
 
-def _advance(t0: datetime, t1: datetime, rate: float,
-             remaining: float) -> tuple[float, datetime | None]:
-    """mg delivered from t0 to t1 at `rate`, and the time the remaining dose ran out (if it did)."""
-    if t1 <= t0 or rate <= 0:
-        return 0.0, None
-    hours = (t1 - t0).total_seconds() / 3600
-    mg = rate * hours
-    if mg >= remaining:
-        return remaining, t0 + timedelta(hours=remaining / rate)
-    return mg, None
+def _append(segments: list[Segment], seg: Segment) -> None:
+    """Add a segment, joined to the last one when the rate did not change."""
+    last = segments[-1] if segments else None
+    if last is not None and last.end == seg.start and last.rate_mg_per_h == seg.rate_mg_per_h:
+        segments[-1] = Segment(last.start, seg.end, seg.rate_mg_per_h)
+    else:
+        segments.append(seg)
+
+
+def _cut(segments: list[Segment], end: datetime) -> list[Segment]:
+    return [Segment(s.start, min(s.end, end), s.rate_mg_per_h)
+            for s in segments if s.start < end]
+
+
+def _hours(t0: datetime, t1: datetime) -> float:
+    return (t1 - t0).total_seconds() / 3600
 
 
 def minutes_between(start: datetime, at: datetime) -> float:
@@ -157,24 +218,3 @@ def event_conflict(events: list[Event], kind: str, at: datetime) -> tuple[str, s
     if kind in ("stop", "rate-change") and state == "stopped":
         return "event_state", "the infusion was already stopped"
     return None
-
-
-def default_end(start_at: datetime, duration_min: float, events: list[Event]) -> datetime:
-    """When the infusion ended unless told otherwise (the contract's default): the `stop`
-    event, else start + the planned duration. Pauses do not extend it; they reduce the
-    delivered dose instead (see `course` with this end)."""
-    stop = min((e.at for e in events if e.kind == "stop" and e.at >= start_at), default=None)
-    return stop or start_at + timedelta(minutes=duration_min)
-
-
-def course_to_default_end(start_at: datetime, dose_mg: float, rate_mg_per_h: float,
-                          duration_min: float, events: list[Event],
-                          end_at: datetime | None = None,
-                          not_after: datetime | None = None) -> Course:
-    """The course up to the given end, else the default end (capped at `not_after`, e.g.
-    a discharge before the planned end): delivered mg pro-rated for pauses, rate changes
-    and an early stop."""
-    end = end_at or default_end(start_at, duration_min, events)
-    if end_at is None and not_after is not None and end > not_after:
-        end = not_after
-    return course(start_at, dose_mg, rate_mg_per_h, events, end)

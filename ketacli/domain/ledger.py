@@ -1,25 +1,50 @@
 """The controlled-substance ledger: per-session accounting and per-lot totals.
 
 Every milligram drawn is either administered or wasted (with a witness); on a
-closed session, drawn - administered - wasted != 0 is a discrepancy.
+closed session, drawn - administered - wasted != 0 is a discrepancy. Amounts are kept
+to 0.1 mg (`mg`), and every comparison is made on the kept amounts, so the arithmetic a
+clinician sees always balances.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Any, cast
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, overload
 
 from ketacli.errors import Code, Invalid
 
-TOLERANCE_MG = 0.05  # amounts are recorded to 0.1 mg
+STEP = Decimal("0.1")
+
+
+def _kept(value: float) -> Decimal:
+    """The amount as kept, exactly: half up to 0.1 mg. The float is first read to 1e-9 mg,
+    so a computed 62.24999999999999 is the 62.25 it stands for (kept as 62.3)."""
+    return Decimal(f"{value:.9f}").quantize(STEP, rounding=ROUND_HALF_UP)
+
+
+@overload
+def mg(value: float) -> float: ...
+@overload
+def mg(value: None) -> None: ...
+def mg(value: float | None) -> float | None:
+    """A controlled-substance amount as stored: rounded half up to 0.1 mg (62.25 -> 62.3,
+    10.04 -> 10.0)."""
+    return None if value is None else float(_kept(value)) + 0.0  # never -0.0
+
+
+def _balance(drawn: float, *spent: float) -> Decimal:
+    """drawn - spent, in kept amounts."""
+    return _kept(drawn) - sum((_kept(x) for x in spent), Decimal(0))
 
 
 def entry(row: dict[str, Any]) -> dict[str, Any]:
     closed = row["discharged_at"] is not None
-    drawn = row["drawn_mg"]
-    given = row["delivered_mg"]
-    wasted = row["wasted_mg"] if closed else None
-    unaccounted = round(drawn - given - wasted, 3) + 0.0 if closed else None  # never -0.0
+    drawn = mg(row["drawn_mg"])
+    given = mg(row["delivered_mg"])
+    wasted = mg(row["wasted_mg"]) if closed else None
+    unaccounted = (float(_balance(row["drawn_mg"], row["delivered_mg"], row["wasted_mg"])) + 0.0
+                   if closed else None)
     return {
         "session_id": row["session_id"],
         "date": row["started_at"],
@@ -32,38 +57,39 @@ def entry(row: dict[str, Any]) -> dict[str, Any]:
         "clinician": row["clinician"],
         "status": "closed" if closed else "open",
         "unaccounted_mg": unaccounted,
-        "discrepancy": bool(closed and abs(cast(float, unaccounted)) > TOLERANCE_MG),
+        "discrepancy": bool(closed and unaccounted != 0),
     }
 
 
 def totals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per lot: sessions, open ones, and the sums of the kept amounts (closed sessions only,
+    but for drawn)."""
     by_lot: dict[str, dict[str, Any]] = {}
+    amounts = ("drawn_mg", "administered_mg", "wasted_mg", "unaccounted_mg")
     for e in entries:
         lot = e["lot"] or "(no lot)"
-        t = by_lot.setdefault(lot, {"lot": lot, "sessions": 0, "open": 0, "drawn_mg": 0.0,
-                                    "administered_mg": 0.0, "wasted_mg": 0.0,
-                                    "unaccounted_mg": 0.0, "discrepancies": 0})
+        t = by_lot.setdefault(lot, {"lot": lot, "sessions": 0, "open": 0,
+                                    **{k: Decimal(0) for k in amounts}, "discrepancies": 0})
         t["sessions"] += 1
-        t["drawn_mg"] += e["drawn_mg"]
+        t["drawn_mg"] += _kept(e["drawn_mg"])
         if e["status"] == "open":
             t["open"] += 1
             continue
-        t["administered_mg"] += e["administered_mg"]
-        t["wasted_mg"] += e["wasted_mg"]
-        t["unaccounted_mg"] += e["unaccounted_mg"]
+        for k in amounts[1:]:
+            t[k] += _kept(e[k])
         t["discrepancies"] += e["discrepancy"]
     for t in by_lot.values():
-        for k in ("drawn_mg", "administered_mg", "wasted_mg", "unaccounted_mg"):
-            t[k] = round(t[k], 3) + 0.0
+        for k in amounts:
+            t[k] = float(t[k]) + 0.0
     return sorted(by_lot.values(), key=lambda t: t["lot"])
 
 
 def check_drawn(drawn_mg: float, dose_mg: float) -> None:
-    """What is drawn from stock must cover the planned dose."""
+    """What is drawn from stock must cover the planned dose (both as kept, to 0.1 mg)."""
 
-    if drawn_mg + 1e-9 < dose_mg:
-        raise Invalid(f"--drawn-mg {drawn_mg:g} is less than the planned dose {dose_mg:.1f} mg",
-                      code=Code.DRAWN_BELOW_DOSE)
+    if _kept(drawn_mg) < _kept(dose_mg):
+        raise Invalid(f"--drawn-mg {mg(drawn_mg):.1f} is less than the planned dose "
+                      f"{mg(dose_mg):.1f} mg", code=Code.DRAWN_BELOW_DOSE)
 
 
 def check_waste_witness(wasted_mg: float, witness: str | None, clinician: str) -> None:
@@ -78,15 +104,16 @@ def check_waste_witness(wasted_mg: float, witness: str | None, clinician: str) -
 
 
 def check_amounts(drawn_mg: float, delivered_mg: float, wasted_mg: float) -> float:
-    """Given plus wasted may not exceed what was drawn; returns the unaccounted mg (>= 0),
-    which the ledger flags as a discrepancy."""
+    """Given plus wasted may not exceed what was drawn, as kept (to 0.1 mg): 100 - 62.3 -
+    37.7 balances. Returns the unaccounted mg (>= 0), which the ledger flags."""
 
-    if delivered_mg + wasted_mg > drawn_mg + 1e-6:
+    left = _balance(drawn_mg, delivered_mg, wasted_mg)
+    if left < 0:
         raise Invalid(
-            f"delivered {delivered_mg:.1f} mg + wasted {wasted_mg:.1f} mg exceed the "
-            f"{drawn_mg:.1f} mg drawn", code=Code.AMOUNTS_EXCEED_DRAWN,
+            f"delivered {mg(delivered_mg):.1f} mg + wasted {mg(wasted_mg):.1f} mg exceed the "
+            f"{mg(drawn_mg):.1f} mg drawn", code=Code.AMOUNTS_EXCEED_DRAWN,
         )
-    return round(drawn_mg - delivered_mg - wasted_mg, 3)
+    return float(left) + 0.0
 
 
 def report(rows: list[dict[str, Any]], period: dict[str, Any], tz: tzinfo) -> dict[str, Any]:

@@ -136,7 +136,7 @@ def decide(form: StartForm, ctx: StartContext, protocol: Protocol, *, tz: tzinfo
     plan = infusion.plan(weight.kg, form.mg_per_kg, form.duration_min, form.concentration)
     unmet = start_rules.start_rules(_facts(form, ctx, plan, tz), protocol)
     verdict = safety.judge(unmet, form.override, protocol.overrides)
-    drawn = form.drawn_mg if form.drawn_mg is not None else plan.dose_mg
+    drawn = form.drawn_mg if form.drawn_mg is not None else ledger.mg(plan.dose_mg)
     if not verdict.refused:  # a refused start draws nothing: its rules come first
         ledger.check_drawn(drawn, plan.dose_mg)
     alerts = vitals.alerts({"sbp": form.sbp, "dbp": form.dbp, "hr": form.hr, "spo2": form.spo2},

@@ -9,7 +9,8 @@ import json
 from datetime import datetime
 from typing import Any, overload
 
-from ketacli.domain import infusion, monitoring
+from ketacli.clock import to_utc_iso
+from ketacli.domain import infusion, ledger, monitoring
 
 VITALS = ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas", "dissociation")
 
@@ -73,17 +74,20 @@ DOSE_KEYS = ("weight_kg", "dose_mg_per_kg", "dose_mg", "duration_min", "rate_mg_
 
 
 def _course(s: dict[str, Any], events: list[dict[str, Any]], dis: dict[str, Any] | None) -> dict[str, Any]:
-    """The infusion's end, pauses, early stop and delivered dose (estimated while open)."""
+    """The infusion as its pump ran it (`infusion.course`): its end (the stored one once
+    discharged, else the pump's so far), pauses, how it ended and the delivered dose."""
     ev = [infusion.Event(e["kind"], _dt(e["at"]), e["rate_mg_per_h"]) for e in events]
-    course = infusion.course_to_default_end(
-        _dt(s["started_at"]), s["dose_mg"], s["rate_mg_per_h"], s["duration_min"], ev,
+    course = infusion.course(
+        _dt(s["started_at"]), s["dose_mg"], s["rate_mg_per_h"], ev,
         end_at=_dt(dis["infusion_end_at"]) if dis else None)
     return {
-        "infusion_end": (dis["infusion_end_at"] if dis else course.end_at.isoformat()),
+        "infusion_end": dis["infusion_end_at"] if dis else to_utc_iso(course.end_at),
         "infusion_end_estimated": dis is None,
         "paused_min": round(course.paused_min, 1),
+        "ended_by": course.ended_by,
         "stopped_early": course.stopped_early,
-        "delivered_mg": dis["delivered_mg"] if dis else round(course.delivered_mg, 3),
+        "ended_paused": course.ended_paused,
+        "delivered_mg": dis["delivered_mg"] if dis else ledger.mg(course.delivered_mg),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 
 def when(iso: str | None, tz, *, date_only: bool = False) -> str:
@@ -19,10 +20,14 @@ def hm(iso: str | None, tz) -> str:
 
 
 def num(value, digits: int = 1) -> str:
+    """A number to `digits` places, rounded half up as the ledger keeps amounts (62.25 mg
+    shows as 62.3, as it is recorded), without trailing zeros."""
     if value is None:
         return "-"
-    text = f"{value:.{digits}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    exact = Decimal(f"{value:.9f}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    text = f"{exact:f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text == "-0" else text
 
 
 def dash(value) -> str:

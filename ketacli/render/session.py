@@ -170,19 +170,36 @@ def _head(d: dict, tz) -> list:
     return parts
 
 
+def _delivered(d: dict, tz) -> str:
+    """What the pump delivered: once discharged, the recorded amount; while open, by the
+    pump's end (pauses and rate changes move it later), or so far while paused."""
+    mg = num(d["delivered_mg"])
+    if d["discharge"]:
+        return f"delivered {mg} mg"
+    if d["ended_by"] == "dose":
+        return f"{mg} mg by the pump's end {hm(d['infusion_end'], tz)}"
+    return f"{mg} mg delivered"
+
+
+def _ended(d: dict, tz) -> str:
+    """How the infusion ended when it was not the full dose: a stop (the only early stop),
+    a pause not resumed, or an explicit end before the pump's."""
+    if d["ended_by"] == "end":
+        return f"; ended {hm(d['infusion_end'], tz)}, before the pump's end"
+    return {"stop": "; stopped early", "pause": "; paused, not resumed"}.get(d["ended_by"], "")
+
+
 def _dose(d: dict, tz) -> list:
     dis = d["discharge"]
     parts: list = [Text(
         f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['weight_kg'])} kg = "
         f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min; {_rates(d)}")]
     parts.append(Text(
-        f"Lot {dash(d['lot'])}; drawn {num(d['drawn_mg'])} mg; "
-        + (f"delivered {num(d['delivered_mg'])} mg" if dis
-           else f"{num(d['delivered_mg'])} mg by the planned end {hm(d['infusion_end'], tz)}")
+        f"Lot {dash(d['lot'])}; drawn {num(d['drawn_mg'])} mg; {_delivered(d, tz)}"
         + (f"; wasted {num(dis['wasted_mg'])} mg, witness {dis['waste_witness']}"
            if dis and dis["wasted_mg"] else "")
         + (f"; paused {num(d['paused_min'])} min" if d["paused_min"] else "")
-        + ("; stopped early" if d["stopped_early"] else "")))
+        + _ended(d, tz)))
     if d["override"]:
         parts.append(Text(f"Start override ({', '.join(d['overridden'])}): {d['override']}",
                           style="bold yellow"))

@@ -25,6 +25,7 @@ from infusion_support import (
     event,
     last_audit,
     open_session,
+    panel_text,
     screen,
     screened,
     start,
@@ -246,7 +247,7 @@ def test_summary_of_an_open_session(cli):
     assert s["monitoring"]["monitoring_minutes"] is None
     text = ok(cli("summary", sid)).stdout
     assert f"Session {sid} - {MRN} - open" in text
-    assert "OPEN" in text and "by the planned end" in text
+    assert "OPEN" in text and "40 mg by the pump's end 08:20" in text
     assert "Discharge criteria" not in text
 
 
@@ -412,22 +413,27 @@ def test_bad_amounts_store_nothing(cli, db_path, extra, needle):
     assert query(db_path, "SELECT count(*) FROM discharges")[0][0] == before
 
 
-# -- what events give the discharge: infusion end and delivered dose -------------------
-# The contract's defaults: the infusion ends at the stop event, else at start + duration
-# (pauses do not extend it), and the delivered dose is pro-rated for pauses, rate changes
-# and an early stop.
-@pytest.mark.parametrize(("events", "end", "delivered", "paused"), [
-    ([], "08:20", 40, 0),
-    # paused 10 minutes: ends on time, 10 minutes' worth (10 mg) not delivered
-    ([("07:50", "pause"), ("08:00", "resume")], "08:20", 30, 10),
+# -- what events give the discharge: the pump model -----------------------------------
+# A pump delivers the planned dose: a pause stops it and a rate change changes its rate,
+# so both move the end later; it ends when the dose has run, at a stop if that comes
+# first, or at a pause never resumed. The observation clock starts at that end.
+@pytest.mark.parametrize(("events", "end", "delivered", "paused", "ended_by"), [
+    ([], "08:20", 40, 0, "dose"),
+    # paused 10 minutes: the end 10 minutes later, the full dose delivered
+    ([("07:50", "pause"), ("08:00", "resume")], "08:30", 40, 10, "dose"),
     # paused, resumed, stopped: 10 mg + 10 mg
-    ([("07:50", "pause"), ("08:00", "resume"), ("08:10", "stop")], "08:10", 20, 10),
-    # paused and never resumed: 10 mg, paused for the rest of the planned time
-    ([("07:50", "pause")], "08:20", 10, 30),
-    # halved rate after 20 minutes: 20 mg + 10 mg by the planned end
-    ([("08:00", "rate-change", "30")], "08:20", 30, 0),
+    ([("07:50", "pause"), ("08:00", "resume"), ("08:10", "stop")], "08:10", 20, 10, "stop"),
+    # paused and never resumed: it ended at the pause, with the 10 mg that ran
+    ([("07:50", "pause")], "07:50", 10, 0, "pause"),
+    # halved rate after 20 minutes: 20 mg, then 20 mg at 30 mg/h take 40 minutes
+    ([("08:00", "rate-change", "30")], "08:40", 40, 0, "dose"),
+    # a rate change during a pause sets the rate for the resume: 10 mg by 07:50, paused
+    # to 08:00, the other 30 mg at 40 mg/h take 45 minutes
+    ([("07:50", "pause"), ("07:55", "rate-change", "40"), ("08:00", "resume")],
+     "08:45", 40, 10, "dose"),
 ])
-def test_events_pro_rate_the_discharge_defaults(cli, sid, events, end, delivered, paused):
+def test_the_pump_model_gives_the_discharge_defaults(cli, sid, events, end, delivered, paused,
+                                                     ended_by):
     for t, kind, *rate in events:
         ok(event(cli, sid, kind, *(("--rate", rate[0]) if rate else ()), when=at(t)))
     before = summary_json(cli, sid)
@@ -439,24 +445,94 @@ def test_events_pro_rate_the_discharge_defaults(cli, sid, events, end, delivered
     assert s["infusion_end_estimated"] is False
     assert s["delivered_mg"] == pytest.approx(delivered)
     assert s["discharge"]["delivered_mg"] == pytest.approx(delivered)
-    if paused is not None:
-        assert s["paused_min"] == paused
+    assert s["paused_min"] == paused
+    assert (s["ended_by"], s["stopped_early"], s["ended_paused"]) == (
+        ended_by, ended_by == "stop", ended_by == "pause")
     obs = next(c for c in r.json["data"]["criteria"] if c["name"] == "observation")
     h, m = map(int, end.split(":"))
     assert obs["detail"].startswith(f"{(9 * 60) - (h * 60 + m)} min since infusion end")
 
 
-def test_pause_does_not_move_the_observation_window(cli, db_path, sid):
+def wasted(mg) -> tuple[str, ...]:
+    """What was drawn but not given, wasted and witnessed (the `accounted` criterion)."""
+    return ("--wasted-mg", str(mg), "--waste-witness", "rn.witness")
+
+
+def test_a_pause_moves_the_observation_window(cli, db_path, sid):
+    ok(event(cli, sid, "pause", when=at("07:50")))
+    ok(event(cli, sid, "resume", when=at("07:55")))
+    # the infusion ends at 08:25 (5 minutes later); 08:50 is only 25 minutes after
+    r = discharge(cli, sid, when=at("08:50"))
+    assert_error(r, 1, json_out=True)
+    assert [d["name"] for d in r.json["error"]["details"]] == ["observation"]
+    assert r.json["error"]["details"][0]["detail"].startswith("25 min since infusion end")
+    # 08:55 is 30 minutes after: discharged, with the full dose delivered
+    r = ok(discharge(cli, sid, when=at("08:55")))
+    s = r.json["data"]["summary"]
+    assert s["infusion_end"] == utc("08:25")
+    assert s["delivered_mg"] == 40 and s["stopped_early"] is False
+    assert query(db_path, "SELECT delivered_mg, infusion_end_at FROM discharges") == [
+        (40.0, utc("08:25"))]
+
+
+def test_a_pause_is_not_a_stop_in_the_summary(cli, sid):
+    ok(event(cli, sid, "pause", when=at("07:50")))
+    ok(event(cli, sid, "resume", when=at("07:55")))
+    ok(discharge(cli, sid, when=at("08:55")))
+    text = panel_text(ok(cli("summary", sid)).stdout)
+    assert "delivered 40 mg; paused 5 min" in text
+    assert "stopped early" not in text and "not resumed" not in text
+
+
+def test_a_pause_never_resumed_before_discharge(cli, db_path, sid):
+    ok(event(cli, sid, "pause", when=at("08:00")))
+    open_text = panel_text(ok(cli("summary", sid)).stdout)
+    assert "20 mg delivered; paused, not resumed" in open_text
+    r = ok(discharge(cli, sid, *wasted(20), when=at("08:35")))
+    s = r.json["data"]["summary"]
+    # it ended at the pause: 20 mg ran, and the observation counts from 08:00
+    assert (s["infusion_end"], s["delivered_mg"]) == (utc("08:00"), 20)
+    assert (s["ended_paused"], s["stopped_early"]) == (True, False)
+    obs = next(c for c in r.json["data"]["criteria"] if c["name"] == "observation")
+    assert obs["detail"].startswith("35 min since infusion end")
+    text = panel_text(ok(cli("summary", sid)).stdout)
+    assert "delivered 20 mg; wasted 20 mg, witness rn.witness; paused, not resumed" in text
+    assert "stopped early" not in text
+
+
+def test_stopped_early_only_after_a_stop(cli, sid):
+    ok(event(cli, sid, "stop", when=at("08:10")))
+    r = ok(discharge(cli, sid, *wasted(10), when=at("08:45")))
+    s = r.json["data"]["summary"]
+    assert (s["infusion_end"], s["delivered_mg"], s["stopped_early"]) == (utc("08:10"), 30, True)
+    assert "delivered 30 mg; wasted 10 mg, witness rn.witness; stopped early" in panel_text(
+        ok(cli("summary", sid)).stdout)
+
+
+def test_an_infusion_end_before_the_pumps_delivers_what_ran(cli, db_path, sid):
+    # the pump would end at 08:30 (paused 10 min); ended at 08:20 it had run 30 mg
     ok(event(cli, sid, "pause", when=at("07:50")))
     ok(event(cli, sid, "resume", when=at("08:00")))
-    # the infusion still ends at 08:20 (start + duration); 08:45 is only 25 minutes after
-    r = discharge(cli, sid, when=at("08:45"))
-    assert_error(r, 1, json_out=True)
-    assert [d["name"] for d in r.json["error"]["details"]] == ["observation", "accounted"]
-    # 08:50 is 30 minutes after: discharged, with the paused 10 minutes not delivered
-    r = ok(discharge(cli, sid, "--wasted-mg", "10", "--waste-witness", "rn.witness",
-                     when=at("08:50")))
-    assert r.json["data"]["summary"]["delivered_mg"] == pytest.approx(30)
+    r = ok(discharge(cli, sid, "--infusion-end", at("08:20"), *wasted(10), when=at("08:50")))
+    s = r.json["data"]["summary"]
+    assert (s["infusion_end"], s["delivered_mg"], s["ended_by"]) == (utc("08:20"), 30, "end")
+    assert s["stopped_early"] is False
+    obs = next(c for c in r.json["data"]["criteria"] if c["name"] == "observation")
+    assert obs["detail"].startswith("30 min since infusion end")
+    assert ("delivered 30 mg; wasted 10 mg, witness rn.witness; paused 10 min; ended 08:20, "
+            "before the pump's end") in panel_text(
+        ok(cli("summary", sid)).stdout)
+
+
+def test_events_after_an_explicit_end_do_not_count(cli, db_path, sid):
+    # ended at 08:00 (20 mg); the rate change and stop logged after it change nothing
+    ok(event(cli, sid, "rate-change", "--rate", "120", when=at("08:05")))
+    ok(event(cli, sid, "stop", when=at("08:10")))
+    r = ok(discharge(cli, sid, "--infusion-end", at("08:00"), *wasted(20), when=at("08:40")))
+    s = r.json["data"]["summary"]
+    assert (s["infusion_end"], s["delivered_mg"], s["ended_by"]) == (utc("08:00"), 20, "end")
+    assert s["stopped_early"] is False
+    assert query(db_path, "SELECT delivered_mg FROM discharges") == [(20.0,)]
 
 
 def test_explicit_infusion_end_and_delivered_dose(cli, db_path, sid):
@@ -470,6 +546,48 @@ def test_explicit_infusion_end_and_delivered_dose(cli, db_path, sid):
 
 
 # -- controlled substance and the monitoring record ------------------------------------
+def test_amounts_are_kept_to_a_tenth_and_the_shown_arithmetic_balances(cli, db_path):
+    # 124.5 kg x 0.5 mg/kg = 62.25 mg, kept (and shown) as 62.3 mg delivered of 100 drawn
+    ledger.screen(cli, "R-1", weight="124.5")
+    sid = ledger.start(cli, "R-1", "LOT-R", "100", "06:00")
+    # shown half up as kept, in the dose line and the delivered amount alike
+    assert "124.5 kg = 62.3 mg over 40 min" in panel_text(ok(cli("summary", sid)).stdout)
+    assert "62.3 mg by the pump's end 06:40" in panel_text(ok(cli("summary", sid)).stdout)
+    r = ledger.discharge(cli, sid, "07:20", "--wasted-mg", "37.7", "--waste-witness", "rn.second")
+    assert r.exit_code == 0, r.stderr
+    assert "neither administered nor wasted" not in r.stderr
+    assert query(db_path, "SELECT drawn_mg, delivered_mg, wasted_mg FROM sessions "
+                          "JOIN discharges ON discharges.session_id = sessions.id") == [
+        (100.0, 62.3, 37.7)]
+    assert "delivered 62.3 mg; wasted 37.7 mg" in panel_text(ok(cli("summary", sid)).stdout)
+
+
+@pytest.mark.parametrize(("drawn", "extra", "kept"), [
+    ("50", ["--wasted-mg", "10.04"], (50.0, 40.0, 10.0)),  # over by 0.04 mg: rounds away
+    ("50.05", ["--delivered-mg", "40.05", "--wasted-mg", "10"], (50.1, 40.1, 10.0)),  # half up
+    ("49.96", ["--wasted-mg", "10"], (50.0, 40.0, 10.0)),
+])
+def test_amounts_are_stored_rounded_half_up(cli, db_path, drawn, extra, kept):
+    ledger.screen(cli, "R-2")
+    sid = ledger.start(cli, "R-2", "LOT-R", drawn, "06:00")
+    r = ledger.discharge(cli, sid, "07:20", *extra, "--waste-witness", "rn.second")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == ""  # balanced: no ledger warning
+    assert query(db_path, "SELECT drawn_mg, delivered_mg, wasted_mg FROM sessions "
+                          "JOIN discharges ON discharges.session_id = sessions.id") == [kept]
+
+
+def test_waste_over_the_drawn_amount_by_a_tenth_exits_2(cli, db_path):
+    ledger.screen(cli, "R-3")
+    sid = ledger.start(cli, "R-3", "LOT-R", "50", "06:00")
+    before = counts(db_path)
+    r = ledger.discharge(cli, sid, "07:20", "--wasted-mg", "10.1", "--waste-witness", "rn.second")
+    assert r.exit_code == 2 and r.json["error"]["code"] == "amounts_exceed_drawn"
+    assert r.stderr.splitlines()[0] == (
+        "error: delivered 40.0 mg + wasted 10.1 mg exceed the 50.0 mg drawn")
+    assert diff(before, counts(db_path)) == {}
+
+
 def test_waste_with_witness_is_recorded(cli, db_path):
     screened(cli, MRN)
     sid = ok(start(cli, MRN, "--drawn-mg", "50", "--lot", "L-9")).json["data"]["session_id"]

@@ -73,6 +73,37 @@ def test_discrepancy_is_flagged(cli, db_path):
     assert "!! +10.0 mg" in human
 
 
+def test_amounts_kept_to_a_tenth_reconcile(cli, db_path):
+    # 124.5 kg x 0.5 mg/kg = 62.25 mg given, kept as 62.3: wasting 37.7 of 100 balances;
+    # wasting 37.6 leaves a tenth unaccounted, which is flagged
+    for mrn in ("T-1", "T-2"):
+        ledger.screen(cli, mrn, weight="124.5")
+    s1 = ledger.start(cli, "T-1", "LOT-T", "100", "06:00")
+    s2 = ledger.start(cli, "T-2", "LOT-T", "100", "06:05")
+    r = ledger.discharge(cli, s1, "07:20", "--wasted-mg", "37.7", "--waste-witness", "rn.b")
+    assert r.exit_code == 0, r.stderr
+    r = ledger.discharge(cli, s2, "07:20", "--wasted-mg", "37.6", "--waste-witness", "rn.b")
+    assert r.exit_code == 1 and "0.1 mg drawn is neither given nor wasted" in r.stderr
+    r = ledger.discharge(cli, s2, "07:20", "--wasted-mg", "37.6", "--waste-witness", "rn.b",
+                         "--override", "tenth to reconcile with the pharmacy", "--cosign", "dr.b")
+    assert r.exit_code == 0, r.stderr
+    data = cli("report", "controlled", "--json").json["data"]
+    by_id = {e["session_id"]: e for e in data["sessions"]}
+    assert (by_id[s1]["administered_mg"], by_id[s1]["wasted_mg"]) == (62.3, 37.7)
+    assert (by_id[s1]["unaccounted_mg"], by_id[s1]["discrepancy"]) == (0.0, False)
+    assert (by_id[s2]["unaccounted_mg"], by_id[s2]["discrepancy"]) == (0.1, True)
+    (lot,) = data["lots"]
+    assert (lot["drawn_mg"], lot["administered_mg"], lot["wasted_mg"], lot["unaccounted_mg"]) == (
+        200.0, 124.6, 75.3, 0.1)
+    assert data["discrepancies"] == 1
+    human = cli("report", "controlled").stdout
+    assert "!! +0.1 mg" in human and "62.3" in human
+    table = list(csv.DictReader(io.StringIO(cli("report", "controlled", "--format", "csv").stdout,
+                                            newline="")))
+    assert [row["administered_mg"] for row in table[:2]] == ["62.3", "62.3"]
+    assert table[2]["unaccounted_mg"] == "0.1"
+
+
 def test_csv_opens_cleanly(cli, clinic_day):
     r = cli("report", "controlled", "--format", "csv")
     assert r.exit_code == 0, r.stderr

@@ -97,6 +97,33 @@ def test_log_vitals_needs_exactly_one_target(cli, db_path, live):
     unchanged(db_path, before)
 
 
+# -- the phase a reading is charted in: the pump's end ---------------------------------
+@pytest.mark.parametrize(("events", "when", "phase"), [
+    ([], "08:20", "intra"),
+    ([], "08:21", "post"),
+    # paused 5 minutes: the infusion ends at 08:25, not at the planned 08:20
+    ([("07:50", "pause"), ("07:55", "resume")], "08:22", "intra"),
+    ([("07:50", "pause"), ("07:55", "resume")], "08:25", "intra"),
+    ([("07:50", "pause"), ("07:55", "resume")], "08:26", "post"),
+    # half the rate from 08:00: the other 20 mg take 40 minutes, to 08:40
+    ([("08:00", "rate-change", "30")], "08:35", "intra"),
+    ([("08:00", "rate-change", "30")], "08:41", "post"),
+    # paused and not (yet) resumed: the pump may still resume
+    ([("08:00", "pause")], "08:30", "intra"),
+    # a stop ends it
+    ([("08:00", "stop")], "08:05", "post"),
+])
+def test_the_phase_follows_the_pumps_end(cli, db_path, sid, events, when, phase):
+    for t, kind, *rate in events:
+        ok(event(cli, sid, kind, *(("--rate", rate[0]) if rate else ()), when=at(t)))
+    d = ok(vitals(cli, sid, "--hr", "80", when=at(when))).json["data"]
+    assert d["phase"] == phase
+    assert query(db_path, "SELECT phase FROM observations WHERE id = ?",
+                 (d["observation_id"],)) == [(phase,)]
+    human = ok(vitals(cli, sid, "--spo2", "98", when=at(when), json_out=False)).stdout
+    assert f"({phase})" in human
+
+
 def test_unknown_option_is_one_error_line(cli, db_path, live):
     sid, before = live
     r = cli("log-vitals", sid, "--hr", "80", "--bogus")
@@ -212,10 +239,10 @@ def test_backdated_events_that_fit_are_accepted(cli, sid):
     ok(event(cli, sid, "rate-change", "--rate", "30", when=at("08:05")))  # set while paused
     s = summary_json(cli, sid)
     assert [e["kind"] for e in s["events"]] == ["medication", "pause", "rate-change", "resume"]
-    # the contract's default end: start + duration (pauses do not extend it); 20 mg in
-    # the first 20 min, paused 10, then 30 mg/h for the last 10 min = 25 mg
-    assert s["infusion_end"] == utc("08:20")
-    assert s["delivered_mg"] == pytest.approx(25)
+    # the pump: 20 mg in the first 20 min, paused 10 (the rate change set the rate for the
+    # resume), then the other 20 mg at 30 mg/h take 40 min
+    assert s["infusion_end"] == utc("08:50")
+    assert s["delivered_mg"] == pytest.approx(40)
 
 
 def test_medication_after_stop_is_allowed(cli, sid):

@@ -57,6 +57,15 @@ def test_a_stop_ends_the_intra_phase():
     assert obs(25, stop).phase == "post"
 
 
+def test_a_pause_moves_the_intra_phase_later():
+    paused = [Event("pause", T0 + timedelta(minutes=10)), Event("resume", T0 + timedelta(minutes=15))]
+    assert [obs(m, paused).phase for m in (42, 45, 45.5)] == ["intra", "intra", "post"]
+
+
+def test_a_pause_not_yet_resumed_is_still_intra():
+    assert obs(60, [Event("pause", T0 + timedelta(minutes=10))]).phase == "intra"
+
+
 def test_the_observation_carries_its_alerts_and_minutes():
     o = obs(12.5, bp="185/104")
     assert o.minutes_into_infusion == 12.5

@@ -97,6 +97,29 @@ def test_a_stop_delivers_what_ran_and_the_ledger_warns():
                                  "add --wasted-mg 30 --waste-witness NAME")
 
 
+def test_a_pause_moves_the_end_and_the_observation_clock():
+    paused = [Event("pause", T0 + timedelta(minutes=10)), Event("resume", T0 + timedelta(minutes=15))]
+    d = decide(form(minutes=74), events=paused)
+    assert d.course.end_at == T0 + timedelta(minutes=45)
+    assert d.delivered_mg == 40.0 and d.course.stopped_early is False
+    assert [c.name for c in d.unmet] == ["observation"]  # 29 minutes since the real end
+    assert not decide(form(minutes=75), events=paused).unmet
+
+
+def test_a_pump_still_running_at_the_discharge_ends_there():
+    d = decide(form(minutes=30, wasted_mg=None, waste_witness=None, override="ended by hand"))
+    assert d.course.end_at == T0 + timedelta(minutes=30)
+    assert d.delivered_mg == pytest.approx(30.0) and d.course.ended_by == "end"
+
+
+def test_an_explicit_end_ignores_later_events():
+    later = [Event("rate-change", T0 + timedelta(minutes=25), 120.0)]
+    d = decide(form(infusion_end=(T0 + timedelta(minutes=20)).isoformat(), wasted_mg=None,
+                    waste_witness=None), events=later)
+    assert d.course.end_at == T0 + timedelta(minutes=20)
+    assert d.delivered_mg == pytest.approx(20.0)
+
+
 def test_times_out_of_order():
     with pytest.raises(Invalid) as e:
         decide(form(infusion_end=(T0 + timedelta(minutes=90)).isoformat()))

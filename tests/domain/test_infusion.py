@@ -1,4 +1,4 @@
-"""Dose maths, the infusion's course, and the order of infusion
+"""Dose maths, start-of-infusion rules, the infusion's course, and the order of infusion
 events and the pump's state (ketacli.domain.infusion)."""
 
 from __future__ import annotations
@@ -57,127 +57,189 @@ class TestPlan:
         assert p.rate_ml_per_h == pytest.approx(1.25)
 
 
-# --------------------------------------------------------------------------- course
+# --------------------------------------------------------------------------- course: the pump model
+# The published check vector: 80 kg x 0.5 mg/kg = 40 mg over 40 min at 60 mg/h.
 
-DOSE = 40.0  # 80 kg x 0.5 mg/kg
-RATE = 60.0  # mg/h over 40 min
+DOSE = 40.0
+RATE = 60.0
+
+
+def run(*events: Event, end: float | None = None) -> infusion.Course:
+    return infusion.course(T0, DOSE, RATE, list(events), end_at=at(end) if end is not None else None)
+
+
+def pause(m: float) -> Event:
+    return Event("pause", at(m))
+
+
+def resume(m: float) -> Event:
+    return Event("resume", at(m))
+
+
+def stop(m: float) -> Event:
+    return Event("stop", at(m))
+
+
+def rate(m: float, mg_per_h: float) -> Event:
+    return Event("rate-change", at(m), mg_per_h)
+
+
+def segments(c: infusion.Course) -> list[tuple[float, float, float]]:
+    """(start min, end min, mg/h) of each segment."""
+    return [((s.start - T0).total_seconds() / 60, (s.end - T0).total_seconds() / 60,
+             s.rate_mg_per_h) for s in c.segments]
 
 
 class TestCourse:
-    def test_no_events(self):
-        c = infusion.course(T0, DOSE, RATE, [])
-        assert c.end_at == at(40)
-        assert c.delivered_mg == pytest.approx(DOSE)
+    def test_no_events_the_pump_delivers_the_dose_at_the_planned_end(self):
+        c = run()
+        assert (c.end_at, c.ended_by) == (at(40), "dose")
+        assert c.delivered_mg == DOSE
         assert c.paused_min == 0
-        assert c.stopped_early is False
+        assert (c.stopped_early, c.ended_paused) == (False, False)
+        assert segments(c) == [(0, 40, 60)]
 
-    def test_ten_minute_pause(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("pause", at(10)), Event("resume", at(20))])
-        assert c.end_at == at(50)
-        assert c.delivered_mg == pytest.approx(DOSE)
-        assert c.paused_min == pytest.approx(10)
-        assert c.stopped_early is False
-
-    def test_events_in_any_order(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("resume", at(20)), Event("pause", at(10))])
-        assert c.end_at == at(50)
-        assert c.paused_min == pytest.approx(10)
+    def test_a_five_minute_pause_moves_the_end_five_minutes_later(self):
+        c = run(pause(10), resume(15))
+        assert c.end_at == at(45)
+        assert c.delivered_mg == DOSE  # the full dose, not 35 mg
+        assert c.paused_min == pytest.approx(5)
+        assert (c.ended_by, c.stopped_early, c.ended_paused) == ("dose", False, False)
+        assert segments(c) == [(0, 10, 60), (10, 15, 0), (15, 45, 60)]
 
     def test_two_pauses(self):
-        events = [Event("pause", at(5)), Event("resume", at(10)),
-                  Event("pause", at(30)), Event("resume", at(45))]
-        c = infusion.course(T0, DOSE, RATE, events)
+        c = run(pause(5), resume(10), pause(30), resume(45))
         assert c.end_at == at(60)
         assert c.paused_min == pytest.approx(20)
-        assert c.delivered_mg == pytest.approx(DOSE)
+        assert c.delivered_mg == DOSE
 
-    def test_stop_half_way(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("stop", at(20))])
-        assert c.end_at == at(20)
-        assert c.delivered_mg == pytest.approx(20.0)
-        assert c.stopped_early is True
+    def test_events_in_any_order(self):
+        assert run(resume(20), pause(10)) == run(pause(10), resume(20))
 
-    def test_stop_during_a_pause(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("pause", at(10)), Event("stop", at(25))])
-        assert c.end_at == at(25)
-        assert c.delivered_mg == pytest.approx(10.0)
-        assert c.paused_min == pytest.approx(15)
-        assert c.stopped_early is True
-
-    def test_events_after_a_stop_are_ignored(self):
-        events = [Event("stop", at(20)), Event("rate-change", at(25), 120.0),
-                  Event("resume", at(30))]
-        c = infusion.course(T0, DOSE, RATE, events)
-        assert c.end_at == at(20)
-        assert c.delivered_mg == pytest.approx(20.0)
-
-    def test_rate_change(self):
-        # 60 mg/h for 20 min = 20 mg; the other 20 mg at 30 mg/h takes 40 min: end at 60 min.
-        c = infusion.course(T0, DOSE, RATE, [Event("rate-change", at(20), 30.0)])
-        assert c.end_at == at(60)
-        assert c.delivered_mg == pytest.approx(DOSE)
+    def test_a_lower_rate_moves_the_end_later(self):
+        # 60 mg/h for 20 min = 20 mg; the other 20 mg at 30 mg/h take 40 min: end at 60 min
+        c = run(rate(20, 30))
+        assert (c.end_at, c.ended_by, c.delivered_mg) == (at(60), "dose", DOSE)
+        assert segments(c) == [(0, 20, 60), (20, 60, 30)]
         assert c.stopped_early is False
 
-    def test_rate_increase(self):
-        # 20 mg by 20 min, then 20 mg at 120 mg/h = 10 min: end at 30 min.
-        c = infusion.course(T0, DOSE, RATE, [Event("rate-change", at(20), 120.0)])
-        assert c.end_at == at(30)
-        assert c.delivered_mg == pytest.approx(DOSE)
+    def test_a_higher_rate_moves_the_end_earlier(self):
+        # 20 mg by 20 min, then 20 mg at 120 mg/h = 10 min
+        assert run(rate(20, 120)).end_at == at(30)
+
+    def test_a_rate_change_during_a_pause_sets_the_rate_for_the_resume(self):
+        # 10 mg by 10 min; paused 10-20 (the new rate does not restart the pump);
+        # the other 30 mg at 30 mg/h take 60 min: end at 80 min
+        c = run(pause(10), rate(15, 30), resume(20))
+        assert segments(c) == [(0, 10, 60), (10, 20, 0), (20, 80, 30)]
+        assert (c.end_at, c.delivered_mg, c.ended_by) == (at(80), DOSE, "dose")
+        assert c.paused_min == pytest.approx(10)
+
+    def test_a_rate_change_during_a_pause_never_resumed(self):
+        c = run(pause(10), rate(15, 30))
+        assert (c.end_at, c.ended_by) == (at(10), "pause")
+        assert c.delivered_mg == pytest.approx(10)
+
+    def test_a_stop_ends_it_early_with_what_ran(self):
+        c = run(stop(30))
+        assert (c.end_at, c.ended_by) == (at(30), "stop")
+        assert c.delivered_mg == pytest.approx(30)
+        assert c.stopped_early is True and c.ended_paused is False
+
+    def test_a_stop_during_a_pause(self):
+        c = run(pause(10), stop(25))
+        assert (c.end_at, c.ended_by) == (at(25), "stop")
+        assert c.delivered_mg == pytest.approx(10)
+        assert c.paused_min == pytest.approx(15)
+
+    def test_a_stop_after_a_pause_extended_course(self):
+        # paused 10 min, so by 45 min only 35 mg ran
+        c = run(pause(10), resume(20), stop(45))
+        assert c.delivered_mg == pytest.approx(35)
+        assert c.stopped_early is True
 
     def test_rate_change_then_stop(self):
-        # 20 mg by 20 min, then 30 mg/h for 20 min = 10 mg.
-        c = infusion.course(T0, DOSE, RATE,
-                            [Event("rate-change", at(20), 30.0), Event("stop", at(40))])
-        assert c.end_at == at(40)
-        assert c.delivered_mg == pytest.approx(30.0)
-        assert c.stopped_early is True
+        # 20 mg by 20 min, then 30 mg/h for 20 min = 10 mg
+        c = run(rate(20, 30), stop(40))
+        assert (c.end_at, c.delivered_mg, c.stopped_early) == (at(40), pytest.approx(30), True)
 
-    def test_explicit_end_earlier_pro_rates(self):
-        c = infusion.course(T0, DOSE, RATE, [], end_at=at(30))
-        assert c.end_at == at(30)
-        assert c.delivered_mg == pytest.approx(30.0)
-        assert c.stopped_early is True
-
-    def test_explicit_end_later_caps_at_the_dose(self):
-        c = infusion.course(T0, DOSE, RATE, [], end_at=at(55))
-        assert c.end_at == at(55)
-        assert c.delivered_mg == pytest.approx(DOSE)
+    def test_a_stop_after_the_dose_ran_out_is_not_early(self):
+        c = run(stop(50))
+        assert (c.end_at, c.delivered_mg, c.ended_by) == (at(40), DOSE, "dose")
         assert c.stopped_early is False
 
-    def test_explicit_end_wins_over_stop(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("stop", at(20))], end_at=at(30))
-        assert c.end_at == at(30)
-        assert c.delivered_mg == pytest.approx(30.0)
+    def test_a_stop_exactly_at_the_end_is_not_early(self):
+        assert run(stop(40)).ended_by == "dose"
 
-    def test_explicit_end_with_a_pause(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("pause", at(10)), Event("resume", at(20))],
-                            end_at=at(40))
-        assert c.delivered_mg == pytest.approx(30.0)
-        assert c.paused_min == pytest.approx(10)
-        assert c.stopped_early is True
+    def test_events_after_a_stop_are_ignored(self):
+        c = run(stop(20), rate(25, 120), resume(30))
+        assert (c.end_at, c.delivered_mg) == (at(20), pytest.approx(20))
 
-    def test_pause_never_resumed_ends_at_the_pause(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("pause", at(15))])
-        assert c.end_at == at(15)
-        assert c.delivered_mg == pytest.approx(15.0)
-        assert c.stopped_early is True
+    def test_events_after_the_dose_ran_out_are_ignored(self):
+        c = run(pause(45), resume(50))
+        assert (c.end_at, c.delivered_mg, c.paused_min) == (at(40), DOSE, 0)
 
-    def test_event_after_the_dose_ran_out(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("pause", at(45)), Event("resume", at(50))])
-        assert c.end_at == at(40)
-        assert c.delivered_mg == pytest.approx(DOSE)
+    def test_a_pause_never_resumed_ends_the_infusion_at_the_pause(self):
+        c = run(pause(15))
+        assert (c.end_at, c.ended_by) == (at(15), "pause")
+        assert c.delivered_mg == pytest.approx(15)
+        assert c.ended_paused is True
+        assert c.stopped_early is False  # paused, not stopped
         assert c.paused_min == 0
+        assert segments(c) == [(0, 15, 60)]
+
+    def test_an_explicit_end_before_the_pumps_delivers_what_ran(self):
+        c = run(end=30)
+        assert (c.end_at, c.ended_by) == (at(30), "end")
+        assert c.delivered_mg == pytest.approx(30)
         assert c.stopped_early is False
 
-    def test_non_rate_events_are_ignored(self):
-        events = [Event("medication", at(10)), Event("adverse", at(15))]
-        c = infusion.course(T0, DOSE, RATE, events)
-        assert c.end_at == at(40)
-        assert c.delivered_mg == pytest.approx(DOSE)
+    def test_an_explicit_end_cuts_a_pause_extended_course(self):
+        # the pump would end at 50 min; ended at 40 min it had run 30 mg
+        c = run(pause(10), resume(20), end=40)
+        assert (c.end_at, c.ended_by) == (at(40), "end")
+        assert c.delivered_mg == pytest.approx(30)
+        assert c.paused_min == pytest.approx(10)
 
-    def test_events_before_start_are_ignored(self):
-        c = infusion.course(T0, DOSE, RATE, [Event("pause", at(-10))])
-        assert c.end_at == at(40)
+    def test_events_after_an_explicit_end_are_ignored(self):
+        assert run(stop(35), end=30) == run(end=30)
+        assert run(rate(31, 120), end=30) == run(end=30)
+        # paused at 20, resumed only after the end: it ended paused
+        c = run(pause(20), resume(35), end=30)
+        assert (c.end_at, c.ended_by, c.delivered_mg) == (at(30), "pause", pytest.approx(20))
+        assert c.paused_min == pytest.approx(10)
+
+    def test_an_explicit_end_after_the_pumps_keeps_the_dose(self):
+        c = run(end=55)
+        assert (c.end_at, c.ended_by, c.delivered_mg) == (at(55), "dose", DOSE)
+
+    def test_an_explicit_end_after_a_stop_keeps_what_ran(self):
+        c = run(stop(20), end=30)
+        assert (c.end_at, c.delivered_mg, c.stopped_early) == (at(30), pytest.approx(20), True)
+
+    def test_the_pumps_end_stored_to_the_second_is_the_pumps_end(self):
+        # 20 mg left at 7 mg/h: 171.43 min, not a whole second; stored times are
+        c = run(rate(20, 7))
+        stored = c.end_at.replace(microsecond=0)
+        assert stored < c.end_at
+        again = run(rate(20, 7), end=(stored - T0).total_seconds() / 60)
+        assert (again.ended_by, again.delivered_mg) == ("dose", DOSE)
+
+    def test_non_pump_events_and_events_before_the_start_are_ignored(self):
+        assert run(Event("medication", at(10)), Event("adverse", at(15))) == run()
+        assert run(pause(-10)) == run()
+
+    def test_phase_at(self):
+        c = run(pause(10), resume(15))  # ends at 45 min
+        assert c.phase_at(at(-1)) == "pre"
+        assert [c.phase_at(at(m)) for m in (0, 30, 44, 45)] == ["intra"] * 4
+        assert c.phase_at(at(45.5)) == "post"
+
+    def test_phase_while_a_pause_may_still_be_resumed(self):
+        c = run(pause(15))
+        assert c.phase_at(at(20)) == "post"  # discharged: it ended at the pause
+        assert c.phase_at(at(20), may_resume=True) == "intra"  # open: still paused
+        assert run().phase_at(at(50), may_resume=True) == "post"
 
     @settings(max_examples=150, deadline=None)
     @given(
@@ -191,15 +253,22 @@ class TestCourse:
         ),
         st.one_of(st.none(), st.integers(1, 150)),
     )
-    def test_delivered_never_exceeds_dose(self, raw, end_min):
+    def test_the_segments_account_for_the_delivered_dose(self, raw, end_min):
         events = [Event(k, at(m), r if k == "rate-change" else None) for k, m, r in raw]
-        end = at(end_min) if end_min is not None else None
-        c = infusion.course(T0, DOSE, RATE, events, end_at=end)
+        c = run(*events, end=end_min)
         assert 0 <= c.delivered_mg <= DOSE + 1e-9
-        assert c.end_at >= T0
-        assert c.paused_min >= 0
-        if not c.stopped_early:
-            assert c.delivered_mg == pytest.approx(DOSE)
+        assert c.end_at >= T0 and c.paused_min >= 0
+        assert c.delivered_mg == pytest.approx(min(DOSE, sum(s.mg for s in c.segments)))
+        for a, b in zip(c.segments, c.segments[1:], strict=False):
+            assert a.end == b.start
+        if c.segments:
+            assert c.segments[0].start == T0 and c.segments[-1].end <= c.end_at
+        if c.ended_by == "dose":
+            assert c.delivered_mg == DOSE
+        if c.stopped_early:
+            assert any(e.kind == "stop" for e in events)
+        if end_min is not None:
+            assert c.end_at == at(end_min)
 
 
 def test_minutes_between():
@@ -212,18 +281,18 @@ def test_minutes_between():
 def test_pauses_push_the_end_back_by_their_length(raw):
     # Each pair: run this many more minutes of infusion, then pause this long.
     events, elapsed, ran, paused = [], 0, 0, 0
-    for run, pause in raw:
-        if ran + run >= 40:
+    for run_min, pause_min in raw:
+        if ran + run_min >= 40:
             break
-        ran += run
-        elapsed += run
-        events += [Event("pause", at(elapsed)), Event("resume", at(elapsed + pause))]
-        elapsed += pause
-        paused += pause
-    c = infusion.course(T0, DOSE, RATE, events)
+        ran += run_min
+        elapsed += run_min
+        events += [pause(elapsed), resume(elapsed + pause_min)]
+        elapsed += pause_min
+        paused += pause_min
+    c = run(*events)
     assert c.end_at == at(40 + paused)
     assert c.paused_min == pytest.approx(paused)
-    assert c.delivered_mg == pytest.approx(DOSE)
+    assert c.delivered_mg == DOSE
     assert c.stopped_early is False
 
 
@@ -233,28 +302,20 @@ def test_pauses_push_the_end_back_by_their_length(raw):
 def test_rate_changes_deliver_exactly_the_dose(raw):
     # Integrate the stepwise rate from start to the computed end: it must equal the dose.
     events, t = [], 0
-    for gap, rate in raw:
+    for gap, mg_per_h in raw:
         t += gap
-        events.append(Event("rate-change", at(t), rate))
-    c = infusion.course(T0, DOSE, RATE, events)
+        events.append(rate(t, mg_per_h))
+    c = run(*events)
     end_min = (c.end_at - T0).total_seconds() / 60
     steps = [(0.0, RATE)] + [((e.at - T0).total_seconds() / 60, e.rate_mg_per_h) for e in events]
     total = 0.0
-    for i, (t0, rate) in enumerate(steps):
+    for i, (t0, r) in enumerate(steps):
         t1 = steps[i + 1][0] if i + 1 < len(steps) else float("inf")
         lo, hi = t0, min(t1, end_min)
         if hi > lo:
-            total += rate * (hi - lo) / 60
+            total += r * (hi - lo) / 60
     assert total == pytest.approx(DOSE)
-    assert c.delivered_mg == pytest.approx(DOSE)
-    assert c.stopped_early is False
-
-
-def test_stop_logged_after_the_dose_ran_out():
-    # The contract's default end is the stop event; the dose is not exceeded and not "early".
-    c = infusion.course(T0, DOSE, RATE, [Event("stop", at(50))])
-    assert c.end_at == at(50)
-    assert c.delivered_mg == pytest.approx(DOSE)
+    assert c.delivered_mg == DOSE
     assert c.stopped_early is False
 
 
@@ -292,18 +353,3 @@ def test_event_conflicts(events, kind, minute, code):
 ])
 def test_allowed_events(events, kind, minute):
     assert infusion.event_conflict(events, kind, T0 + timedelta(minutes=minute)) is None
-
-
-def test_default_end_is_the_stop_else_start_plus_duration():
-    assert infusion.default_end(T0, 40, []) == T0 + timedelta(minutes=40)
-    assert infusion.default_end(T0, 40, [ev("pause", 10), ev("resume", 20)]) == \
-        T0 + timedelta(minutes=40)  # pauses do not extend it
-    assert infusion.default_end(T0, 40, [ev("stop", 25)]) == T0 + timedelta(minutes=25)
-
-
-def test_course_to_default_end_pro_rates_pauses():
-    c = infusion.course_to_default_end(T0, 40, 60, 40, [ev("pause", 10), ev("resume", 20)])
-    assert c.end_at == T0 + timedelta(minutes=40)
-    assert c.delivered_mg == pytest.approx(30) and c.paused_min == pytest.approx(10)
-    early = infusion.course_to_default_end(T0, 40, 60, 40, [], not_after=T0 + timedelta(minutes=20))
-    assert early.delivered_mg == pytest.approx(20) and early.stopped_early
