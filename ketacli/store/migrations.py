@@ -292,6 +292,8 @@ ADDED_COLUMNS: dict[tuple[str, str], object] = {
     ("sessions", "weight_basis"): None,
     ("sessions", "bmi"): None,
     ("sessions", "cosign"): None,
+    ("discharges", "cosign"): None,
+    ("discharges", "overridden"): "[]",
 }
 
 # (version, description, SQL). Append new migrations; never edit a released one.

@@ -667,3 +667,44 @@ def test_summary_panel_snapshot(cli):
     widths = [len(line) for line in text.splitlines()]
     assert max(widths) <= 80
     assert DAY in text
+
+
+# -- issue 13: the new criteria and a co-signed override -------------------------------------
+@pytest.mark.parametrize(("extra", "bp", "unmet"), [
+    ((), "89/60", ["sbp-low"]),
+    ((), "90/60", []),
+    (("--spo2", "93"), "128/80", ["spo2"]),
+    (("--spo2", "94"), "128/80", []),
+])
+def test_low_sbp_and_spo2_at_discharge(cli, db_path, sid, extra, bp, unmet):
+    before = counts(db_path)
+    r = discharge(cli, sid, *extra, bp=bp)
+    if unmet:
+        assert_refused(r, db_path, before, "discharge", unmet)
+    else:
+        ok(r)
+
+
+def test_a_cosigned_discharge_override_is_stored(cli, db_path, sid):
+    r = discharge(cli, sid, "--override", "attending saw her, home with escort", aldrete=8)
+    assert r.exit_code == 1 and "an override needs a second clinician" in r.stderr
+    d = ok(discharge(cli, sid, "--override", "attending saw her, home with escort",
+                     "--cosign", "dr.second", aldrete=8)).json["data"]
+    assert (d["override"], d["cosign"], d["overridden"]) == (
+        "attending saw her, home with escort", "dr.second", ["aldrete"])
+    assert query(db_path, "SELECT override, cosign, overridden FROM discharges") == [
+        ("attending saw her, home with escort", "dr.second", '["aldrete"]')]
+    (detail,) = query(db_path, "SELECT detail FROM audit WHERE action = 'discharge'")[0]
+    assert json.loads(detail)["cosign"] == "dr.second"
+
+
+def test_the_refusal_lists_one_rule_per_line(cli, sid):
+    r = discharge(cli, sid, "--spo2", "90", aldrete=8, bp="85/50", json_out=False)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        "error: discharge criteria not met: 3 unmet rules",
+        "  - aldrete: Modified Aldrete 8 (need >= 9)",
+        "  - sbp-low: SBP 85 (must be at or above 90)",
+        "  - spo2: SpO2 90% (must be at or above 94%)",
+        "hint: after clinician review, rerun with --override REASON --cosign NAME",
+    ]

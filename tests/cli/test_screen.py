@@ -185,3 +185,29 @@ def test_screening_audit_row(cli, db_path):
     assert (action, entity_id, patient) == ("create", sid, MRN)
     assert json.loads(detail)["decision"] == "eligible"
     assert NAME not in detail
+
+
+# -- issue 13: BMI from the height -----------------------------------------------------------
+def test_bmi_from_the_height(cli, db_path):
+    d = ok(screen(cli, MRN, "--height", "170", weight=86)).json["data"]
+    assert d["bmi"] == 29.8
+    assert ok(screen(cli, OTHER, name="Other Person")).json["data"]["bmi"] is None
+    text = ok(cli("patient", "show", MRN)).stdout
+    assert MRN in text
+
+
+@pytest.mark.parametrize(("weight", "height", "code"), [
+    (86, "40", "out_of_range"),  # height 40 cm
+    (300, "120", "implausible_bmi"),  # BMI 208
+    (25, "220", "implausible_bmi"),  # BMI 5.2
+])
+def test_an_implausible_bmi_or_height_exits_2_and_stores_nothing(cli, db_path, weight, height,
+                                                                   code):
+    before = counts(db_path) if db_path.exists() else None
+    r = screen(cli, MRN, "--height", height, weight=weight)
+    assert_error(r, 2, json_out=True)
+    assert r.json["error"]["code"] == code
+    if code == "implausible_bmi":
+        assert r.stderr.startswith("error: BMI ") and "check --weight (kg) and --height (cm)" in r.stderr
+    if before is not None:
+        unchanged(db_path, before)

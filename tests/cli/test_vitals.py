@@ -8,6 +8,8 @@ session) is in test_options.py; how events shape the discharge is in test_discha
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import counts, diff, ok, query
 from infusion_support import (
@@ -274,3 +276,43 @@ def test_log_event_without_kind_exits_2(cli, db_path, live):
     assert_error(cli("log-event", "--patient", MRN), 2)
     assert_error(cli("log-event", "abc", "pause"), 2)
     unchanged(db_path, before)
+
+
+# -- issue 13: the alerts a chair nurse needs (pre-infusion reading 130/80) -----------------
+@pytest.mark.parametrize(("args", "expected"), [
+    (("--bp", "60/30"), [("sbp", "critical", 80)]),
+    (("--bp", "85/55"), [("sbp", "warning", 90)]),
+    (("--rr", "26"), [("rr", "warning", 24)]),
+    (("--rr", "31"), [("rr", "critical", 30)]),
+    (("--bp", "172/99"), [("sbp", "warning", 160), ("sbp_rise", "warning", 40)]),
+    (("--bp", "150/106"), [("dbp", "warning", 100), ("dbp_rise", "warning", 25)]),
+    (("--bp", "195/122"), [("sbp", "critical", 180), ("dbp", "critical", 110),
+                           ("sbp_rise", "critical", 60), ("dbp_rise", "critical", 40)]),
+    (("--bp", "169/106"), [("sbp", "warning", 160), ("dbp", "warning", 100),
+                           ("dbp_rise", "warning", 25)]),  # +39 systolic: no rise alert
+])
+def test_low_bp_high_rr_and_rises_alert(cli, db_path, sid, args, expected):
+    d = ok(vitals(cli, sid, *args, when=at("07:50"))).json["data"]
+    assert [(a["parameter"], a["level"], a["threshold"]) for a in d["alerts"]] == expected
+    stored = query(db_path, "SELECT alerts FROM observations WHERE id = ?",
+                   (d["observation_id"],))[0][0]
+    assert [a["parameter"] for a in json.loads(stored)] == [e[0] for e in expected]
+
+
+def test_a_rise_is_shown_with_its_size(cli, sid):
+    r = ok(vitals(cli, sid, "--bp", "175/90", when=at("07:50"), json_out=False))
+    assert "SBP up 45 mmHg from pre-infusion 130 (>= 40)" in r.stdout
+    rise = next(a for a in ok(vitals(cli, sid, "--bp", "175/90", when=at("07:55"))).json[
+        "data"]["alerts"] if a["parameter"] == "sbp_rise")
+    assert (rise["value"], rise["threshold"]) == (45, 40)
+
+
+def test_rise_thresholds_follow_the_protocol(cli, sid, tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_text("[alerts]\nsbp_rise = [20, 30]\nsbp_low = [100, 85]\n")
+    d = ok(cli("--protocol", f, "log-vitals", sid, "--bp", "150/80", "--at", at("07:50"),
+               "--json")).json["data"]
+    assert [(a["parameter"], a["level"]) for a in d["alerts"]] == [("sbp_rise", "warning")]
+    d = ok(cli("--protocol", f, "log-vitals", sid, "--bp", "95/60", "--at", at("07:55"),
+               "--json")).json["data"]
+    assert [(a["parameter"], a["level"]) for a in d["alerts"]] == [("sbp", "warning")]

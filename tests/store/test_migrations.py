@@ -60,3 +60,45 @@ def test_newer_schema_is_refused(tmp_path):
         open_store(path, ACTOR)
     assert exc.value.code == "schema_too_new"
     assert exc.value.exit_code == 4
+
+
+def test_columns_added_later_keep_the_seals_of_older_rows(tmp_path, monkeypatch):
+    """A clinic at schema 4 with a sealed session and discharge migrates to 5 (the dosing
+    weight, the co-signer) and every seal still verifies; a changed row is still caught."""
+    from ketacli.store import admin
+
+    path = tmp_path / "v4.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+    st = open_store(path, ACTOR)
+    with st.write() as tx:
+        pid = tx.insert("patients", {"mrn": "OLD-1", "name": "Old Patient", "created_at": NOW,
+                                     "created_by": "rn"})
+        sid = tx.insert("sessions", {
+            "patient_id": pid, "number_in_series": 1, "started_at": NOW, "recorded_at": NOW,
+            "clinician": "rn", "weight_kg": 80.0, "dose_mg_per_kg": 0.5, "dose_mg": 40.0,
+            "duration_min": 40.0, "rate_mg_per_h": 60.0, "drawn_mg": 40.0})
+        tx.audit("start", "session", sid, patient="OLD-1", at=NOW)
+        did = tx.insert("discharges", {
+            "session_id": sid, "at": NOW, "recorded_at": NOW, "clinician": "rn",
+            "infusion_end_at": NOW, "aldrete_total": 10, "delivered_mg": 40.0,
+            "transport": "escort", "criteria": "[]"})
+        from ketacli.store.db import row_digest
+        from ketacli.store.sessions import side_effects_digest
+
+        tx.audit("discharge", "session", sid, patient="OLD-1", at=NOW, detail={
+            "discharge_sha256": row_digest(tx.conn, "discharges", did),
+            "side_effects_sha256": side_effects_digest(tx, sid)})
+    st.close()
+    monkeypatch.undo()
+    st = open_store(path, ACTOR)  # migrates to the latest
+    try:
+        assert st.scalar("PRAGMA user_version") == migrations.LATEST
+        assert admin.sealed_rows_altered(st) == []
+        con = sqlite3.connect(path)
+        con.execute("DROP TRIGGER IF EXISTS sessions_no_update")
+        con.execute("UPDATE sessions SET cosign = 'dr.late' WHERE id = ?", (sid,))
+        con.commit()
+        con.close()
+        assert set(admin.sealed_rows_altered(st)) == {f"session {sid}"}
+    finally:
+        st.close()
