@@ -154,7 +154,8 @@ def test_expired_and_needs_review_are_both_listed(cli):
 # -- --override ------------------------------------------------------------------------
 def test_override_proceeds_and_is_audited(cli, db_path):
     screened(cli, MRN, bp="165/95")
-    r = ok(start(cli, MRN, "--dose", "1.2", "--override", "reviewed by Dr. A", "--cosign", "dr.second", bp="170/95"))
+    r = ok(start(cli, MRN, "--dose", "1.2", "--override", "reviewed by Dr. A", "--cosign",
+                 "dr.second", bp="170/95"))
     d = r.json["data"]
     assert d["override"] == "reviewed by Dr. A"
     assert d["overridden"] == ["needs-review", "hold-bp", "dose"]
@@ -171,7 +172,8 @@ def test_override_proceeds_and_is_audited(cli, db_path):
 
 def test_override_without_a_screening_needs_a_weight(cli, db_path):
     ok(cli("patient", "add", MRN, "--name", "Someone"))
-    r = ok(start(cli, MRN, "--weight", "70", "--override", "outside records reviewed", "--cosign", "dr.second"))
+    r = ok(start(cli, MRN, "--weight", "70", "--override", "outside records reviewed",
+                 "--cosign", "dr.second"))
     assert r.json["data"]["overridden"] == ["screening"]
     assert r.json["data"]["dose_mg"] == pytest.approx(35)
     assert summary_json(cli, r.json["data"]["session_id"])["screening"] is None
