@@ -25,12 +25,15 @@ def export(    table: Annotated[str, typer.Argument(
         "resource per line, for large exports).")] = "csv",
     since: Annotated[str | None, typer.Option(
         "--since", help="Only records from this date (YYYY-MM-DD, clinic zone).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only records up to this date, inclusive (YYYY-MM-DD).")] = None,
     deidentify: Annotated[bool, typer.Option(
         "--deidentify", help="HIPAA Safe Harbor: study ids, shifted dates, no names, phones, "
         "MRNs or free text.")] = False,
     output: Annotated[Path | None, typer.Option(
-        "--output", help="Write to this file (a directory for 'all --format csv'); written "
-        "atomically, mode 0600. Default: stdout.")] = None,
+        "--output", help="Write to this file (a directory for 'all --format csv', and for "
+        "fhir-ndjson the FHIR Bulk Data files and manifest.json unless it ends in .ndjson); "
+        "written atomically, mode 0600. Default: stdout.")] = None,
 ) -> None:
     """Export records for an EHR, billing or research: CSV, JSON, NDJSON or a FHIR R4 Bundle.
 
@@ -49,19 +52,25 @@ def export(    table: Annotated[str, typer.Argument(
 
     s = settings()
     form = ExportForm.parse(table=table, fmt=fmt, since=since, deidentify=deidentify,
-                            has_output=output is not None, tz=s.tz)
+                            has_output=output is not None, tz=s.tz, until=until)
     store = s.store(create=False)
     if output is not None:
-        files.refuse_database([output / f for f in form.files(EXPORT_TABLES)] or [output],
-                              Path(store.path))
+        names = form.files(EXPORT_TABLES) or (
+            ["manifest.json"] if engine.bulk_data(form.table, form.fmt, output) else [])
+        files.refuse_database([output / f for f in names] or [output], Path(store.path))
     now = to_utc_iso(CLOCK.now())
     reader = xs.open_reader(store, form.since_iso, deidentify=deidentify, today=today(s.tz),
-                            at=now)
+                            at=now, until=form.until_iso)
+    request = " ".join(["ketacli export", form.table, "--format", form.fmt,
+                        *(["--since", since] if since else []),
+                        *(["--until", until] if until else []),
+                        *(["--deidentify"] if deidentify else [])])
     with files.progress(enabled=output is not None and sys.stderr.isatty()) as tick:
         counts = engine.export(reader, form.table, form.fmt, output, files=files, timestamp=now,
-                               tick=tick)
+                               tick=tick, request=request)
     xs.record_export(store, {
         "table": form.table, "format": form.fmt, "deidentified": deidentify, "since": since,
+        "until": until,
         "output": str(output) if output else "stdout", "rows": counts,
     }, to_utc_iso(CLOCK.now()))
     if output is not None:

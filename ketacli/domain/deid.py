@@ -22,7 +22,7 @@ DROP = {
     "os_user",
 }
 DATE_TIME = {"at", "created_at", "started_at", "discharged_at", "infusion_end_at", "closed_at",
-             "notified_at", "recorded_at"}
+             "notified_at", "recorded_at", "first_observation_at", "last_observation_at"}
 DATE_ONLY = {"valid_until", "due"}
 
 

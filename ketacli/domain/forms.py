@@ -364,10 +364,11 @@ class ExportForm:
     fmt: str
     since_iso: str | None  # the --since bound as a stored UTC time
     deidentify: bool
+    until_iso: str | None = None  # the --until bound (exclusive: the next day's start)
 
     @classmethod
     def parse(cls, *, table: str, fmt: str, since: str | None, deidentify: bool,
-              has_output: bool, tz: tzinfo) -> ExportForm:
+              has_output: bool, tz: tzinfo, until: str | None = None) -> ExportForm:
         from ketacli.domain.vocab import EXPORT_FORMATS, EXPORT_TABLES, FHIR_TABLES
 
         table, fmt = table.strip().lower(), fmt.strip().lower()
@@ -391,7 +392,8 @@ class ExportForm:
                           "undo the date shifts): export it without --deidentify",
                           code=Code.INVALID_CHOICE)
         since_iso = to_utc_iso(day_start_utc(since_day, tz)) if since_day else None
-        return cls(table, fmt, since_iso, deidentify)
+        until_iso = Period.parse(since, until, tz).hi if until is not None else None
+        return cls(table, fmt, since_iso, deidentify, until_iso)
 
     @property
     def one_file_per_table(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager, ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -109,36 +109,103 @@ class FhirBundle:
         return self.n
 
 
-class FhirNdjson:
-    """FHIR resources one per line (the FHIR Bulk Data NDJSON shape), for large exports that
-    an importer streams instead of parsing one huge Bundle. References are relative
-    (`Patient/<id>`): every referenced resource comes earlier in the stream."""
+# the resource types other resources point to: the only ids NDJSON keeps in memory to make
+# references relative (every Observation id would grow with the database)
+REFERENCED = frozenset({"Patient", "Encounter", "Procedure", "MedicationAdministration",
+                        "QuestionnaireResponse"})
 
-    def __init__(self, out, timestamp: str) -> None:
-        self.out = out
-        self.n = 0
+
+class _Relative:
+    """`urn:uuid:` references made relative (`Patient/<id>`), as NDJSON needs: every
+    referenced resource comes earlier in the export."""
+
+    def __init__(self) -> None:
         self.types: dict[str, str] = {}
 
-    def _relative(self, node):
+    def __call__(self, node):
         if isinstance(node, dict):
             ref = node.get("reference")
             if isinstance(ref, str) and ref.startswith("urn:uuid:"):
                 rid = ref[len("urn:uuid:"):]
                 return {**node, "reference": f"{self.types[rid]}/{rid}"}
-            return {k: self._relative(v) for k, v in node.items()}
+            return {k: self(v) for k, v in node.items()}
         if isinstance(node, list):
-            return [self._relative(v) for v in node]
+            return [self(v) for v in node]
         return node
+
+    def line(self, resource: dict) -> str:
+        if resource["resourceType"] in REFERENCED:
+            self.types[resource["id"]] = resource["resourceType"]
+        return json.dumps(self(resource), ensure_ascii=False) + "\n"
+
+
+class FhirNdjson:
+    """FHIR resources one per line (the FHIR Bulk Data NDJSON shape) in one stream, for
+    large exports that an importer streams instead of parsing one huge Bundle. References
+    are relative (`Patient/<id>`)."""
+
+    def __init__(self, out, timestamp: str) -> None:
+        self.out = out
+        self.n = 0
+        self.relative = _Relative()
 
     def add(self, resource: dict | None) -> None:
         if resource is None:
             return
-        self.types[resource["id"]] = resource["resourceType"]
-        self.out.write(json.dumps(self._relative(resource), ensure_ascii=False) + "\n")
+        self.out.write(self.relative.line(resource))
         self.n += 1
 
     def close(self) -> int:
         return self.n
+
+
+class BulkData:
+    """FHIR Bulk Data files: each resource type in its own `<Type>.ndjson` (opened by
+    `open_file(name)` when its first resource comes), counted for the manifest."""
+
+    def __init__(self, open_file: Callable[[str], TextIO]) -> None:
+        self.open_file = open_file
+        self.n = 0
+        self.files: dict[str, TextIO] = {}
+        self.counts: dict[str, int] = {}
+        self.relative = _Relative()
+
+    def add(self, resource: dict | None) -> None:
+        if resource is None:
+            return
+        kind = resource["resourceType"]
+        if kind not in self.files:
+            self.files[kind] = self.open_file(f"{kind}.ndjson")
+            self.counts[kind] = 0
+        self.files[kind].write(self.relative.line(resource))
+        self.counts[kind] += 1
+        self.n += 1
+
+    def close(self) -> int:
+        return self.n
+
+    def manifest(self, transaction_time: str, request: str) -> dict:
+        """The Bulk Data manifest (file-relative urls: the files sit beside it)."""
+        return {"transactionTime": transaction_time, "request": request,
+                "requiresAccessToken": False,
+                "output": [{"type": k, "url": f"{k}.ndjson", "count": n}
+                           for k, n in self.counts.items()],
+                "error": []}
+
+
+def write_bulk_data(reader: Reader, table: str, folder: Path, files: Files, *, timestamp: str,
+                    request: str, tick: Tick) -> dict[str, int]:
+    """`export all --format fhir-ndjson --output DIR` (or one table's resources): one
+    NDJSON file per resource type,
+    then `manifest.json` (written last: a folder without one is not a finished export)."""
+    with ExitStack() as stack:
+        sink = BulkData(lambda name: stack.enter_context(files.atomic(folder / name)))
+        tables = spanned_tables(table, "fhir-ndjson", reader.deidentified)
+        counts = fhir.write_resources(sink, reader, tables, tick)
+    with files.atomic(folder / "manifest.json") as fh:
+        json.dump(sink.manifest(timestamp, request), fh, indent=2)
+        fh.write("\n")
+    return counts
 
 
 def csv_text(batches: Iterable[list[tuple]]) -> str:
@@ -239,12 +306,23 @@ class Files(Protocol):
     def destination(self, path: Path | None) -> AbstractContextManager[TextIO]: ...
 
 
+def bulk_data(table: str, fmt: str, output: Path | None) -> bool:
+    """Whether an export writes a FHIR Bulk Data directory: `fhir-ndjson` with `--output`
+    that is not a `.ndjson` file (which takes the single stream)."""
+    return fmt == "fhir-ndjson" and output is not None and Path(output).suffix != ".ndjson"
+
+
 def export(reader: Reader, table: str, fmt: str, output: Path | None, *, files: Files,
-           timestamp: str, tick: Tick) -> dict[str, int]:
+           timestamp: str, tick: Tick, request: str = "") -> dict[str, int]:
     """Write one export: `table` (or "all") in `fmt`, to `output` through `files`.
     'all --format csv' is one `<table>.csv` per table in the `output` directory;
-    everything else one stream (stdout when `output` is None). Returns the counts the
-    export's audit row records."""
+    `fhir-ndjson` to a directory the FHIR Bulk Data files and manifest (`request`: what
+    was asked); everything else one stream (stdout when `output` is None). Returns the
+    counts the export's audit row records."""
+    if bulk_data(table, fmt, output):
+        with files.directory(output) as folder:
+            return write_bulk_data(reader, table, folder, files, timestamp=timestamp,
+                                   request=request, tick=tick)
     if fmt == "csv" and table == "all":
         tables = spanned_tables(table, fmt, reader.deidentified)
         with files.directory(output) as folder:

@@ -1,9 +1,16 @@
 """FHIR R4 resources built from exported rows (plain dicts, streamed into a Bundle).
 
-Codes and units per interop.md: LOINC vital signs with UCUM units, PHQ-9 and
-GAD-7 as survey Observations with their LOINC panels, items and totals,
-MedicationAdministration of ketamine by the IV route (SNOMED CT 47625008)
-linked to one Encounter per session. Ids are stable name-based UUIDs, so the
+Codes and units per interop.md: LOINC vital signs with UCUM units (SpO2 with
+both 2708-6 and 59408-5, EtCO2 19891-1), alerts as Observation.interpretation,
+PHQ-9 and GAD-7 as survey Observations with their LOINC panels, items and
+totals, derived from QuestionnaireResponses with LOINC answer codes (and the
+C-SSRS screener, see QUESTIONNAIRES), PCL-5 by LOINC, MADRS, MOAA/S and the
+dissociation rating by local codes (LOINC has none), one Encounter per session
+(its id as identifier) with the infusion as a Procedure, the
+MedicationAdministration of ketamine by the IV route (SNOMED CT 47625008, the
+lot on its Medication) and side effects as AdverseEvents. `meta.profile`
+names US Core (identified exports only: a de-identified Patient has no name)
+and the R4 core vital-sign profiles where the resource conforms. Ids are stable name-based UUIDs, so the
 same record has the same id on every export and references resolve inside the
 Bundle (fullUrl urn:uuid:...). `write_resources` assembles an export's resources,
 patients first, into a sink (render.export.FhirBundle or FhirNdjson).
@@ -14,6 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,9 +38,15 @@ UCUM = "http://unitsofmeasure.org"
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
-LOCAL = "urn:ketacli:code"
+CPT = "http://www.ama-assn.org/go/cpt"
+LOCAL = "urn:ketacli:code"  # ketacli's own codes, only where LOINC has none
+LOCAL_SIDE_EFFECT = "urn:ketacli:code:side-effect"
+LOCAL_CSSRS_RISK = "urn:ketacli:code:cssrs-risk"
 MRN_SYSTEM = "urn:ketacli:mrn"
 STUDY_SYSTEM = "urn:ketacli:study-id"
+STUDY_SESSION_SYSTEM = "urn:ketacli:study-session"
+CORE = "http://hl7.org/fhir/StructureDefinition/"
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
 
 PHQ9_ITEMS = ("44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5",
               "44253-3", "44260-8")
@@ -73,40 +87,97 @@ def _qty(value, unit: str, code: str | None = None) -> dict:
     return {"value": value, "unit": unit, "system": UCUM, "code": code or unit}
 
 
+def _profiles(*names: str) -> dict:
+    return {"meta": {"profile": list(names)}}
+
+
+def split_name(name: str) -> dict:
+    """A HumanName with `family` and `given` parts: "Family, Given Names" when the name has
+    a comma, else the last word is the family name (the text keeps the name as recorded)."""
+    text = " ".join(name.split())
+    if "," in text:
+        family, _, given = (p.strip() for p in text.partition(","))
+    else:
+        *first, family = text.split(" ")
+        given = " ".join(first)
+    out: dict = {"use": "official", "text": text, "family": family}
+    if given:
+        out["given"] = given.split(" ")
+    return out
+
+
 def patient(row: dict, deid: bool) -> dict:
     key = row.get("study_id") if deid else row["_pid"]
     res = {"resourceType": "Patient", "id": rid("Patient", key),
            "gender": GENDER.get(row.get("sex") or "U", "unknown")}
-    if deid:
+    if deid:  # no name: not a US Core Patient, and no profile claims to be one
         res["identifier"] = [{"system": STUDY_SYSTEM, "value": row["study_id"]}]
         if row.get("birth_year") and row["birth_year"] != "90+":
             res["birthDate"] = row["birth_year"]
-    else:
-        res["identifier"] = [{"system": MRN_SYSTEM, "value": row["patient"],
-                              "type": {"coding": [_coding(
-                                  "http://terminology.hl7.org/CodeSystem/v2-0203", "MR")]}}]
-        res["name"] = [{"text": row["name"]}]
-        if row.get("dob"):
-            res["birthDate"] = row["dob"]
-        if row.get("phone"):
-            res["telecom"] = [{"system": "phone", "value": row["phone"]}]
-    return res
+        return res
+    res.update(_profiles(US_CORE + "us-core-patient"))
+    res["identifier"] = [{"system": MRN_SYSTEM, "value": row["patient"],
+                          "type": {"coding": [_coding(
+                              "http://terminology.hl7.org/CodeSystem/v2-0203", "MR")]}}]
+    res["name"] = [split_name(row["name"])]
+    if row.get("dob"):
+        res["birthDate"] = row["dob"]
+    if row.get("phone"):
+        res["telecom"] = [{"system": "phone", "value": row["phone"]}]
+    return {k: res[k] for k in ("resourceType", "id", "meta", "identifier", "name", "telecom",
+                                "gender", "birthDate") if k in res}
 
 
 def _subject(row: dict, deid: bool) -> dict:
     return ref("Patient", row["study_id"] if deid else row["_pid"])
 
 
-def encounter(row: dict, deid: bool) -> dict:
-    period = {"start": row["started_at"]}
+def encounter_period(row: dict) -> dict:
+    """From the first to the last instant of the session: its start or an earlier
+    (pre-infusion) observation, to its discharge or a later observation."""
+    first = [t for t in (row["started_at"], row.get("first_observation_at")) if t]
+    period = {"start": min(first, key=_instant)}
     if row.get("discharged_at"):
-        period["end"] = row["discharged_at"]
-    return {
-        "resourceType": "Encounter", "id": rid("Encounter", row["session_id"]),
+        last = [t for t in (row["discharged_at"], row.get("last_observation_at")) if t]
+        period["end"] = max(last, key=_instant)
+    return period
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def encounter(row: dict, deid: bool, clinic: str | None = None) -> dict:
+    """One Encounter per session, the session id its identifier (in the clinic's namespace;
+    de-identified, the session's pseudonym in a study namespace)."""
+    system = STUDY_SESSION_SYSTEM if deid or not clinic else f"urn:ketacli:clinic:{clinic}:session"
+    res = {"resourceType": "Encounter", "id": rid("Encounter", row["session_id"])}
+    if not deid:
+        res.update(_profiles(US_CORE + "us-core-encounter"))
+    res.update({
+        "identifier": [{"use": "official", "system": system, "value": str(row["session_id"])}],
         "status": "finished" if row["status"] == "discharged" else "in-progress",
         "class": _coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB", "ambulatory"),
         "type": [{"text": f"IV ketamine infusion {row['number_in_series']}"}],
-        "subject": _subject(row, deid), "period": period,
+        "subject": _subject(row, deid), "period": encounter_period(row),
+    })
+    return res
+
+
+def procedure(row: dict, deid: bool) -> dict:
+    """The infusion as a Procedure (CPT 96365, an IV infusion for therapy), in its Encounter."""
+    done = row["status"] == "discharged"
+    period = {"start": row["started_at"]}
+    if done and row.get("infusion_end_at"):
+        period["end"] = row["infusion_end_at"]
+    return {
+        "resourceType": "Procedure", "id": rid("Procedure", row["session_id"]),
+        "status": "completed" if done else "in-progress",
+        "code": {"coding": [_coding(CPT, "96365", "Intravenous infusion, for therapy, "
+                                    "prophylaxis, or diagnosis; initial, up to 1 hour")],
+                 "text": "IV ketamine infusion"},
+        "subject": _subject(row, deid), "encounter": ref("Encounter", row["session_id"]),
+        "performedPeriod": period,
     }
 
 
@@ -115,7 +186,7 @@ def medication_administration(row: dict, deid: bool) -> dict:
     dose = row["delivered_mg"] if done else row["dose_mg"]
     med = {"resourceType": "Medication", "id": "ketamine",
            "code": {"coding": [_coding(RXNORM, "6130", "ketamine")], "text": "ketamine"}}
-    if row.get("lot"):
+    if row.get("lot"):  # the lot of the vial given (R4 keeps it on the Medication)
         med["batch"] = {"lotNumber": row["lot"]}
     period = {"start": row["started_at"]}
     if done and row.get("infusion_end_at"):
@@ -124,6 +195,7 @@ def medication_administration(row: dict, deid: bool) -> dict:
         "resourceType": "MedicationAdministration", "id": rid("MedicationAdministration",
                                                              row["session_id"]),
         "contained": [med],
+        "partOf": [ref("Procedure", row["session_id"])],
         "status": "completed" if done else "in-progress",
         "medicationReference": {"reference": "#ketamine"},
         "subject": _subject(row, deid),
@@ -138,14 +210,53 @@ def medication_administration(row: dict, deid: bool) -> dict:
     }
 
 
-def _vital(row_id: str, suffix: str, code: str, display: str, when: str, subject: dict,
-           encounter_ref: dict | None, value: dict | None = None,
+# side-effect codes (vocabulary of the side_effects table) -> their display
+SIDE_EFFECTS = {"dizziness": "Dizziness", "difficulty-speaking": "Difficulty speaking",
+                "nausea": "Nausea", "vomiting": "Vomiting", "headache": "Headache",
+                "blurred-vision": "Blurred vision", "dissociation": "Dissociation",
+                "hypertension": "Hypertension", "tachycardia": "Tachycardia",
+                "anxiety": "Anxiety", "drowsiness": "Drowsiness", "other": "Other"}
+SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+
+
+def adverse_events(row: dict, deid: bool) -> list[dict]:
+    """The session's side effects ("code:severity;..."), each an AdverseEvent of its
+    Encounter suspected of the ketamine administered. ketacli records side effects at
+    discharge, not serious ones (those are stops and events): seriousness non-serious."""
+    out = []
+    for i, item in enumerate(filter(None, (row.get("side_effects") or "").split(";"))):
+        code, _, severity = item.partition(":")
+        out.append({
+            "resourceType": "AdverseEvent",
+            "id": rid("AdverseEvent", f"{row['session_id']}-{i}-{code}"),
+            "actuality": "actual",
+            "event": {"coding": [_coding(LOCAL_SIDE_EFFECT, code, SIDE_EFFECTS.get(code))],
+                      "text": SIDE_EFFECTS.get(code, code)},
+            "subject": _subject(row, deid),
+            "encounter": ref("Encounter", row["session_id"]),
+            "date": row.get("discharged_at") or row["started_at"],
+            "seriousness": {"coding": [_coding(SERIOUSNESS, "non-serious", "Non-serious")]},
+            "severity": {"coding": [_coding(SEVERITY, severity or "mild",
+                                            (severity or "mild").capitalize())]},
+            "suspectEntity": [{"instance": ref("MedicationAdministration",
+                                               row["session_id"])}],
+        })
+    return out
+
+
+def _vital(row_id: str, suffix: str, code: str | list, display: str, when: str,
+           subject: dict, encounter_ref: dict | None, value: dict | None = None,
            components: list | None = None, category: str = "vital-signs",
-           system: str = LOINC) -> dict:
-    res = {"resourceType": "Observation", "id": rid("Observation", f"{row_id}-{suffix}"),
-           "status": "final", "category": _category(category),
-           "code": {"coding": [_coding(system, code, display)], "text": display},
-           "subject": subject, "effectiveDateTime": when}
+           system: str = LOINC, profiles: tuple[str, ...] = ()) -> dict:
+    codings = ([_coding(system, code, display)] if isinstance(code, str)
+               else [_coding(system, c, d) for c, d in code])
+    res = {"resourceType": "Observation", "id": rid("Observation", f"{row_id}-{suffix}")}
+    if profiles:
+        res.update(_profiles(*profiles))
+    res.update({"status": "final", "category": _category(category),
+                "code": {"coding": codings, "text": display},
+                "subject": subject, "effectiveDateTime": when})
     if encounter_ref:
         res["encounter"] = encounter_ref
     if value is not None:
@@ -155,63 +266,213 @@ def _vital(row_id: str, suffix: str, code: str, display: str, when: str, subject
     return res
 
 
+# column -> (LOINC codes with displays, text, UCUM unit, R4 core profile, US Core profile)
+VITALS = (
+    ("hr", (("8867-4", "Heart rate"),), "Heart rate", "/min", "heartrate",
+     "us-core-heart-rate"),
+    ("rr", (("9279-1", "Respiratory rate"),), "Respiratory rate", "/min", "resprate",
+     "us-core-respiratory-rate"),
+    ("spo2", (("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"),
+              ("2708-6", "Oxygen saturation in Arterial blood")),
+     "Oxygen saturation by pulse oximetry", "%", "oxygensat", "us-core-pulse-oximetry"),
+    ("weight_kg", (("29463-7", "Body weight"),), "Body weight", "kg", "bodyweight",
+     "us-core-body-weight"),
+    ("height_cm", (("8302-2", "Body height"),), "Body height", "cm", "bodyheight",
+     "us-core-body-height"),
+    ("etco2", (("19891-1", "Carbon dioxide [Partial pressure] in Exhaled gas --at end "
+                           "expiration"),), "End-tidal CO2", "mm[Hg]", None, None),
+)
+# ratings with no LOINC code: the local code system (README "Interoperability")
+RATINGS = (("moaas", "Sedation: MOAA/S (0-5)"), ("dissociation", "Dissociation rating (0-10)"))
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+INTERPRETATIONS = {("warning", True): ("H", "High"), ("critical", True): ("HH", "Critical high"),
+                   ("warning", False): ("L", "Low"), ("critical", False): ("LL", "Critical low")}
+# an alert's parameter -> the column of the Observation it interprets
+ALERT_COLUMN = {"sbp": "bp", "dbp": "bp", "sbp_rise": "bp", "dbp_rise": "bp"}
+
+
+def interpretations(row: dict) -> dict[str, list[dict]]:
+    """The row's stored alerts as Observation.interpretation, by the column they concern:
+    a warning is H or L, a critical alert HH or LL (the most severe one per column)."""
+    alerts = row.get("alerts") or []
+    if isinstance(alerts, str):
+        alerts = json.loads(alerts) if alerts[:1] == "[" else []
+    out: dict[str, list[dict]] = {}
+    for a in sorted(alerts, key=lambda a: a.get("level") != "critical"):
+        col = ALERT_COLUMN.get(a.get("parameter"), a.get("parameter"))
+        high = a.get("value") is not None and a["value"] >= a.get("threshold", 0)
+        code, display = INTERPRETATIONS[(a.get("level"), high)]
+        if col not in out:
+            out[col] = [{"coding": [_coding(INTERPRETATION, code, display)]}]
+    return out
+
+
 def vitals(row: dict, deid: bool, key: str, encounter_id=None) -> list[dict]:
-    """Vital-sign Observations of one observation or screening row."""
+    """Vital-sign Observations of one observation or screening row, with the row's alerts
+    as their interpretation."""
     subject = _subject(row, deid)
     enc = ref("Encounter", encounter_id) if encounter_id is not None else None
     when = row["at"]
+    interp = interpretations(row)
     out = []
+
+    def claim(core: str | None, us: str | None) -> tuple[str, ...]:
+        return tuple(p for p in (core and CORE + core, us and not deid and US_CORE + us) if p)
+
     if row.get("sbp") is not None and row.get("dbp") is not None:
         out.append(_vital(key, "bp", "85354-9", "Blood pressure panel", when, subject, enc,
+                          profiles=claim("bp", "us-core-blood-pressure"),
+                          value={"interpretation": interp["bp"]} if "bp" in interp else None,
                           components=[
                               {"code": {"coding": [_coding(LOINC, "8480-6", "Systolic blood pressure")]},
                                "valueQuantity": _qty(row["sbp"], "mm[Hg]")},
                               {"code": {"coding": [_coding(LOINC, "8462-4", "Diastolic blood pressure")]},
                                "valueQuantity": _qty(row["dbp"], "mm[Hg]")}]))
-    for col, code, display, unit in (
-            ("hr", "8867-4", "Heart rate", "/min"),
-            ("rr", "9279-1", "Respiratory rate", "/min"),
-            ("spo2", "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%"),
-            ("weight_kg", "29463-7", "Body weight", "kg"),
-            ("height_cm", "8302-2", "Body height", "cm")):
+    for col, codes, display, unit, core, us in VITALS:
         if row.get(col) is not None:
-            out.append(_vital(key, col, code, display, when, subject, enc,
-                              value={"valueQuantity": _qty(row[col], unit)}))
-    for col, code, display, unit in (
-            ("etco2", "etco2", "End-tidal CO2", "mm[Hg]"),):
+            value = {"valueQuantity": _qty(row[col], unit)}
+            if col in interp:
+                value["interpretation"] = interp[col]
+            out.append(_vital(key, col, list(codes), display, when, subject, enc,
+                              value=value, profiles=claim(core, us)))
+    for col, display in RATINGS:
         if row.get(col) is not None:
-            out.append(_vital(key, col, code, display, when, subject, enc, system=LOCAL,
-                              value={"valueQuantity": _qty(row[col], unit)}))
-    for col, display in (("moaas", "Sedation: MOAA/S (0-5)"),
-                         ("dissociation", "Dissociation rating (0-10)")):
-        if row.get(col) is not None:
+            value = {"valueInteger": int(row[col])}
+            if col in interp:
+                value["interpretation"] = interp[col]
             out.append(_vital(key, col, col, display, when, subject, enc, system=LOCAL,
-                              category="exam", value={"valueInteger": int(row[col])}))
+                              category="exam", value=value))
     return out
 
 
+# -- questionnaires ----------------------------------------------------------------------------
+# PHQ-9 and GAD-7 share LOINC answer list LL358-3: 0-3 -> these answers
+FREQUENCY = (("LA6568-5", "Not at all"), ("LA6569-3", "Several days"),
+             ("LA6570-1", "More than half the days"), ("LA6571-9", "Nearly every day"))
+YES_NO = {"y": ("LA33-6", "Yes"), "n": ("LA32-8", "No")}
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """One instrument exported as a QuestionnaireResponse: `answers(row)` gives its item
+    answers (None: not in this row), `total(row)` its score or risk for the Observation."""
+
+    scale: str
+    url: str                                   # the Questionnaire's canonical
+    title: str
+    linkids: tuple[str, ...]                   # item linkIds (LOINC item codes where LOINC has them)
+    answers: Callable[[dict], list | None]
+    answer: Callable[[object], dict]           # one stored answer -> a QR answer
+
+
+def _json_list(value) -> list | None:
+    if value is None:
+        return None
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def _frequency(v) -> dict:
+    code, display = FREQUENCY[int(v)]
+    return {"valueCoding": _coding(LOINC, code, display)}
+
+
+def cssrs_of(row: dict) -> tuple[list, str | None] | None:
+    """The C-SSRS screener of a row, (answers, risk), whatever shape the store gives it
+    (`cssrs` as {"answers", "risk"}, or `cssrs_answers` and `cssrs_risk`); None: none."""
+    value = row.get("cssrs")
+    if isinstance(value, str) and value[:1] == "{":
+        value = json.loads(value)
+    if isinstance(value, dict) and value.get("answers"):
+        return list(value["answers"]), value.get("risk")
+    answers = _json_list(row.get("cssrs_answers"))
+    return (answers, row.get("cssrs_risk")) if answers else None
+
+
+def _yes_no(v) -> dict:
+    if v in YES_NO:
+        code, display = YES_NO[v]
+        return {"valueCoding": _coding(LOINC, code, display)}
+    return {"valueCoding": _coding(LOCAL, "not-asked", "Not asked")}
+
+
+QUESTIONNAIRES = (
+    Questionnaire("phq9", "http://loinc.org/q/44249-1", "PHQ-9 quick depression assessment panel",
+                  PHQ9_ITEMS, lambda r: _json_list(r.get("phq9_items")), _frequency),
+    Questionnaire("gad7", "http://loinc.org/q/69737-5",
+                  "Generalized anxiety disorder 7 item (GAD-7)", GAD7_ITEMS,
+                  lambda r: _json_list(r.get("gad7_items")), _frequency),
+    # C-SSRS screener (six questions and "within the past 3 months"): local item ids
+    Questionnaire("cssrs", "urn:ketacli:questionnaire:cssrs-screener",
+                  "Columbia Suicide Severity Rating Scale, screener",
+                  ("cssrs-1", "cssrs-2", "cssrs-3", "cssrs-4", "cssrs-5", "cssrs-6",
+                   "cssrs-6-recent"),
+                  lambda r: (cssrs_of(r) or (None,))[0], _yes_no),
+)
+
+
+def questionnaire_response(q: Questionnaire, row: dict, deid: bool, key: str) -> dict | None:
+    answers = q.answers(row)
+    if not answers:
+        return None
+    items = [{"linkId": link, "answer": [q.answer(v)]}
+             for link, v in zip(q.linkids, answers, strict=False) if v is not None]
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": rid("QuestionnaireResponse", f"{key}-{q.scale}"),
+        "questionnaire": q.url, "status": "completed",
+        "subject": _subject(row, deid), "authored": row["at"],
+        "item": items,
+    }
+
+
+def questionnaire_responses(row: dict, deid: bool, key: str) -> list[dict]:
+    return [qr for q in QUESTIONNAIRES if (qr := questionnaire_response(q, row, deid, key))]
+
+
+def _derived(key: str, scale: str, answers: list | None) -> dict:
+    """`derivedFrom` the row's QuestionnaireResponse of `scale`, when it has one."""
+    if not answers:
+        return {}
+    return {"derivedFrom": [ref("QuestionnaireResponse", f"{key}-{scale}")]}
+
+
 def surveys(row: dict, deid: bool, key: str) -> list[dict]:
-    """PHQ-9 / GAD-7 panels with items and totals; MADRS and PCL-5 totals (local codes)."""
+    """PHQ-9 / GAD-7 panels with items and totals (derived from their
+    QuestionnaireResponse when the items are stored); PCL-5 (LOINC), MADRS (local) totals;
+    the C-SSRS risk."""
     subject = _subject(row, deid)
+    screening = () if deid else (US_CORE + "us-core-observation-screening-assessment",)
     out = []
     for scale, (panel, pdisplay, total_code, tdisplay, item_codes) in SURVEYS.items():
         total = row.get(f"{scale}_total")
         if total is None:
             continue
         comps = []
-        items = json.loads(row[f"{scale}_items"]) if row.get(f"{scale}_items") else None
+        items = _json_list(row.get(f"{scale}_items"))
         if items:
             comps = [{"code": {"coding": [_coding(LOINC, c)]}, "valueInteger": v}
                      for c, v in zip(item_codes, items, strict=True)]
         comps.append({"code": {"coding": [_coding(LOINC, total_code, tdisplay)]},
                       "valueInteger": total})
+        value = {"valueInteger": total, **_derived(key, scale, items)}
         out.append(_vital(key, scale, panel, pdisplay, row["at"], subject, None,
-                          category="survey", value={"valueInteger": total}, components=comps))
-    for scale, display in (("madrs", "MADRS total score"), ("pcl5", "PCL-5 total score")):
-        if row.get(f"{scale}_total") is not None:
-            out.append(_vital(key, scale, f"{scale}-total", display, row["at"], subject, None,
-                              category="survey", system=LOCAL,
-                              value={"valueInteger": row[f"{scale}_total"]}))
+                          category="survey", value=value, components=comps,
+                          profiles=screening))
+    if row.get("pcl5_total") is not None:
+        out.append(_vital(key, "pcl5", "101698-9", "PTSD PCL-5 score", row["at"], subject,
+                          None, category="survey", profiles=screening,
+                          value={"valueInteger": row["pcl5_total"]}))
+    if row.get("madrs_total") is not None:
+        out.append(_vital(key, "madrs", "madrs-total", "MADRS total score", row["at"], subject,
+                          None, category="survey", system=LOCAL,
+                          value={"valueInteger": row["madrs_total"]}))
+    cssrs = cssrs_of(row)
+    if cssrs and cssrs[1]:
+        out.append(_vital(key, "cssrs", "cssrs-risk", "C-SSRS screener risk", row["at"],
+                          subject, None, category="survey", system=LOCAL, value={
+                              "valueCodeableConcept": {"coding": [_coding(
+                                  LOCAL_CSSRS_RISK, cssrs[1], cssrs[1].capitalize())]},
+                              **_derived(key, "cssrs", cssrs[0])}))
     return out
 
 
@@ -223,7 +484,11 @@ def suicide_flag(row: dict, deid: bool) -> dict | None:
         "status": "active",
         "category": [{"coding": [_coding(
             "http://terminology.hl7.org/CodeSystem/flag-category", "clinical", "Clinical")]}],
-        "code": {"text": "PHQ-9 item 9 >= 1: suicide risk assessment required"},
+        "code": {"coding": [_coding(SNOMED, "225444004", "At risk for suicide (finding)"),
+                            _coding(LOCAL, "suicide-risk-assessment-required",
+                                    "Suicide risk assessment required")],
+                 "text": "Suicide risk: assessment required (PHQ-9 item 9 >= 1 or C-SSRS "
+                         "moderate/high)"},
         "subject": _subject(row, deid), "period": {"start": row["at"]},
     }
 
@@ -242,6 +507,7 @@ def write_resources(sink: Sink, reader: Reader, tables: list[str],
     """The resources of `tables` (FHIR-mapped ones) into `sink`, every referenced resource
     before the ones that point to it. Returns resources per table, then in all."""
     deid = reader.deidentified
+    clinic = None if deid else reader.clinic()  # namespaces the Encounter identifiers
     counts: dict[str, int] = {}
     # Patients: all of them when other records are exported (records since --since may
     # belong to earlier patients); `export patients --since` gives the new ones only.
@@ -250,7 +516,7 @@ def write_resources(sink: Sink, reader: Reader, tables: list[str],
         sink.add(patient(row, deid))
     counts["patients"] = sink.n
     if "sessions" in tables or "observations" in tables:
-        counts["sessions"] = _sessions(sink, reader, "sessions" in tables, deid)
+        counts["sessions"] = _sessions(sink, reader, "sessions" in tables, deid, clinic)
         tick(sink.n)
     if "screenings" in tables:
         counts["screenings"] = _screenings(sink, reader, deid)
@@ -263,26 +529,40 @@ def write_resources(sink: Sink, reader: Reader, tables: list[str],
     return counts
 
 
-def _sessions(sink: Sink, reader: Reader, administrations: bool, deid: bool) -> int:
+def _sessions(sink: Sink, reader: Reader, administrations: bool, deid: bool,
+              clinic: str | None) -> int:
     """Encounters, also two days before --since so observations resolve; with
-    `administrations`, the MedicationAdministrations of sessions since --since."""
+    `administrations`, the Procedure, MedicationAdministration and AdverseEvents of
+    sessions since --since."""
     before, since = sink.n, reader.since
     enc_since = reader.EVERYTHING
     if since:
         enc_since = (datetime.fromisoformat(since) - timedelta(days=2)).isoformat()
-    for row in reader.dicts("sessions", since=enc_since):
-        sink.add(encounter(row, deid))
+    for row in reader.dicts("encounters", since=enc_since):
+        sink.add(encounter(row, deid, clinic))
         if administrations and (not since or row["started_at"] >= since):
+            sink.add(procedure(row, deid))
             sink.add(medication_administration(row, deid))
+            for res in adverse_events(row, deid):
+                sink.add(res)
     return sink.n - before
+
+
+def _with_questionnaires(sink: Sink, row: dict, deid: bool, key: str) -> None:
+    """The row's QuestionnaireResponses, then the Observations derived from them."""
+    for res in questionnaire_responses(row, deid, key):
+        sink.add(res)
+    for res in surveys(row, deid, key):
+        sink.add(res)
 
 
 def _screenings(sink: Sink, reader: Reader, deid: bool) -> int:
     before = sink.n
     for row in reader.dicts("screenings"):
         key = f"screening-{row['screening_id']}"
-        for res in vitals(row, deid, key) + surveys(row, deid, key):
+        for res in vitals(row, deid, key):
             sink.add(res)
+        _with_questionnaires(sink, row, deid, key)
         sink.add(suicide_flag(row, deid))
     return sink.n - before
 
@@ -301,6 +581,5 @@ def _observations(sink: Sink, reader: Reader, deid: bool, tick: Callable[[int], 
 def _assessments(sink: Sink, reader: Reader, deid: bool) -> int:
     before = sink.n
     for row in reader.dicts("assessments"):
-        for res in surveys(row, deid, f"assessment-{row['assessment_id']}"):
-            sink.add(res)
+        _with_questionnaires(sink, row, deid, f"assessment-{row['assessment_id']}")
     return sink.n - before

@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -129,19 +129,41 @@ QUERIES: dict[str, Query] = {
 }
 
 
+# The FHIR export's sessions: the sessions table's columns plus the first and last
+# observation of each (an Encounter's period covers every Observation in it). Not an
+# exported table of its own. De-identification shifts these times (domain.deid.DATE_TIME).
+_OBS_OF_SESSION = ("FROM observations o WHERE o.session_id = s.id AND "
+                   + not_voided("observation", "o.id"))
+QUERIES["encounters"] = replace(QUERIES["sessions"], columns=(
+    *QUERIES["sessions"].columns,
+    (f"(SELECT min(o.at) {_OBS_OF_SESSION})", "first_observation_at"),
+    (f"(SELECT max(o.at) {_OBS_OF_SESSION})", "last_observation_at")))
+
+
+def clinic_namespace(store: Store) -> str | None:
+    """A stable id of this clinic's database (from its first audit row's hash), to
+    namespace identifiers such as the Encounter's session id; None in an empty database."""
+    first = store.scalar("SELECT hash FROM audit ORDER BY id LIMIT 1")
+    return str(first)[:16] if first else None
+
+
 def columns(table: str, *, with_pid: bool) -> list[str]:
     """The column names `select_sql(table, with_pid=...)` yields, in order."""
     q = QUERIES[table]
     return (["_pid"] if with_pid else []) + [name for _, name in q.columns]
 
 
-def select_sql(table: str, *, with_pid: bool, sliced: bool = False) -> str:
-    """The table's export query, in id order. Parameters: (since,), or (since, first id,
-    last id) when `sliced`. With `with_pid`, `_pid` comes first."""
+def select_sql(table: str, *, with_pid: bool, sliced: bool = False,
+               until: bool = False) -> str:
+    """The table's export query, in id order. Parameters: (since,), then the `until` bound
+    (exclusive) when `until`, then (first id, last id) when `sliced`. With `with_pid`,
+    `_pid` comes first."""
     q = QUERIES[table]
     cols = ((q.pid, "_pid"),) * with_pid + q.columns
     select = ", ".join(f"{expr} AS {name}" for expr, name in cols)
     where = [f"{q.time} >= ?"]
+    if until:
+        where.append(f"{q.time} < ?")
     if q.void_kind:
         where.append(not_voided(q.void_kind, q.id))
     if sliced:
@@ -150,11 +172,13 @@ def select_sql(table: str, *, with_pid: bool, sliced: bool = False) -> str:
 
 
 def rows(store: Store, table: str, since: str | None, *,
-         with_pid: bool) -> tuple[list[str], Iterator[tuple]]:
-    """(column names, plain-tuple row iterator) for one table; `_pid` first if asked."""
+         with_pid: bool, until: str | None = None) -> tuple[list[str], Iterator[tuple]]:
+    """(column names, plain-tuple row iterator) for one table, from `since` to before
+    `until`; `_pid` first if asked."""
     cur = store.conn.cursor()
     cur.row_factory = None
-    cur.execute(select_sql(table, with_pid=with_pid), (since or EVERYTHING,))
+    cur.execute(select_sql(table, with_pid=with_pid, until=until is not None),
+                (since or EVERYTHING, *([until] if until is not None else [])))
     return [d[0] for d in cur.description], cur
 
 
@@ -208,9 +232,10 @@ class Reader:
     EVERYTHING = EVERYTHING  # a `since` that overrides the export's bound with none
 
     def __init__(self, store: Store, since: str | None,
-                 transform: Transform | None = None) -> None:
+                 transform: Transform | None = None, until: str | None = None) -> None:
         self.store = store
         self.since = since
+        self.until = until  # exclusive; None: no bound
         self.transform = transform
 
     @property
@@ -222,11 +247,15 @@ class Reader:
         """(columns, rows) of one table; `since` overrides the export's bound
         (EVERYTHING: no bound)."""
         cols, cur = rows(self.store, table, since or self.since,
-                         with_pid=need_pid or self.transform is not None)
+                         with_pid=need_pid or self.transform is not None, until=self.until)
         if self.transform is None:
             return cols, cur
         out_cols, fn = self.transform(cols)
         return out_cols, (fn(r) for r in cur)
+
+    def clinic(self) -> str | None:
+        """The clinic's namespace for identifiers (see `clinic_namespace`)."""
+        return clinic_namespace(self.store)
 
     def dicts(self, table: str, since: str | None = None) -> Iterator[dict]:
         """One dict per row, `_pid` included (the FHIR builders need it)."""
@@ -241,16 +270,16 @@ class Reader:
         too small to be worth it."""
         if self.transform is not None:
             return None
-        slices = parallel_slices(self.store, table, self.since, render)
+        slices = parallel_slices(self.store, table, self.since, render, until=self.until)
         return None if slices is None else (columns(table, with_pid=False), slices)
 
 
 def open_reader(store: Store, since: str | None, *, deidentify: bool, today: date,
-                at: str) -> Reader:
+                at: str, until: str | None = None) -> Reader:
     """The export's Reader. De-identifying first gives every patient a study id (and the
     clinic its key), then applies HIPAA Safe Harbor to every row (domain.deid)."""
     if not deidentify:
-        return Reader(store, since)
+        return Reader(store, since, until=until)
     from functools import partial
 
     from ketacli.domain import deid
@@ -258,7 +287,8 @@ def open_reader(store: Store, since: str | None, *, deidentify: bool, today: dat
     ensure_study_ids(store, at)
     study = study_map(store)
     key = deid_key(store)
-    return Reader(store, since, partial(deid.transformer, study=study, today=today, key=key))
+    return Reader(store, since, partial(deid.transformer, study=study, today=today, key=key),
+                  until=until)
 
 
 # -- large tables: id slices formatted by worker processes ---------------------------------
@@ -284,11 +314,11 @@ def slices(lo: int, hi: int, workers: int) -> list[tuple[int, int]]:
 
 
 # (database path, sliced SQL, (since, first id, last id), the renderer of row batches)
-SliceJob = tuple[str, str, tuple[str, int, int], Callable[[Iterable[list[tuple]]], str]]
+SliceJob = tuple[str, str, tuple, Callable[[Iterable[list[tuple]]], str]]
 
 
 def parallel_slices(store: Store, table: str, since: str | None,
-                    render: Callable[[Iterable[list[tuple]]], str]
+                    render: Callable[[Iterable[list[tuple]]], str], until: str | None = None
                     ) -> Generator[tuple[str, int], None, None] | None:
     """Large tables: (text, row count) of each id slice in id order, rendered by worker
     processes (`render(batches)` runs in the worker, so it must be a module-level function).
@@ -298,8 +328,9 @@ def parallel_slices(store: Store, table: str, since: str | None,
     bounds = id_bounds(store, table)
     if workers < 2 or bounds is None or bounds[1] - bounds[0] + 1 < threshold:
         return None
-    sql = select_sql(table, with_pid=False, sliced=True)
-    jobs = [(str(store.path), sql, (since or EVERYTHING, a, b), render)
+    sql = select_sql(table, with_pid=False, sliced=True, until=until is not None)
+    bound = (since or EVERYTHING, *([until] if until is not None else []))
+    jobs = [(str(store.path), sql, (*bound, a, b), render)
             for a, b in slices(*bounds, workers)]
     return _in_pool(jobs, workers)
 
