@@ -75,7 +75,8 @@ def test_fhir_bundle_of_the_demo_clinic_validates_as_r4(fhir_exports, deid):
     assert bundle["type"] == "collection"
     assert bundle["timestamp"] == FIXED_NOW.isoformat()
     seen = validate_every_resource(bundle)
-    assert seen == {"Patient", "Encounter", "MedicationAdministration", "Observation", "Flag"}
+    assert seen == {"Patient", "Encounter", "MedicationAdministration", "Observation", "Flag",
+                    "Procedure", "AdverseEvent", "QuestionnaireResponse"}
     assert_references_resolve(bundle)
     n = {t: query(path, f"SELECT count(*) FROM {t}")[0][0] for t in ("patients", "sessions")}
     assert len(resources(bundle, "Patient")) == n["patients"]
@@ -99,7 +100,12 @@ def test_fhir_patients(fhir_exports):
     ident = resources(json.loads(texts[False]), "Patient")
     assert {p["identifier"][0]["value"] for p in ident} == mrns
     assert all(p["identifier"][0]["system"] == "urn:ketacli:mrn" for p in ident)
-    assert all(p["name"][0]["text"] for p in ident)
+    names = {r[0]: r[1] for r in query(path, "SELECT mrn, name FROM patients")}
+    for p in ident:
+        [name] = p["name"]
+        assert name["text"] == names[p["identifier"][0]["value"]]
+        assert name["family"] and name["given"]
+        assert " ".join([*name["given"], name["family"]]) == name["text"]
     deid = resources(json.loads(texts[True]), "Patient")
     study = {r[0] for r in query(path, "SELECT study_id FROM study_ids")}
     assert {p["identifier"][0]["value"] for p in deid} == study
@@ -115,10 +121,11 @@ def test_fhir_vital_signs_use_loinc_and_ucum(fhir_exports):
     vitals = [o for o in resources(bundle, "Observation")
               if ("http://terminology.hl7.org/CodeSystem/observation-category", "vital-signs")
               in codes(o["category"][0])]
-    units = {"8867-4": "/min", "9279-1": "/min", "59408-5": "%", "29463-7": "kg", "8302-2": "cm"}
+    units = {"8867-4": "/min", "9279-1": "/min", "59408-5": "%", "29463-7": "kg", "8302-2": "cm",
+             "19891-1": "mm[Hg]"}
     by_code: dict[str, list] = {}
     for o in vitals:
-        code = only_code(o["code"])
+        code = o["code"]["coding"][0]["code"]
         by_code.setdefault(code, []).append(o)
         assert (LOINC, code) in codes(o["code"])
         assert o["status"] == "final"
@@ -134,7 +141,7 @@ def test_fhir_vital_signs_use_loinc_and_ucum(fhir_exports):
         else:
             q = o["valueQuantity"]
             assert (q["unit"], q["system"], q["code"]) == (units[code], UCUM, units[code]), code
-    assert set(by_code) == {"85354-9", *units}
+    assert {"85354-9", *units} - {"19891-1"} <= set(by_code) <= {"85354-9", *units}
     # one BP per screening and per observation with a BP
     n_bp = query(path, "SELECT (SELECT count(*) FROM screenings) + "
                        "(SELECT count(*) FROM observations WHERE sbp IS NOT NULL)")[0][0]
@@ -159,7 +166,8 @@ def test_fhir_vital_signs_use_loinc_and_ucum(fhir_exports):
 
 
 def _surveys(bundle, panel):
-    return [o for o in resources(bundle, "Observation") if only_code(o["code"]) == panel]
+    return [o for o in resources(bundle, "Observation")
+            if o["code"]["coding"][0]["code"] == panel]
 
 
 @pytest.mark.parametrize(("panel", "total_code", "items", "column"), [
@@ -336,7 +344,8 @@ def test_vitals_of_one_observation_row():
     row = {"_pid": 3, "at": "2026-11-27T15:00:00+00:00", "sbp": 120, "dbp": None, "hr": 70,
            "spo2": None, "rr": 12, "etco2": 38, "moaas": 5, "dissociation": None}
     out = fhir.vitals(row, False, "obs-9", encounter_id=4)
-    assert [only_code(o["code"]) for o in out] == ["8867-4", "9279-1", "etco2", "moaas"]  # no BP
+    assert [o["code"]["coding"][0]["code"] for o in out] == ["8867-4", "9279-1", "19891-1",
+                                                             "moaas"]  # no BP
     assert all(o["subject"] == fhir.ref("Patient", 3) for o in out)
     assert all(o["encounter"] == fhir.ref("Encounter", 4) for o in out)
     assert out[0]["id"] == fhir.rid("Observation", "obs-9-hr")
@@ -351,7 +360,7 @@ def test_surveys_and_the_suicide_flag_of_one_screening_row():
     phq9, gad7, pcl5 = fhir.surveys(row, False, "screening-5")
     assert [only_code(c["code"]) for c in phq9["component"]] == [*PHQ9_ITEMS, "44261-6"]
     assert [only_code(c["code"]) for c in gad7["component"]] == ["70274-6"]  # the total only
-    assert pcl5["valueInteger"] == 30 and only_code(pcl5["code"]) == "pcl5-total"
+    assert pcl5["valueInteger"] == 30 and codes(pcl5["code"]) == {(LOINC, "101698-9")}
     flag = fhir.suicide_flag(row, False)
     assert flag["id"] == fhir.rid("Flag", "screening-5") and flag["period"] == {"start": row["at"]}
     assert fhir.suicide_flag({**row, "suicide_risk_flag": 0}, False) is None
@@ -378,5 +387,7 @@ def test_write_resources_counts_per_table_then_in_all(demo):
     assert counts["resources"] == sum(v for k, v in counts.items() if k != "resources")
     assert counts["resources"] == len(buf.getvalue().splitlines()) == sink.n
     assert counts["patients"] == len(expected_ids(demo, "patients"))
-    assert counts["sessions"] == 2 * len(expected_ids(demo, "sessions"))  # with administrations
+    side_effects = query(demo, "SELECT count(*) FROM side_effects")[0][0]
+    # an Encounter, a Procedure and a MedicationAdministration per session, and its side effects
+    assert counts["sessions"] == 3 * len(expected_ids(demo, "sessions")) + side_effects
     assert ticks and ticks == sorted(ticks)
