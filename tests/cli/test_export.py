@@ -434,6 +434,9 @@ def test_voided_records_are_left_out_of_fhir(cli, demo):
                         f"assessment-{ids['assessment']}")
             for suffix in suffixes}
     mine.add(f"urn:uuid:{rid('Flag', 'screening-' + str(ids['screening']))}")
+    mine |= {f"urn:uuid:{rid('QuestionnaireResponse', f'{key}-{scale}')}"
+             for key in (f"screening-{ids['screening']}", f"assessment-{ids['assessment']}")
+             for scale in ("phq9", "gad7", "cssrs")}
     assert after <= before
     gone = before - after
     assert gone == mine & before
