@@ -372,9 +372,12 @@ class ExportForm:
         from ketacli.domain.vocab import EXPORT_FORMATS, EXPORT_TABLES, FHIR_TABLES
 
         table, fmt = table.strip().lower(), fmt.strip().lower()
-        if table not in (*EXPORT_TABLES, "all"):
-            raise Invalid(f"unknown table {table!r}: one of {', '.join(EXPORT_TABLES)} or all",
-                          code=Code.INVALID_CHOICE)
+        if table not in (*EXPORT_TABLES, "all", "redcap"):
+            raise Invalid(f"unknown table {table!r}: one of {', '.join(EXPORT_TABLES)}, all "
+                          "or redcap", code=Code.INVALID_CHOICE)
+        if table == "redcap" and not has_output:
+            raise Invalid("'export redcap' writes a data dictionary and an import file: give "
+                          "--output DIR", code=Code.MISSING_VALUE)
         if fmt not in EXPORT_FORMATS:
             raise Invalid("--format must be csv, json, ndjson, fhir or fhir-ndjson",
                           code=Code.INVALID_CHOICE)
@@ -401,4 +404,6 @@ class ExportForm:
 
     def files(self, tables: tuple[str, ...]) -> list[str]:
         """The file names an export writes into its --output directory (none: one file)."""
+        if self.table == "redcap":
+            return ["redcap_data_dictionary.csv", "redcap_import.csv"]
         return [f"{t}.csv" for t in tables] if self.one_file_per_table else []

@@ -31,3 +31,9 @@ def dict_writer(fh, fieldnames: Sequence[str], **options) -> csv.DictWriter:
     """A `csv.DictWriter` on `fh` in ketacli's dialect; `options` (e.g. restval,
     extrasaction) go to csv.DictWriter unchanged."""
     return csv.DictWriter(fh, fieldnames=fieldnames, lineterminator=LINE_END, **options)
+
+
+def data_writer(fh) -> Any:
+    """A `csv.writer` for a file another program imports as data (the REDCap import file):
+    the same dialect, cells written exactly as they are."""
+    return csv.writer(fh, lineterminator=LINE_END)

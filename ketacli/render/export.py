@@ -306,6 +306,16 @@ class Files(Protocol):
     def destination(self, path: Path | None) -> AbstractContextManager[TextIO]: ...
 
 
+def write_redcap(reader: Reader, folder: Path, files: Files) -> dict[str, int]:
+    """`export redcap --output DIR`: the REDCap data dictionary and its import file."""
+    from ketacli.render import redcap
+
+    with files.atomic(folder / redcap.DICTIONARY) as fh:
+        redcap.write_dictionary(fh, reader.deidentified)
+    with files.atomic(folder / redcap.IMPORT) as fh:
+        return redcap.write_import(fh, reader)
+
+
 def bulk_data(table: str, fmt: str, output: Path | None) -> bool:
     """Whether an export writes a FHIR Bulk Data directory: `fhir-ndjson` with `--output`
     that is not a `.ndjson` file (which takes the single stream)."""
@@ -319,6 +329,9 @@ def export(reader: Reader, table: str, fmt: str, output: Path | None, *, files: 
     `fhir-ndjson` to a directory the FHIR Bulk Data files and manifest (`request`: what
     was asked); everything else one stream (stdout when `output` is None). Returns the
     counts the export's audit row records."""
+    if table == "redcap":
+        with files.directory(output) as folder:
+            return write_redcap(reader, folder, files)
     if bulk_data(table, fmt, output):
         with files.directory(output) as folder:
             return write_bulk_data(reader, table, folder, files, timestamp=timestamp,
