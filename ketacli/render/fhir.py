@@ -151,7 +151,7 @@ def encounter(row: dict, deid: bool, clinic: str | None = None) -> dict:
     """One Encounter per session, the session id its identifier (in the clinic's namespace;
     de-identified, the session's pseudonym in a study namespace)."""
     system = STUDY_SESSION_SYSTEM if deid or not clinic else f"urn:ketacli:clinic:{clinic}:session"
-    res = {"resourceType": "Encounter", "id": rid("Encounter", row["session_id"])}
+    res: dict = {"resourceType": "Encounter", "id": rid("Encounter", row["session_id"])}
     if not deid:
         res.update(_profiles(US_CORE + "us-core-encounter"))
     res.update({
@@ -251,7 +251,7 @@ def _vital(row_id: str, suffix: str, code: str | list, display: str, when: str,
            system: str = LOINC, profiles: tuple[str, ...] = ()) -> dict:
     codings = ([_coding(system, code, display)] if isinstance(code, str)
                else [_coding(system, c, d) for c, d in code])
-    res = {"resourceType": "Observation", "id": rid("Observation", f"{row_id}-{suffix}")}
+    res: dict = {"resourceType": "Observation", "id": rid("Observation", f"{row_id}-{suffix}")}
     if profiles:
         res.update(_profiles(*profiles))
     res.update({"status": "final", "category": _category(category),
@@ -328,20 +328,19 @@ def vitals(row: dict, deid: bool, key: str, encounter_id=None) -> list[dict]:
                                "valueQuantity": _qty(row["sbp"], "mm[Hg]")},
                               {"code": {"coding": [_coding(LOINC, "8462-4", "Diastolic blood pressure")]},
                                "valueQuantity": _qty(row["dbp"], "mm[Hg]")}]))
+    def valued(col: str, value: dict) -> dict:
+        return {**value, "interpretation": interp[col]} if col in interp else value
+
     for col, codes, display, unit, core, us in VITALS:
         if row.get(col) is not None:
-            value = {"valueQuantity": _qty(row[col], unit)}
-            if col in interp:
-                value["interpretation"] = interp[col]
             out.append(_vital(key, col, list(codes), display, when, subject, enc,
-                              value=value, profiles=claim(core, us)))
+                              value=valued(col, {"valueQuantity": _qty(row[col], unit)}),
+                              profiles=claim(core, us)))
     for col, display in RATINGS:
         if row.get(col) is not None:
-            value = {"valueInteger": int(row[col])}
-            if col in interp:
-                value["interpretation"] = interp[col]
             out.append(_vital(key, col, col, display, when, subject, enc, system=LOCAL,
-                              category="exam", value=value))
+                              category="exam",
+                              value=valued(col, {"valueInteger": int(row[col])})))
     return out
 
 
