@@ -1,5 +1,5 @@
-"""`export TABLE|all --format csv|json|ndjson|fhir|fhir-ndjson [--since DATE] [--deidentify]
-[--output PATH]`.
+"""`export TABLE|all|redcap --format csv|json|ndjson|fhir|fhir-ndjson [--since DATE]
+[--until DATE] [--deidentify] [--output PATH]`.
 
 The command parses and checks its options; the engine does the rest: store/export.py
 reads (one cursor per table, parallel id slices for large CSV tables),
@@ -19,7 +19,7 @@ from ketacli.cli.edge import command
 @command
 def export(    table: Annotated[str, typer.Argument(
         help="patients, screenings, sessions, observations, events, assessments, followups, "
-        "audit, or all.")],
+        "audit, all, or redcap (a REDCap data dictionary and import file in --output DIR).")],
     fmt: Annotated[str, typer.Option(
         "--format", help="csv, json, ndjson, fhir (an R4 Bundle) or fhir-ndjson (one FHIR "
         "resource per line, for large exports).")] = "csv",
@@ -35,7 +35,7 @@ def export(    table: Annotated[str, typer.Argument(
         "fhir-ndjson the FHIR Bulk Data files and manifest.json unless it ends in .ndjson); "
         "written atomically, mode 0600. Default: stdout.")] = None,
 ) -> None:
-    """Export records for an EHR, billing or research: CSV, JSON, NDJSON or a FHIR R4 Bundle.
+    """Export records for an EHR, billing or research: CSV, JSON, NDJSON, FHIR R4 or REDCap.
 
     Streams rows (memory stays flat); voided records are left out.
     """
