@@ -315,3 +315,32 @@ def test_deidentified_fhir_adds_no_identifier(zqf, db_path, cli, tmp_path):
     for word in FORBIDDEN:
         assert word not in everything, word
     assert "urn:ketacli:clinic:" not in everything
+
+
+# -- the builders, one row at a time ----------------------------------------------------------------
+@pytest.mark.parametrize(("name", "family", "given"), [
+    ("Oakley Petrov", "Petrov", ["Oakley"]),
+    ("Mary Ann  Dyke", "Dyke", ["Mary", "Ann"]),
+    ("van Dyke, Mary Ann", "van Dyke", ["Mary", "Ann"]),
+    ("Cher", "Cher", None),
+])
+def test_names_get_family_and_given_parts(name, family, given):
+    out = fhir.split_name(name)
+    assert out["family"] == family and out.get("given") == given
+    assert out["text"] == " ".join(name.split())
+
+
+def test_encounter_period_covers_earlier_and_later_observations():
+    row = {"started_at": "2026-11-27T15:00:00+00:00", "discharged_at": "2026-11-27T16:30:00+00:00",
+           "first_observation_at": "2026-11-27T14:50:00+00:00",
+           "last_observation_at": "2026-11-27T16:40:00+00:00"}
+    assert fhir.encounter_period(row) == {"start": "2026-11-27T14:50:00+00:00",
+                                          "end": "2026-11-27T16:40:00+00:00"}
+    inside = {**row, "first_observation_at": "2026-11-27T15:10:00+00:00",
+              "last_observation_at": "2026-11-27T16:00:00+00:00"}
+    assert fhir.encounter_period(inside) == {"start": row["started_at"],
+                                             "end": row["discharged_at"]}
+    still_open = {**row, "discharged_at": None}
+    assert fhir.encounter_period(still_open) == {"start": "2026-11-27T14:50:00+00:00"}
+    none = {"started_at": row["started_at"], "first_observation_at": None}
+    assert fhir.encounter_period(none) == {"start": row["started_at"]}
