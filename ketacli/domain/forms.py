@@ -378,6 +378,10 @@ class ExportForm:
         if table == "redcap" and not has_output:
             raise Invalid("'export redcap' writes a data dictionary and an import file: give "
                           "--output DIR", code=Code.MISSING_VALUE)
+        if table == "redcap" and (since is not None or until is not None):
+            raise Invalid("'export redcap' exports every record (repeat instances are numbered "
+                          "from each record's first): leave out --since and --until",
+                          code=Code.INVALID_CHOICE)
         if fmt not in EXPORT_FORMATS:
             raise Invalid("--format must be csv, json, ndjson, fhir or fhir-ndjson",
                           code=Code.INVALID_CHOICE)

@@ -138,6 +138,12 @@ def test_redcap_needs_an_output_directory(cli, demo):
     assert r.stderr.startswith("error: 'export redcap' writes a data dictionary")
 
 
+def test_redcap_is_a_full_export(cli, demo, tmp_path):
+    r = cli("export", "redcap", "--output", str(tmp_path / "r"), "--since", "2026-11-01")
+    assert r.exit_code == 2 and r.stdout == "" and not (tmp_path / "r").exists()
+    assert r.stderr.startswith("error: 'export redcap' exports every record")
+
+
 def test_redcap_import_is_not_formula_escaped(cli, db_path, tmp_path):
     ok(cli("patient", "add", "--name", "=Equals Sign", "--dob", "1980-01-01", "--", "-1"))
     folder = tmp_path / "redcap"
