@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, closing
 from pathlib import Path
@@ -115,28 +116,27 @@ REFERENCED = frozenset({"Patient", "Encounter", "Procedure", "MedicationAdminist
                         "QuestionnaireResponse"})
 
 
+_URN = re.compile(r'"urn:uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"')
+
+
 class _Relative:
     """`urn:uuid:` references made relative (`Patient/<id>`), as NDJSON needs: every
-    referenced resource comes earlier in the export."""
+    referenced resource comes earlier in the export. Done on the serialised line (a
+    walk of every node of every resource would cost as much as the rest of the export);
+    a string that is no reference of an earlier resource is left as it is."""
 
     def __init__(self) -> None:
         self.types: dict[str, str] = {}
 
-    def __call__(self, node):
-        if isinstance(node, dict):
-            ref = node.get("reference")
-            if isinstance(ref, str) and ref.startswith("urn:uuid:"):
-                rid = ref[len("urn:uuid:"):]
-                return {**node, "reference": f"{self.types[rid]}/{rid}"}
-            return {k: self(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [self(v) for v in node]
-        return node
+    def _sub(self, m: re.Match) -> str:
+        kind = self.types.get(m[1])
+        return f'"{kind}/{m[1]}"' if kind else m[0]
 
     def line(self, resource: dict) -> str:
         if resource["resourceType"] in REFERENCED:
             self.types[resource["id"]] = resource["resourceType"]
-        return json.dumps(self(resource), ensure_ascii=False) + "\n"
+        text = json.dumps(resource, ensure_ascii=False)
+        return (_URN.sub(self._sub, text) if "urn:uuid:" in text else text) + "\n"
 
 
 class FhirNdjson:
