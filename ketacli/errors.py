@@ -84,6 +84,8 @@ class Code(StrEnum):
     EVENT_ORDER = "event_order"
     EVENT_STATE = "event_state"
     DATABASE_NOT_DEMO = "database_not_demo"
+    PATIENT_MISMATCH = "patient_mismatch"
+    AMBIGUOUS_MRN = "ambiguous_mrn"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"
     DATABASE_LOCKED = "database_locked"

@@ -101,7 +101,7 @@ def new_patient(form: ScreenForm, *, exists: bool, today: date, clinician: str,
         raise Invalid(f"patient {form.mrn} is new: --name is required", code=Code.MISSING_VALUE)
     p = form.person.validated(today)  # name and sex are set once validated
     return NewPatient(mrn=form.mrn, name=cast(str, p.name), dob=p.dob, sex=cast(str, p.sex),
-                      phone=p.phone,
+                      phone=p.phone, address=p.address,
                       created_at=at, created_by=clinician)
 
 
@@ -109,8 +109,8 @@ def assess(form: ScreenForm, screening_protocol: Screening) -> Decision:
     """The decision on a validated `ScreenForm`."""
 
     phq9 = from_items("phq9", list(form.scales.phq9)) if form.scales.phq9 else None
-    return decide(ScreeningInput(form.sbp, form.dbp, form.conditions, form.meds, phq9),
-                  screening_protocol)
+    return decide(ScreeningInput(form.sbp, form.dbp, form.conditions, form.meds, phq9,
+                                 form.scales.cssrs_risk), screening_protocol)
 
 
 def record(form: ScreenForm, decision: Decision, patient_id: int, *, clinician: str,
@@ -126,4 +126,4 @@ def record(form: ScreenForm, decision: Decision, patient_id: int, *, clinician: 
         conditions=form.conditions, meds=form.meds, decision=decision.decision,
         reasons=tuple(decision.reasons), suicide_risk_flag=decision.suicide_risk_flag,
         valid_until=valid_until(form.when.astimezone(tz).date(), screening_protocol).isoformat(),
-        note=form.note)
+        note=form.note, cssrs_answers=sc.cssrs_answers, cssrs_risk=sc.cssrs_risk)
