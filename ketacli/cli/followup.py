@@ -136,9 +136,9 @@ def record(
                            at=a.recorded_at, reason=f"assessment {aid}")
     data = assessment.result(a, aid, p["mrn"], assessments.histories(store, p["id"]),
                              assessments.infusion_starts(store, p["id"]))
-    if data["suicide_risk_flag"] and json_out:
-        warn(f"assessment {aid} for {p['mrn']}: suicide risk flagged (PHQ-9 item 9, C-SSRS): "
-             "see 'ketacli patient show'")
+    if data["suicide_risk_flag"] and a.cssrs_risk not in ("none", "low") and json_out:
+        warn(f"assessment {aid} for {p['mrn']}: suicide risk flagged: a suicide risk "
+             "assessment is required before the next infusion (--cssrs)")
 
     def human(con):
         from ketacli.render.followups import assessment_lines

@@ -59,7 +59,7 @@ def start_session(
     store = s.store(create=False)  # the patient must exist, so must the database
     patient = patients.get(store, form.mrn)
     with store.write() as tx:
-        ctx = sessions.start_context(tx, patient, to_utc_iso(form.when))
+        ctx = sessions.start_context(tx, patient, to_utc_iso(form.when), tz=s.tz)
         decision = start.decide(form, ctx, s.protocol, tz=s.tz, clinician=store.actor.clinician,
                                 now=CLOCK.now())
         if decision.refused:
@@ -74,6 +74,6 @@ def start_session(
     def human(con):
         from ketacli.render.session import start_panel
 
-        con.print(start_panel(decision.result(session_id), s.tz))
+        con.print(start_panel(decision.result(session_id) | {"name": patient["name"]}, s.tz))
 
     emit(decision.result(session_id), json_out, human)

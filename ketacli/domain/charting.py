@@ -32,6 +32,11 @@ class SessionRef:
     drawn_mg: float
     number_in_series: int
     pre_bp: tuple[int, int] | None = None  # the pre-infusion reading, for the rise alerts
+    name: str | None = None  # the patient's, for people ("Ann Example (MRN-1001)")
+
+    @property
+    def who(self) -> str:
+        return f"{self.name} ({self.mrn})" if self.name else self.mrn
 
 
 def check_after_start(session: SessionRef, when: datetime) -> None:

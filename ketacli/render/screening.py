@@ -32,7 +32,7 @@ def risk_text(item9: int | None, cssrs: dict | None, *, flagged: bool,
     if not bits:
         return None
     if flagged and not answered:
-        return Text("!! SUICIDE RISK: " + "; ".join(bits)
+        return Text("!! SUICIDE RISK FLAG: " + "; ".join(bits)
                     + ("" if cssrs else f": {action}"), style="bold white on red")
     return Text("Suicide risk: " + "; ".join(bits),
                 style="bold yellow" if item9 or (cssrs and cssrs["risk"] != "none") else "")

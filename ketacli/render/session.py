@@ -8,6 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ketacli.domain.identity import who
 from ketacli.render.fmt import dash, hm, num, when
 
 LEVEL_STYLE = {"critical": "bold white on red", "warning": "bold yellow"}
@@ -60,7 +61,7 @@ def start_panel(d: dict, tz) -> Panel:
         parts.append(alert_text(d["pre_infusion_alerts"]))
     parts.append(Text(f"Next: ketacli log-vitals {d['session_id']} --bp SYS/DIA --hr N --spo2 N",
                       style="dim"))
-    title = (f"Session {d['session_id']} started - {d['patient']} - infusion "
+    title = (f"Session {d['session_id']} started - {who(d.get('name'), d['patient'])} - infusion "
              f"{d['number_in_series']} - {when(d['started_at'], tz)}")
     return Panel(Group(*parts), title=Text(title), title_align="left")
 
@@ -262,7 +263,8 @@ def summary_panel(d: dict, tz) -> Panel:
         parts.extend(_discharge(d["discharge"]))
     parts.append(_monitoring(d["monitoring"]))
     parts.append(Text(f"Recorded by: {', '.join(d['clinicians'])}", style="dim"))
-    title = f"Session {d['session_id']} - {d['patient']['mrn']} - {d['status']}"
+    title = (f"Session {d['session_id']} - {who(d['patient'].get('name'), d['patient']['mrn'])}"
+             f" - {d['status']}")
     return Panel(Group(*parts), title=Text(title), title_align="left")
 
 

@@ -33,7 +33,7 @@ def find(store: Store | Tx, mrn: str):
                    code=Code.AMBIGUOUS_MRN)
 
 
-def get(store: Store, mrn: str):
+def get(store: Store | Tx, mrn: str):
     row = find(store, mrn)
     if row is None:
         raise NotFound(f"no patient with MRN {mrn}", code=Code.PATIENT_NOT_FOUND)

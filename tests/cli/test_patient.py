@@ -38,7 +38,7 @@ def test_add_json_keys_and_defaults(cli):
     assert r.exit_code == 0, r.stderr
     assert set(r.json) == {"data"}
     data = r.json["data"]
-    assert set(data) == {"mrn", "name", "dob", "sex", "phone", "demo", "created_at"}
+    assert set(data) == {"mrn", "name", "dob", "sex", "phone", "address", "demo", "created_at"}
     assert data == {"mrn": "MRN-2", "name": "Bo Li", "dob": None, "sex": "U", "phone": None,
                     "demo": False, "created_at": "2026-11-27T15:00:00+00:00"}
 
