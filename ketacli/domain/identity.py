@@ -56,7 +56,7 @@ def _given(person: Demographics, today: date) -> dict[str, str]:
 def _same(column: str, stored: Any, value: str) -> bool:
     if column == "name":
         return same_name(stored, value)
-    return stored == value
+    return bool(stored == value)
 
 
 def check_screen(stored: Mapping[str, Any], person: Demographics, today: date) -> list[str]:

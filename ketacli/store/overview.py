@@ -6,8 +6,8 @@ import json
 from datetime import UTC
 
 from ketacli.store import assessments, patients
-from ketacli.store.screenings import cssrs_of
 from ketacli.store.db import Store
+from ketacli.store.screenings import cssrs_of
 from ketacli.store.voids import not_voided
 
 

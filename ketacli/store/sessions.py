@@ -18,7 +18,8 @@ from ketacli.store.voids import not_voided
 
 def get(store: Store, session_id: int):
     row = store.one(
-        """SELECT s.*, p.mrn, p.name AS patient_name, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp
+        """SELECT s.*, p.mrn, p.name AS patient_name, d.id AS discharge_id,
+                  pre.sbp AS pre_sbp, pre.dbp AS pre_dbp
            FROM sessions s
            LEFT JOIN observations pre ON pre.id = (
                SELECT o.id FROM observations o WHERE o.session_id = s.id AND o.phase = 'pre'
