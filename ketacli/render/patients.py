@@ -120,8 +120,7 @@ def patient_overview(data: dict, tz) -> Panel:
         for f in data["pending_followups"]:
             t.add_row(str(f["followup_id"]), f["kind"], f["due"], Text(dash(f["note"])))
         parts.append(t)
-    return Panel(Group(*parts), title=Text(f"Patient {who(p['name'], p['mrn'])}"),
-                 title_align="left")
+    return Panel(Group(*parts), title=f"Patient {p['mrn']}", title_align="left")
 
 
 def added_line(p: dict) -> Text:
