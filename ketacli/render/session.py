@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ketacli.domain.identity import who
 from ketacli.render.fmt import dash, hm, num, when
+from ketacli.render.screening import risk_text
 
 LEVEL_STYLE = {"critical": "bold white on red", "warning": "bold yellow"}
 LEVEL_MARK = {"critical": "!! CRITICAL", "warning": "! warning"}
@@ -159,11 +160,14 @@ def _head(d: dict, tz) -> list:
     if sc:
         line = Text(f"Screening {sc['screening_id']} ({when(sc['at'], tz, date_only=True)}): "
                     f"{sc['decision']}; PHQ-9 {dash(sc['phq9_total'])}")
-        if sc["suicide_risk_flag"]:
-            line.append("  SUICIDE RISK FLAG", style="bold white on red")
         parts.append(line)
+        risk = risk_text(sc.get("phq9_item9"), sc.get("cssrs"), flagged=sc["suicide_risk_flag"])
+        if risk is not None:
+            parts.append(risk)
     else:
         parts.append(Text("No screening (started with override)", style="yellow"))
+    if "suicide-risk" in d.get("overridden", []):
+        parts.append(Text("Started over a suicide-risk refusal (override)", style="bold yellow"))
     status = (f"discharged {when(d['discharge']['discharged_at'], tz)}" if d["discharge"]
               else "OPEN")
     parts.append(Text(f"Infusion {d['number_in_series']}: started {when(d['started_at'], tz)}, "

@@ -190,3 +190,31 @@ def test_patient_show_says_so_before_anyone_tries(cli):
     assert d["assessments"][-1]["cssrs"] == {"answers": ["n", "n", "-", "-", "-", "n"],
                                              "risk": "none"}
     assert "NEXT START REFUSED" not in ok(cli("patient", "show", MRN)).stdout
+
+
+# -- shown in summary and trend ------------------------------------------------------------
+def test_summary_shows_item9_the_cssrs_and_a_suicide_risk_override(cli):
+    ok(screen(cli, MRN, "--cssrs", "y,n,-,-,-,n", phq9=ITEM9))
+    ok(record(cli, "--phq9", ITEM9))
+    sid = ok(start(cli, MRN, *REVIEWED)).json["data"]["session_id"]
+    d = ok(cli("summary", str(sid), "--json")).json["data"]
+    assert d["screening"]["phq9_item9"] == 1
+    assert d["screening"]["cssrs"] == {"answers": ["y", "n", "-", "-", "-", "n"], "risk": "low"}
+    text = ok(cli("summary", str(sid))).stdout
+    assert "PHQ-9 item 9 = 1; answered by C-SSRS low risk (wish to be dead)" in " ".join(
+        line.strip("│ ") for line in text.splitlines())
+    assert "Started over a suicide-risk refusal" in text
+
+
+def test_trend_lists_item9_and_cssrs_over_time(cli):
+    ok(screen(cli, MRN, when=at("07:00", "2026-11-20")))
+    ok(record(cli, "--phq9", ITEM9, when=at("07:00", "2026-11-25")))
+    ok(record(cli, "--cssrs", "y,y,y,n,n,n", when=at("07:00", "2026-11-26")))
+    d = ok(cli("trend", MRN.lower(), "--json")).json["data"]
+    assert d["patient"] == MRN
+    assert [(r["source"], r["phq9_item9"], r["cssrs"] and r["cssrs"]["risk"])
+            for r in d["suicide_risk"]] == [("assessment", 1, None), ("assessment", None, "moderate")]
+    text = " ".join(line.strip("│ ") for line in ok(cli("trend", MRN)).stdout.splitlines())
+    assert "2026-11-25 assessment 1: PHQ-9 item 9 = 1" in text
+    assert ("2026-11-26 assessment 2: C-SSRS moderate risk (wish to be dead, suicidal "
+            "thoughts, thoughts of method)") in text
