@@ -35,10 +35,10 @@ def schedule(
     p = patients.get(store, form.mrn)
     with store.write() as tx:
         fid = followups.add(tx, form.record(p["id"], clinician=store.actor.clinician,
-                                            at=to_utc_iso(CLOCK.now())), mrn=form.mrn)
+                                            at=to_utc_iso(CLOCK.now())), mrn=p["mrn"])
     data = followups.as_dict(followups.get(store, fid))
     emit(data, json_out, lambda con: con.print(
-        f"Follow-up {fid}: {form.kind} for {form.mrn} due {form.due}."))
+        f"Follow-up {fid}: {form.kind} for {p['name']} ({p['mrn']}) due {form.due}."))
 
 
 @app.command("list")
