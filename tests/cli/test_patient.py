@@ -87,7 +87,9 @@ def test_show_human_and_json(cli):
     r = cli("patient", "show", "MRN-3", "--json")
     assert r.exit_code == 0
     data = r.json["data"]
-    assert set(data) == {"patient", "screenings", "sessions", "pending_followups"}
+    assert set(data) == {"patient", "changes", "screenings", "assessments", "suicide_risk",
+                         "sessions", "pending_followups"}
+    assert data["changes"] == [] and data["assessments"] == [] and data["suicide_risk"] is None
     assert data["patient"]["mrn"] == "MRN-3"
     assert data["patient"]["dob"] == "1975-12-31"
     assert data["screenings"] == [] and data["sessions"] == [] and data["pending_followups"] == []
