@@ -14,11 +14,11 @@ EVENT_KINDS = ("pause", "resume", "rate-change", "stop", "medication", "adverse"
 FLOW_EVENTS = ("pause", "resume", "stop")
 
 # Follow-ups
-FOLLOWUP_KINDS = ("infusion", "assessment", "call")
+FOLLOWUP_KINDS = ("infusion", "assessment", "call", "screening")
 FOLLOWUP_STATUSES = ("pending", "done", "cancelled")
 
 # Records that `void` can mark entered-in-error
-VOID_KINDS = ("observation", "assessment", "event", "screening")
+VOID_KINDS = ("observation", "assessment", "event", "screening", "session")
 
 # Observation phases, in the order of a session
 PHASES = ("pre", "intra", "post", "discharge")

@@ -11,7 +11,7 @@ from helpers import assert_one_error, mode, query, tamper
 from ketacli.store import migrations
 
 # A new database starts with one 'migrate' audit row per schema migration.
-M = migrations.LATEST
+M = len(migrations.MIGRATIONS)  # one migrate audit row each
 
 
 @pytest.fixture
