@@ -5,7 +5,7 @@ state that allows it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from ketacli.clock import to_utc_iso
@@ -32,6 +32,14 @@ class SessionRef:
     drawn_mg: float
     number_in_series: int
     pre_bp: tuple[int, int] | None = None  # the pre-infusion reading, for the rise alerts
+    # what corrections decide on: the screening's last valid day, the discharge (if any),
+    # all waste so far (the discharge's and witnessed `waste` records), a void
+    screening_valid_until: date | None = None
+    discharged_at: datetime | None = None
+    infusion_end_at: datetime | None = None
+    delivered_mg: float | None = None
+    wasted_mg: float = 0.0
+    voided: bool = False
 
 
 def check_after_start(session: SessionRef, when: datetime) -> None:
@@ -47,7 +55,10 @@ def course(session: SessionRef, events: list[infusion.Event]) -> infusion.Course
 
 def phase(session: SessionRef, events: list[infusion.Event], when: datetime) -> str:
     """`intra` up to the pump's end (pauses and rate changes move it later; a pause not
-    yet resumed has not ended it), `post` after it."""
+    yet resumed has not ended it), `post` after it; on a discharged session, up to the
+    infusion end stored with the discharge."""
+    if session.infusion_end_at is not None:
+        return "intra" if when <= session.infusion_end_at else "post"
     return course(session, events).phase_at(when, may_resume=True)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
+from ketacli.domain import ledger
 from ketacli.domain.charting import SessionRef
 from ketacli.domain.infusion import Event
 from ketacli.domain.records import NewDischarge, NewEvent, NewObservation, NewSession
@@ -18,7 +19,15 @@ from ketacli.store.voids import not_voided
 
 def get(store: Store, session_id: int):
     row = store.one(
-        """SELECT s.*, p.mrn, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp
+        """SELECT s.*, p.mrn, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp,
+                  d.at AS discharged_at, d.infusion_end_at, d.delivered_mg,
+                  coalesce(d.wasted_mg, 0) AS discharge_wasted_mg,
+                  (SELECT coalesce(sum(w.mg), 0) FROM wastes w WHERE w.session_id = s.id)
+                      AS later_wasted_mg,
+                  (SELECT valid_until FROM screenings sc WHERE sc.id = s.screening_id)
+                      AS screening_valid_until,
+                  EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id)
+                      AS voided
            FROM sessions s
            LEFT JOIN observations pre ON pre.id = (
                SELECT o.id FROM observations o WHERE o.session_id = s.id AND o.phase = 'pre'
@@ -60,11 +69,20 @@ def resolve_open(store: Store, target) -> SessionRef:
 
 
 def ref(row) -> SessionRef:
+    def when(col: str) -> datetime | None:
+        return datetime.fromisoformat(row[col]) if row[col] else None
+
+    valid = row["screening_valid_until"]
     return SessionRef(row["id"], row["patient_id"], row["mrn"],
                       datetime.fromisoformat(row["started_at"]), row["duration_min"],
                       row["dose_mg"], row["rate_mg_per_h"], row["drawn_mg"],
                       row["number_in_series"],
-                      pre_bp=(row["pre_sbp"], row["pre_dbp"]) if row["pre_sbp"] is not None else None)
+                      pre_bp=(row["pre_sbp"], row["pre_dbp"]) if row["pre_sbp"] is not None else None,
+                      screening_valid_until=date.fromisoformat(valid) if valid else None,
+                      discharged_at=when("discharged_at"), infusion_end_at=when("infusion_end_at"),
+                      delivered_mg=row["delivered_mg"],
+                      wasted_mg=ledger.mg(row["discharge_wasted_mg"] + row["later_wasted_mg"]),
+                      voided=bool(row["voided"]))
 
 
 def ensure_open(tx: Tx, session_id: int) -> None:
