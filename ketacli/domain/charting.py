@@ -63,14 +63,16 @@ def phase(session: SessionRef, events: list[infusion.Event], when: datetime) -> 
 
 
 def observation(form: VitalsForm, session: SessionRef, events: list[infusion.Event],
-                alert_protocol: Alerts, *, clinician: str, now: datetime) -> NewObservation:
+                alert_protocol: Alerts, *, clinician: str, now: datetime,
+                late_reason: str | None = None) -> NewObservation:
     check_after_start(session, form.when)
     alerts = vitals.alerts(form.values, alert_protocol, pre_bp=session.pre_bp)
     return NewObservation(
         session_id=session.session_id, phase=phase(session, events, form.when),
         at=to_utc_iso(form.when), recorded_at=to_utc_iso(now), clinician=clinician,
         minutes_into_infusion=infusion.minutes_between(session.started_at, form.when),
-        **form.values, alerts=tuple(a.as_dict() for a in alerts), note=form.note)
+        **form.values, alerts=tuple(a.as_dict() for a in alerts), note=form.note,
+        late_reason=late_reason)
 
 
 def observation_result(obs: NewObservation, observation_id: int) -> dict[str, Any]:
@@ -78,11 +80,11 @@ def observation_result(obs: NewObservation, observation_id: int) -> dict[str, An
                                              "dissociation") if getattr(obs, k) is not None}
     return {"observation_id": observation_id, "session_id": obs.session_id,
             "recorded_at": obs.at, "minutes_into_infusion": obs.minutes_into_infusion,
-            "phase": obs.phase, **values, "alerts": list(obs.alerts)}
+            "phase": obs.phase, **values, "alerts": list(obs.alerts), "late": obs.late_reason}
 
 
 def event(form: EventForm, session: SessionRef, events: list[infusion.Event], *,
-          clinician: str, now: datetime) -> NewEvent:
+          clinician: str, now: datetime, late_reason: str | None = None) -> NewEvent:
     """The event to record; a conflict (exit 3) when the infusion's state or the order of
     pauses, resumes and stops does not allow it."""
     conflict = infusion.event_conflict(events, form.kind, form.when)
@@ -90,11 +92,11 @@ def event(form: EventForm, session: SessionRef, events: list[infusion.Event], *,
         raise Conflict(f"session {session.session_id}: {conflict[1]}", code=conflict[0])
     return NewEvent(session_id=session.session_id, kind=form.kind, at=to_utc_iso(form.when),
                     recorded_at=to_utc_iso(now), clinician=clinician, detail=form.detail,
-                    rate_mg_per_h=form.rate_mg_per_h)
+                    rate_mg_per_h=form.rate_mg_per_h, late_reason=late_reason)
 
 
 def event_result(ev: NewEvent, event_id: int, session: SessionRef) -> dict[str, Any]:
     return {"event_id": event_id, "session_id": ev.session_id, "kind": ev.kind, "at": ev.at,
             "minutes_into_infusion": infusion.minutes_between(
                 session.started_at, datetime.fromisoformat(ev.at)),
-            "detail": ev.detail, "rate_mg_per_h": ev.rate_mg_per_h}
+            "detail": ev.detail, "rate_mg_per_h": ev.rate_mg_per_h, "late": ev.late_reason}

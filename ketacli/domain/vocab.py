@@ -12,6 +12,8 @@ from __future__ import annotations
 # Infusion events (log-event KIND). Flow events change the pump's state.
 EVENT_KINDS = ("pause", "resume", "rate-change", "stop", "medication", "adverse")
 FLOW_EVENTS = ("pause", "resume", "stop")
+# Events a discharged session still takes as late entries (its pump's course is closed)
+LATE_EVENTS = ("medication", "adverse")
 
 # Follow-ups
 FOLLOWUP_KINDS = ("infusion", "assessment", "call", "screening")

@@ -111,7 +111,11 @@ def _nv(kind: str, col: str) -> str:
 LEDGER_SQL = """
 SELECT s.id AS session_id, s.started_at, p.mrn AS patient, s.lot, s.drawn_mg,
        s.dose_mg AS planned_mg, d.delivered_mg, d.wasted_mg, d.waste_witness,
-       s.clinician, d.clinician AS discharged_by, d.at AS discharged_at
+       s.clinician, d.clinician AS discharged_by, d.at AS discharged_at,
+       (SELECT sum(w.mg) FROM wastes w WHERE w.session_id = s.id) AS later_wasted_mg,
+       (SELECT group_concat(w.witness, '; ') FROM wastes w WHERE w.session_id = s.id)
+           AS later_witnesses,
+       EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id) AS voided
 FROM sessions s JOIN patients p ON p.id = s.patient_id
 LEFT JOIN discharges d ON d.session_id = s.id
 WHERE s.started_at >= ? AND s.started_at < ?
