@@ -268,6 +268,8 @@ def record_start(tx: Tx, decision) -> int:
     add_observation(tx, decision.pre_observation(sid), mrn=mrn)
     followups.complete(tx, decision.closes(), mrn=mrn, at=decision.recorded_at,
                        reason=f"session {sid}")
+    followups.complete(tx, decision.supersedes(), mrn=mrn, at=decision.recorded_at,
+                       reason=f"superseded by session {sid}")
     return sid
 
 
