@@ -16,6 +16,7 @@ from typing import Any
 from ketacli.clock import parse_at, to_utc_iso
 from ketacli.domain import infusion, ledger, validate
 from ketacli.domain.charting import SessionRef
+from ketacli.domain.followups import Pending
 from ketacli.domain.records import NewWaste
 from ketacli.domain.vocab import LATE_EVENTS
 from ketacli.errors import Code, Conflict, Invalid, NotFound
@@ -175,3 +176,10 @@ def closable(requested: list[int], status: dict[int, str]) -> list[int]:
         raise Conflict("follow-up " + ", ".join(f"{i} is already {status[i]}" for i in closed)
                        + "; nothing was changed", code=Code.FOLLOWUP_CLOSED)
     return ids
+
+
+def booked_by_voided_session(pending: list[Pending]) -> list[int]:
+    """The follow-ups a session booked at its discharge (its call, its next infusion, a
+    re-screening) are cancelled when it is voided: they were planned from an encounter
+    entered in error. Every pending one goes."""
+    return [p.followup_id for p in pending]

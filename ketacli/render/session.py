@@ -314,3 +314,14 @@ def waste_line(d: dict) -> Text:
     if d["late"]:
         t.append(" - late entry")
     return t
+
+
+def void_lines(d: dict) -> Text:
+    t = Text(f"Voided {d['kind']} {d['id']} (void {d['void_id']}); the original is kept.")
+    if d["kind"] == "session":
+        t.append(f"\nIts drawn ketamine stays in the controlled-substance ledger until wasted: "
+                 f"'ketacli waste {d['id']} --mg MG --witness NAME'.")
+    if d.get("cancelled_followups"):
+        t.append("\nCancelled the follow-ups it booked: "
+                 + ", ".join(f"#{i}" for i in d["cancelled_followups"]))
+    return t

@@ -47,33 +47,38 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
         f"""SELECT count(DISTINCT patient_id) FROM screenings sc WHERE at >= ? AND at < ?
             AND {_nv('screening', 'sc.id')}""", (lo, hi))
     srow = store.one(
-        """SELECT count(*), count(DISTINCT patient_id), avg(dose_mg_per_kg),
+        f"""SELECT count(*), count(DISTINCT patient_id), avg(dose_mg_per_kg),
                   sum(override IS NOT NULL)
-           FROM sessions WHERE started_at >= ? AND started_at < ?""", (lo, hi))
+           FROM sessions s WHERE started_at >= ? AND started_at < ?
+           AND {_nv('session', 's.id')}""", (lo, hi))
     sessions, treated, mean_dose, start_overrides = srow[0], srow[1], srow[2], srow[3] or 0
     with_alert = store.scalar(
-        """SELECT count(*) FROM sessions s WHERE s.started_at >= ? AND s.started_at < ?
+        f"""SELECT count(*) FROM sessions s WHERE s.started_at >= ? AND s.started_at < ?
+           AND {_nv('session', 's.id')}
            AND EXISTS (SELECT 1 FROM observations o WHERE o.session_id = s.id AND o.alerts != '[]'
                        AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'observation'
                                        AND v.target_id = o.id))""", (lo, hi))
     drow = store.one(
-        """SELECT count(*), sum(d.override IS NOT NULL) FROM discharges d
-           JOIN sessions s ON s.id = d.session_id WHERE s.started_at >= ? AND s.started_at < ?""",
+        f"""SELECT count(*), sum(d.override IS NOT NULL) FROM discharges d
+           JOIN sessions s ON s.id = d.session_id WHERE s.started_at >= ? AND s.started_at < ?
+           AND {_nv('session', 's.id')}""",
         (lo, hi))
     discharged, discharge_overrides = drow[0], drow[1] or 0
     effects = {r[0]: r[1] for r in store.all(
-        """SELECT e.code, count(DISTINCT e.session_id) FROM side_effects e
+        f"""SELECT e.code, count(DISTINCT e.session_id) FROM side_effects e
            JOIN sessions s ON s.id = e.session_id WHERE s.started_at >= ? AND s.started_at < ?
+           AND {_nv('session', 's.id')}
            GROUP BY e.code ORDER BY 2 DESC""", (lo, hi))}
     # Patients treated in the period with >= `induction` infusions by its end: baseline = the
     # first screening PHQ-9; outcome = the latest PHQ-9 (not voided) on or after their
     # induction-th infusion and before the end of the period.
     finishers = store.all(
         f"""WITH treated AS (
-               SELECT DISTINCT patient_id FROM sessions WHERE started_at >= ? AND started_at < ?),
+               SELECT DISTINCT patient_id FROM sessions s WHERE started_at >= ? AND started_at < ?
+                 AND {_nv('session', 's.id')}),
              nth AS (
                SELECT s.patient_id, s.started_at FROM sessions s JOIN treated t USING (patient_id)
-               WHERE s.number_in_series = ? AND s.started_at < ?)
+               WHERE s.number_in_series = ? AND s.started_at < ? AND {_nv('session', 's.id')})
            SELECT nth.patient_id,
              coalesce(
                (SELECT phq9_total FROM screenings sc WHERE sc.patient_id = nth.patient_id

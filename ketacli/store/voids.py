@@ -24,6 +24,8 @@ TARGETS = {
                   "WHERE a.id = ?",
     "screening": "SELECT p.mrn FROM screenings sc JOIN patients p ON p.id = sc.patient_id "
                  "WHERE sc.id = ?",
+    "session": "SELECT p.mrn FROM sessions s JOIN patients p ON p.id = s.patient_id "
+               "WHERE s.id = ?",
 }
 
 
@@ -40,5 +42,24 @@ def void(store: Store, kind: str, target_id: int, reason: str) -> dict:
                                   "at": at, "clinician": tx.store.actor.clinician})
         tx.audit("void", kind, target_id, patient=row[0], at=at,
                  detail={"void_id": vid, "reason": reason})
+        cancelled = _void_session(tx, target_id, row[0], at) if kind == "session" else []
     return {"void_id": vid, "kind": kind, "id": target_id, "patient": row[0], "voided_at": at,
-            "reason": reason}
+            "reason": reason, "cancelled_followups": cancelled}
+
+
+def _void_session(tx, session_id: int, mrn: str, at: str) -> list[int]:
+    """A voided session's booked follow-ups are cancelled (its next infusion, its call):
+    they were scheduled from an encounter entered in error."""
+    from ketacli.domain.corrections import booked_by_voided_session
+    from ketacli.domain.followups import Pending
+
+    pending = [Pending(r[0], r[1], r[2]) for r in tx.execute(
+        "SELECT id, kind, due FROM followups WHERE session_id = ? AND status = 'pending' "
+        "ORDER BY id", (session_id,))]
+    ids = booked_by_voided_session(pending)
+    reason = f"session {session_id} voided (entered in error)"
+    for fid in ids:
+        tx.execute("UPDATE followups SET status = 'cancelled', closed_at = ?, closed_by = ?, "
+                   "cancel_reason = ? WHERE id = ?", (at, tx.store.actor.clinician, reason, fid))
+        tx.audit("cancel", "followup", fid, patient=mrn, at=at, detail={"reason": reason})
+    return ids
