@@ -33,7 +33,7 @@ KETACLI = Path(sys.executable).parent / "ketacli"  # the installed console scrip
 
 # every clinical table and the audit log
 TABLES = ("patients", "screenings", "sessions", "observations", "events", "discharges",
-          "side_effects", "followups", "assessments", "voids", "audit")
+          "side_effects", "followups", "assessments", "voids", "audit", "wastes")
 
 # docs/cli-contract.md, "Clinic protocol (defaults ...)", copied out by hand.
 CONTRACT_DEFAULTS = {
