@@ -308,19 +308,18 @@ def waste_line(d: dict) -> Text:
     t = Text(f"Waste {d['waste_id']}: {d['mg']:.1f} mg for session {d['session_id']} "
              f"({d['patient']}), witnessed by ")
     t.append(d["witness"])
-    t.append(f"; {d['wasted_total_mg']:.1f} of {d['drawn_mg']:.1f} mg drawn now wasted")
+    t.append(" (late entry)" if d["late"] else "")
+    t.append(f"\nWasted so far {d['wasted_total_mg']:.1f} of {d['drawn_mg']:.1f} mg drawn")
     if d["unaccounted_mg"]:
         t.append(f"; {d['unaccounted_mg']:.1f} mg still unaccounted", style="bold yellow")
-    if d["late"]:
-        t.append(" - late entry")
     return t
 
 
 def void_lines(d: dict) -> Text:
     t = Text(f"Voided {d['kind']} {d['id']} (void {d['void_id']}); the original is kept.")
     if d["kind"] == "session":
-        t.append(f"\nIts drawn ketamine stays in the controlled-substance ledger until wasted: "
-                 f"'ketacli waste {d['id']} --mg MG --witness NAME'.")
+        t.append("\nIts drawn ketamine stays in the controlled-substance ledger until "
+                 f"wasted:\n  ketacli waste {d['id']} --mg MG --witness NAME")
     if d.get("cancelled_followups"):
         t.append("\nCancelled the follow-ups it booked: "
                  + ", ".join(f"#{i}" for i in d["cancelled_followups"]))
