@@ -79,11 +79,11 @@ def _vals(o: dict) -> str:
 def observation_lines(d: dict, mrn: str) -> Group:
     head = Text(f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
                 f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {_vals(d)}")
+    lines = [head]
     if d.get("late"):
-        head.append("  (late entry)", style="bold")
-    if not d["alerts"]:
-        return Group(head, Text("no alerts"))
-    return Group(head, alert_text(d["alerts"]))
+        lines.append(Text("Late entry: ", style="bold").append(d["late"], style=""))
+    lines.append(alert_text(d["alerts"]) if d["alerts"] else Text("no alerts"))
+    return Group(*lines)
 
 
 def followup_lines(rows: list[dict]) -> Text:

@@ -61,7 +61,7 @@ def test_a_late_vital_is_stored_marked_audited_and_shown(cli, db_path):
     assert f"Late entries: 08:40 vitals by nurse.test: {LATE}" in panel
     # the human line says so too
     r = ok(vitals(cli, sid, "--hr", "72", "--late", LATE, when=at("08:50"), json_out=False))
-    assert "(late entry)" in r.stdout
+    assert f"Late entry: {LATE}" in r.stdout.splitlines()
 
 
 def test_a_late_vital_inside_the_infusion_is_intra(cli, db_path):
