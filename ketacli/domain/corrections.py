@@ -17,7 +17,7 @@ from ketacli.clock import parse_at, to_utc_iso
 from ketacli.domain import infusion, ledger, validate
 from ketacli.domain.charting import SessionRef
 from ketacli.domain.followups import Pending
-from ketacli.domain.records import NewWaste
+from ketacli.domain.records import NewFollowup, NewWaste
 from ketacli.domain.vocab import LATE_EVENTS
 from ketacli.errors import Code, Conflict, Invalid, NotFound
 
@@ -183,3 +183,25 @@ def booked_by_voided_session(pending: list[Pending]) -> list[int]:
     re-screening) are cancelled when it is voided: they were planned from an encounter
     entered in error. Every pending one goes."""
     return [p.followup_id for p in pending]
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A follow-up a session's start closed (its booked infusion, a superseded call)."""
+
+    followup_id: int
+    patient_id: int
+    kind: str
+    due: str
+
+
+def rebooked_after_void(session_id: int, closed: list[Closed], *, at: str,
+                        clinician: str) -> list[NewFollowup]:
+    """What a voided session's start had closed is booked again, pending, on its own due
+    date: the encounter never happened, so the infusion it stood for is still owed. A
+    superseded call is not (the patient was in the clinic)."""
+    return [NewFollowup(patient_id=c.patient_id, session_id=None, kind=c.kind, due=c.due,
+                        created_at=at, created_by=clinician,
+                        note=f"booked again: session {session_id}, which completed follow-up "
+                             f"{c.followup_id}, was voided")
+            for c in closed if c.kind == "infusion"]

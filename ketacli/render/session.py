@@ -323,4 +323,7 @@ def void_lines(d: dict) -> Text:
     if d.get("cancelled_followups"):
         t.append("\nCancelled the follow-ups it booked: "
                  + ", ".join(f"#{i}" for i in d["cancelled_followups"]))
+    if d.get("rebooked_followups"):
+        t.append("\nBooked again the infusion it had completed: "
+                 + ", ".join(f"#{i}" for i in d["rebooked_followups"]))
     return t

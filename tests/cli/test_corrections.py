@@ -406,3 +406,27 @@ def test_exported_n_records_counts_the_resources_written(cli, db_path, tmp_path,
     written = (len(json.loads(text)["entry"]) if fmt == "fhir"
                else len(text.splitlines()))
     assert f"Exported {written:,} records" in r.stderr
+
+
+def test_voiding_a_start_books_again_the_infusion_it_completed(cli, db_path):
+    """Infusion 2 started on the booked infusion follow-up, then voided: that infusion is
+    still owed, so it is booked again (pending, same due day); the call it superseded is not."""
+    screened(cli, when="2026-11-25 07:00")
+    ok(start(cli, when="2026-11-25 07:40"))
+    ok(discharge(cli, 1, when="2026-11-25 08:55"))
+    second = ok(start(cli, when=at("07:40"))).json["data"]["session_id"]
+    assert query(db_path, "SELECT kind, status FROM followups ORDER BY id") == [
+        ("call", "done"), ("infusion", "done")]
+    d = ok(cli("void", "session", second, "--reason", "charted on the wrong MRN",
+               "--json")).json["data"]
+    assert d["cancelled_followups"] == []
+    [new] = d["rebooked_followups"]
+    assert query(db_path, "SELECT id, kind, due, status FROM followups ORDER BY id") == [
+        (1, "call", "2026-11-26", "done"), (2, "infusion", "2026-11-27", "done"),
+        (new, "infusion", "2026-11-27", "pending")]
+    assert query(db_path, "SELECT action FROM audit WHERE entity = 'followup' AND entity_id = ?",
+                 (new,)) == [("schedule",)]
+    # the next start completes it, and is number 2 again
+    r = ok(start(cli, when=at("08:30"))).json["data"]
+    assert r["number_in_series"] == 2
+    assert query(db_path, "SELECT status FROM followups WHERE id = ?", (new,)) == [("done",)]

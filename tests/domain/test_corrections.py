@@ -230,3 +230,13 @@ def test_a_screening_followup_when_the_next_infusion_falls_after_expiry(n, valid
         assert "valid until" in plan[-1].note
     assert [p.kind for p in plan if p.kind != "screening"] == [
         p.kind for p in discharge.schedule(n, DAY, SCHED)]
+
+
+def test_a_voided_start_books_its_infusion_again():
+    closed = [corrections.Closed(2, 1, "infusion", "2026-11-27"),
+              corrections.Closed(1, 1, "call", "2026-11-26")]
+    [again] = corrections.rebooked_after_void(9, closed, at="2026-11-27T15:00:00+00:00",
+                                              clinician="rn.a")
+    assert (again.patient_id, again.kind, again.due, again.session_id) == (
+        1, "infusion", "2026-11-27", None)
+    assert "session 9" in again.note and "follow-up 2" in again.note
