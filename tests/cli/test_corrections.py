@@ -430,3 +430,18 @@ def test_voiding_a_start_books_again_the_infusion_it_completed(cli, db_path):
     r = ok(start(cli, when=at("08:30"))).json["data"]
     assert r["number_in_series"] == 2
     assert query(db_path, "SELECT status FROM followups WHERE id = ?", (new,)) == [("done",)]
+
+
+def test_a_waste_is_sealed_by_its_audit_row(cli, db_path):
+    from helpers import tamper
+
+    screened(cli)
+    sid = ok(start(cli, MRN, "--drawn-mg", "50")).json["data"]["session_id"]
+    ok(cli("waste", sid, "--mg", "0.5", "--witness", "rn.b", "--at", at("07:45")))
+    assert cli("db", "check").exit_code == 0
+    tamper(db_path, "UPDATE wastes SET mg = 0.1", drop=("wastes_no_update",))
+    r = cli("db", "check", "--json")
+    assert r.exit_code == 4
+    checks = {c["name"]: c for c in r.json["error"]["details"]}
+    assert checks["clinical_rows"]["ok"] is False
+    assert "waste 1" in checks["clinical_rows"]["detail"]
