@@ -69,10 +69,25 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
            JOIN sessions s ON s.id = e.session_id WHERE s.started_at >= ? AND s.started_at < ?
            AND {_nv('session', 's.id')}
            GROUP BY e.code ORDER BY 2 DESC""", (lo, hi))}
+    finishers = _finishers(store, lo, hi, induction)
+    return {
+        "patients_screened": screened,
+        "patients_treated": treated,
+        "sessions": sessions,
+        "sessions_discharged": discharged,
+        "mean_dose_mg_per_kg": round(mean_dose, 3) if mean_dose is not None else None,
+        "sessions_with_alert": with_alert,
+        "side_effect_counts": effects,
+        "overrides": {"start": start_overrides, "discharge": discharge_overrides},
+        "finishers": [(r["baseline"], r["outcome"]) for r in finishers],
+    }
+
+
+def _finishers(store: Store, lo: str, hi: str, induction: int) -> list:
     # Patients treated in the period with >= `induction` infusions by its end: baseline = the
     # first screening PHQ-9; outcome = the latest PHQ-9 (not voided) on or after their
     # induction-th infusion and before the end of the period.
-    finishers = store.all(
+    return store.all(
         f"""WITH treated AS (
                SELECT DISTINCT patient_id FROM sessions s WHERE started_at >= ? AND started_at < ?
                  AND {_nv('session', 's.id')}),
@@ -95,17 +110,6 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
                 ORDER BY a.at DESC LIMIT 1) AS outcome
            FROM nth""",
         (lo, hi, induction, hi, hi))
-    return {
-        "patients_screened": screened,
-        "patients_treated": treated,
-        "sessions": sessions,
-        "sessions_discharged": discharged,
-        "mean_dose_mg_per_kg": round(mean_dose, 3) if mean_dose is not None else None,
-        "sessions_with_alert": with_alert,
-        "side_effect_counts": effects,
-        "overrides": {"start": start_overrides, "discharge": discharge_overrides},
-        "finishers": [(r["baseline"], r["outcome"]) for r in finishers],
-    }
 
 
 def _nv(kind: str, col: str) -> str:
