@@ -445,3 +445,12 @@ def test_a_waste_is_sealed_by_its_audit_row(cli, db_path):
     checks = {c["name"]: c for c in r.json["error"]["details"]}
     assert checks["clinical_rows"]["ok"] is False
     assert "waste 1" in checks["clinical_rows"]["detail"]
+
+
+def test_patient_show_marks_a_voided_session_and_list_does_not_count_it(cli, db_path):
+    sid = open_session(cli)
+    ok(cli("void", "session", sid, "--reason", "wrong patient"))
+    shown = ok(cli("patient", "show", MRN, "--json")).json["data"]["sessions"]
+    assert [(x["session_id"], x["status"]) for x in shown] == [(sid, "voided")]
+    listed = ok(cli("patient", "list", "--json")).json["data"]
+    assert [(x["mrn"], x["sessions"], x["last_session"]) for x in listed] == [(MRN, 0, None)]
