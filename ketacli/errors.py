@@ -88,6 +88,7 @@ class Code(StrEnum):
     SESSION_VOIDED = "session_voided"
     LATE_WINDOW_CLOSED = "late_window_closed"
     LATE_EVENT_KIND = "late_event_kind"
+    CONFLICTING_READING = "conflicting_reading"
     DATABASE_NOT_DEMO = "database_not_demo"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"

@@ -94,6 +94,22 @@ def charted(session: SessionRef, when: datetime, late: str | None, *, now: datet
     return reason
 
 
+def one_value_per_instant(session_id: int, values: dict[str, int | None],
+                          readings: list[dict[str, Any]]) -> None:
+    """Never two different values of one measure at one instant of a session (a late
+    entry from paper at the minute of a monitor reading, say): exit 3, naming the reading
+    to void first. The same value again is no contradiction."""
+    for r in readings:
+        clash = [k for k, v in values.items() if v is not None and r.get(k) is not None
+                 and r[k] != v]
+        if clash:
+            raise Conflict(
+                f"session {session_id} already has a different {', '.join(clash)} at that time "
+                f"(observation {r['observation_id']}); to correct it, void that one first",
+                code=Code.CONFLICTING_READING,
+                hint=f"ketacli void observation {r['observation_id']} --reason TEXT")
+
+
 @dataclass(frozen=True)
 class WasteForm:
     """`waste SESSION_ID --mg MG --witness NAME [--at] [--late REASON]`, validated."""

@@ -138,6 +138,19 @@ def last_started(tx_or_store, patient_id: int) -> str | None:
     ).fetchone()[0]
 
 
+MEASURES = ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas", "dissociation")
+
+
+def readings_at(tx_or_store, session_id: int, at_iso: str) -> list[dict]:
+    """The session's (non-voided) readings at exactly that instant."""
+    rows = tx_or_store.execute(
+        f"""SELECT o.id, {', '.join(MEASURES)} FROM observations o
+            WHERE session_id = ? AND at = ? AND {not_voided('observation', 'o.id')}""",
+        (session_id, at_iso)).fetchall()
+    return [{"observation_id": r[0], **dict(zip(MEASURES, tuple(r)[1:], strict=True))}
+            for r in rows]
+
+
 def add_waste(tx: Tx, w, *, mrn: str) -> int:
     return tx.record(w, patient=mrn)
 

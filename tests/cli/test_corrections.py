@@ -454,3 +454,20 @@ def test_patient_show_marks_a_voided_session_and_list_does_not_count_it(cli, db_
     assert [(x["session_id"], x["status"]) for x in shown] == [(sid, "voided")]
     listed = ok(cli("patient", "list", "--json")).json["data"]
     assert [(x["mrn"], x["sessions"], x["last_session"]) for x in listed] == [(MRN, 0, None)]
+
+
+def test_a_late_reading_contradicting_one_at_the_same_instant_is_exit_3(cli, db_path):
+    sid = closed_session(cli)
+    ok(vitals(cli, sid, "--hr", "72", "--late", LATE, when=at("08:40")))
+    before = counts(db_path)
+    r = vitals(cli, sid, "--hr", "90", "--late", LATE, when=at("08:40"))
+    assert_error(r, 3, json_out=True)
+    assert r.json["error"]["code"] == "conflicting_reading"
+    unchanged(db_path, before)
+    # the same value again, or another measure, is no contradiction
+    ok(vitals(cli, sid, "--hr", "72", "--spo2", "97", "--late", LATE, when=at("08:40")))
+    # after voiding the wrong one, the right value goes in
+    wrong = query(db_path, "SELECT id FROM observations WHERE at = ? ORDER BY id", (utc("08:40"),))
+    for (oid,) in wrong:
+        ok(cli("void", "observation", oid, "--reason", "wrong row on the paper chart"))
+    ok(vitals(cli, sid, "--hr", "90", "--late", LATE, when=at("08:40")))

@@ -240,3 +240,14 @@ def test_a_voided_start_books_its_infusion_again():
     assert (again.patient_id, again.kind, again.due, again.session_id) == (
         1, "infusion", "2026-11-27", None)
     assert "session 9" in again.note and "follow-up 2" in again.note
+
+
+def test_never_two_different_values_of_one_measure_at_one_instant():
+    readings = [{"observation_id": 12, "sbp": 128, "dbp": 80, "hr": 72, "spo2": None}]
+    corrections.one_value_per_instant(7, {"hr": 72, "spo2": 97}, readings)  # same, or new
+    corrections.one_value_per_instant(7, {"hr": 90}, [])
+    with pytest.raises(Conflict) as exc:
+        corrections.one_value_per_instant(7, {"sbp": 130, "dbp": 80, "hr": 72}, readings)
+    assert exc.value.code == "conflicting_reading"
+    assert "different sbp at that time (observation 12)" in exc.value.message
+    assert exc.value.hint == "ketacli void observation 12 --reason TEXT"
