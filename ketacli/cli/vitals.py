@@ -52,7 +52,8 @@ def log_vitals(
         obs = charting.observation(form, sess, sessions.infusion_events(tx, sid),
                                    s.protocol.alerts, clinician=store.actor.clinician,
                                    now=CLOCK.now(), late_reason=reason)
-        corrections.one_value_per_instant(sid, form.values, sessions.readings_at(tx, sid, obs.at))
+        corrections.one_value_per_instant(sid, form.values, sessions.readings_at(tx, sid, obs.at),
+                                          charted_time=at is not None)
         observation_id = sessions.add_observation(tx, obs, mrn=sess.mrn)
     data = charting.observation_result(obs, observation_id)
 

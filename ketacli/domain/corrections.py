@@ -95,10 +95,13 @@ def charted(session: SessionRef, when: datetime, late: str | None, *, now: datet
 
 
 def one_value_per_instant(session_id: int, values: dict[str, int | None],
-                          readings: list[dict[str, Any]]) -> None:
+                          readings: list[dict[str, Any]], *, charted_time: bool = True) -> None:
     """Never two different values of one measure at one instant of a session (a late
     entry from paper at the minute of a monitor reading, say): exit 3, naming the reading
-    to void first. The same value again is no contradiction."""
+    to void first. The same value again is no contradiction. Readings taken now (no --at,
+    `charted_time` false) are each their own moment, however fast they follow."""
+    if not charted_time:
+        return
     for r in readings:
         clash = [k for k, v in values.items() if v is not None and r.get(k) is not None
                  and r[k] != v]

@@ -251,3 +251,8 @@ def test_never_two_different_values_of_one_measure_at_one_instant():
     assert exc.value.code == "conflicting_reading"
     assert "different sbp at that time (observation 12)" in exc.value.message
     assert exc.value.hint == "ketacli void observation 12 --reason TEXT"
+
+
+def test_readings_taken_now_are_each_their_own_moment():
+    readings = [{"observation_id": 12, "hr": 72}]
+    corrections.one_value_per_instant(7, {"hr": 73}, readings, charted_time=False)
