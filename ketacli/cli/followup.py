@@ -17,7 +17,7 @@ app = typer.Typer(help="Follow-up calls, infusions and assessments; cron reminde
 @command
 def schedule(
     mrn: Mrn,
-    kind: Annotated[str, typer.Option("--kind", help="infusion, assessment or call.")],
+    kind: Annotated[str, typer.Option("--kind", help="infusion, assessment, call or screening.")],
     due: Annotated[str, typer.Option("--due", help="Due date YYYY-MM-DD (clinic zone).")],
     note: Note = None,
     json_out: Json = False,
@@ -147,7 +147,7 @@ def record(
 @command
 def done(
     followup_ids: Annotated[list[int], typer.Argument(
-        metavar="ID...", help="One or more follow-up ids (all are closed, or none).")],
+        metavar="ID", help="One or more follow-up ids (all are closed, or none).")],
     json_out: Json = False,
 ) -> None:
     """Mark pending follow-ups done (several ids at once: all or none).
@@ -170,7 +170,7 @@ def done(
 @command
 def cancel(
     followup_ids: Annotated[list[int], typer.Argument(
-        metavar="ID...", help="One or more follow-up ids (all are cancelled, or none).")],
+        metavar="ID", help="One or more follow-up ids (all are cancelled, or none).")],
     reason: Reason = None,
     json_out: Json = False,
 ) -> None:
