@@ -170,6 +170,8 @@ def _head(d: dict, tz) -> list:
         parts.append(Text("No screening (started with override)", style="yellow"))
     status = (f"discharged {when(d['discharge']['discharged_at'], tz)}" if d["discharge"]
               else "OPEN")
+    if d.get("void"):
+        status += ", VOIDED"
     parts.append(Text(f"Infusion {d['number_in_series']}: started {when(d['started_at'], tz)}, "
                       f"{status}"))
     return parts
