@@ -42,8 +42,7 @@ def patient_overview(store: Store, mrn: str, protocol=None, tz=None) -> dict:
             for r in screenings
         ],
         "assessments": _assessments(store, p["id"]),
-        "suicide_risk": _standing(store, p["id"], screenings[-1]["at"] if screenings else None,
-                                  protocol, tz),
+        "suicide_risk": standing_suicide_risk(store, p["id"], protocol, tz),
         "sessions": [
             {"session_id": r["id"], "number_in_series": r["number_in_series"],
              "started_at": r["started_at"], "dose_mg_per_kg": r["dose_mg_per_kg"],
@@ -76,17 +75,21 @@ def _assessments(store: Store, patient_id: int) -> list[dict]:
              "cssrs": cssrs_of(r)} for r in rows]
 
 
-def _standing(store: Store, patient_id: int, screened_at: str | None, protocol, tz
-              ) -> dict | None:
-    """The `suicide-risk` refusal the next start-session would meet now (None: none)."""
+def standing_suicide_risk(store: Store, patient_id: int, protocol=None, tz=None
+                          ) -> dict | None:
+    """The `suicide-risk` refusal the patient's next start-session would meet now (None:
+    none), read as the start reads it: the assessments after the latest screening. For
+    `patient show` and the chair board."""
     from ketacli.clock import CLOCK, to_utc_iso
     from ketacli.domain.cssrs import standing_risk
     from ketacli.protocol import load
+    from ketacli.store.screenings import latest
 
-    if screened_at is None:
+    now = to_utc_iso(CLOCK.now())
+    screening = latest(store, patient_id, now)
+    if screening is None:
         return None
     p = (protocol or load()).screening
-    since = assessments.risks_between(store, patient_id, screened_at, to_utc_iso(CLOCK.now()),
-                                      tz or UTC)
+    since = assessments.risks_between(store, patient_id, screening["at"], now, tz or UTC)
     risk = standing_risk(since, ineligible=p.cssrs_ineligible, review=p.cssrs_review)
     return None if risk is None else {"rule": "suicide-risk", **risk.as_dict()}
