@@ -4,7 +4,7 @@ Codes and units per interop.md: LOINC vital signs with UCUM units (SpO2 with
 both 2708-6 and 59408-5, EtCO2 19891-1), alerts as Observation.interpretation,
 PHQ-9 and GAD-7 as survey Observations with their LOINC panels, items and
 totals, derived from QuestionnaireResponses with LOINC answer codes (and the
-C-SSRS screener, see QUESTIONNAIRES), PCL-5 by LOINC, MADRS, MOAA/S and the
+C-SSRS screener, see `cssrs`), PCL-5 by LOINC, MADRS, MOAA/S and the
 dissociation rating by local codes (LOINC has none), one Encounter per session
 (its id as identifier) with the infusion as a Procedure, the
 MedicationAdministration of ketamine by the IV route (SNOMED CT 47625008, the
@@ -41,7 +41,6 @@ CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
 CPT = "http://www.ama-assn.org/go/cpt"
 LOCAL = "urn:ketacli:code"  # ketacli's own codes, only where LOINC has none
 LOCAL_SIDE_EFFECT = "urn:ketacli:code:side-effect"
-LOCAL_CSSRS_RISK = "urn:ketacli:code:cssrs-risk"
 MRN_SYSTEM = "urn:ketacli:mrn"
 STUDY_SYSTEM = "urn:ketacli:study-id"
 STUDY_SESSION_SYSTEM = "urn:ketacli:study-session"
@@ -124,8 +123,10 @@ def patient(row: dict, deid: bool) -> dict:
         res["birthDate"] = row["dob"]
     if row.get("phone"):
         res["telecom"] = [{"system": "phone", "value": row["phone"]}]
+    if row.get("address"):
+        res["address"] = [{"use": "home", "text": row["address"]}]
     return {k: res[k] for k in ("resourceType", "id", "meta", "identifier", "name", "telecom",
-                                "gender", "birthDate") if k in res}
+                                "gender", "birthDate", "address") if k in res}
 
 
 def _subject(row: dict, deid: bool) -> dict:
@@ -348,13 +349,14 @@ def vitals(row: dict, deid: bool, key: str, encounter_id=None) -> list[dict]:
 # PHQ-9 and GAD-7 share LOINC answer list LL358-3: 0-3 -> these answers
 FREQUENCY = (("LA6568-5", "Not at all"), ("LA6569-3", "Several days"),
              ("LA6570-1", "More than half the days"), ("LA6571-9", "Nearly every day"))
-YES_NO = {"y": ("LA33-6", "Yes"), "n": ("LA32-8", "No")}
 
 
 @dataclass(frozen=True)
 class Questionnaire:
-    """One instrument exported as a QuestionnaireResponse: `answers(row)` gives its item
-    answers (None: not in this row), `total(row)` its score or risk for the Observation."""
+    """A scored instrument exported as a QuestionnaireResponse: `answers(row)` gives its
+    stored item answers (None: not in this row), `answer` turns one into a QR answer. A
+    new instrument whose items the store keeps is one more entry of QUESTIONNAIRES (the
+    C-SSRS screener, answered yes/no with short labels, has its own `cssrs`)."""
 
     scale: str
     url: str                                   # the Questionnaire's canonical
@@ -375,37 +377,12 @@ def _frequency(v) -> dict:
     return {"valueCoding": _coding(LOINC, code, display)}
 
 
-def cssrs_of(row: dict) -> tuple[list, str | None] | None:
-    """The C-SSRS screener of a row, (answers, risk), whatever shape the store gives it
-    (`cssrs` as {"answers", "risk"}, or `cssrs_answers` and `cssrs_risk`); None: none."""
-    value = row.get("cssrs")
-    if isinstance(value, str) and value[:1] == "{":
-        value = json.loads(value)
-    if isinstance(value, dict) and value.get("answers"):
-        return list(value["answers"]), value.get("risk")
-    answers = _json_list(row.get("cssrs_answers"))
-    return (answers, row.get("cssrs_risk")) if answers else None
-
-
-def _yes_no(v) -> dict:
-    if v in YES_NO:
-        code, display = YES_NO[v]
-        return {"valueCoding": _coding(LOINC, code, display)}
-    return {"valueCoding": _coding(LOCAL, "not-asked", "Not asked")}
-
-
 QUESTIONNAIRES = (
     Questionnaire("phq9", "http://loinc.org/q/44249-1", "PHQ-9 quick depression assessment panel",
                   PHQ9_ITEMS, lambda r: _json_list(r.get("phq9_items")), _frequency),
     Questionnaire("gad7", "http://loinc.org/q/69737-5",
                   "Generalized anxiety disorder 7 item (GAD-7)", GAD7_ITEMS,
                   lambda r: _json_list(r.get("gad7_items")), _frequency),
-    # C-SSRS screener (six questions and "within the past 3 months"): local item ids
-    Questionnaire("cssrs", "urn:ketacli:questionnaire:cssrs-screener",
-                  "Columbia Suicide Severity Rating Scale, screener",
-                  ("cssrs-1", "cssrs-2", "cssrs-3", "cssrs-4", "cssrs-5", "cssrs-6",
-                   "cssrs-6-recent"),
-                  lambda r: (cssrs_of(r) or (None,))[0], _yes_no),
 )
 
 
@@ -437,8 +414,7 @@ def _derived(key: str, scale: str, answers: list | None) -> dict:
 
 def surveys(row: dict, deid: bool, key: str) -> list[dict]:
     """PHQ-9 / GAD-7 panels with items and totals (derived from their
-    QuestionnaireResponse when the items are stored); PCL-5 (LOINC), MADRS (local) totals;
-    the C-SSRS risk."""
+    QuestionnaireResponse when the items are stored); PCL-5 (LOINC), MADRS (local) totals."""
     subject = _subject(row, deid)
     screening = () if deid else (US_CORE + "us-core-observation-screening-assessment",)
     out = []
@@ -465,29 +441,61 @@ def surveys(row: dict, deid: bool, key: str) -> list[dict]:
         out.append(_vital(key, "madrs", "madrs-total", "MADRS total score", row["at"], subject,
                           None, category="survey", system=LOCAL,
                           value={"valueInteger": row["madrs_total"]}))
-    cssrs = cssrs_of(row)
-    if cssrs and cssrs[1]:
-        out.append(_vital(key, "cssrs", "cssrs-risk", "C-SSRS screener risk", row["at"],
-                          subject, None, category="survey", system=LOCAL, value={
-                              "valueCodeableConcept": {"coding": [_coding(
-                                  LOCAL_CSSRS_RISK, cssrs[1], cssrs[1].capitalize())]},
-                              **_derived(key, "cssrs", cssrs[0])}))
     return out
 
 
-def suicide_flag(row: dict, deid: bool) -> dict | None:
+# The C-SSRS screener (issue 14). Item codes as the HL7 US Behavioral Health Profiles IG's
+# C-SSRS QuestionnaireResponse example uses them; yes/no answers from LOINC's answer list
+# LL5384-4 (LA33-6 Yes, LA32-8 No); the risk as LOINC 93374-7 "Suicide risk level" with
+# ketacli's triage value (a local code: LOINC's answer codes for the levels are not used).
+CSSRS_ITEMS = ("93246-7", "93247-5", "93248-3", "93249-1", "93250-9", "93267-3", "93269-9")
+CSSRS_RISK = ("93374-7", "Suicide risk level")
+CSSRS_QUESTIONNAIRE = "urn:ketacli:questionnaire:cssrs-screener"
+YES_NO = {"y": ("LA33-6", "Yes"), "n": ("LA32-8", "No")}
+# The suicide-risk Flag: SNOMED CT 225444004 |At risk for suicide (finding)|.
+AT_RISK_FOR_SUICIDE = ("225444004", "At risk for suicide (finding)")
+
+
+def cssrs(row: dict, deid: bool, key: str) -> list[dict]:
+    """A C-SSRS screener of a screening or assessment row: its QuestionnaireResponse (short
+    labels only, never Columbia's item text) and its risk as an Observation derived from it."""
+    if not row.get("cssrs_risk"):
+        return []
+    from ketacli.domain.cssrs import LABELS
+
+    answers = row["cssrs_answers"]
+    answers = json.loads(answers) if isinstance(answers, str) else answers
+    subject = _subject(row, deid)
+    qr = {"resourceType": "QuestionnaireResponse", "id": rid("QuestionnaireResponse",
+                                                              f"{key}-cssrs"),
+          "questionnaire": CSSRS_QUESTIONNAIRE, "status": "completed", "subject": subject,
+          "authored": row["at"],
+          "item": [{"linkId": code, "text": label,
+                    "answer": [{"valueCoding": _coding(LOINC, *YES_NO[a])}]}
+                   for code, label, a in zip(CSSRS_ITEMS, LABELS, answers, strict=False)
+                   if a in YES_NO]}
+    risk = row["cssrs_risk"]
+    obs = _vital(key, "cssrs-risk", *CSSRS_RISK, row["at"], subject, None, category="survey",
+                 value={"valueCodeableConcept": {
+                     "coding": [_coding(f"{LOCAL}:cssrs-risk", risk, risk)],
+                     "text": f"C-SSRS {risk} risk"}})
+    obs["derivedFrom"] = [ref("QuestionnaireResponse", f"{key}-cssrs")]
+    return [qr, obs]
+
+
+def suicide_flag(row: dict, deid: bool, key: str | None = None) -> dict | None:
     if not row.get("suicide_risk_flag"):
         return None
+    key = key or f"screening-{row['screening_id']}"
+    risk = row.get("cssrs_risk")
+    why = (f"C-SSRS {risk} risk" if risk in ("moderate", "high")
+           else "PHQ-9 item 9 >= 1: suicide risk assessment required")
     return {
-        "resourceType": "Flag", "id": rid("Flag", f"screening-{row['screening_id']}"),
+        "resourceType": "Flag", "id": rid("Flag", key),
         "status": "active",
         "category": [{"coding": [_coding(
             "http://terminology.hl7.org/CodeSystem/flag-category", "clinical", "Clinical")]}],
-        "code": {"coding": [_coding(SNOMED, "225444004", "At risk for suicide (finding)"),
-                            _coding(LOCAL, "suicide-risk-assessment-required",
-                                    "Suicide risk assessment required")],
-                 "text": "Suicide risk: assessment required (PHQ-9 item 9 >= 1 or C-SSRS "
-                         "moderate/high)"},
+        "code": {"coding": [_coding(SNOMED, *AT_RISK_FOR_SUICIDE)], "text": why},
         "subject": _subject(row, deid), "period": {"start": row["at"]},
     }
 
@@ -548,10 +556,10 @@ def _sessions(sink: Sink, reader: Reader, administrations: bool, deid: bool,
 
 
 def _with_questionnaires(sink: Sink, row: dict, deid: bool, key: str) -> None:
-    """The row's QuestionnaireResponses, then the Observations derived from them."""
-    for res in questionnaire_responses(row, deid, key):
-        sink.add(res)
-    for res in surveys(row, deid, key):
+    """The row's QuestionnaireResponses, then the Observations derived from them (the
+    C-SSRS: its response, then its risk)."""
+    for res in questionnaire_responses(row, deid, key) + surveys(row, deid, key) + cssrs(
+            row, deid, key):
         sink.add(res)
 
 

@@ -11,7 +11,7 @@ matches it, for research registries.
 
 De-identified (`--deidentify`), the reader's rows are Safe Harbor already (study ids,
 shifted dates, birth years, no names, phones or free text) and the identifier fields
-are left out of both files. Rows stream: memory holds one instance counter per record.
+are left out of both files (name, date of birth, phone, address). Rows stream: memory holds one instance counter per record.
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ DEMOGRAPHICS = [
     Field("name", "text", "Name", _col("name"), identifier=True),
     Field("dob", "text", "Date of birth", _col("dob"), validation="date_ymd", identifier=True),
     Field("phone", "text", "Phone", _col("phone"), identifier=True),
+    Field("address", "notes", "Address", _col("address"), identifier=True),
     Field("birth_year", "text", "Birth year (90+ over 89)", lambda r: r.get("birth_year") or (
         r["dob"][:4] if r.get("dob") else None)),
     Field("sex", "radio", "Sex", _coded("sex", SEX), choices=_choices(

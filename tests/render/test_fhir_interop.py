@@ -209,7 +209,7 @@ def test_questionnaire_responses_with_loinc_answers_and_derived_observations(fhi
                     "(SELECT count(*) FROM assessments WHERE phq9_items IS NOT NULL)")[0][0]
     phq9 = [q for q in responses if q["questionnaire"] == "http://loinc.org/q/44249-1"]
     assert len(phq9) == n > 0
-    answers = {"LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"}
+    answers = {"LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9", "LA33-6", "LA32-8"}
     for q in responses:
         assert q["status"] == "completed" and q["subject"]["reference"] in by_url
         for item in q["item"]:
@@ -223,24 +223,10 @@ def test_questionnaire_responses_with_loinc_answers_and_derived_observations(fhi
         q = by_url[src["reference"]]
         assert q["resourceType"] == "QuestionnaireResponse"
         assert q["subject"] == o["subject"] and q["authored"] == o["effectiveDateTime"]
-        items = [c for c in o["component"]][:-1]
+        if "component" not in o:  # the C-SSRS risk
+            continue
+        items = o["component"][:-1]
         assert [c["code"]["coding"][0]["code"] for c in items] == [i["linkId"] for i in q["item"]]
-
-
-def test_cssrs_hook_gives_a_questionnaire_response_and_a_risk_observation():
-    row = {"_pid": 1, "at": "2026-11-27T15:00:00+00:00",
-           "cssrs": json.dumps({"answers": ["y", "y", "n", "n", "n", "n"], "risk": "low"})}
-    [qr] = fhir.questionnaire_responses(row, False, "screening-4")
-    assert [i["linkId"] for i in qr["item"]] == [f"cssrs-{i}" for i in range(1, 7)]
-    assert qr["item"][0]["answer"][0]["valueCoding"]["code"] == "LA33-6"  # yes
-    [risk] = fhir.surveys(row, False, "screening-4")
-    assert risk["valueCodeableConcept"]["coding"][0]["code"] == "low"
-    assert risk["derivedFrom"] == [fhir.ref("QuestionnaireResponse", "screening-4-cssrs")]
-    alt = {"_pid": 1, "at": row["at"], "cssrs_answers": '["n","n","-","-","-","n"]',
-           "cssrs_risk": "none"}
-    assert fhir.questionnaire_responses(alt, False, "a")[0]["item"][2]["answer"][0][
-        "valueCoding"]["code"] == "not-asked"
-    assert fhir.questionnaire_responses({"_pid": 1, "at": row["at"]}, False, "b") == []
 
 
 def test_side_effects_are_adverse_events_of_their_encounter(fhir_exports):
@@ -344,3 +330,17 @@ def test_encounter_period_covers_earlier_and_later_observations():
     assert fhir.encounter_period(still_open) == {"start": "2026-11-27T14:50:00+00:00"}
     none = {"started_at": row["started_at"], "first_observation_at": None}
     assert fhir.encounter_period(none) == {"start": row["started_at"]}
+
+
+def test_patient_address_is_exported_identified_only(cli, db_path, tmp_path):
+    ok(cli("patient", "add", "AD-1", "--name", "Ada Dress", "--dob", "1970-01-01",
+           "--address", "1 Main St, Springfield, IL 62701"))
+    [ident] = resources(json.loads(ok(cli("export", "patients", "--format", "fhir")).stdout),
+                        "Patient")
+    assert ident["address"] == [{"use": "home", "text": "1 Main St, Springfield, IL 62701"}]
+    assert ident["name"][0]["family"] == "Dress"
+    text = ok(cli("export", "all", "--format", "fhir", "--deidentify")).stdout
+    assert "Main St" not in text and "62701" not in text
+    folder = tmp_path / "r"
+    ok(cli("export", "redcap", "--output", str(folder), "--deidentify"))
+    assert "Main St" not in "".join(p.read_text() for p in folder.iterdir())

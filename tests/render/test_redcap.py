@@ -161,7 +161,7 @@ def test_deidentified_redcap_is_safe_harbor(cli, tmp_path_factory, db_path, tmp_
     check_dictionary(dictionary)
     assert all(f[10] == "" for f in dictionary[1:]), "no identifier field is exported"
     names = {f[0] for f in dictionary[1:]}
-    assert not names & {"name", "dob", "phone", "mrn"}
+    assert not names & {"name", "dob", "phone", "mrn", "address"}
     text = "".join(p.read_text() for p in folder.iterdir())
     for word in FORBIDDEN:
         assert word not in text, word
