@@ -116,7 +116,7 @@ REFERENCED = frozenset({"Patient", "Encounter", "Procedure", "MedicationAdminist
                         "QuestionnaireResponse"})
 
 
-_URN = re.compile(r'"urn:uuid:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"')
+_URN = re.compile(r'"urn:uuid:([^"\\]+)"')
 
 
 class _Relative:

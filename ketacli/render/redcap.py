@@ -11,7 +11,8 @@ matches it, for research registries.
 
 De-identified (`--deidentify`), the reader's rows are Safe Harbor already (study ids,
 shifted dates, birth years, no names, phones or free text) and the identifier fields
-are left out of both files (name, date of birth, phone, address). Rows stream: memory holds one instance counter per record.
+are left out of both files (name, date of birth, phone, address). Rows stream: memory
+holds one instance counter per record.
 """
 
 from __future__ import annotations

@@ -138,7 +138,8 @@ QUERIES: dict[str, Query] = {
 # exported table of its own. De-identification shifts these times (domain.deid.DATE_TIME).
 _OBS_OF_SESSION = ("FROM observations o WHERE o.session_id = s.id AND "
                    + not_voided("observation", "o.id"))
-QUERIES["encounters"] = replace(QUERIES["sessions"], columns=(
+READ_ONLY_QUERIES: dict[str, Query] = {}  # read for an export's sake, never exported as such
+READ_ONLY_QUERIES["encounters"] = replace(QUERIES["sessions"], columns=(
     *QUERIES["sessions"].columns,
     (f"(SELECT min(o.at) {_OBS_OF_SESSION})", "first_observation_at"),
     (f"(SELECT max(o.at) {_OBS_OF_SESSION})", "last_observation_at")))
@@ -153,7 +154,7 @@ def clinic_namespace(store: Store) -> str | None:
 
 def columns(table: str, *, with_pid: bool) -> list[str]:
     """The column names `select_sql(table, with_pid=...)` yields, in order."""
-    q = QUERIES[table]
+    q = QUERIES.get(table) or READ_ONLY_QUERIES[table]
     return (["_pid"] if with_pid else []) + [name for _, name in q.columns]
 
 
@@ -162,7 +163,7 @@ def select_sql(table: str, *, with_pid: bool, sliced: bool = False,
     """The table's export query, in id order. Parameters: (since,), then the `until` bound
     (exclusive) when `until`, then (first id, last id) when `sliced`. With `with_pid`,
     `_pid` comes first."""
-    q = QUERIES[table]
+    q = QUERIES.get(table) or READ_ONLY_QUERIES[table]
     cols = ((q.pid, "_pid"),) * with_pid + q.columns
     select = ", ".join(f"{expr} AS {name}" for expr, name in cols)
     where = [f"{q.time} >= ?"]

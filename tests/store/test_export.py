@@ -110,6 +110,14 @@ def test_every_exported_table_is_declared():
     assert set(COLUMNS) == set(TABLES)
 
 
+def test_the_fhir_encounters_are_the_sessions_with_their_observations_span(store):
+    assert xs.columns("encounters", with_pid=False) == [
+        *COLUMNS["sessions"], "first_observation_at", "last_observation_at"]
+    cols, cur = xs.rows(store, "encounters", None, with_pid=True)
+    cur.close()
+    assert cols == ["_pid", *COLUMNS["sessions"], "first_observation_at", "last_observation_at"]
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_the_columns_are_the_published_ones_in_order(store, table):
     assert xs.columns(table, with_pid=False) == COLUMNS[table]
