@@ -99,7 +99,7 @@ def split_name(name: str) -> dict:
     else:
         *first, family = text.split(" ")
         given = " ".join(first)
-    out: dict = {"use": "official", "text": text, "family": family}
+    out: dict = {"use": "official", "text": text, "family": family or text}
     if given:
         out["given"] = given.split(" ")
     return out
