@@ -84,6 +84,7 @@ class Code(StrEnum):
     EVENT_ORDER = "event_order"
     EVENT_STATE = "event_state"
     DATABASE_NOT_DEMO = "database_not_demo"
+    DEMO_DATABASE = "demo_database"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"
     DATABASE_LOCKED = "database_locked"

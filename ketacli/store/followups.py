@@ -117,3 +117,13 @@ def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
                      detail={"kind": r["kind"], "due": r["due"]})
         emit(rows)
     return rows
+
+
+def cancel(tx: Tx, followup_ids: list[int], *, mrn: str, at: str, reason: str) -> None:
+    """Cancel pending follow-ups inside the caller's write (the demo's stale bookings),
+    each audited as `followup cancel` audits it."""
+    for fid in followup_ids:
+        tx.execute("UPDATE followups SET status = 'cancelled', closed_at = ?, closed_by = ?, "
+                   "cancel_reason = ? WHERE id = ? AND status = 'pending'",
+                   (at, tx.store.actor.clinician, reason, fid))
+        tx.audit("cancel", "followup", fid, patient=mrn, at=at, detail={"reason": reason})

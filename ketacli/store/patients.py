@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ketacli.domain import sandbox
 from ketacli.domain.records import NewPatient
 from ketacli.errors import Code, Conflict, NotFound
+from ketacli.store import sandbox as demo_db
 from ketacli.store.db import Store, Tx
 
 COLUMNS = "id, mrn, name, dob, sex, phone, demo, created_at, created_by"
@@ -12,6 +14,8 @@ COLUMNS = "id, mrn, name, dob, sex, phone, demo, created_at, created_by"
 def add(tx: Tx, p: NewPatient) -> int:
     if tx.execute("SELECT 1 FROM patients WHERE mrn = ?", (p.mrn,)).fetchone():
         raise Conflict(f"patient {p.mrn} already exists", code=Code.PATIENT_EXISTS)
+    if not p.demo:  # the demo's own patients need no look
+        p = sandbox.admit(p, demo_database=demo_db.is_demo(tx))
     return tx.record(p, patient=p.mrn)
 
 
