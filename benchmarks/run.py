@@ -89,14 +89,14 @@ def build_small(path: Path) -> None:
     env = env_for(path)
     ok([KETACLI, "screen", "ONE-1", "--name", "One Patient", "--weight", "80", "--bp",
         "120/80", "--hr", "70", "--phq9", "2,2,2,2,2,2,2,1,0", "--at", "2026-01-05 09:00"], env)
-    ok([KETACLI, "start-session", "ONE-1", "--bp", "120/80", "--hr", "70", "--override",
-        "benchmark", "--at", "2026-01-05 10:00"], env)
+    ok([KETACLI, "start-session", "ONE-1", "--bp", "120/80", "--hr", "70", "--at",
+        "2026-01-05 10:00"], env)
     ok([KETACLI, "discharge", "--patient", "ONE-1", "--aldrete", "10", "--bp", "120/80",
         "--hr", "70", "--transport", "escort", "--at", "2026-01-05 11:30"], env)
     ok([KETACLI, "followup", "record", "ONE-1", "--phq9", "1,1,1,1,1,1,1,0,0", "--at",
         "2026-01-06 09:00"], env)
     ok([KETACLI, "start-session", "ONE-1", "--bp", "120/80", "--hr", "70", "--override",
-        "benchmark"], env)
+        "benchmark: screening expired, reviewed", "--cosign", "bench.second"], env)
 
 
 def counts(db: Path) -> dict:

@@ -16,7 +16,7 @@ from ketacli.store.db import Store, Tx, row_digest
 from ketacli.store.voids import not_voided
 
 
-def get(store: Store, session_id: int):
+def get(store: Store | Tx, session_id: int):
     row = store.one(
         """SELECT s.*, p.mrn, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp
            FROM sessions s
