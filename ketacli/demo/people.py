@@ -83,6 +83,8 @@ def clinic_hour(rng: random.Random, tz: tzinfo, dt: datetime, lo: int, hi: int) 
 
 def person(rng: random.Random, number: int, first_seen: datetime,
            ineligible: tuple[str, ...], review: tuple[str, ...]) -> Person:
+    """Patient `number` (from 1); every eighth, from the second, answers PHQ-9 item 9
+    (so that even a small demo shows a suicide-risk flag), others now and then."""
     age = rng.randint(19, 78)
     dob = date(first_seen.year - age, rng.randint(1, 12), rng.randint(1, 28))
     name, sex = f"{rng.choice(FIRST)} {rng.choice(LAST)}", rng.choice("FFFMMMX")
@@ -95,7 +97,7 @@ def person(rng: random.Random, number: int, first_seen: datetime,
                   (rng.choice(review),) if 0.04 <= u < 0.14 and review else ())
     meds = tuple(m for m, rate in MEDS if rng.random() < rate)
     baseline = rng.randint(11, 25)
-    item9 = 1 if rng.random() < 0.12 else 0
+    item9 = 1 if rng.random() < 0.08 or number % 8 == 2 else 0
     kind = rng.choices(("responder", "partial", "non"), weights=(45, 20, 35))[0]
     effect = {"responder": (0.55, 0.9), "partial": (0.28, 0.45), "non": (0.0, 0.18)}[kind]
     gad = rng.randint(6, 18)
