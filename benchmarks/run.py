@@ -10,7 +10,8 @@ each as the median of --reps runs:
   3. log-vitals on a one-patient database vs the bare Typer app
   4. report outcomes: ten-year vs one-patient
   5. peak RSS of every command on the ten-year database
-  6. demo insert throughput vs plain sqlite3.executemany of the same rows
+  6. demo build throughput (through the commands' rules and Tx.record) vs plain
+     sqlite3.executemany of the same rows
 Nothing here is a test: it prints figures for benchmarks/README.md.
 """
 
@@ -109,12 +110,24 @@ def counts(db: Path) -> dict:
     return out
 
 
-def open_session(db: Path) -> int:
+OPEN_SQL = ("SELECT s.id FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM discharges d "
+            "WHERE d.session_id = s.id) ORDER BY s.id DESC LIMIT 1")
+
+
+def open_session(db: Path) -> tuple[int, int, str]:
+    """(an open session, a session half-way through the table, its patient's MRN); a
+    patient is started when the clinic has nobody in a chair."""
     import sqlite3
 
     con = sqlite3.connect(db)
-    sid = con.execute("SELECT s.id FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM discharges d "
-                      "WHERE d.session_id = s.id) ORDER BY s.id DESC LIMIT 1").fetchone()[0]
+    row = con.execute(OPEN_SQL).fetchone()
+    if row is None:
+        env = env_for(db)
+        ok([KETACLI, "screen", "DEMO-BENCH-1", "--name", "Bench Open", "--weight", "75",
+            "--bp", "120/80", "--hr", "70"], env)
+        ok([KETACLI, "start-session", "DEMO-BENCH-1", "--bp", "120/80", "--hr", "70"], env)
+        row = con.execute(OPEN_SQL).fetchone()
+    sid = row[0]
     mid = con.execute("SELECT id, patient_id FROM sessions ORDER BY id LIMIT 1 OFFSET "
                       "(SELECT count(*) / 2 FROM sessions)").fetchone()
     mrn = con.execute("SELECT mrn FROM patients WHERE id = ?", (mid[1],)).fetchone()[0]
@@ -123,49 +136,41 @@ def open_session(db: Path) -> int:
 
 
 def insert_throughput(patients: int) -> tuple[float, float, int]:
-    """Rows/s of the demo's store path vs plain executemany, same rows, same schema."""
+    """Rows/s of the demo (charted through the commands' forms, domain decisions and
+    Tx.record: each row sealed and audited) vs plain executemany of the same rows into
+    the same schema (no rules, no audit)."""
     import sqlite3
     from datetime import UTC, datetime
 
     from ketacli import demo, protocol
     from ketacli.clock import zone
-    from ketacli.store import bulk
     from ketacli.store.db import Actor, open_store
+    from ketacli.store.sandbox import TABLES
 
     proto, tz = protocol.load(), zone(TZ)
-    clinic = demo.Clinic(proto, tz, datetime(2026, 11, 27, 15, tzinfo=UTC), 5, patients)
     tmp = Path(tempfile.mkdtemp())
     store = open_store(tmp / "ours.db", Actor("bench", "bench"))
-    with store.write() as tx:
-        ids = bulk.next_ids(tx)
-    batches = []
-    for lo in range(0, patients, 25):
-        b = clinic.batch(ids, lo, min(patients, lo + 25))
-        ids = b.ids
-        batches.append(b)
-    nrows = sum(len(r) for b in batches for r in b.rows.values())
+    plan = demo.Plan(5, patients, datetime(2026, 11, 27, 15, tzinfo=UTC))
     t0 = time.perf_counter()
-    for b in batches:
-        with store.write() as tx:
-            for table in bulk.TABLES:
-                bulk.insert_many(tx, table, b.rows.get(table, []))
-            tx.audit("demo", "patients", None, detail={"from": b.patients[0]})
+    demo.build(store, proto, tz, plan)
     ours = time.perf_counter() - t0
+    rows = {t: store.all(f"SELECT * FROM {t} ORDER BY id") for t in TABLES}
     store.close()
-    # the same schema, empty, for the plain run
+    nrows = sum(len(r) for r in rows.values())
     plain_store = open_store(tmp / "plain.db", Actor("bench", "bench"))
     plain_store.close()
     con = sqlite3.connect(tmp / "plain.db")
     con.execute("PRAGMA synchronous = FULL")
+    batches = max(1, -(-patients // demo.BATCH))  # as many transactions as the demo's
     t0 = time.perf_counter()
-    for b in batches:
-        for table in bulk.TABLES:
-            rows = b.rows.get(table, [])
-            if rows:
-                cols = list(rows[0])
-                con.executemany(
-                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                    f"({', '.join('?' for _ in cols)})", [tuple(r[c] for c in cols) for r in rows])
+    for b in range(batches):
+        for table in TABLES:
+            n = -(-len(rows[table]) // batches)
+            part = rows[table][b * n:(b + 1) * n]
+            if part:
+                cols = part[0].keys()
+                con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                                f"({', '.join('?' for _ in cols)})", [tuple(r) for r in part])
         con.commit()
     plain = time.perf_counter() - t0
     con.close()
@@ -223,13 +228,13 @@ def main() -> None:
 
     def prep_patient(db: Path):
         def setup(i):
-            ok([KETACLI, "screen", f"B-{db.stem}-{i}", "--name", "Bench", "--weight", "75",
+            ok([KETACLI, "screen", f"DEMO-B-{db.stem}-{i}", "--name", "Bench", "--weight", "75",
                 "--bp", "120/80", "--hr", "70"], env_for(db))
         return setup
 
     pair("2. start-session: ten-year vs one patient",
-         lambda i: [KETACLI, "start-session", f"B-big-{i}", "--bp", "120/80", "--hr", "70"],
-         lambda i: [KETACLI, "start-session", f"B-small-{i}", "--bp", "120/80", "--hr", "70"],
+         lambda i: [KETACLI, "start-session", f"DEMO-B-big-{i}", "--bp", "120/80", "--hr", "70"],
+         lambda i: [KETACLI, "start-session", f"DEMO-B-small-{i}", "--bp", "120/80", "--hr", "70"],
          big, small, setup_big=prep_patient(big), setup_small=prep_patient(small))
     pair("2. summary: ten-year vs one patient",
          lambda i: [KETACLI, "summary", str(big_mid)], lambda i: [KETACLI, "summary", "1"],
@@ -252,7 +257,7 @@ def main() -> None:
     for label, kib in rss.items():
         name = label.split(":")[0][3:]
         print(f"   {name:<30} {kib / 1024:6.1f} MiB")
-    print("\n6. insert throughput (demo store path vs plain executemany, same rows)")
+    print("\n6. demo build throughput (charted, sealed, audited) vs plain executemany, same rows")
     n_pat = min(args.patients, 1000)
     ours, plain, nrows = insert_throughput(n_pat)
     print(f"   {nrows:,} rows of {n_pat} patients: ours {ours:,.0f} rows/s, plain "
