@@ -9,9 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ketacli.render.fmt import dash, hm, num, when
-
-LEVEL_STYLE = {"critical": "bold white on red", "warning": "bold yellow"}
-LEVEL_MARK = {"critical": "!! CRITICAL", "warning": "! warning"}
+from ketacli.render.lines import LEVEL_MARK, LEVEL_STYLE
 
 
 def alert_text(alerts: list[dict]) -> Text:
@@ -63,25 +61,6 @@ def start_panel(d: dict, tz) -> Panel:
     title = (f"Session {d['session_id']} started - {d['patient']} - infusion "
              f"{d['number_in_series']} - {when(d['started_at'], tz)}")
     return Panel(Group(*parts), title=Text(title), title_align="left")
-
-
-def _vals(o: dict) -> str:
-    bits = []
-    if o.get("sbp") is not None:
-        bits.append(f"BP {o['sbp']}/{o['dbp']}")
-    for key, label in (("hr", "HR"), ("spo2", "SpO2"), ("rr", "RR"), ("etco2", "EtCO2"),
-                       ("moaas", "MOAA/S"), ("dissociation", "dissociation")):
-        if o.get(key) is not None:
-            bits.append(f"{label} {o[key]}")
-    return "  ".join(bits)
-
-
-def observation_lines(d: dict, mrn: str) -> Group:
-    head = Text(f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
-                f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {_vals(d)}")
-    if not d["alerts"]:
-        return Group(head, Text("no alerts"))
-    return Group(head, alert_text(d["alerts"]))
 
 
 def followup_lines(rows: list[dict]) -> Text:
