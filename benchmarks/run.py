@@ -178,15 +178,58 @@ def insert_throughput(patients: int) -> tuple[float, float, int]:
     return nrows / ours, nrows / plain, nrows
 
 
+def compare(work: Path, bare: Path, other: str, reps: int) -> None:
+    """log-vitals of this ketacli and `other` on one-patient databases, and the bare Typer
+    app running its command, run in turn (so a busy machine slows all three alike):
+    medians of wall time and of CPU time (user + system, of the process)."""
+    global KETACLI
+    mine = KETACLI
+    dbs = {}
+    for name, exe in (("this", mine), ("other", other)):
+        KETACLI = exe
+        dbs[name] = work / f"cmp-{name}.db"
+        build_small(dbs[name])
+    KETACLI = mine
+    vit = ["--bp", "128/84", "--hr", "80", "--spo2", "97"]
+    argv = {"this": [mine, "log-vitals", "2", *vit], "other": [other, "log-vitals", "2", *vit],
+            "bare": [sys.executable, str(bare), "--name", "x"]}
+    wall: dict[str, list[float]] = {k: [] for k in argv}
+    cpu: dict[str, list[float]] = {k: [] for k in argv}
+    for _ in range(reps):
+        for k, a in argv.items():
+            env = env_for(dbs.get(k, work / "none.db"))
+            t0 = time.perf_counter()
+            p = subprocess.Popen(a, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(p.pid, 0)
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(usage.ru_utime + usage.ru_stime)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"failed: {' '.join(map(str, a))}")
+    med = {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in argv}
+    print(f"\nlog-vitals, this vs {other} vs the bare command (median of {reps}, interleaved)")
+    for k, (w, c) in med.items():
+        print(f"   {k:<6} wall {w * 1000:6.0f} ms  cpu {c * 1000:6.0f} ms  "
+              f"ratio to bare: wall {w / med['bare'][0]:.2f}x, cpu {c / med['bare'][1]:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=5000)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--big", type=Path, default=Path(tempfile.gettempdir()) / "ketacli-bench-big.db")
+    ap.add_argument("--compare", metavar="KETACLI", help="another ketacli (e.g. the previous "
+                    "version's venv/bin/ketacli): log-vitals of both and the bare command, "
+                    "interleaved, wall and CPU time")
+    ap.add_argument("--compare-only", action="store_true", help="only the --compare figures")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ketacli-bench-"))
     bare = work / "bare.py"
     bare.write_text(BARE)
+    if args.compare:
+        compare(work, bare, args.compare, max(args.reps, 15))
+        if args.compare_only:
+            shutil.rmtree(work)
+            return
     build_big(args.big, args.patients)
     print("ten-year database rows:", counts(args.big))
     reps = args.reps
