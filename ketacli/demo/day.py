@@ -57,7 +57,7 @@ def infusion_day(c: chart.Chart, rng: random.Random, p: chart.Patient, at: datet
     leave = _minute_up(end + timedelta(minutes=rng.choice((30, 35, 40, 45, 60))))
     open_now = in_chair or leave > c.now
     inf = chart.Infusion(sess, nurse, [])
-    _chart(c, rng, inf, events, pre, until=c.now if open_now else leave, last=open_now)
+    _chart(c, rng, inf, events, pre, until=c.now if open_now else leave)
     if open_now:
         return Day(started=True)
     made = chart.discharge(c, inf, _leaving(rng, leave, pre))
@@ -103,13 +103,13 @@ def _minute_up(t: datetime) -> datetime:
 
 
 def _chart(c: chart.Chart, rng: random.Random, inf: chart.Infusion, events: list[Planned],
-           pre: tuple[int, int, int, int], *, until: datetime, last: bool) -> None:
+           pre: tuple[int, int, int, int], *, until: datetime) -> None:
     """Readings every five minutes from the start (the pre-infusion one is the start's)
-    until `until` (included only if `last`: the discharge has its own reading), with the
-    events in between."""
+    until before `until` (the discharge has its own reading; a reading "now" is the
+    nurse's to take), with the events in between."""
     shape = _Shape(rng, pre)
     t, pending = inf.session.started_at + FIVE, list(events)
-    while t < until or (last and t == until):
+    while t < until:
         while pending and pending[0].at <= t:
             e = pending.pop(0)
             chart.log_event(c, inf, e.at, e.kind, e.detail, e.rate)

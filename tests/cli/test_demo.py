@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 
 import pytest
-from helpers import counts, ok, query, scalar
+from helpers import FIXED_NOW, counts, ok, query, scalar
 from infusion_support import assert_error
 
 from ketacli.domain import infusion, ledger
@@ -74,6 +74,8 @@ def test_no_reading_after_the_discharge_and_each_inside_its_session(clinic):
         if left is not None:
             assert _t(at) <= _t(left), (sid, at)
             assert (phase == "discharge") == (at == left), (sid, phase, at)
+        else:  # in the chair: the reading of this very moment is the nurse's to take
+            assert _t(at) < FIXED_NOW, (sid, at)
 
 
 def test_never_two_values_of_one_measure_at_one_instant(clinic):
