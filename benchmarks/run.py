@@ -1,9 +1,10 @@
 """Speed at clinic scale: ratios measured side by side in one run.
 
     python benchmarks/run.py [--patients 5000] [--reps 7] [--big PATH]
+                             [--compare OTHER_KETACLI [--compare-only]]
 
 Builds (or reuses) a ten-year demo clinic and a one-patient clinic, then prints,
-each as the median of --reps runs:
+each as the median of --reps runs, the two sides of each ratio run in turn:
   1. start-up: `ketacli --help` vs a bare Typer app with one command (same venv)
   2. log-vitals, start-session, summary, followup due --json, trend:
      ten-year database vs one-patient database
@@ -12,6 +13,8 @@ each as the median of --reps runs:
   5. peak RSS of every command on the ten-year database
   6. demo build throughput (through the commands' rules and Tx.record) vs plain
      sqlite3.executemany of the same rows
+With --compare, first log-vitals of this ketacli and another one (the version before a
+change) and the bare command, interleaved, wall and CPU time.
 Nothing here is a test: it prints figures for benchmarks/README.md.
 """
 
@@ -62,15 +65,19 @@ def run(argv: list[str], env: dict) -> tuple[float, int, int]:
     return dt, usage.ru_maxrss, p.returncode
 
 
-def median_of(reps: int, argv_fn, env: dict, setup=None) -> tuple[float, int]:
-    times, rss = [], 0
+def medians_side_by_side(reps: int, *runs) -> list[tuple[float, int]]:
+    """(median seconds, peak RSS KiB) of each (argv_fn, env, setup), run in turn within
+    each repetition, so that a machine busy with other work slows each of them alike."""
+    times: list[list[float]] = [[] for _ in runs]
+    rss = [0 for _ in runs]
     for i in range(reps):
-        if setup:
-            setup(i)
-        dt, kib, _ = run(argv_fn(i), env)
-        times.append(dt)
-        rss = max(rss, kib)
-    return statistics.median(times), rss
+        for k, (argv_fn, env, setup) in enumerate(runs):
+            if setup:
+                setup(i)
+            dt, kib, _ = run(argv_fn(i), env)
+            times[k].append(dt)
+            rss[k] = max(rss[k], kib)
+    return [(statistics.median(t), r) for t, r in zip(times, rss, strict=True)]
 
 
 def ok(cmd: list[str], env: dict) -> str:
@@ -243,16 +250,18 @@ def main() -> None:
     head = f"measure (median of {reps})"
     print(f"\n{head:<44} {'this':>11} {'baseline':>11}  ratio  target")
     env0 = env_for(work / "none.db")
-    t_help, _ = median_of(reps, lambda i: [KETACLI, "--help"], env0)
-    t_bare, _ = median_of(reps, lambda i: [sys.executable, str(bare), "--help"], env0)
+    (t_help, _), (t_bare, _) = medians_side_by_side(
+        reps, (lambda i: [KETACLI, "--help"], env0, None),
+        (lambda i: [sys.executable, str(bare), "--help"], env0, None))
     line("1. ketacli --help vs bare Typer --help", t_help, t_bare, "<= 1.2x")
 
     rss: dict[str, int] = {}
 
     def pair(label: str, argv_big, argv_small, big_db: Path, small_db: Path, target="<= 1.2x",
              setup_big=None, setup_small=None):
-        tb, kb = median_of(reps, argv_big, env_for(big_db), setup_big)
-        ts, _ = median_of(reps, argv_small, env_for(small_db), setup_small)
+        (tb, kb), (ts, _) = medians_side_by_side(
+            reps, (argv_big, env_for(big_db), setup_big),
+            (argv_small, env_for(small_db), setup_small))
         rss[label] = kb
         line(label, tb, ts, target)
         return tb, ts
@@ -265,7 +274,7 @@ def main() -> None:
     big_open, big_mid, big_mrn = open_session(big)
     small_open, _, _ = open_session(small)
     vit = ["log-vitals", "--bp", "128/84", "--hr", "80", "--spo2", "97"]
-    _, ts = pair("2. log-vitals: ten-year vs one patient",
+    pair("2. log-vitals: ten-year vs one patient",
                   lambda i: [KETACLI, *vit[:1], str(big_open), *vit[1:]],
                   lambda i: [KETACLI, *vit[:1], str(small_open), *vit[1:]], big, small)
 
@@ -287,11 +296,13 @@ def main() -> None:
          lambda i: [KETACLI, "followup", "due", "--json"], big, small)
     pair("2. trend: ten-year vs one patient",
          lambda i: [KETACLI, "trend", big_mrn], lambda i: [KETACLI, "trend", "ONE-1"], big, small)
-    t_vit_small = ts
     # The bare app running its command pays what any Typer 0.29 command pays (pydantic
     # coercion of parameters); its --help does not. Both baselines are printed.
-    t_bare_cmd, _ = median_of(reps, lambda i: [sys.executable, str(bare), "--name", "x"], env0)
-    line("3. log-vitals (one patient) vs bare command", t_vit_small, t_bare_cmd, "<= 1.5x")
+    vit_small = [KETACLI, "log-vitals", str(small_open), *vit[1:]]
+    (t_vit_small, _), (t_bare_cmd, _) = medians_side_by_side(
+        reps, (lambda i: vit_small, env_for(small), None),
+        (lambda i: [sys.executable, str(bare), "--name", "x"], env0, None))
+    line("3. log-vitals (one patient) vs bare command", t_vit_small, t_bare_cmd, "<= 1.4x")
     line("3. log-vitals (one patient) vs bare --help", t_vit_small, t_bare, "(info)")
     pair("4. report outcomes: ten-year vs one patient",
          lambda i: [KETACLI, "report", "outcomes", "--json"],

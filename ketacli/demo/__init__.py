@@ -138,17 +138,16 @@ class Series:
         d = day.infusion_day(c, self.rng, self.p, at, lot, in_chair=in_chair)
         if d.discharged_at is None:
             return None
-        return d.discharged_at, self.after(n, d)
+        return d.discharged_at, self.after(n, d.discharged_at, d.followups)
 
-    def after(self, n: int, d: day.Day) -> int:
+    def after(self, n: int, left: datetime, scheduled: tuple[dict[str, Any], ...]) -> int:
         """The 24-hour check-in call, the day-7 assessment after induction, weekly
-        check-ins between maintenance infusions."""
-        c, rng, left = self.c, self.rng, d.discharged_at
-        assert left is not None
+        check-ins between maintenance infusions; the days to the next infusion."""
+        c, rng = self.c, self.rng
         call_at = people.clinic_hour(rng, c.tz, left + timedelta(days=1), 9, 16)
         if call_at < c.now:
             self.assess(call_at, k=n + 0.3)
-            calls = [f["followup_id"] for f in d.followups if f["kind"] == "call"]
+            calls = [f["followup_id"] for f in scheduled if f["kind"] == "call"]
             chart.call_made(c, self.p, calls, call_at)
         schedule = c.protocol.schedule
         if n == schedule.induction_sessions:
