@@ -15,7 +15,8 @@ from ketacli.protocol import KEYS, SECTIONS, Protocol
 
 SECTION_TYPES = {
     "dose": protocol.Dose, "screening": protocol.Screening, "infusion": protocol.Infusion,
-    "alerts": protocol.Alerts, "overrides": protocol.Overrides, "discharge": protocol.Discharge,
+    "alerts": protocol.Alerts, "overrides": protocol.Overrides,
+    "records": protocol.Records, "discharge": protocol.Discharge,
     "schedule": protocol.Schedule,
 }
 # One key of each section, a clinic value for it (TOML), and the value on the object.
@@ -26,6 +27,7 @@ ONE_KEY_PER_SECTION = [
     ("alerts", "spo2_low", "[92, 88]", (92, 88)),
     ("discharge", "max_bp", "[150.5, 95]", (150.5, 95)),
     ("schedule", "induction_sessions", "4", 4),
+    ("records", "late_entry_hours", "8.5", 8.5),
 ]
 
 
@@ -299,3 +301,20 @@ class TestValidation:
         with pytest.raises(Invalid) as exc:
             protocol.load(bad)
         assert exc.value.message == f"protocol file cannot be read: {bad} (UnicodeDecodeError)"
+
+
+@pytest.mark.parametrize("toml", ['cssrs_review = ["severe"]', 'cssrs_ineligible = ["High"]',
+                                  'cssrs_ineligible = "high"'])
+def test_cssrs_lists_hold_only_cssrs_risks(tmp_path, toml):
+    from ketacli.errors import Invalid
+
+    with pytest.raises(Invalid) as e:
+        protocol.load(write(tmp_path, f"[screening]\n{toml}\n"))
+    assert e.value.exit_code == 2 and "screening.cssrs_" in e.value.message
+
+
+def test_cssrs_lists_may_be_set(tmp_path):
+    p = protocol.load(write(tmp_path, '[screening]\ncssrs_ineligible = ["moderate", "high"]\n'
+                                      'cssrs_review = ["low"]\n'))
+    assert p.screening.cssrs_ineligible == ("moderate", "high")
+    assert p.screening.cssrs_review == ("low",)

@@ -35,6 +35,9 @@ SessionArg = Annotated[int | None, typer.Argument(
     help="Session id (or use --patient MRN for the patient's open session).", show_default=False)]
 PatientOpt = Annotated[str | None, typer.Option(
     "--patient", help="The patient's open session instead of a SESSION_ID.")]
+Late = Annotated[str | None, typer.Option(
+    "--late", help="A late entry: why it is charted after the fact. Needed on a discharged "
+    "session (within records.late_entry_hours, default 24 h, of the discharge).")]
 
 # -- demographics (patient add, screen) ------------------------------------------------------
 Name = Annotated[str | None, typer.Option("--name", help="Full name (shown to clinicians only).")]
@@ -62,3 +65,10 @@ Override = Annotated[str | None, typer.Option(
     "10 characters by default).")]
 Cosign = Annotated[str | None, typer.Option(
     "--cosign", help="The second clinician who reviewed the override (not you).")]
+
+# -- suicide risk and identity (issue 14) --------------------------------------------------------
+CssrsOpt = Annotated[str | None, typer.Option(
+    "--cssrs", help="C-SSRS screener: questions 1-6 as y/n (3-5 '-' when 2 is n), then "
+    "y/n 'within 3 months' only when 6 is y; e.g. y,y,n,n,n,n or n,n,-,-,-,y,n.")]
+Address = Annotated[str | None, typer.Option(
+    "--address", help="Street, city, state, ZIP (the controlled-substance record needs it).")]

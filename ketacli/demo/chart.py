@@ -61,10 +61,6 @@ class Patient:
     def mrn(self) -> str:
         return self.who.mrn
 
-    def row(self) -> dict[str, Any]:
-        """What `sessions.start_context` reads of a patient."""
-        return {"id": self.patient_id, "mrn": self.who.mrn, "sex": self.who.sex}
-
 
 @dataclass(frozen=True)
 class Screened:
@@ -138,7 +134,7 @@ def start_session(c: Chart, p: Patient, plan: StartPlan) -> SessionRef | None:
         mg_per_kg=plan.mg_per_kg, duration_min=float(c.protocol.dose.default_duration_min),
         weight_kg=None, concentration=10.0, drawn_mg=None, lot=plan.lot, site=plan.site,
         override=Override())
-    ctx = sessions.start_context(c.tx, p.row(), _iso(plan.at))
+    ctx = sessions.start_context(c.tx, patients.get(c.tx, p.mrn), _iso(plan.at), tz=c.tz)
 
     def decide(f: StartForm) -> start.StartDecision:
         return start.decide(f, ctx, c.protocol, tz=c.tz, clinician=plan.nurse, now=plan.at)
@@ -234,8 +230,8 @@ def discharge(c: Chart, inf: Infusion, leaving: Leaving) -> list[dict[str, Any]]
 
 
 def call_made(c: Chart, p: Patient, followup_ids: list[int], at: datetime) -> None:
-    """`followup done ID` of the check-in calls made at `at`."""
-    followups.complete(c.tx, followup_ids, mrn=p.mrn, at=_iso(at), reason="check-in call made")
+    """`followup done ID...` of the check-in calls made at `at`."""
+    followups.close_in(c.tx, followup_ids, status="done", at=_iso(at))
 
 
 def cancel_stale_bookings(c: Chart, p: Patient, due_before: date, *, reason: str) -> None:
@@ -246,4 +242,5 @@ def cancel_stale_bookings(c: Chart, p: Patient, due_before: date, *, reason: str
             continue
         at = datetime.combine(date.fromisoformat(f.due), time(17), c.tz) + timedelta(days=7)
         if at <= c.now:
-            followups.cancel(c.tx, [f.followup_id], mrn=p.mrn, at=_iso(at), reason=reason)
+            followups.close_in(c.tx, [f.followup_id], status="cancelled", at=_iso(at),
+                               reason=reason)

@@ -18,6 +18,7 @@ class NewPatient:
     created_at: str
     created_by: str
     demo: bool = False
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class NewScreening:
     suicide_risk_flag: bool
     valid_until: str
     note: str | None = None
+    cssrs_answers: tuple[str, ...] | None = None
+    cssrs_risk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class NewObservation:
     dissociation: int | None = None
     alerts: tuple[dict[str, Any], ...] = ()
     note: str | None = None
+    late_reason: str | None = None  # a late entry: why it is charted after the fact
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class NewEvent:
     clinician: str
     detail: str | None = None
     rate_mg_per_h: float | None = None
+    late_reason: str | None = None  # a late entry: why it is charted after the fact
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,8 @@ class NewAssessment:
     madrs_total: int | None = None
     pcl5_total: int | None = None
     note: str | None = None
+    cssrs_answers: tuple[str, ...] | None = None
+    cssrs_risk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,3 +155,16 @@ class NewFollowup:
     created_at: str
     created_by: str
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class NewWaste:
+    """Ketamine of a session wasted, witnessed by a second person (`waste`)."""
+
+    session_id: int
+    at: str
+    recorded_at: str
+    clinician: str
+    mg: float
+    witness: str
+    late_reason: str | None = None

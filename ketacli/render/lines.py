@@ -34,4 +34,5 @@ def values_text(o: dict) -> str:
 def observation_lines(d: dict, mrn: str) -> list[Line]:
     head = (f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
             f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {values_text(d)}")
-    return [(head, None), *(alert_lines(d["alerts"]) or [("no alerts", None)])]
+    late = [(f"Late entry: {d['late']}", None)] if d.get("late") else []
+    return [(head, None), *late, *(alert_lines(d["alerts"]) or [("no alerts", None)])]

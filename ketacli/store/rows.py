@@ -26,9 +26,14 @@ def _items(items: tuple[int, ...] | None) -> tuple[str | None, int | None]:
     return (dumps(list(items)), sum(items)) if items else (None, None)
 
 
+def _cssrs(answers: tuple[str, ...] | None) -> str | None:
+    return dumps(list(answers)) if answers else None
+
+
 def patient(p: r.NewPatient) -> dict[str, Any]:
     return {"mrn": p.mrn, "name": p.name, "dob": p.dob, "sex": p.sex, "phone": p.phone,
-            "demo": int(p.demo), "created_at": p.created_at, "created_by": p.created_by}
+            "demo": int(p.demo), "created_at": p.created_at, "created_by": p.created_by,
+            "address": p.address}
 
 
 def screening(s: r.NewScreening) -> dict[str, Any]:
@@ -39,6 +44,7 @@ def screening(s: r.NewScreening) -> dict[str, Any]:
     row["meds"] = dumps(list(s.meds))
     row["reasons"] = dumps(list(s.reasons))
     row["suicide_risk_flag"] = int(s.suicide_risk_flag)
+    row["cssrs_answers"] = _cssrs(s.cssrs_answers)
     return row
 
 
@@ -77,6 +83,7 @@ def assessment(a: r.NewAssessment) -> dict[str, Any]:
     row = _fields(a)
     row["phq9_items"], row["phq9_total"] = _items(a.phq9_items)
     row["gad7_items"], row["gad7_total"] = _items(a.gad7_items)
+    row["cssrs_answers"] = _cssrs(a.cssrs_answers)
     return row
 
 
@@ -95,13 +102,18 @@ RECORDS: dict[type, Audited] = {
         "overridden": list(s.overridden), "cosign": s.cosign}, "recorded_at"),
     r.NewObservation: ("observations", observation, "create", "observation", lambda o: {
         "session": o.session_id, "phase": o.phase,
-        "alerts": [a["level"] + ":" + a["parameter"] for a in o.alerts]}, "recorded_at"),
-    r.NewEvent: ("events", event, "create", "event",
-                 lambda e: {"session": e.session_id, "kind": e.kind}, "recorded_at"),
+        "alerts": [a["level"] + ":" + a["parameter"] for a in o.alerts],
+        **({"late": o.late_reason} if o.late_reason else {})}, "recorded_at"),
+    r.NewEvent: ("events", event, "create", "event", lambda e: {
+        "session": e.session_id, "kind": e.kind,
+        **({"late": e.late_reason} if e.late_reason else {})}, "recorded_at"),
     r.NewAssessment: ("assessments", assessment, "create", "assessment",
                       lambda a: {"followup": a.followup_id}, "recorded_at"),
     r.NewFollowup: ("followups", followup, "schedule", "followup",
                     lambda f: {"kind": f.kind, "due": f.due}, "created_at"),
+    r.NewWaste: ("wastes", dataclasses.asdict, "create", "waste", lambda w: {
+        "session": w.session_id, "mg": w.mg, "witness": w.witness, "late": w.late_reason},
+        "recorded_at"),
 }
 
 
