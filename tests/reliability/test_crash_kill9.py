@@ -16,7 +16,7 @@ import random
 import signal
 import subprocess
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 
 from helpers import CLINIC_TZ, query, scalar
 from reliability_support import popen, run
@@ -59,17 +59,22 @@ def _check_whole(db) -> int:
     assert scalar(db, """SELECT count(*) FROM (SELECT patient_id FROM sessions s WHERE NOT EXISTS
         (SELECT 1 FROM discharges d WHERE d.session_id = s.id) GROUP BY patient_id
         HAVING count(*) > 1)""") == 0
-    # every discharge scheduled exactly what the protocol says for infusion number n
+    # every discharge scheduled exactly what the protocol says for infusion number n (and a
+    # re-screening when the next infusion falls after the session's screening expires)
     sched = protocol.load(None).schedule
     tz = zone(CLINIC_TZ)
     made: dict[int, Counter] = {}
     for sid, kind, due in query(db, "SELECT session_id, kind, due FROM followups "
                                     "WHERE session_id IS NOT NULL"):
         made.setdefault(sid, Counter())[(kind, due)] += 1
-    for sid, n, at in query(db, "SELECT s.id, s.number_in_series, d.at FROM discharges d "
-                                "JOIN sessions s ON s.id = d.session_id"):
+    for sid, n, at, valid in query(
+            db, "SELECT s.id, s.number_in_series, d.at, sc.valid_until FROM discharges d "
+                "JOIN sessions s ON s.id = d.session_id "
+                "LEFT JOIN screenings sc ON sc.id = s.screening_id"):
         day = datetime.fromisoformat(at).astimezone(tz).date()
-        planned = Counter((p.kind, p.due.isoformat()) for p in schedule(n, day, sched))
+        until = date.fromisoformat(valid) if valid else None
+        planned = Counter((p.kind, p.due.isoformat())
+                          for p in schedule(n, day, sched, screening_valid_until=until))
         assert made.get(sid, Counter()) == planned, f"session {sid}: follow-ups {made.get(sid)}"
     assert set(made) <= {r[0] for r in query(db, "SELECT session_id FROM discharges")}
     return patients
