@@ -235,6 +235,18 @@ def _builtin_sources() -> Mapping[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Monitoring:
+    """[monitoring]: how often vital signs are due (the board)."""
+
+    intra_interval_min: int = field(default=10, metadata=key(
+        "int", "minutes between readings while infusing or paused", unit="min",
+        bounds=(1, 240)))
+    post_interval_min: int = field(default=15, metadata=key(
+        "int", "minutes between readings while observing after the infusion", unit="min",
+        bounds=(1, 240)))
+
+
+@dataclass(frozen=True, slots=True)
 class Protocol:
     """The effective protocol; `Protocol()` is the built-in one."""
 
@@ -245,6 +257,7 @@ class Protocol:
     overrides: Overrides = field(default_factory=Overrides)
     discharge: Discharge = field(default_factory=Discharge)
     schedule: Schedule = field(default_factory=Schedule)
+    monitoring: Monitoring = field(default_factory=Monitoring)
     # dotted key -> "built-in" or the path of the clinic file that set it
     sources: Mapping[str, str] = field(default_factory=_builtin_sources)
 

@@ -284,6 +284,28 @@ ALTER TABLE discharges ADD COLUMN overridden TEXT NOT NULL DEFAULT '[]'
     CHECK (overridden GLOB '[[]*]');
 """
 
+V7 = """
+ALTER TABLE sessions ADD COLUMN chair TEXT
+    CHECK (chair IS NULL OR length(chair) BETWEEN 1 AND 24);
+CREATE TABLE clinic_settings (
+    key TEXT PRIMARY KEY CHECK (key GLOB '[a-z]*' AND length(key) <= 40),
+    value TEXT NOT NULL CHECK (length(value) BETWEEN 1 AND 200),
+    updated_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE open_sessions (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id)
+) STRICT;
+INSERT INTO open_sessions (session_id)
+    SELECT s.id FROM sessions s
+    WHERE NOT EXISTS (SELECT 1 FROM discharges d WHERE d.session_id = s.id);
+CREATE TRIGGER open_sessions_on_start AFTER INSERT ON sessions
+BEGIN INSERT INTO open_sessions (session_id) VALUES (NEW.id); END;
+CREATE TRIGGER open_sessions_on_discharge AFTER INSERT ON discharges
+BEGIN DELETE FROM open_sessions WHERE session_id = NEW.session_id; END;
+CREATE TRIGGER open_sessions_on_void AFTER INSERT ON voids WHEN NEW.kind = 'session'
+BEGIN DELETE FROM open_sessions WHERE session_id = NEW.target_id; END;
+"""
+
 # Columns added to sealed tables after rows were sealed: (table, column) -> the value an
 # older row reads back. A row's seal leaves out an added column holding that value, so
 # the seals of rows written before the migration still verify.
@@ -294,6 +316,7 @@ ADDED_COLUMNS: dict[tuple[str, str], object] = {
     ("sessions", "cosign"): None,
     ("discharges", "cosign"): None,
     ("discharges", "overridden"): "[]",
+    ("sessions", "chair"): None,
 }
 
 # (version, description, SQL). Append new migrations; never edit a released one.
@@ -308,6 +331,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "exports", V4),
     (5, "dosing safety: the dosing weight, its basis and BMI of a session; the co-signer "
         "of an override (sessions, discharges) and the rules a discharge override lifted", V5),
+    (7, "the clinic floor: the chair of a session, clinic settings (the clinic zone) and "
+        "open_sessions, kept by triggers, that the board reads", V7),
 ]
 
 LATEST = MIGRATIONS[-1][0]
