@@ -16,7 +16,7 @@ from ketacli.protocol import KEYS, SECTIONS, Protocol
 SECTION_TYPES = {
     "dose": protocol.Dose, "screening": protocol.Screening, "infusion": protocol.Infusion,
     "alerts": protocol.Alerts, "overrides": protocol.Overrides, "discharge": protocol.Discharge,
-    "schedule": protocol.Schedule,
+    "schedule": protocol.Schedule, "monitoring": protocol.Monitoring,
 }
 # One key of each section, a clinic value for it (TOML), and the value on the object.
 ONE_KEY_PER_SECTION = [

@@ -78,8 +78,9 @@ class Settings:
 
     def note_created(self, store) -> None:
         if store.created:
-            from ketacli.render.out import write
             import sys
+
+            from ketacli.render.out import write
 
             write(sys.stderr, f"note: created a new database at {store.path}\n")
 
