@@ -42,7 +42,7 @@ def board(
     def human(con):
         from ketacli.render.board import board_view
 
-        con.print(board_view(rows, now_iso, tz))
+        con.print(board_view(rows, now_iso, tz, width=con.width))
 
     emit(rows, json_out, human)
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ketacli.render.fmt import hm
-from ketacli.render.session import short_alerts
+from ketacli.render.session import LEVEL_STYLE, SHORT
 
 PHASE_STYLE = {"infusing": "bold cyan", "paused": "bold magenta", "observing": "green"}
 BP40_STYLE = {"done": "green", "due": "yellow", "missed": "bold white on red"}
@@ -33,7 +33,9 @@ def _phase(r: dict) -> Text:
     return t
 
 
-def _last(r: dict, tz) -> Text:
+def _last(r: dict, tz, wide: bool) -> Text:
+    """Time, BP; HR, SpO2; the reading's alerts: each one on a wide terminal, counted by
+    level below WIDE columns (the summary has them all)."""
     v = r["last_vitals"]
     if v is None:
         return Text("none yet")
@@ -45,10 +47,19 @@ def _last(r: dict, tz) -> Text:
     rest = [p for p in parts if p != v["bp"]]
     if rest:
         t.append(f"\n{' '.join(rest)}")
-    if v["alerts"]:
-        t.append("\n")
-        t.append_text(short_alerts(v["alerts"]))
+    for level, mark in (("critical", "!!"), ("warning", "!")):
+        found = [a for a in v["alerts"] if a["level"] == level]
+        if found:
+            t.append("\n")
+            what = " ".join(_alert(a) for a in found) if wide else f"{len(found)} {level}"
+            t.append(f"{mark} {what}", style=LEVEL_STYLE[level])
     return t
+
+
+def _alert(a: dict) -> str:
+    """'SBP=185', 'SBP+55' (a rise): one word, so a narrow cell wraps between alerts."""
+    name = SHORT.get(a["parameter"], a["parameter"])
+    return f"{name}+{a['value']}" if a["parameter"].endswith("_rise") else f"{name}={a['value']}"
 
 
 def _due(r: dict, tz) -> Text:
@@ -65,21 +76,27 @@ def _out(r: dict, now_iso: str, tz) -> Text:
     return t
 
 
-def board_table(rows: list[dict], now_iso: str, tz) -> Table:
+WIDE = 110  # columns from which the board lists each alert of the last reading
+
+
+def board_table(rows: list[dict], now_iso: str, tz, width: int = 80) -> Table:
     """Two lines a session; a blank line between sessions while they fit a 24-line screen."""
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False,
               collapse_padding=True)
-    t.add_column("Chair", overflow="fold")
-    t.add_column("Patient", overflow="fold")
-    t.add_column("Phase", no_wrap=True)
-    t.add_column("Last vitals", no_wrap=True)
-    t.add_column("Vitals due", no_wrap=True)
-    t.add_column("BP 40'", no_wrap=True)
-    t.add_column("Out at", no_wrap=True)
+    # at 80 columns: chair, patient and last vitals fold within their share; the rest
+    # are short and never wrap
+    t.add_column("Chair", overflow="fold", max_width=10)
+    t.add_column("Patient", overflow="fold", max_width=18)
+    t.add_column("Phase", no_wrap=True, min_width=9)
+    t.add_column("Last vitals", overflow="fold", min_width=13,
+                 max_width=44 if width >= WIDE else 22)
+    t.add_column("Vitals due", no_wrap=True, min_width=7)
+    t.add_column("BP 40'", no_wrap=True, min_width=6)
+    t.add_column("Out at", no_wrap=True, min_width=6)
     spaced = len(rows) <= 5
     for r in rows:
         t.add_row(
-            Text(r["chair"] or "-"), _patient(r), _phase(r), _last(r, tz), _due(r, tz),
+            Text(r["chair"] or "-"), _patient(r), _phase(r), _last(r, tz, width >= WIDE), _due(r, tz),
             Text(r["bp_40min"], style=BP40_STYLE[r["bp_40min"]]), _out(r, now_iso, tz),
             style="bold" if r["vitals_overdue"] else None, end_section=spaced)
     return t
@@ -96,9 +113,10 @@ def headline(rows: list[dict], now_iso: str, tz) -> Text:
     return t
 
 
-def board_view(rows: list[dict], now_iso: str, tz, *, watching: bool = False) -> Group:
+def board_view(rows: list[dict], now_iso: str, tz, *, watching: bool = False,
+               width: int = 80) -> Group:
     parts: list = [headline(rows, now_iso, tz)]
-    parts.append(board_table(rows, now_iso, tz) if rows else Text("No open sessions."))
+    parts.append(board_table(rows, now_iso, tz, width) if rows else Text("No open sessions."))
     if watching:
         parts.append(Text("Out at: earliest discharge; #: session id.  Ctrl-C to leave.",
                           style="dim"))

@@ -15,14 +15,17 @@ def watch_board(snapshot: Callable[[], tuple[str, list[dict]]], tz, interval_s: 
     from ketacli.render.out import console
 
     con = console()
-    now_iso, rows = snapshot()
+
+    def view():
+        now_iso, rows = snapshot()
+        return board_view(rows, now_iso, tz, watching=True, width=con.width)
+
     try:
-        with Live(board_view(rows, now_iso, tz, watching=True), console=con, screen=True,
+        with Live(view(), console=con, screen=True,
                   auto_refresh=False, transient=True, redirect_stdout=False,
                   redirect_stderr=False) as live:
             while True:
                 time.sleep(interval_s)
-                now_iso, rows = snapshot()
-                live.update(board_view(rows, now_iso, tz, watching=True), refresh=True)
+                live.update(view(), refresh=True)
     except KeyboardInterrupt:
         return
