@@ -1,7 +1,8 @@
 """The clinic floor: the open sessions (the board) and sessions as rows (`sessions`).
 
 The board is one statement: `open_sessions` (kept by triggers when a session starts,
-is discharged or voided) joined to its sessions and patients, each session's readings
+is discharged or voided; CROSS JOIN keeps it the outer loop) joined to its sessions and
+patients, each session's readings
 and pump events gathered through their (session_id, at) indexes. So a redraw of
 `board --watch` costs one indexed query, however many years the clinic has charted.
 """
@@ -27,7 +28,7 @@ SELECT s.id, s.started_at, s.dose_mg, s.rate_mg_per_h, s.chair, p.mrn, p.name,
      FROM (SELECT * FROM events e WHERE e.session_id = s.id AND e.kind IN ({_PUMP})
              AND {not_voided('event', 'e.id')} ORDER BY e.at, e.id) e) AS events
 FROM open_sessions os
-JOIN sessions s ON s.id = os.session_id
+CROSS JOIN sessions s ON s.id = os.session_id
 JOIN patients p ON p.id = s.patient_id
 ORDER BY s.started_at, s.id
 """
