@@ -23,6 +23,7 @@ def board(
 ) -> None:
     """The chairs at a glance: every open session, its phase, last vitals, when vitals are
     next due (OVERDUE marked), the 40-minute BP and the earliest discharge."""
+    import os
     import sys
 
     from ketacli.cli.settings import settings
@@ -32,7 +33,7 @@ def board(
     s = settings()
     seconds = number(interval, "--interval", *INTERVAL_S)
     store, tz = s.store(create=False), s.tz
-    if watch and not json_out and sys.stdout.isatty():
+    if watch and not json_out and sys.stdout.isatty() and os.environ.get("TERM") != "dumb":
         from ketacli.render.live import watch_board
 
         watch_board(lambda: _snapshot(store, s.protocol), tz, float(seconds or 5.0))

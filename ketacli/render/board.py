@@ -7,6 +7,8 @@ lines (MRN over name, phase over minutes in); nothing is cut: long values fold.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich import box
 from rich.console import Group
 from rich.table import Table
@@ -102,10 +104,14 @@ def board_table(rows: list[dict], now_iso: str, tz, width: int = 80) -> Table:
     return t
 
 
-def headline(rows: list[dict], now_iso: str, tz) -> Text:
+def headline(rows: list[dict], now_iso: str, tz, *, seconds: bool = False) -> Text:
+    """'Board 09:00 America/Chicago: 3 open sessions  1 OVERDUE' (with seconds while
+    watching, so a frozen screen would be seen)."""
     overdue = sum(r["vitals_overdue"] for r in rows)
     zone = getattr(tz, "key", None) or getattr(tz, "name", None) or str(tz)
-    t = Text(f"Board {hm(now_iso, tz)} {zone}: ", style="bold")
+    clock = datetime.fromisoformat(now_iso).astimezone(tz).strftime("%H:%M:%S") if seconds \
+        else hm(now_iso, tz)
+    t = Text(f"Board {clock} {zone}: ", style="bold")
     t.append(f"{len(rows)} open session{'s' if len(rows) != 1 else ''}")
     if overdue:
         t.append("  ")
@@ -115,7 +121,7 @@ def headline(rows: list[dict], now_iso: str, tz) -> Text:
 
 def board_view(rows: list[dict], now_iso: str, tz, *, watching: bool = False,
                width: int = 80) -> Group:
-    parts: list = [headline(rows, now_iso, tz)]
+    parts: list = [headline(rows, now_iso, tz, seconds=watching)]
     parts.append(board_table(rows, now_iso, tz, width) if rows else Text("No open sessions."))
     if watching:
         parts.append(Text("Out at: earliest discharge; #: session id.  Ctrl-C to leave.",

@@ -150,3 +150,21 @@ def test_a_bad_chair_is_exit_2_and_stores_nothing(cli, db_path, chair):
     screened(cli, MRN)
     assert_error(start(cli, MRN, "--chair", chair), 2, json_out=True)
     assert query(db_path, "SELECT count(*) FROM sessions") == [(0,)]
+
+
+def test_a_redraw_is_one_statement(cli, db_path):
+    from ketacli import protocol
+    from ketacli.cli.board import _snapshot
+    from ketacli.store.db import Actor, open_store
+
+    open_session(cli, MRN)
+    open_session(cli, OTHER, when=at("08:00"))
+    store = open_store(db_path, Actor("t", "t"), create=False)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        _, rows = _snapshot(store, protocol.load())
+    finally:
+        store.close()
+    assert len(rows) == 2
+    assert len(statements) == 1
