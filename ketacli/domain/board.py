@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ketacli.clock import to_utc_iso
-from ketacli.domain import infusion
+from ketacli.domain import infusion, vocab
 from ketacli.protocol import Discharge, Monitoring
 
-PHASES = ("infusing", "paused", "observing")
-BP_40MIN = ("due", "done", "missed")
+PHASES = vocab.BOARD_PHASES
+BP_40MIN = vocab.BP_40MIN_STATES
 BP_40MIN_AT = 40.0  # minutes into the infusion (the REMS-style monitoring record)
 BP_40MIN_WINDOW = 15.0  # a BP within this many minutes of minute 40 counts
 

@@ -141,3 +141,10 @@ def test_board_rows_are_ordered_by_start():
     late, early = session(sid=1, start=m(10)), session(sid=2, start=m(0))
     assert [r["session_id"] for r in board.board([late, early], m(20), RULES, DIS)] == [2, 1]
     assert board.board([], m(20), RULES, DIS) == []
+
+
+def test_phases_and_bp_states_are_the_vocabulary():
+    from ketacli.domain import vocab
+
+    assert board.PHASES == vocab.BOARD_PHASES == ("infusing", "paused", "observing")
+    assert board.BP_40MIN == vocab.BP_40MIN_STATES == ("due", "done", "missed")
