@@ -23,7 +23,7 @@ def test_chain_links_and_verifies(store):
     assert len({r["hash"] for r in rows}) == len(rows)
     report = audit.verify(store.conn)
     assert report.ok
-    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 3  # one per migration
+    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 3  # one 'migrate' row per migration
     assert report.problems == []
 
 
