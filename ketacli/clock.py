@@ -41,7 +41,8 @@ def system_zone_name() -> str:
     """The IANA name of the system's local zone (what a new database stores)."""
     import pendulum
 
-    name = str(getattr(pendulum.local_timezone(), "name", "") or "UTC")
+    local = pendulum.local_timezone()  # type: ignore[operator, unused-ignore]
+    name = str(getattr(local, "name", "") or "UTC")
     try:
         zone(name)
     except Invalid:
