@@ -168,3 +168,31 @@ def test_a_redraw_is_one_statement(cli, db_path):
         store.close()
     assert len(rows) == 2
     assert len(statements) == 1
+
+
+def test_a_voided_session_leaves_the_board_and_is_listed_voided(cli):
+    sid = open_session(cli, MRN)
+    ok(cli("void", "session", sid, "--reason", "started on the wrong patient"))
+    assert board(cli) == []
+    assert [r["status"] for r in ok(cli("sessions", "--json")).json["data"]] == ["voided"]
+    assert ok(cli("sessions", "--open", "--json")).json["data"] == []
+
+
+def test_open_sessions_backfill_of_the_migration(cli, db_path):
+    """The migration fills open_sessions from what is there: not discharged, not voided."""
+    import sqlite3
+
+    from ketacli.store import migrations
+    from ketacli.store.db import _statements
+
+    kept = open_session(cli, MRN)
+    ok(discharge(cli, open_session(cli, OTHER, when=at("07:45"))))
+    screened(cli, "KX-300")
+    voided = ok(start(cli, "KX-300", when=at("07:50"))).json["data"]["session_id"]
+    ok(cli("void", "session", voided, "--reason", "started on the wrong patient"))
+    [backfill] = [s for s in _statements(migrations.V10) if s.startswith("INSERT INTO open_")]
+    con = sqlite3.connect(db_path)
+    con.execute("DELETE FROM open_sessions")
+    con.execute(backfill)
+    assert con.execute("SELECT session_id FROM open_sessions").fetchall() == [(kept,)]
+    con.close()
