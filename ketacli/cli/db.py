@@ -10,7 +10,7 @@ from ketacli.cli.edge import command
 from ketacli.cli.options import Json
 from ketacli.errors import Code
 
-app = typer.Typer(help="The database file: info, checks, backups, migrations.",
+app = typer.Typer(help="The database file: info, checks, backups, migrations, clinic zone.",
                   no_args_is_help=True)
 
 
