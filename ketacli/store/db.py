@@ -79,7 +79,8 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
     return StorageError(f"database error: {exc}{where}", code=Code.STORAGE_ERROR)
 
 
-def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
+def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
+    """Check the path of the database; create the file when asked. True when created."""
     parent = path.parent
     if path.exists():
         if path.is_dir():
@@ -94,7 +95,7 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
                 f"not an SQLite database: {path}", code=Code.DATABASE_CORRUPT,
                 hint="check --db / KETACLI_DB",
             )
-        return
+        return False
     if not create:
         raise StorageError(
             f"no database at {path}", code=Code.DATABASE_MISSING,
@@ -108,8 +109,9 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
         os.chmod(path, 0o600)
+        return True
     except FileExistsError:
-        pass
+        return False
     except OSError as exc:
         raise StorageError(
             f"cannot create the database at {path}: {exc.strerror}", code=Code.DATABASE_UNOPENABLE
@@ -142,6 +144,7 @@ class Store(_Reads):
         self.conn = conn
         self.path = path
         self.actor = actor
+        self.created = False  # this run created the file (`note: created a new database`)
 
     # -- writing ---------------------------------------------------------
     @contextlib.contextmanager
@@ -265,7 +268,7 @@ def open_store(
     """Open (and if asked create and migrate) the database at `path`."""
     is_default = path is None
     path = Path(path) if path else default_path()
-    _prepare_path(path, create, is_default)
+    created = _prepare_path(path, create, is_default)
     try:
         conn = _connect(path)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -281,6 +284,7 @@ def open_store(
         if mode != "wal" and os.access(path, os.W_OK):
             conn.execute("PRAGMA journal_mode = WAL")
         store = Store(conn, path, actor)
+        store.created = created
         if migrate and version < migrations.LATEST:
             apply_migrations(store)
         return store
