@@ -69,7 +69,10 @@ def backup(
     from ketacli.render.out import emit
     from ketacli.store import admin
 
+    from ketacli.cli.output import refuse_database
+
     store = settings().store(create=False)
+    refuse_database([dest], Path(store.path))
     data = admin.backup(store, dest)
     with store.write() as tx:
         tx.audit("backup", "database", detail={"dest": data["backup"]})

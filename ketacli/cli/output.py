@@ -12,33 +12,32 @@ from ketacli.errors import Code, StorageError
 
 @contextlib.contextmanager
 def atomic(path: Path):
-    """A temporary file beside `path`, renamed over it only when the block succeeds.
+    """A temporary file beside `path` (exclusive, unpredictable name, never following a
+    link: ketacli.safefile), renamed over it only when the block succeeds.
 
-    Mode 0600 (the data is patient data); on any failure nothing is left behind.
+    Mode 0600 (the data is patient data); fsynced before the rename; on any failure
+    nothing is left behind.
     """
+    from ketacli import safefile
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    old = os.umask(0o077)
+    tmp = None
     try:
         try:
-            fh = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            fd, tmp = safefile.new_file(path)
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc.strerror}",
                                code=Code.OUTPUT_UNWRITABLE) from None
-        try:
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        finally:
-            fh.close()
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        safefile.publish(tmp, path)
+        tmp = None
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {exc.strerror}", code=Code.OUTPUT_UNWRITABLE) from None
     finally:
-        os.umask(old)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        safefile.discard(tmp)
 
 
 @contextlib.contextmanager
@@ -47,7 +46,9 @@ def destination(path: Path | None):
         yield sys.stdout
         sys.stdout.flush()
         return
-    if Path(path).is_dir():
+    from ketacli.safefile import is_real_dir
+
+    if is_real_dir(path):
         raise StorageError(f"--output is a directory: {path}", code=Code.OUTPUT_UNWRITABLE)
     with atomic(path) as fh:
         yield fh

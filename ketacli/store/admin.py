@@ -72,41 +72,57 @@ def check(store: Store) -> dict:
 
 
 def backup(store: Store, dest: Path) -> dict:
-    """An online, consistent copy via the backup API, verified, written 0600."""
+    """An online, consistent copy via the backup API, verified, written 0600.
+
+    Written in a private temporary folder beside `dest` (ketacli.safefile: exclusive,
+    unpredictable, never following a link), fsynced, then renamed into place."""
+    from ketacli import safefile
+
     dest = Path(dest)
-    if dest.exists() and dest.is_dir():
+    if safefile.is_real_dir(dest):
         dest = dest / store.path.name
-    if dest.exists():
+    if dest.exists() and not dest.is_symlink():
         raise StorageError(f"backup destination exists: {dest}", code=Code.DESTINATION_EXISTS,
                            hint="choose a new file name")
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    old = os.umask(0o077)
+    work = None
     try:
-        target = sqlite3.connect(tmp)
-        try:
-            store.conn.backup(target)
-            target.execute("PRAGMA journal_mode = DELETE")
-            result = target.execute("PRAGMA integrity_check").fetchone()[0]
-            fk = target.execute("PRAGMA foreign_key_check").fetchall()
-            chain = audit.verify(target)
-        finally:
-            target.close()
-        if result != "ok" or fk or not chain.ok:
-            raise StorageError("the backup copy failed verification; nothing kept",
-                               code=Code.BACKUP_UNVERIFIED)
+        work = safefile.new_dir(dest)
+        tmp = work / "backup.db"
+        chain = copy_verified(store.conn, tmp)
         os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
+        safefile.fsync_path(tmp)
+        safefile.publish(tmp, dest)
     except sqlite3.Error as exc:
         raise storage_error(exc, dest) from None
     except OSError as exc:
         raise StorageError(f"cannot write the backup {dest}: {exc.strerror}",
                            code=Code.BACKUP_UNWRITABLE) from None
     finally:
-        os.umask(old)
-        if tmp.exists():
-            tmp.unlink()
+        safefile.discard(work)
     return {"backup": str(dest), "size_bytes": dest.stat().st_size, "integrity": "ok",
             "audit_rows": chain.rows, "mode": "0o600"}
+
+
+def copy_verified(source: sqlite3.Connection, tmp: Path):
+    """Copy `source` into the new file `tmp` (rollback journal, no -wal beside it) and
+    verify the copy: integrity, foreign keys, the audit chain."""
+    old = os.umask(0o077)
+    try:
+        target = sqlite3.connect(tmp)
+    finally:
+        os.umask(old)
+    try:
+        source.backup(target)
+        target.execute("PRAGMA journal_mode = DELETE")
+        result = target.execute("PRAGMA integrity_check").fetchone()[0]
+        fk = target.execute("PRAGMA foreign_key_check").fetchall()
+        chain = audit.verify(target)
+    finally:
+        target.close()
+    if result != "ok" or fk or not chain.ok:
+        raise StorageError("the backup copy failed verification; nothing kept",
+                           code=Code.BACKUP_UNVERIFIED)
+    return chain
 
 
 def expected_triggers() -> set[str]:
