@@ -65,11 +65,10 @@ def backup(
     json_out: Json = False,
 ) -> None:
     """An online, consistent, verified copy (safe while others write)."""
+    from ketacli.cli.output import refuse_database
     from ketacli.cli.settings import settings
     from ketacli.render.out import emit
     from ketacli.store import admin
-
-    from ketacli.cli.output import refuse_database
 
     store = settings().store(create=False)
     refuse_database([dest], Path(store.path))
