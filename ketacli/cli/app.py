@@ -85,7 +85,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--db", envvar="KETACLI_DB", help="Database file. Default: ketacli.db in "
                      "the user data directory.", show_default=False),
     ] = None,
@@ -112,7 +112,10 @@ def main(
     """ketacli: the record of a ketamine clinic's treatment days, kept in one SQLite file."""
     from ketacli.cli.settings import Settings, set_settings
 
-    set_settings(Settings(db=db, clinician=clinician, tz_name=tz or None, protocol_path=protocol))
+    # an empty --db or KETACLI_DB is a mistake, never "the default database" (exit 2)
+    empty = not (db if db is not None else os.environ.get("KETACLI_DB", "x")).strip()
+    set_settings(Settings(db=Path(db) if db and not empty else None, clinician=clinician,
+                          tz_name=tz or None, protocol_path=protocol, db_empty=empty))
 
 
 def _register() -> None:

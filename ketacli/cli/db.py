@@ -91,10 +91,10 @@ def migrate(json_out: Json = False) -> None:
     from ketacli.store.db import Actor, apply_migrations, open_store, schema_version
 
     s = settings()
-    store = open_store(s.db, Actor(s.who, os_user()), create=True, migrate=False)
+    store = open_store(s.db_path(), Actor(s.who, os_user()), create=True, migrate=False)
     try:
-        before = schema_version(store)
-        applied = apply_migrations(store)
+        before = 0 if store.created is not None else schema_version(store)
+        applied = store.created if store.created is not None else apply_migrations(store)
         data = {"path": str(store.path), "from_version": before,
                 "schema_version": schema_version(store), "applied": applied}
     finally:

@@ -25,6 +25,7 @@ class Settings:
     clinician: str | None = None
     tz_name: str | None = None
     protocol_path: Path | None = None
+    db_empty: bool = False  # --db "" or KETACLI_DB="": refused when the database is needed
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -50,13 +51,22 @@ class Settings:
             self._cache["protocol"] = protocol.load(self.protocol_path)
         return self._cache["protocol"]
 
+    def db_path(self) -> Path | None:
+        """--db / KETACLI_DB (None: the default); an empty one is refused (exit 2)."""
+        if self.db_empty:
+            from ketacli.errors import Code, Invalid
+
+            raise Invalid("--db / KETACLI_DB is empty: name the database file",
+                          code=Code.INVALID_DATABASE_PATH)
+        return self.db
+
     def store(self, *, create: bool = True):
         """The open database (created on first write; read-only commands need it to exist)."""
         if "store" not in self._cache:
             from ketacli.store.db import Actor, open_store
 
             self._cache["store"] = open_store(
-                self.db, Actor(clinician=self.who, os_user=os_user()), create=create
+                self.db_path(), Actor(clinician=self.who, os_user=os_user()), create=create
             )
         return self._cache["store"]
 

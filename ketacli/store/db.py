@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,22 +80,85 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
     return StorageError(f"database error: {exc}{where}", code=Code.STORAGE_ERROR)
 
 
-def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
-    parent = path.parent
-    if path.exists():
-        if path.is_dir():
-            raise StorageError(f"database path is a directory: {path}", code=Code.DATABASE_UNOPENABLE)
+def _not_ketacli(path: Path, why: str, code: str = Code.NOT_A_DATABASE) -> StorageError:
+    return StorageError(f"not a ketacli database: {path} {why}", code=code,
+                        hint="check --db / KETACLI_DB")
+
+
+_KINDS = ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a FIFO"),
+          (stat.S_ISCHR, "is a device"), (stat.S_ISBLK, "is a device"),
+          (stat.S_ISSOCK, "is a socket"))
+
+
+def check_file(path: Path) -> None:
+    """An existing database path must be a non-empty SQLite file (never opened when it is
+    a directory, FIFO or device: no hang, no -wal beside /dev/null), and a -wal beside it
+    must be able to belong to it."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    for test, why in _KINDS:
+        if test(st.st_mode):
+            raise _not_ketacli(path, why)
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_ketacli(path, "is not a regular file")
+    if st.st_size == 0:
+        raise _not_ketacli(path, "is empty")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         try:
-            with path.open("rb") as fh:
-                head = fh.read(16)
-        except OSError as exc:
-            raise storage_error(exc, path) from None
-        if head and head != SQLITE_MAGIC:
-            raise StorageError(
-                f"not an SQLite database: {path}", code=Code.DATABASE_CORRUPT,
-                hint="check --db / KETACLI_DB",
-            )
+            head = os.read(fd, 100)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    if len(head) < 100 or head[:16] != SQLITE_MAGIC:
+        raise _not_ketacli(path, "is not SQLite", Code.DATABASE_CORRUPT)
+    _check_wal(path, head)
+
+
+def _check_wal(path: Path, head: bytes) -> None:
+    """A -wal beside a database in rollback-journal mode (a restored or copied backup)
+    cannot be its own: replaying it would corrupt the file (exit 4, never replayed)."""
+    wal = Path(f"{path}-wal")
+    try:
+        size = wal.stat().st_size
+    except OSError:
         return
+    legacy = head[18] == 1 and head[19] == 1
+    page = int.from_bytes(head[16:18], "big") or 65536
+    foreign = legacy and size > 0
+    if not foreign and size >= 32:
+        with contextlib.suppress(OSError), wal.open("rb") as fh:
+            wal_page = int.from_bytes(fh.read(32)[8:12], "big")
+            foreign = wal_page not in (0, page)
+    if foreign:
+        raise StorageError(
+            f"{wal} does not belong to the database {path}: it was left by another file; "
+            "nothing was replayed",
+            code=Code.FOREIGN_WAL,
+            hint="move the -wal and -shm files aside, or restore with 'ketacli db restore'",
+        )
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """An SQLite file that ketacli did not make (no ketacli schema) is refused (exit 4)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    has_audit = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()
+    if version == 0 or not has_audit:
+        raise _not_ketacli(path, "has no ketacli schema")
+
+
+def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
+    """Check an existing database file, or make the folder of a new one; True when the
+    database is still to be created."""
+    if str(path).strip() in ("", "."):
+        raise StorageError("the database path is empty", code=Code.INVALID_DATABASE_PATH)
+    if os.path.lexists(path) and (path.exists() or not create):
+        check_file(path)
+        return False
     if not create:
         raise StorageError(
             f"no database at {path}", code=Code.DATABASE_MISSING,
@@ -102,20 +166,56 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
         )
     old = os.umask(0o077)
     try:
-        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if is_default:
-            os.chmod(parent, 0o700)
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.close(fd)
-        os.chmod(path, 0o600)
-    except FileExistsError:
-        pass
+            os.chmod(path.parent, 0o700)
     except OSError as exc:
         raise StorageError(
             f"cannot create the database at {path}: {exc.strerror}", code=Code.DATABASE_UNOPENABLE
         ) from None
     finally:
         os.umask(old)
+    return True
+
+
+def _create(path: Path, actor: Actor) -> list[int]:
+    """Build a new database in a private folder beside `path` and link it into place only
+    when complete: no other process ever sees an empty or half-made database file."""
+    from ketacli import safefile
+
+    work = None
+    try:
+        work = safefile.new_dir(path)
+        tmp = work / "new.db"
+        old = os.umask(0o077)
+        try:
+            conn = _connect(tmp)
+        finally:
+            os.umask(old)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            applied = apply_migrations(Store(conn, tmp, actor))
+        finally:
+            conn.close()
+        os.chmod(tmp, 0o600)
+        safefile.fsync_path(tmp)
+        try:
+            os.link(tmp, path)  # fails if another process created it meanwhile: use theirs
+        except FileExistsError:
+            pass
+        except OSError:
+            if not os.path.lexists(path):
+                os.rename(tmp, path)
+        safefile.fsync_dir(path.parent)
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) from None
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create the database at {path}: {exc.strerror}", code=Code.DATABASE_UNOPENABLE
+        ) from None
+    finally:
+        safefile.discard(work)
+    return applied
 
 
 class _Reads:
@@ -142,6 +242,8 @@ class Store(_Reads):
         self.conn = conn
         self.path = path
         self.actor = actor
+        # the migrations applied when this run created the database (None: it existed)
+        self.created: list[int] | None = None
 
     # -- writing ---------------------------------------------------------
     @contextlib.contextmanager
@@ -264,10 +366,16 @@ def open_store(
 ) -> Store:
     """Open (and if asked create and migrate) the database at `path`."""
     is_default = path is None
-    path = Path(path) if path else default_path()
-    _prepare_path(path, create, is_default)
+    path = Path(path) if path is not None else default_path()
+    created = _create(path, actor) if _prepare_path(path, create, is_default) else None
+    check_file(path)
     try:
         conn = _connect(path)
+        try:
+            check_schema(conn, path)
+        except StorageError:
+            conn.close()
+            raise
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > migrations.LATEST:
             conn.close()
@@ -281,6 +389,7 @@ def open_store(
         if mode != "wal" and os.access(path, os.W_OK):
             conn.execute("PRAGMA journal_mode = WAL")
         store = Store(conn, path, actor)
+        store.created = created
         if migrate and version < migrations.LATEST:
             apply_migrations(store)
         return store
