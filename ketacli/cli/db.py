@@ -1,4 +1,4 @@
-"""`db info | check | backup | migrate`."""
+"""`db info | check | backup | restore | migrate`."""
 
 from __future__ import annotations
 
@@ -78,6 +78,40 @@ def backup(
 
     def human(con):
         con.print(f"Backup written and verified: {data['backup']} ({data['size_bytes']:,} bytes)")
+
+    emit(data, json_out, human)
+
+
+@app.command("restore")
+@command
+def restore(
+    backup: Annotated[Path, typer.Argument(help="The backup file to put in place.")],
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="The database to replace. Default: the global --db / KETACLI_DB.",
+        show_default=False)] = None,
+    json_out: Json = False,
+) -> None:
+    """Verify a backup (integrity, chain) and put it in place of the database; the current
+    database and its -wal/-shm are moved aside to PATH.before-restore-TIMESTAMP."""
+    from ketacli.cli.settings import settings
+    from ketacli.clock import CLOCK
+    from ketacli.render.out import emit
+    from ketacli.store import admin
+    from ketacli.store.db import default_path
+
+    s = settings()
+    path = db if db is not None else (s.db_path() or default_path())
+    data = admin.restore(backup, path, CLOCK.now().strftime("%Y%m%dT%H%M%SZ"))
+    s.db, s.db_empty = path, False
+    with s.store(create=False).write() as tx:
+        tx.audit("restore", "database", detail={"backup": data["backup"],
+                                                 "moved_aside": data["moved_aside"]})
+
+    def human(con):
+        con.print(f"Restored {data['restored']} from {data['backup']} (verified, "
+                  f"{data['audit_rows']:,} audit rows).")
+        for moved in data["moved_aside"]:
+            con.print(f"Kept the earlier file as {moved}")
 
     emit(data, json_out, human)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import itertools
 import sqlite3
 
-from store_support import ACTOR, add_patient
+from store_support import add_patient
 
 from ketacli.store import audit, migrations
-from ketacli.store.db import GENESIS, open_store
+from ketacli.store.db import GENESIS
 
 
 def test_chain_links_and_verifies(store):
