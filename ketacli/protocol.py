@@ -227,7 +227,17 @@ class Schedule:
         "int", "days between maintenance infusions", unit="days"))
 
 
-Section: TypeAlias = Dose | Screening | Infusion | Alerts | Overrides | Discharge | Schedule
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    """[reminders]: follow-up reminders claimed by a sender (`followup due --claim`)."""
+
+    claim_minutes: int = field(default=60, metadata=key(
+        "int", "a claimed batch not acknowledged within this is due again (0: at once)",
+        unit="min", bounds=(0, 1440)))
+
+
+Section: TypeAlias = (Dose | Screening | Infusion | Alerts | Overrides | Discharge | Schedule
+                      | Reminders)
 
 
 def _builtin_sources() -> Mapping[str, str]:
@@ -245,6 +255,7 @@ class Protocol:
     overrides: Overrides = field(default_factory=Overrides)
     discharge: Discharge = field(default_factory=Discharge)
     schedule: Schedule = field(default_factory=Schedule)
+    reminders: Reminders = field(default_factory=Reminders)
     # dotted key -> "built-in" or the path of the clinic file that set it
     sources: Mapping[str, str] = field(default_factory=_builtin_sources)
 

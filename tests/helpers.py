@@ -63,6 +63,7 @@ CONTRACT_DEFAULTS = {
                   "max_hr": 110, "min_sbp": 90, "min_spo2": 94},
     "schedule": {"induction_sessions": 6, "induction_interval_days": 2, "checkin_after_days": 1,
                  "assessment_after_days": 7, "maintenance_interval_days": 28},
+    "reminders": {"claim_minutes": 60},
 }
 
 

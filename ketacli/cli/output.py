@@ -112,3 +112,69 @@ def _is_database(target: Path, db: Path) -> bool:
         except OSError:
             pass
     return False
+
+
+def reader_closed() -> StorageError:
+    return StorageError("the reader closed the output early; nothing was marked notified",
+                        code=Code.READER_CLOSED)
+
+
+def delivered(stream) -> None:
+    """Return once every byte written to `stream` has reached its reader: flushed; on a
+    pipe, drained by the reader (exit 4 when it closes early, nothing marked); a regular
+    file fsynced. A terminal or an in-memory stream: flushed."""
+    import select
+    import stat
+
+    try:
+        stream.flush()
+        fd = stream.fileno()
+    except BrokenPipeError:
+        raise reader_closed() from None
+    except (AttributeError, OSError, ValueError):
+        return
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+        return
+    if not stat.S_ISFIFO(mode):
+        return
+    poll = select.poll()
+    poll.register(fd, 0)  # POLLERR / POLLHUP are always reported: the reader went away
+    while _unread(fd):
+        if poll.poll(50):
+            raise reader_closed()
+
+
+def _unread(fd: int) -> int:
+    """Bytes written into the pipe that its reader has not taken yet."""
+    import array
+    import fcntl
+    import termios
+
+    buf = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, buf, True)
+    except OSError:
+        return 0
+    return buf[0]
+
+
+def deliver(write, rows, output: Path | None) -> None:
+    """`write(rows, stream)` to the --output file (written, fsynced, renamed) or to stdout,
+    returning only once the reader has every byte (see `delivered`)."""
+    if output is not None:
+        with destination(output) as fh:
+            write(rows, fh)
+        return
+    try:
+        write(rows, sys.stdout)
+        delivered(sys.stdout)
+    except (BrokenPipeError, StorageError) as exc:
+        if isinstance(exc, StorageError) and exc.code != Code.READER_CLOSED:
+            raise
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        raise reader_closed() from None

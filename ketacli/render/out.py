@@ -20,10 +20,21 @@ def write(stream, text: str) -> None:
         stream.flush()
 
 
+def write_utf8(stream, text: str) -> None:
+    """Machine output (JSON) as UTF-8 whatever PYTHONIOENCODING or the locale say."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        write(stream, text)
+        return
+    stream.flush()
+    buffer.write(text.encode("utf-8", "replace"))
+    buffer.flush()
+
+
 def print_json(payload: Any) -> None:
     import json
 
-    write(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+    write_utf8(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def console(stderr: bool = False):
