@@ -343,7 +343,7 @@ def limits(spec: KeySpec) -> Bounds | None:
     return spec.bounds or _KEY_LIMITS.get(spec.key) or _UNIT_LIMITS.get(spec.unit or "")
 
 
-def _within(spec: KeySpec, value):
+def _within(spec: KeySpec, value: Any) -> Any:
     """NaN, infinities and values outside the key's physical range: exit 2 naming the key."""
     import math
 
@@ -364,7 +364,7 @@ def _check(spec: KeySpec, value: object) -> int | float | Pair | Codes:
     physical range."""
     checked = _check_kind(spec, value)
     if spec.kind in ("int", "number", "pair"):
-        return _within(spec, checked)  # type: ignore[no-any-return]
+        return _within(spec, checked)  # type: ignore[no-any-return, unused-ignore]
     return checked
 
 

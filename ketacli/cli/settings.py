@@ -10,13 +10,22 @@ from typing import Any
 
 
 def os_user() -> str:
-    """The OS login recorded beside the clinician on every audit row."""
-    import getpass
+    """The OS login recorded beside the clinician on every audit row: the account of the
+    process's real user id (pwd), never $USER / $LOGNAME, which anyone can set."""
+    if not hasattr(os, "getuid"):  # not POSIX: the best the platform offers
+        import getpass
 
+        try:
+            return getpass.getuser()
+        except Exception:
+            return "unknown"
+    import pwd
+
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except Exception:
-        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no account (containers)
+        return f"uid-{uid}"
 
 
 @dataclass

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from ketacli.errors import Code, StorageError
+from ketacli.errors import Code, KetaError, StorageError
 from ketacli.store import audit, migrations, rows
 from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
 from ketacli.store.migrations import ADDED_COLUMNS
@@ -22,11 +22,25 @@ from ketacli.store.migrations import ADDED_COLUMNS
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+MAX_BUSY_TIMEOUT_S = 600
+
+
 def busy_timeout_s() -> float:
+    """KETACLI_BUSY_TIMEOUT: how long a command waits for another writer, 0-600 seconds
+    (default 15); anything else is exit 2, never silently replaced."""
+    import math
+
+    from ketacli.errors import Invalid
+
+    raw = os.environ.get("KETACLI_BUSY_TIMEOUT", "").strip() or "15"
     try:
-        return max(0.0, float(os.environ.get("KETACLI_BUSY_TIMEOUT", "15")))
+        value = float(raw)
     except ValueError:
-        return 15.0
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= MAX_BUSY_TIMEOUT_S):
+        raise Invalid(f"KETACLI_BUSY_TIMEOUT must be 0-{MAX_BUSY_TIMEOUT_S} seconds",
+                      code=Code.INVALID_SETTING)
+    return value
 
 
 def default_path() -> Path:
@@ -60,11 +74,14 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
     where = f" ({path})" if path else ""
     kind = _kind(exc)
     if kind == "locked":
+        try:
+            waited = f"{busy_timeout_s():g} s"
+        except KetaError:
+            waited = "the busy timeout"
         return StorageError(
-            f"database is locked by another writer{where}; gave up after "
-            f"{busy_timeout_s():g} s",
+            f"database is locked by another writer{where}; gave up after {waited}",
             code=Code.DATABASE_LOCKED,
-            hint="retry; set KETACLI_BUSY_TIMEOUT (seconds) to wait longer",
+            hint="retry; set KETACLI_BUSY_TIMEOUT (0-600 seconds) to wait longer",
         )
     if kind == "corrupt":
         return StorageError(f"database file is corrupt or not SQLite{where}",
