@@ -42,7 +42,7 @@ class Settings:
         name = (self.clinician or "").strip() or os_user()
         from ketacli.domain.validate import free_text
 
-        return free_text(name, "--clinician", max_len=80, required=True)
+        return free_text(name, "--clinician", max_len=80, required=True, person=True)
 
     @property
     def tz(self):

@@ -38,10 +38,25 @@ def print_json(payload: Any) -> None:
 
 
 def console(stderr: bool = False):
-    """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data."""
+    """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data, and
+    never a raw control, bidi or invisible character from stored text (shown escaped:
+    an ESC sequence in a note cannot reach another clinician's terminal)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+    class SafeConsole(Console):
+        def render(self, renderable, options=None):
+            from rich.segment import Segment
+
+            from ketacli.textsafety import escape
+
+            for seg in super().render(renderable, options):
+                if seg.control is None and seg.text:
+                    text = escape(seg.text)
+                    if text is not seg.text:
+                        seg = Segment(text, seg.style)
+                yield seg
+
+    return SafeConsole(stderr=stderr, highlight=False, emoji=False, markup=False)
 
 
 def warn(message: str) -> None:
