@@ -112,6 +112,8 @@ def due(
     rows = followups.due(store, target=query.target.isoformat(), upto=query.upto.isoformat(),
                          overdue_only=overdue, unnotified=unnotified,
                          claim_cutoff=to_utc_iso(now - timedelta(minutes=minutes)) if minutes else None)
+    if mark_notified:
+        followups.writable(store)
     batch = followups.claim(store, rows, at=at) if claim else None
     for r in rows if mark_notified else ():
         r["notified_at"] = at  # the stamp they get once delivered

@@ -362,15 +362,40 @@ def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+# A full disk cannot give the -shm (the shared WAL index) its pages: SQLite reports these.
+_NO_ROOM_FOR_SHM = ("SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMMAP", "SQLITE_IOERR_SHMOPEN",
+                    "SQLITE_FULL")
+
+
+def _connect_checked(path: Path) -> sqlite3.Connection:
+    """Connect and check the schema. On a full disk, where the -shm cannot grow, reads
+    still work: the connection keeps its WAL index in memory (EXCLUSIVE locking mode, for
+    this one command); writes then fail as "disk full"."""
+    try:
+        return _connect(path, check=True)
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "") not in _NO_ROOM_FOR_SHM:
+            raise
+    return _connect(path, check=True, exclusive=True)
+
+
+def _connect(path: Path, *, check: bool = False, exclusive: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False
     )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA trusted_schema = OFF")
+    try:
+        if exclusive:
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA trusted_schema = OFF")
+        if check:
+            check_schema(conn, path)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -387,12 +412,7 @@ def open_store(
     created = _create(path, actor) if _prepare_path(path, create, is_default) else None
     check_file(path)
     try:
-        conn = _connect(path)
-        try:
-            check_schema(conn, path)
-        except StorageError:
-            conn.close()
-            raise
+        conn = _connect_checked(path)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > migrations.LATEST:
             conn.close()

@@ -108,6 +108,13 @@ def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
             for r in store.execute(DUE_SQL.format(extra=extra), params)]
 
 
+def writable(store) -> None:
+    """Take and release the write lock (waiting the busy timeout): a run that could not
+    stamp what it prints prints nothing (exit 4) instead."""
+    with store.write():
+        pass
+
+
 def stamp(store, rows: list[dict], *, at: str, batch: int | None = None) -> list[int]:
     """Stamp rows notified (each with its own audit row: `audit --patient MRN` shows what
     was sent about whom), once they have been written out or acknowledged."""
