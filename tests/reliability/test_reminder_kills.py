@@ -13,6 +13,7 @@ The suite runs a short version (TRIALS); the heavy randomized run is marked slow
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -67,10 +68,8 @@ def _kill_trials(cli, db_path, tmp_path, trials: int) -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         time.sleep(rng.uniform(0.0, 1.5))
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
     final = subprocess.run(["/bin/sh", str(SCRIPT)], env=env, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=120)
