@@ -52,16 +52,43 @@ def _usage_error(exc, argv: list[str]) -> int:
         _write(sys.stdout, (ctx.get_help() if ctx else "") + "\n")
         return 0
     message = " ".join(exc.format_message().split())
-    if message.startswith("Got unexpected extra argument"):
-        # the extra words are often the rest of an unquoted name or note: never echo them
-        message = "Got unexpected extra argument(s); quote values that contain spaces"
-    _write(sys.stderr, f"error: {message}\n")
     ctx = getattr(exc, "ctx", None)
-    if ctx is not None:
-        _write(sys.stderr, f"hint: see '{ctx.command_path} --help'\n")
+    hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
+    message, hint = _without_typed(exc, message, argv, hint)
+    _write(sys.stderr, f"error: {message}\n")
+    if hint:
+        _write(sys.stderr, f"hint: {hint}\n")
     if "--json" in argv:
         print_json({"error": {"code": "usage_error", "message": message}})
     return exc.exit_code if exc.exit_code in (1, 2) else 2
+
+
+def _without_typed(exc, message: str, argv: list[str], hint: str | None):
+    """A usage error that repeats nothing typed (it could be a name or a note in the wrong
+    place): unknown commands and options are named by what ketacli knows, not by what was
+    typed; a bad value is named by its option."""
+    kind = type(exc).__name__
+    if message.startswith("Got unexpected extra argument"):
+        return "Got unexpected extra argument(s); quote values that contain spaces", hint
+    if message.startswith("No such command"):
+        return f"no such command; {hint or 'see ketacli --help'}", _suggestion(message)
+    if kind == "NoSuchOption":
+        return f"no such option; {hint or 'see ketacli --help'}", _suggestion(message)
+    for word in sorted((a for a in argv if len(a) > 1), key=len, reverse=True):
+        if word in message and not word.startswith("-"):
+            message = message.replace(word, "…")
+    return message, hint
+
+
+def _suggestion(message: str) -> str | None:
+    """Click's "Did you mean 'screen'?" / "(Possible options: --name, --note)": names of
+    ketacli's own commands and options, safe to show."""
+    import re
+
+    m = re.search(r"Did you mean (.+?)\?|\(Possible options: (.+)\)", message)
+    if not m:
+        return None
+    return f"did you mean {m[1] or m[2]}?"
 
 
 app = typer.Typer(

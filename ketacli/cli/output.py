@@ -26,7 +26,7 @@ def atomic(path: Path):
         try:
             fd, tmp = safefile.new_file(path)
         except OSError as exc:
-            raise StorageError(f"cannot write {path}: {exc.strerror}",
+            raise StorageError(f"cannot write the output file: {exc.strerror}",
                                code=Code.OUTPUT_UNWRITABLE) from None
         with open(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
@@ -35,7 +35,8 @@ def atomic(path: Path):
         safefile.publish(tmp, path)
         tmp = None
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}", code=Code.OUTPUT_UNWRITABLE) from None
+        raise StorageError(f"cannot write the output file: {exc.strerror}",
+                           code=Code.OUTPUT_UNWRITABLE) from None
     finally:
         safefile.discard(tmp)
 
@@ -49,7 +50,7 @@ def destination(path: Path | None):
     from ketacli.safefile import is_real_dir
 
     if is_real_dir(path):
-        raise StorageError(f"--output is a directory: {path}", code=Code.OUTPUT_UNWRITABLE)
+        raise StorageError("--output is a directory", code=Code.OUTPUT_UNWRITABLE)
     with atomic(path) as fh:
         yield fh
 
@@ -61,12 +62,12 @@ def directory(path: Path):
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        raise StorageError(f"cannot create {path}: {exc.strerror}",
+        raise StorageError(f"cannot create the output folder: {exc.strerror}",
                            code=Code.OUTPUT_UNWRITABLE) from None
     finally:
         os.umask(old)
     if not os.access(path, os.W_OK):
-        raise StorageError(f"cannot write into {path}", code=Code.OUTPUT_UNWRITABLE)
+        raise StorageError("cannot write into the output folder", code=Code.OUTPUT_UNWRITABLE)
     yield path
 
 

@@ -82,7 +82,7 @@ def backup(store: Store, dest: Path) -> dict:
     if safefile.is_real_dir(dest):
         dest = dest / store.path.name
     if dest.exists() and not dest.is_symlink():
-        raise StorageError(f"backup destination exists: {dest}", code=Code.DESTINATION_EXISTS,
+        raise StorageError("the backup destination exists", code=Code.DESTINATION_EXISTS,
                            hint="choose a new file name")
     work = None
     try:
@@ -93,9 +93,9 @@ def backup(store: Store, dest: Path) -> dict:
         safefile.fsync_path(tmp)
         safefile.publish(tmp, dest)
     except sqlite3.Error as exc:
-        raise storage_error(exc, dest) from None
+        raise storage_error(exc) from None
     except OSError as exc:
-        raise StorageError(f"cannot write the backup {dest}: {exc.strerror}",
+        raise StorageError(f"cannot write the backup: {exc.strerror}",
                            code=Code.BACKUP_UNWRITABLE) from None
     finally:
         safefile.discard(work)
@@ -215,7 +215,7 @@ def restore(backup_path: Path, path: Path, stamp: str) -> dict:
     except sqlite3.Error as exc:
         raise storage_error(exc, backup_path) from None
     except OSError as exc:
-        raise StorageError(f"cannot restore into {path}: {exc.strerror}",
+        raise StorageError(f"cannot restore the database: {exc.strerror}",
                            code=Code.BACKUP_UNWRITABLE) from None
     finally:
         safefile.discard(work)
