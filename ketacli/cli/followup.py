@@ -109,12 +109,13 @@ def due(
         refuse_database([output], Path(store.path))
     now = CLOCK.now()
     at = to_utc_iso(now)
-    rows = followups.due(store, target=query.target.isoformat(), upto=query.upto.isoformat(),
-                         overdue_only=overdue, unnotified=unnotified,
-                         claim_cutoff=to_utc_iso(now - timedelta(minutes=minutes)) if minutes else None)
-    if mark_notified:
-        followups.writable(store)
-    batch = followups.claim(store, rows, at=at) if claim else None
+    q = {"target": query.target.isoformat(), "upto": query.upto.isoformat(),
+         "overdue_only": overdue, "unnotified": unnotified,
+         "claim_cutoff": to_utc_iso(now - timedelta(minutes=minutes)) if minutes else None}
+    # --mark-notified claims too (released if the output fails): two cron runs at once
+    # never print the same reminder, and no lock is held while the output is written
+    rows, batch = (followups.claim(store, at=at, **q) if claim or mark_notified
+                   else (followups.due(store, **q), None))
     for r in rows if mark_notified else ():
         r["notified_at"] = at  # the stamp they get once delivered
     try:

@@ -108,13 +108,6 @@ def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
             for r in store.execute(DUE_SQL.format(extra=extra), params)]
 
 
-def writable(store) -> None:
-    """Take and release the write lock (waiting the busy timeout): a run that could not
-    stamp what it prints prints nothing (exit 4) instead."""
-    with store.write():
-        pass
-
-
 def stamp(store, rows: list[dict], *, at: str, batch: int | None = None) -> list[int]:
     """Stamp rows notified (each with its own audit row: `audit --patient MRN` shows what
     was sent about whom), once they have been written out or acknowledged."""
@@ -135,13 +128,16 @@ def stamp(store, rows: list[dict], *, at: str, batch: int | None = None) -> list
     return stamped
 
 
-def claim(store, rows: list[dict], *, at: str) -> int | None:
-    """Claim rows for a sender: one audit row whose id is the batch (None: nothing due)."""
-    if not rows:
-        return None
+def claim(store, *, at: str, **query) -> tuple[list[dict], int | None]:
+    """Read the due rows (`due(**query)`) and claim them in one transaction, so two runs
+    at once never get the same row: one audit row whose id is the batch (None when
+    nothing is due). Nothing is locked once this returns."""
     with store.write() as tx:
-        return tx.audit("claim", "reminders", None, at=at,
-                        detail={"followups": [r["followup_id"] for r in rows]})
+        rows = due(tx, **query)
+        if not rows:
+            return rows, None
+        return rows, tx.audit("claim", "reminders", None, at=at,
+                              detail={"followups": [r["followup_id"] for r in rows]})
 
 
 def release(store, batch: int, *, at: str) -> None:

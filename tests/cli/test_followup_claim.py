@@ -6,6 +6,7 @@ after 50 bytes (nothing stamped, exit 4) and a stalled reader that blocks no wri
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from datetime import timedelta
@@ -141,8 +142,10 @@ def _real_now_clinic(db_path) -> None:
 def test_a_reader_killed_after_50_bytes_loses_nothing(db_path, clinic, flag):
     _real_now_clinic(db_path)
     proc = popen(db_path, "followup", "due", "--unnotified", flag, "--format", "csv")
-    head = proc.stdout.read(50)
-    proc.stdout.close()  # `| head -c 50`
+    head = b""
+    while len(head) < 50:  # exactly 50 bytes from the pipe, as `head -c 50` takes them
+        head += os.read(proc.stdout.fileno(), 50 - len(head))
+    proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 4, err
     assert len(head) == 50
