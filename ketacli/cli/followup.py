@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -109,7 +109,7 @@ def due(
         refuse_database([output], Path(store.path))
     now = CLOCK.now()
     at = to_utc_iso(now)
-    q = {"target": query.target.isoformat(), "upto": query.upto.isoformat(),
+    q: dict[str, Any] = {"target": query.target.isoformat(), "upto": query.upto.isoformat(),
          "overdue_only": overdue, "unnotified": unnotified,
          "claim_cutoff": to_utc_iso(now - timedelta(minutes=minutes)) if minutes else None}
     # --mark-notified claims too (released if the output fails): two cron runs at once
