@@ -140,7 +140,8 @@ def ack(batch: Annotated[int, typer.Argument(metavar="BATCH", help="The batch id
 
     data = followups.ack(settings().store(create=False), batch, at=to_utc_iso(CLOCK.now()))
     emit(data, json_out, lambda con: con.print(
-        f"Batch {batch}: {len(data['stamped'])} reminders marked notified."))
+        f"Batch {batch}: {len(data['stamped'])} "
+        f"reminder{'' if len(data['stamped']) == 1 else 's'} marked notified."))
 
 
 @app.command("record")
