@@ -23,6 +23,7 @@ class KetaGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = list(sys.argv[1:] if args is None else args)
+        _utf8_stdout()
         try:
             rv = super().main(
                 args=argv, prog_name=prog_name or "ketacli", complete_var=complete_var,
@@ -41,6 +42,17 @@ class KetaGroup(TyperGroup):
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
+
+
+def _utf8_stdout() -> None:
+    """Results (JSON, CSV, NDJSON, FHIR) are UTF-8 whatever PYTHONIOENCODING or the locale
+    say: a name like "José" never turns an export into a crash."""
+    enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if enc != "utf8" and hasattr(sys.stdout, "reconfigure"):
+        import contextlib
+
+        with contextlib.suppress(ValueError, OSError):
+            sys.stdout.reconfigure(encoding="utf-8", errors="replace")
 
 
 def _usage_error(exc, argv: list[str]) -> int:

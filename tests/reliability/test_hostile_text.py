@@ -131,3 +131,7 @@ def test_json_is_utf8_whatever_pythonioencoding_says(tmp_path):
     assert r.json["data"]["name"] == "José Ñandú 名前"
     r = run(db, "patient", "list", "--json", PYTHONIOENCODING="latin-1")
     assert r.json["data"][0]["name"] == "José Ñandú 名前"
+    for fmt in ("json", "ndjson", "csv", "fhir"):
+        r = run(db, "export", "patients", "--format", fmt, PYTHONIOENCODING="ascii", LANG="C")
+        assert r.returncode == 0, r.stderr
+        assert "José Ñandú 名前" in r.stdout
