@@ -434,7 +434,7 @@ MAX_DEPTH = 1
 def _too_deep(text: str) -> str | None:
     """The key of the first value nested deeper than the defaults (read before parsing,
     so a file of 100,000 brackets is exit 2 naming the key, never a recursion error)."""
-    depth, section, key, quote = 0, "", "", ""
+    depth, section, key = 0, "", ""
     for line in text.splitlines():
         stripped = line.strip()
         if depth == 0:
@@ -443,9 +443,15 @@ def _too_deep(text: str) -> str | None:
                 continue
             key = stripped.split("=", 1)[0].strip() if "=" in stripped else key
             line = line.split("=", 1)[1] if "=" in line else line
+        quote, escaped = "", False  # a TOML string (but a multi-line one) ends on its line
         for ch in line:
             if quote:
-                quote = "" if ch == quote else quote
+                if escaped:
+                    escaped = False
+                elif ch == "\\" and quote == '"':
+                    escaped = True
+                elif ch == quote:
+                    quote = ""
             elif ch in "\"'":
                 quote = ch
             elif ch == "#":

@@ -65,6 +65,7 @@ def test_nesting_deeper_than_the_defaults(tmp_path, text):
 def test_brackets_in_strings_and_comments_are_not_nesting(tmp_path):
     path = tmp_path / "clinic.toml"
     path.write_text("# [[x]]\n[alerts]\nsbp = [\n  150, # warn [[\n  170,\n]\n"
-                    "[screening]\nreview_meds = [\"a[[b\", 'c]]']\n")
+                    "[screening]\nreview_meds = [\"a[[b\", 'c]]', \"d\\\"[[e\"]\n")
     p = protocol.load(path)
-    assert p.alerts.sbp == (150, 170) and p.screening.review_meds == ("a[[b", "c]]")
+    assert p.alerts.sbp == (150, 170)
+    assert p.screening.review_meds == ("a[[b", "c]]", 'd"[[e')
