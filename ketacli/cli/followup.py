@@ -88,9 +88,7 @@ def due(
     rows again; rows are stamped only once the reader has taken every byte (or the
     --output file is written and fsynced), and no lock is held while writing.
     """
-    from datetime import timedelta
-
-    from ketacli.cli.output import deliver, refuse_database
+    from ketacli.cli.output import refuse_database
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso, today
     from ketacli.domain import followups as rules
@@ -103,28 +101,38 @@ def due(
         raise Invalid("--claim and --mark-notified: choose one", code=Code.INVALID_OPTION)
     query = rules.DueQuery.parse(day=date, within=within, fmt="json" if json_out else fmt,
                                  today=today(s.tz))
-    minutes = s.protocol.reminders.claim_minutes
+    cutoff = rules.claim_cutoff(CLOCK.now(), s.protocol.reminders.claim_minutes)
     store = s.store(create=False)
     if output is not None:
         refuse_database([output], Path(store.path))
-    now = CLOCK.now()
-    at = to_utc_iso(now)
+    at = to_utc_iso(CLOCK.now())
     q: dict[str, Any] = {"target": query.target.isoformat(), "upto": query.upto.isoformat(),
-         "overdue_only": overdue, "unnotified": unnotified,
-         "claim_cutoff": to_utc_iso(now - timedelta(minutes=minutes)) if minutes else None}
+                         "overdue_only": overdue, "unnotified": unnotified,
+                         "claim_cutoff": to_utc_iso(cutoff) if cutoff else None}
     # --mark-notified claims too (released if the output fails): two cron runs at once
     # never print the same reminder, and no lock is held while the output is written
     rows, batch = (followups.claim(store, at=at, **q) if claim or mark_notified
                    else (followups.due(store, **q), None))
-    for r in rows if mark_notified else ():
+    write = due_writer(query.fmt, query.target, query.upto, batch, claimed=claim)
+    _deliver_then_stamp(store, rows, batch, write, output, at=at, stamp=mark_notified)
+
+
+def _deliver_then_stamp(store, rows: list[dict], batch: int | None, write, output: Path | None,
+                        *, at: str, stamp: bool) -> None:
+    """Write the rows out; stamp them notified only once delivered (a failed delivery
+    releases the claim, so they are due again at once)."""
+    from ketacli.cli.output import deliver
+    from ketacli.store import followups
+
+    for r in rows if stamp else ():
         r["notified_at"] = at  # the stamp they get once delivered
     try:
-        deliver(due_writer(query.fmt, query.target, query.upto, batch, claimed=claim), rows, output)
+        deliver(write, rows, output)
     except BaseException:
         if batch is not None:
             followups.release(store, batch, at=at)
         raise
-    if mark_notified:
+    if stamp:
         followups.stamp(store, rows, at=at)
 
 
