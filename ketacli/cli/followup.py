@@ -127,7 +127,7 @@ def _deliver_then_stamp(store, rows: list[dict], batch: int | None, write, outpu
     for r in rows if stamp else ():
         r["notified_at"] = at  # the stamp they get once delivered
     try:
-        deliver(write, rows, output)
+        deliver(write, rows, output, confirm=stamp or batch is not None)
     except BaseException:
         if batch is not None:
             followups.release(store, batch, at=at)

@@ -162,12 +162,15 @@ def _unread(fd: int) -> int:
     return buf[0]
 
 
-def deliver(write, rows, output: Path | None) -> None:
-    """`write(rows, stream)` to the --output file (written, fsynced, renamed) or to stdout,
-    returning only once the reader has every byte (see `delivered`)."""
+def deliver(write, rows, output: Path | None, *, confirm: bool = True) -> None:
+    """`write(rows, stream)` to the --output file (written, fsynced, renamed) or to stdout;
+    with `confirm`, returning only once the reader has every byte (see `delivered`)."""
     if output is not None:
         with destination(output) as fh:
             write(rows, fh)
+        return
+    if not confirm:  # a plain listing: `| head` is fine
+        write(rows, sys.stdout)
         return
     try:
         write(rows, sys.stdout)

@@ -180,3 +180,12 @@ def test_a_stalled_reader_blocks_no_writer(db_path, clinic):
     assert proc.returncode == 0, proc.stderr.read()
     assert len(csv_rows(out.decode())) == 2
     assert _notified(db_path) == [clinic["a"], clinic["b"]]
+
+
+def test_a_plain_listing_may_be_cut_short(db_path, clinic):
+    """Without --mark-notified or --claim nothing is at stake: `| head` is exit 0."""
+    proc = popen(db_path, "followup", "due", "--format", "csv")
+    os.read(proc.stdout.fileno(), 10)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    proc.stderr.close()
