@@ -84,8 +84,8 @@ DUE_SQL = """SELECT f.id, p.mrn, p.name, p.phone, f.kind, f.due, f.notified_at
 CLAIMED_SQL = """f.id NOT IN (
     SELECT j.value FROM audit c, json_each(c.detail, '$.followups') j
     WHERE c.action = 'claim' AND c.entity = 'reminders' AND c.at > ?
-      AND c.id NOT IN (SELECT r.entity_id FROM audit r
-                       WHERE r.action = 'release' AND r.entity = 'reminders'))"""
+      AND NOT EXISTS (SELECT 1 FROM audit r WHERE r.at >= c.at AND r.action = 'release'
+                      AND r.entity = 'reminders' AND r.entity_id = c.id))"""
 
 
 def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
