@@ -212,6 +212,15 @@ class Overrides:
 
 
 @dataclass(frozen=True, slots=True)
+class Records:
+    """[records]: corrections after the fact."""
+
+    late_entry_hours: float = field(default=24.0, metadata=key(
+        "number", "hours after discharge during which --late entries are accepted",
+        unit="h", bounds=(0, 720)))
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """[schedule]: the follow-ups a discharge schedules."""
 
@@ -237,7 +246,7 @@ class Reminders:
 
 
 Section: TypeAlias = (Dose | Screening | Infusion | Alerts | Overrides | Discharge | Schedule
-                      | Reminders)
+                      | Records | Reminders)
 
 
 def _builtin_sources() -> Mapping[str, str]:
@@ -253,9 +262,10 @@ class Protocol:
     infusion: Infusion = field(default_factory=Infusion)
     alerts: Alerts = field(default_factory=Alerts)
     overrides: Overrides = field(default_factory=Overrides)
+    records: Records = field(default_factory=Records)
+    reminders: Reminders = field(default_factory=Reminders)
     discharge: Discharge = field(default_factory=Discharge)
     schedule: Schedule = field(default_factory=Schedule)
-    reminders: Reminders = field(default_factory=Reminders)
     # dotted key -> "built-in" or the path of the clinic file that set it
     sources: Mapping[str, str] = field(default_factory=_builtin_sources)
 

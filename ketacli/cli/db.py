@@ -61,7 +61,8 @@ def check(json_out: Json = False) -> None:
 @app.command("backup")
 @command
 def backup(
-    dest: Annotated[Path, typer.Argument(help="File (or directory) for the copy.")],
+    dest: Annotated[str, typer.Argument(
+        metavar="DEST", help="The backup file to write (new), in a folder that exists.")],
     json_out: Json = False,
 ) -> None:
     """An online, consistent, verified copy (safe while others write)."""
@@ -70,9 +71,10 @@ def backup(
     from ketacli.render.out import emit
     from ketacli.store import admin
 
+    target = admin.backup_destination(dest)
     store = settings().store(create=False)
-    refuse_database([dest], Path(store.path))
-    data = admin.backup(store, dest)
+    refuse_database([target], Path(store.path))
+    data = admin.backup(store, target)
     with store.write() as tx:
         tx.audit("backup", "database", detail={"dest": data["backup"]})
 

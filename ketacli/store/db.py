@@ -341,9 +341,9 @@ class Tx(_Reads):
 
 
 # Append-only clinical tables whose rows are sealed by their audit row.
-SEALED = ("screenings", "sessions", "observations", "events", "assessments")
+SEALED = ("screenings", "sessions", "observations", "events", "assessments", "wastes")
 ENTITY_TABLE = {"screening": "screenings", "session": "sessions", "observation": "observations",
-                "event": "events", "assessment": "assessments"}
+                "event": "events", "assessment": "assessments", "waste": "wastes"}
 
 
 def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:

@@ -48,6 +48,7 @@ class Query:
     columns: tuple[Column, ...]    # exported columns, in output order
     time: str                      # the column `--since` bounds
     void_kind: str | None = None   # records of this kind in `voids` are left out
+    session: str | None = None     # the session a row belongs to: a voided one leaves it out
 
     @property
     def id(self) -> str:
@@ -89,22 +90,23 @@ QUERIES: dict[str, Query] = {
                  ("(SELECT group_concat(e.code || ':' || e.severity, ';') FROM side_effects e "
                   "WHERE e.session_id = s.id)", "side_effects"),
                  ("d.note", "discharge_note")),
-        time="s.started_at"),
+        time="s.started_at", session="s.id"),
     "observations": Query(
         source="observations o JOIN sessions s ON s.id = o.session_id "
                "JOIN patients p ON p.id = s.patient_id",
         alias="o", pid="s.patient_id",
         columns=(("o.id", "observation_id"), ("o.session_id", "session_id"), MRN,
                  *own("o", "phase", "at", "clinician", "minutes_into_infusion", "sbp", "dbp", "hr",
-                      "spo2", "rr", "etco2", "moaas", "dissociation", "alerts", "note")),
-        time="o.at", void_kind="observation"),
+                      "spo2", "rr", "etco2", "moaas", "dissociation", "alerts", "note",
+                      "late_reason")),
+        time="o.at", void_kind="observation", session="o.session_id"),
     "events": Query(
         source="events e JOIN sessions s ON s.id = e.session_id "
                "JOIN patients p ON p.id = s.patient_id",
         alias="e", pid="s.patient_id",
         columns=(("e.id", "event_id"), ("e.session_id", "session_id"), MRN,
-                 *own("e", "kind", "at", "clinician", "rate_mg_per_h", "detail")),
-        time="e.at", void_kind="event"),
+                 *own("e", "kind", "at", "clinician", "rate_mg_per_h", "detail", "late_reason")),
+        time="e.at", void_kind="event", session="e.session_id"),
     "assessments": Query(
         source="assessments a JOIN patients p ON p.id = a.patient_id",
         alias="a", pid="a.patient_id",
@@ -144,6 +146,8 @@ def select_sql(table: str, *, with_pid: bool, sliced: bool = False) -> str:
     where = [f"{q.time} >= ?"]
     if q.void_kind:
         where.append(not_voided(q.void_kind, q.id))
+    if q.session:
+        where.append(not_voided("session", q.session))
     if sliced:
         where.append(f"{q.id} BETWEEN ? AND ?")
     return f"SELECT {select} FROM {q.source} WHERE {' AND '.join(where)} ORDER BY {q.id}"

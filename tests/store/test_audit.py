@@ -24,7 +24,7 @@ def test_chain_links_and_verifies(store):
     assert len({r["hash"] for r in rows}) == len(rows)
     report = audit.verify(store.conn)
     assert report.ok
-    assert report.rows == len(rows) == migrations.LATEST + 3  # one 'migrate' row per migration
+    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 3  # one 'migrate' row per migration
     assert report.problems == []
 
 
@@ -44,11 +44,11 @@ def test_verify_reports_the_tampered_row(store):
     for i in range(4):
         add_patient(store, f"C-{i}")
     store.conn.execute("DROP TRIGGER audit_no_update")
-    target = migrations.LATEST + 2  # the second patient's row, mid-chain
+    target = len(migrations.MIGRATIONS) + 2  # the second patient's row, mid-chain
     store.conn.execute(f"UPDATE audit SET clinician = 'mallory' WHERE id = {target}")
     report = audit.verify(store.conn)
     assert not report.ok
-    assert report.rows == migrations.LATEST + 4
+    assert report.rows == len(migrations.MIGRATIONS) + 4
     assert report.problems == [{"id": target, "problem": "content does not match its hash"}]
 
 
