@@ -87,7 +87,7 @@ def backup(
 @app.command("restore")
 @command
 def restore(
-    backup: Annotated[Path, typer.Argument(help="The backup file to put in place.")],
+    backup: Annotated[Path, typer.Argument(metavar="BACKUP", help="The backup file to put in place.")],
     db: Annotated[Path | None, typer.Option(
         "--db", help="The database to replace. Default: the global --db / KETACLI_DB.",
         show_default=False)] = None,
