@@ -167,7 +167,11 @@ def test_a_stalled_reader_blocks_no_writer(db_path, clinic):
     _real_now_clinic(db_path)
     proc = popen(db_path, "followup", "due", "--unnotified", "--mark-notified", "--format", "csv")
     try:
-        time.sleep(1.0)  # it has written its rows and waits for the reader to drain them
+        for _ in range(600):  # until it has claimed its rows (then it writes and waits)
+            if scalar(db_path, "SELECT count(*) FROM audit WHERE action = 'claim'"):
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)  # it writes its rows into the pipe and waits for them to be drained
         writer = subprocess.run(
             popen_args("patient", "add", "CL-C", "--name", "Cy Coe"),
             env=env_for(db_path, KETACLI_BUSY_TIMEOUT="2"), capture_output=True, timeout=60)
