@@ -83,10 +83,7 @@ def due_writer(fmt: str, target, upto, batch: int | None = None, claimed: bool =
                          "notified_at": r["notified_at"] or ""}
                 w.writerow({**cells, "batch": batch} if claimed else cells)
         else:
-            from rich.console import Console
-
-            con = console() if fh is sys.stdout else Console(
-                file=fh, highlight=False, emoji=False, markup=False, width=100)
+            con = console() if fh is sys.stdout else console(file=fh, width=100)
             con.print(due_table(rows, target, upto))
         if claimed and fmt == "table" and batch is not None:
             sys.stderr.write(f"batch {batch}: acknowledge with 'ketacli followup ack {batch}'\n")

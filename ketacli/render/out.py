@@ -37,7 +37,7 @@ def print_json(payload: Any) -> None:
     write_utf8(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False, *, file=None, width: int | None = None):
     """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data, and
     never a raw control, bidi or invisible character from stored text (shown escaped:
     an ESC sequence in a note cannot reach another clinician's terminal)."""
@@ -56,7 +56,8 @@ def console(stderr: bool = False):
                         seg = Segment(text, seg.style)
                 yield seg
 
-    return SafeConsole(stderr=stderr, highlight=False, emoji=False, markup=False)
+    return SafeConsole(stderr=stderr, file=file, width=width, highlight=False, emoji=False,
+                       markup=False)
 
 
 def warn(message: str) -> None:
