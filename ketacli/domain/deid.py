@@ -19,7 +19,7 @@ from typing import Any
 DROP = {
     "name", "phone", "note", "detail", "override", "discharge_override", "discharge_note",
     "escort", "cancel_reason", "site", "created_by_patient", "prev_hash", "hash", "entity_id",
-    "os_user",
+    "os_user", "address",
 }
 DATE_TIME = {"at", "created_at", "started_at", "discharged_at", "infusion_end_at", "closed_at",
              "notified_at", "recorded_at"}
