@@ -206,10 +206,12 @@ def restore(backup_path: Path, path: Path, stamp: str) -> dict:
     database and its -wal/-shm are moved aside to PATH.before-restore-STAMP (never deleted).
     Refused while another process has the database open (exit 4)."""
     from ketacli import safefile
-    from ketacli.store.db import check_file, check_schema
+    from ketacli.store.db import check_file, check_kind, check_schema
 
     backup_path, path = Path(backup_path), Path(path)
     check_file(backup_path)
+    if os.path.exists(path):
+        check_kind(path)  # a damaged database may be replaced; a FIFO or device never
     work = None
     try:
         work = safefile.new_dir(path)

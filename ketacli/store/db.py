@@ -107,10 +107,8 @@ _KINDS = ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a FIFO"),
           (stat.S_ISSOCK, "is a socket"))
 
 
-def check_file(path: Path) -> None:
-    """An existing database path must be a non-empty SQLite file (never opened when it is
-    a directory, FIFO or device: no hang, no -wal beside /dev/null), and a -wal beside it
-    must be able to belong to it."""
+def check_kind(path: Path) -> os.stat_result:
+    """A database path must be a regular file: never a directory, FIFO or device."""
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -120,6 +118,14 @@ def check_file(path: Path) -> None:
             raise _not_ketacli(path, why)
     if not stat.S_ISREG(st.st_mode):
         raise _not_ketacli(path, "is not a regular file")
+    return st
+
+
+def check_file(path: Path) -> None:
+    """An existing database path must be a non-empty SQLite file (never opened when it is
+    a directory, FIFO or device: no hang, no -wal beside /dev/null), and a -wal beside it
+    must be able to belong to it."""
+    st = check_kind(path)
     if st.st_size == 0:
         raise _not_ketacli(path, "is empty")
     try:

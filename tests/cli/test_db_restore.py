@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -110,3 +111,19 @@ def test_restore_refuses_while_another_process_has_the_database_open(cli, db_pat
         other.kill()
         other.wait()
     ok(cli("db", "restore", backup))
+
+
+def test_restore_replaces_a_damaged_database_but_never_a_fifo(cli, db_path, tmp_path):
+    ok(cli("screen", "RS-1", "--name", "Ann Example", *SCREEN))
+    backup = tmp_path / "backup.db"
+    ok(cli("db", "backup", backup))
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"\0" * 4096)
+    ok(cli("db", "restore", backup, "--db", damaged))
+    assert _mrns(damaged) == ["RS-1"]
+    fifo = tmp_path / "fifo.db"
+    os.mkfifo(fifo)
+    r = cli("db", "restore", backup, "--db", fifo)
+    assert_one_error(r, 4)
+    assert "is a FIFO" in r.stderr
+    assert fifo.is_fifo() and not list(tmp_path.glob("fifo.db.before-restore-*"))
