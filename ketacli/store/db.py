@@ -150,12 +150,15 @@ def _check_wal(path: Path, head: bytes) -> None:
     except OSError:
         return
     legacy = head[18] == 1 and head[19] == 1
-    page = int.from_bytes(head[16:18], "big") or 65536
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page  # the header stores 64 KiB as 1
     foreign = legacy and size > 0
     if not foreign and size >= 32:
         with contextlib.suppress(OSError), wal.open("rb") as fh:
-            wal_page = int.from_bytes(fh.read(32)[8:12], "big")
-            foreign = wal_page not in (0, page)
+            header = fh.read(32)
+            # a valid WAL header (SQLite ignores any other) for pages of another size
+            foreign = (header[:4] in (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+                       and int.from_bytes(header[8:12], "big") != page)
     if foreign:
         raise StorageError(
             f"{wal} does not belong to the database {path}: it was left by another file; "

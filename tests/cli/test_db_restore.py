@@ -127,3 +127,22 @@ def test_restore_replaces_a_damaged_database_but_never_a_fifo(cli, db_path, tmp_
     assert_one_error(r, 4)
     assert "is a FIFO" in r.stderr
     assert fifo.is_fifo() and not list(tmp_path.glob("fifo.db.before-restore-*"))
+
+
+def test_a_wal_for_pages_of_another_size_is_refused(cli, db_path, tmp_path):
+    ok(cli("screen", "RS-1", "--name", "Ann Example", *SCREEN))
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("PRAGMA page_size = 8192")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA wal_autocheckpoint = 0")
+    con.execute("CREATE TABLE t (x)")
+    con.execute("INSERT INTO t VALUES (1)")
+    con.commit()
+    shutil.copyfile(f"{other}-wal", f"{db_path}-wal")  # while `other` is still open
+    con.close()
+    before = db_path.read_bytes()
+    r = cli("patient", "list")
+    assert_one_error(r, 4)
+    assert "does not belong to the database" in r.stderr
+    assert db_path.read_bytes() == before
