@@ -60,6 +60,7 @@ CONTRACT_DEFAULTS = {
         "spo2_low": [94, 90], "rr_low": [10, 8], "etco2_high": [50, 60], "moaas_low": [3, 2],
         "sbp_low": [90, 80], "rr_high": [24, 30], "sbp_rise": [40, 60], "dbp_rise": [25, 40],
     },
+    "monitoring": {"intra_interval_min": 10, "post_interval_min": 15},
     "overrides": {"cosign": True, "min_reason_chars": 10},
     "records": {"late_entry_hours": 24},
     "reminders": {"claim_minutes": 60},
