@@ -50,6 +50,7 @@ class Code(StrEnum):
     INVALID_BP = "invalid_bp"
     INVALID_ITEMS = "invalid_items"
     INVALID_LOT = "invalid_lot"
+    CLINIC_ZONE_MISMATCH = "clinic_zone_mismatch"
     INVALID_SIDE_EFFECT = "invalid_side_effect"
     INVALID_WITNESS = "invalid_witness"
     INVALID_OVERRIDE = "invalid_override"
@@ -92,6 +93,7 @@ class Code(StrEnum):
     DATABASE_NOT_DEMO = "database_not_demo"
     PATIENT_MISMATCH = "patient_mismatch"
     AMBIGUOUS_MRN = "ambiguous_mrn"
+    DEMO_DATABASE = "demo_database"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"
     DATABASE_LOCKED = "database_locked"
@@ -108,6 +110,14 @@ class Code(StrEnum):
     BACKUP_UNVERIFIED = "backup_unverified"
     CHECK_FAILED = "check_failed"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    # files, faults and hostile input (issue 15)
+    NOT_A_DATABASE = "not_a_database"
+    FOREIGN_WAL = "foreign_wal"
+    DATABASE_IN_USE = "database_in_use"
+    INVALID_DATABASE_PATH = "invalid_database_path"
+    INVALID_SETTING = "invalid_setting"
+    READER_CLOSED = "reader_closed"
+    BATCH_NOT_FOUND = "batch_not_found"
 
 
 class KetaError(Exception):

@@ -15,8 +15,9 @@ from ketacli.protocol import KEYS, SECTIONS, Protocol
 
 SECTION_TYPES = {
     "dose": protocol.Dose, "screening": protocol.Screening, "infusion": protocol.Infusion,
-    "alerts": protocol.Alerts, "overrides": protocol.Overrides,
-    "records": protocol.Records, "discharge": protocol.Discharge,
+    "alerts": protocol.Alerts, "monitoring": protocol.Monitoring,
+    "overrides": protocol.Overrides, "records": protocol.Records,
+    "reminders": protocol.Reminders, "discharge": protocol.Discharge,
     "schedule": protocol.Schedule,
 }
 # One key of each section, a clinic value for it (TOML), and the value on the object.
@@ -28,6 +29,7 @@ ONE_KEY_PER_SECTION = [
     ("discharge", "max_bp", "[150.5, 95]", (150.5, 95)),
     ("schedule", "induction_sessions", "4", 4),
     ("records", "late_entry_hours", "8.5", 8.5),
+    ("monitoring", "intra_interval_min", "5", 5),
 ]
 
 
@@ -242,6 +244,8 @@ class TestValidation:
     def test_warning_beyond_critical(self, tmp_path, key):
         low = key.endswith("_low")
         pair = "[10, 20]" if low else "[20, 10]"
+        if key == "moaas_low":  # within the MOAA/S scale (0-5)
+            pair = "[2, 3]"
         word = "below" if low else "above"
         assert refused(tmp_path, f"[alerts]\n{key} = {pair}\n").message == (
             f"protocol key alerts.{key}: the warning level must not be {word} the critical one"

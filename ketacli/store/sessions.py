@@ -10,7 +10,6 @@ from ketacli.domain import ledger
 from ketacli.domain.charting import SessionRef
 from ketacli.domain.infusion import Event
 from ketacli.domain.records import NewDischarge, NewEvent, NewObservation, NewSession
-from ketacli.domain.start import ScreeningOnFile, StartContext
 from ketacli.errors import Code, Conflict, NotFound
 from ketacli.store import assessments, followups, patients, rows, screenings
 from ketacli.store.db import Store, Tx, row_digest
@@ -94,6 +93,18 @@ def resolve_open(store: Store, target) -> SessionRef:
     if row["discharge_id"] is not None:
         raise Conflict(f"session {session_id} is closed (discharged)", code=Code.SESSION_CLOSED)
     return ref(row)
+
+
+def latest_id(store: Store, target) -> int:
+    """SESSION_ID, or --patient MRN: that patient's latest session (open or not)."""
+    if target.session_id is not None:
+        return target.session_id
+    p = patients.get(store, target.mrn)
+    sid = store.scalar("SELECT id FROM sessions WHERE patient_id = ? "
+                       "ORDER BY started_at DESC, id DESC LIMIT 1", (p["id"],))
+    if sid is None:
+        raise NotFound(f"patient {target.mrn} has no session", code=Code.SESSION_NOT_FOUND)
+    return sid
 
 
 def ref(row) -> SessionRef:
@@ -257,6 +268,8 @@ def infusion_events(store_or_tx, session_id: int) -> list:
 def start_context(tx: Tx, patient, start_iso: str, *, tz=None):
     """What a start decides on, read inside its transaction; an open session is a conflict
     (exit 3) whatever else is wrong."""
+
+    from ketacli.domain.start import ScreeningOnFile, StartContext  # only a start needs it
 
     mrn = patient["mrn"]
     if open_for(tx, patient["id"]):

@@ -11,12 +11,14 @@ from helpers import assert_one_error, mode, query, tamper
 from ketacli.store import migrations
 
 # A new database starts with one 'migrate' audit row per schema migration.
-M = len(migrations.MIGRATIONS)  # one migrate audit row each
+# N migrate rows, then the set-tz row that stores the clinic zone of a new database
+N = len(migrations.MIGRATIONS)
+M = N + 1
 
 
 @pytest.fixture
 def three_patients(cli, db_path):
-    """Audit rows: 1..M migrate (M = migrations.LATEST), M+1..M+3 the three patient creations."""
+    """Audit rows: 1..M migrate (M = migrations and the set-tz row), M+1..M+3 the three patient creations."""
     for i, name in enumerate(("Ann One", "Bob Two", "Cy Three"), 1):
         r = cli("patient", "add", f"P-{i}", "--name", name)
         assert r.exit_code == 0, r.stderr

@@ -21,8 +21,8 @@ def traced(monkeypatch):
     statements: list[str] = []
     real_connect = store_db._connect
 
-    def connect(path):
-        conn = real_connect(path)
+    def connect(path, **options):
+        conn = real_connect(path, **options)
         conn.set_trace_callback(statements.append)
         return conn
 
@@ -68,12 +68,17 @@ def test_hot_commands_use_indexes(cli, db_path, traced):
     for argv in (
         ["log-vitals", str(open_sid), "--bp", "130/80", "--hr", "80", "--at", "2026-11-27 08:59"],
         ["summary", str(done_sid)],
+        ["summary", "--patient", mrn],
+        ["board", "--json"],
+        ["sessions", "--open", "--json"],
+        ["sessions", "--patient", mrn, "--json"],
+        ["sessions", "--date", "2026-11-27", "--json"],
         ["followup", "due", "--json"],
         ["trend", mrn, "--json"],
         ["report", "outcomes", "--json"],
-        ["screen", "NEW-1", "--name", "New Patient", "--weight", "70", "--bp", "120/80",
+        ["screen", "DEMO-NEW-1", "--name", "New Patient", "--weight", "70", "--bp", "120/80",
          "--hr", "70", "--at", "2026-11-27 08:00"],
-        ["start-session", "NEW-1", "--bp", "120/80", "--hr", "70", "--at", "2026-11-27 08:30"],
+        ["start-session", "DEMO-NEW-1", "--bp", "120/80", "--hr", "70", "--at", "2026-11-27 08:30"],
     ):
         r = cli(*argv)
         assert r.exit_code == 0, (argv, r.stderr)
