@@ -422,6 +422,9 @@ class ExportForm:
             raise Invalid("the audit log cannot be de-identified (its order and times would "
                           "undo the date shifts): export it without --deidentify",
                           code=Code.INVALID_CHOICE)
+        if deidentify and until is not None:
+            raise Invalid("--until with --deidentify would reveal the date shift: export "
+                          "everything de-identified", code=Code.INVALID_CHOICE)
         since_iso = to_utc_iso(day_start_utc(since_day, tz)) if since_day else None
         until_iso = Period.parse(since, until, tz).hi if until is not None else None
         return cls(table, fmt, since_iso, deidentify, until_iso)

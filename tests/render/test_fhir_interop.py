@@ -139,6 +139,14 @@ def test_until_before_since_is_refused(cli, demo):
     assert r.stderr.startswith("error: --until is before --since")
 
 
+def test_until_with_deidentify_is_refused(cli, demo, tmp_path):
+    """docs/cli-contract.md: a bound would reveal the date shift."""
+    r = cli("export", "all", "--format", "fhir-ndjson", "--deidentify", "--until", "2026-11-01",
+            "--output", str(tmp_path / "bulk"))
+    assert r.exit_code == 2 and r.stdout == "" and not (tmp_path / "bulk").exists()
+    assert r.stderr.startswith("error: --until with --deidentify would reveal the date shift")
+
+
 # -- codes, interpretation, identifiers, periods -------------------------------------------------
 def test_spo2_carries_both_loinc_codes_and_alerts_are_interpreted(fhir_exports):
     path, texts = fhir_exports
