@@ -32,7 +32,8 @@ def export(    table: Annotated[str, typer.Argument(
         "MRNs or free text.")] = False,
     output: Annotated[Path | None, typer.Option(
         "--output", help="Write to this file (a directory for 'all --format csv', and for "
-        "fhir-ndjson the FHIR Bulk Data files and manifest.json unless it ends in .ndjson); "
+        "fhir-ndjson the FHIR Bulk Data files and manifest.json, unless it is a file name "
+        "with an extension such as all.ndjson); "
         "written atomically, mode 0600. Default: stdout.")] = None,
 ) -> None:
     """Export records for an EHR, billing or research: CSV, JSON, NDJSON, FHIR R4 or REDCap.

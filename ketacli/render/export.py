@@ -317,9 +317,12 @@ def write_redcap(reader: Reader, folder: Path, files: Files) -> dict[str, int]:
 
 
 def bulk_data(table: str, fmt: str, output: Path | None) -> bool:
-    """Whether an export writes a FHIR Bulk Data directory: `fhir-ndjson` with `--output`
-    that is not a `.ndjson` file (which takes the single stream)."""
-    return fmt == "fhir-ndjson" and output is not None and Path(output).suffix != ".ndjson"
+    """Whether an export writes a FHIR Bulk Data directory: `fhir-ndjson` with an `--output`
+    that is a directory or a name without an extension (`bulk/`); a file name with one
+    (`all.ndjson`) takes the single stream."""
+    if fmt != "fhir-ndjson" or output is None:
+        return False
+    return Path(output).is_dir() or Path(output).suffix == ""
 
 
 def export(reader: Reader, table: str, fmt: str, output: Path | None, *, files: Files,

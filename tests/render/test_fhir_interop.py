@@ -109,10 +109,15 @@ def test_bulk_data_holds_the_single_streams_resources(cli, demo, tmp_path):
     for x in stream:
         by_type.setdefault(x["resourceType"], []).append(x)
     assert by_type == files
-    # a path ending in .ndjson takes the single stream
-    one = tmp_path / "all.ndjson"
-    ok(cli("export", "all", "--format", "fhir-ndjson", "--output", str(one)))
-    assert [json.loads(x) for x in one.read_text().splitlines()] == stream
+    # a file name with an extension takes the single stream; an existing directory, the files
+    for name in ("all.ndjson", "out.fhir-ndjson"):
+        one = tmp_path / name
+        ok(cli("export", "all", "--format", "fhir-ndjson", "--output", str(one)))
+        assert [json.loads(x) for x in one.read_text().splitlines()] == stream
+    there = tmp_path / "existing.d"
+    there.mkdir()
+    ok(cli("export", "all", "--format", "fhir-ndjson", "--output", str(there)))
+    assert read_bulk(there)[1] == files
 
 
 def test_bulk_data_since_until_limit_it(cli, demo, tmp_path):
