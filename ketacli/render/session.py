@@ -180,10 +180,15 @@ def _head(d: dict, tz) -> list:
               else "OPEN")
     if d.get("void"):
         status += ", VOIDED"
-    chair = f" in {d['chair']}" if d.get("chair") else ""
+    chair = f" in {chair_label(d['chair'])}" if d.get("chair") else ""
     parts.append(Text(f"Infusion {d['number_in_series']}{chair}: started "
                       f"{when(d['started_at'], tz)}, {status}"))
     return parts
+
+
+def chair_label(chair: str) -> str:
+    """'Room 3' or 'Chair 3' as typed; a bare number '1' as 'chair 1' (not 'in 1')."""
+    return f"chair {chair}" if chair[:1].isdigit() else chair
 
 
 def _delivered(d: dict, tz) -> str:

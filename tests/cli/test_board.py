@@ -196,3 +196,11 @@ def test_open_sessions_backfill_of_the_migration(cli, db_path):
     con.execute(backfill)
     assert con.execute("SELECT session_id FROM open_sessions").fetchall() == [(kept,)]
     con.close()
+
+
+@pytest.mark.parametrize(("chair", "shown"), [("2", "in chair 2:"), ("Room 3", "in Room 3:")])
+def test_summary_names_the_chair_readably(cli, chair, shown):
+    """trial2: a chair numbered '1' read 'Infusion 1 in 1' in the session panel."""
+    screened(cli, MRN)
+    sid = ok(start(cli, MRN, "--chair", chair)).json["data"]["session_id"]
+    assert f"Infusion 1 {shown} started" in ok(cli("summary", sid)).stdout
