@@ -328,9 +328,10 @@ def event_line(d: dict, mrn: str) -> Text:
                 f"(session {d['session_id']}, {mrn}){late}")
 
 
-def waste_line(d: dict) -> Text:
-    t = Text(f"Waste {d['waste_id']}: {d['mg']:.1f} mg for session {d['session_id']} "
-             f"({d['patient']}), witnessed by ")
+def waste_line(d: dict, who: str | None = None) -> Text:
+    """`who`: "Ann Example (MRN-1001)", so a wrong session id is caught at the chair."""
+    t = Text(f"Waste {d['waste_id']}: {d['mg']:.1f} mg for session {d['session_id']}"
+             f", {who or d['patient']}, witnessed by ")
     t.append(d["witness"])
     t.append(" (late entry)" if d["late"] else "")
     t.append(f"\nWasted so far {d['wasted_total_mg']:.1f} of {d['drawn_mg']:.1f} mg drawn")

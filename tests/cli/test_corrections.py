@@ -15,6 +15,7 @@ import pytest
 from helpers import FIXED_NOW, counts, diff, ok, query
 from infusion_support import (
     MRN,
+    NAME,
     OTHER,
     assert_error,
     at,
@@ -209,7 +210,9 @@ def test_waste_after_the_discharge_balances_the_ledger(cli, db_path):
 def test_waste_while_open_counts_at_discharge(cli, db_path):
     screened(cli)
     sid = ok(start(cli, MRN, "--drawn-mg", "50")).json["data"]["session_id"]
-    ok(cli("waste", sid, "--mg", "10", "--witness", "rn.b", "--at", at("07:45"), "--json"))
+    r = ok(cli("waste", sid, "--mg", "10", "--witness", "rn.b", "--at", at("07:45")))
+    # trial2: the line names the patient, so a wrong session id is caught at the chair
+    assert f"for session {sid}, {NAME} ({MRN}), witnessed by rn.b" in " ".join(r.stdout.split())
     d = ok(discharge(cli, sid)).json["data"]
     assert {c["name"]: c["met"] for c in d["criteria"]}["accounted"] is True
     assert ledger_row(cli, sid)["discrepancy"] is False
