@@ -64,7 +64,9 @@ def test_filters(cli):
 def test_bad_filters(cli):
     two_days(cli)
     assert_error(cli("sessions", "--date", "2026-11-27", "--since", "2026-11-01"), 2)
-    assert_error(cli("sessions", "--date", "27/11/2026"), 2)
+    r = cli("sessions", "--date", "27/11/2026")
+    assert_error(r, 2)
+    assert r.stderr.startswith("error: --date")  # trial2: not "--since", never typed
     assert_error(cli("sessions", "--patient", "NOPE-1"), 3)
 
 
