@@ -81,9 +81,11 @@ def _vals(o: dict) -> str:
 
 
 def observation_lines(d: dict, mrn: str) -> Group:
-    head = Text(f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
-                f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {_vals(d)}")
-    lines = [head]
+    # who and when on one line, the values on the next: at 80 columns a reading never
+    # breaks between its BP and its HR
+    head = Text(f"Observation {d['observation_id']}  session {d['session_id']}, {mrn}  "
+                f"{num(d['minutes_into_infusion'])} min in ({d['phase']})")
+    lines = [head, Text(f"  {_vals(d)}")]
     if d.get("late"):
         lines.append(Text("Late entry: ", style="bold").append(d["late"], style=""))
     lines.append(alert_text(d["alerts"]) if d["alerts"] else Text("no alerts"))

@@ -15,6 +15,7 @@ from helpers import counts, diff, ok, query
 from infusion_support import (
     IMPLAUSIBLE,
     MRN,
+    NAME,
     assert_error,
     at,
     discharge,
@@ -42,6 +43,18 @@ def test_critical_alert_is_prominent_and_exit_0(cli, db_path):
     got = {(a["parameter"], a["level"], a["threshold"]) for a in r.json["data"]["alerts"]}
     assert got == {("spo2", "critical", 90), ("moaas", "warning", 3), ("rr", "warning", 10)}
     assert query(db_path, "SELECT count(*) FROM observations WHERE session_id = ?", (sid,)) == [(4,)]
+
+
+def test_the_observation_line_names_the_patient_and_keeps_values_together(cli, live):
+    """trial2: at 80 columns the line broke between BP and HR; the patient is named so a
+    wrong session id is caught at the chair."""
+    sid, _ = live
+    r = ok(vitals(cli, sid, "--bp", "130/85", "--hr", "78", "--spo2", "97", when=at("07:50"),
+                  json_out=False))
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("Observation ") and f"session {sid}, {NAME} ({MRN})" in lines[0]
+    assert lines[1].strip() == "BP 130/85  HR 78  SpO2 97"
+    assert all(len(line) <= 80 for line in lines)
 
 
 def test_five_minutes_ahead_is_tolerated(cli, live):
