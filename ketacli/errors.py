@@ -93,6 +93,7 @@ class Code(StrEnum):
     DATABASE_NOT_DEMO = "database_not_demo"
     PATIENT_MISMATCH = "patient_mismatch"
     AMBIGUOUS_MRN = "ambiguous_mrn"
+    DEMO_DATABASE = "demo_database"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"
     DATABASE_LOCKED = "database_locked"

@@ -77,16 +77,17 @@ def _session_id_error(ctx) -> tuple[str, str]:
     return message, "find it with 'ketacli sessions --patient MRN' or 'ketacli board'"
 
 
-app = typer.Typer(
-    name="ketacli",
-    cls=KetaGroup,
-    help="Record IV ketamine infusion care: screening, infusion vitals, discharge, follow-up.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+APP_SETTINGS: dict = {
+    "name": "ketacli",
+    "cls": KetaGroup,
+    "help": "Record IV ketamine infusion care: screening, infusion vitals, discharge, follow-up.",
+    "no_args_is_help": True,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "add_completion": False,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(**APP_SETTINGS)
 
 
 def _version(value: bool) -> None:
@@ -182,8 +183,40 @@ def _register() -> None:
 _register()
 
 
+# Global options that take a value (the others, --version and --help, end the search).
+GLOBAL_VALUE_OPTIONS = ("--db", "--clinician", "--tz", "--protocol")
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The command a command line runs, after the global options; None if there is none."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in GLOBAL_VALUE_OPTIONS:
+            i += 2
+        elif word.partition("=")[0] in GLOBAL_VALUE_OPTIONS and "=" in word:
+            i += 1
+        else:
+            return None if word.startswith("-") else word
+    return None
+
+
+def app_for(name: str | None) -> typer.Typer:
+    """The app with only the command `name` (Click builds the parameters of every command
+    of an app each run, most of a short command's start-up); the whole app for `--help`,
+    no command or an unknown one (which it then reports)."""
+    commands = [c for c in app.registered_commands if c.name == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if name is None or not (commands or groups):
+        return app
+    one = typer.Typer(**APP_SETTINGS)
+    one.registered_callback = app.registered_callback
+    one.registered_commands, one.registered_groups = commands, groups
+    return one
+
+
 def run() -> None:
     """The console-script entry point."""
     if os.environ.get("KETACLI_DEBUG") != "1":
         sys.tracebacklimit = 0
-    app()
+    app_for(command_named(sys.argv[1:]))()

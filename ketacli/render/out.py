@@ -33,6 +33,26 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
 
 
+def print_lines(lines: list[tuple[str, str | None]]) -> None:
+    """(text, style) lines: through Rich where styles show (a colour terminal), else as
+    plain lines wrapped at the terminal width (COLUMNS, else 80), as Rich would wrap them."""
+    import os
+
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        from rich.text import Text
+
+        con = console()
+        for text, style in lines:
+            con.print(Text(text, style=style or ""))
+        return
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    for text, _ in lines:
+        write(sys.stdout, "\n".join(textwrap.wrap(text, width) or [""]) + "\n")
+
+
 def warn(message: str) -> None:
     write(sys.stderr, f"warning: {' '.join(message.split())}\n")
 
@@ -71,3 +91,12 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None] | None = None) 
         print_json({"data": data})
     else:
         render(console())
+
+
+def emit_lines(data: Any, as_json: bool, lines: Callable[[], list[tuple[str, str | None]]]
+               ) -> None:
+    """`emit` for a view of a few styled lines (`print_lines`)."""
+    if as_json:
+        print_json({"data": data})
+    else:
+        print_lines(lines())

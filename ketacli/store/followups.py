@@ -58,15 +58,22 @@ def close_many(store, followup_ids: list[int], *, status: str, at: str,
         found = {r[0]: r[1] for r in tx.execute(
             f"SELECT id, status FROM followups WHERE id IN ({marks})", followup_ids)}
         ids = closable(followup_ids, found)
-        for fid in ids:
-            row = get(tx, fid)
-            tx.execute(
-                "UPDATE followups SET status = ?, closed_at = ?, closed_by = ?, cancel_reason = ? "
-                "WHERE id = ? AND status = 'pending'",
-                (status, at, tx.store.actor.clinician, reason, fid))
-            tx.audit("complete" if status == "done" else "cancel", "followup", fid,
-                     patient=row["mrn"], at=at, detail={"reason": reason} if reason else None)
+        close_in(tx, ids, status=status, at=at, reason=reason)
     return [as_dict(get(store, fid)) for fid in ids]
+
+
+def close_in(tx: Tx, followup_ids: list[int], *, status: str, at: str,
+             reason: str | None = None) -> None:
+    """`followup done|cancel` inside the caller's write (the ids checked closable), each
+    with its audit row; the demo closes its calls and stale bookings through it."""
+    for fid in followup_ids:
+        row = get(tx, fid)
+        tx.execute(
+            "UPDATE followups SET status = ?, closed_at = ?, closed_by = ?, cancel_reason = ? "
+            "WHERE id = ? AND status = 'pending'",
+            (status, at, tx.store.actor.clinician, reason, fid))
+        tx.audit("complete" if status == "done" else "cancel", "followup", fid,
+                 patient=row["mrn"], at=at, detail={"reason": reason} if reason else None)
 
 
 def for_patient(store, patient_id: int) -> list:
