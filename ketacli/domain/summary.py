@@ -51,7 +51,7 @@ def _discharge(dis: dict[str, Any] | None) -> dict[str, Any] | None:
         "delivered_mg": dis["delivered_mg"], "wasted_mg": dis["wasted_mg"],
         "waste_witness": dis["waste_witness"], "transport": dis["transport"],
         "escort": dis["escort"], "criteria": json.loads(dis["criteria"]),
-        "override": dis["override"], "note": dis["note"],
+        "override": dis["override"], "cosign": dis.get("cosign"), "note": dis["note"],
     }
 
 
@@ -133,6 +133,7 @@ def build(loaded: dict[str, Any], rules: Monitoring | None = None) -> dict[str, 
         "number_in_series": s["number_in_series"], "started_at": s["started_at"],
         "clinician": s["clinician"], "screening": screening,
         **{k: s[k] for k in DOSE_KEYS}, "overridden": json.loads(s["overridden"]),
+        "cosign": s.get("cosign"),  # who co-signed the start override, on the chart too
         **course,
         "observations": observations,
         "monitoring_gaps": _gaps(observations, course["infusion_end"], rules or Monitoring()),

@@ -199,7 +199,8 @@ def _dose(d: dict, tz) -> list:
         + (f"; paused {num(d['paused_min'])} min" if d["paused_min"] else "")
         + _ended(d, tz)))
     if d["override"]:
-        parts.append(Text(f"Start override ({', '.join(d['overridden'])}): {d['override']}",
+        by = f", co-signed by {d['cosign']}" if d.get("cosign") else ""
+        parts.append(Text(f"Start override ({', '.join(d['overridden'])}{by}): {d['override']}",
                           style="bold yellow"))
     rng = _ranges(d["vitals_range"])
     if rng:
@@ -231,7 +232,8 @@ def _discharge(dis: dict) -> list:
         crit.append(c["detail"])
     parts: list = [crit]
     if dis["override"]:
-        parts.append(Text(f"Discharge override: {dis['override']}", style="bold yellow"))
+        by = f" (co-signed by {dis['cosign']})" if dis.get("cosign") else ""
+        parts.append(Text(f"Discharge override{by}: {dis['override']}", style="bold yellow"))
     parts.append(Text(f"Home by {dis['transport']}"
                       + (f" with {dis['escort']}" if dis["escort"] else "")
                       + "; no driving until the next day."))
