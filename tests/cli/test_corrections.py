@@ -139,6 +139,11 @@ def test_late_by_patient_means_their_latest_session(cli, db_path):
     r = cli("log-vitals", "--patient", MRN, "--hr", "70", "--at", at("08:30"), "--json")
     assert_error(r, 3, json_out=True)
     assert r.json["error"]["code"] == "no_open_session"
+    # trial2: the hint said only "start one", as if a new infusion were the way to chart it
+    r = cli("log-event", "--patient", MRN, "medication", "--detail", "ondansetron 4 mg",
+            "--at", at("08:30"))
+    assert_error(r, 3)
+    assert f"hint: their session {sid} is closed: chart on it with --late REASON" in r.stderr
 
 
 def test_late_on_an_open_session_is_marked(cli, db_path):
