@@ -252,7 +252,9 @@ def _monitoring(m: dict) -> Text:
 
 def gap_lines(d: dict, tz) -> list[Text]:
     """'no vitals 09:20-09:45; due every 10 min', one line a gap."""
-    return [Text(f"Gap in monitoring: no vitals {hm(g['from'], tz)}-{hm(g['to'], tz)} "
+    return [Text(f"Gap in monitoring: no vitals since {hm(g['from'], tz)} ({g['minutes']} min "
+                 f"so far); due every {num(g['due_every_min'])} min" if g.get("ongoing") else
+                 f"Gap in monitoring: no vitals {hm(g['from'], tz)}-{hm(g['to'], tz)} "
                  f"({g['minutes']} min); due every {num(g['due_every_min'])} min",
                  style="bold yellow") for g in d.get("monitoring_gaps", [])]
 

@@ -724,3 +724,17 @@ def test_the_summary_names_who_co_signed_each_override(cli):
     text = panel_text(cli("summary", sid).stdout)
     assert "Start override (hold-bp, co-signed by dr.start): rechecked, physician agrees" in text
     assert "Discharge override (co-signed by dr.out): physician at bedside" in text
+
+
+def test_the_summary_of_an_open_session_shows_the_gap_still_running(cli):
+    """trial2: an open session with no vitals for an hour showed no gap in `summary` (only
+    gaps between two readings were found)."""
+    sid = open_session(cli)  # started 07:40; the pinned clock says 09:00
+    ok(vitals(cli, sid, "--bp", "128/80", "--hr", "72", when=at("07:50")))
+    gap = summary_json(cli, sid)["monitoring_gaps"][-1]
+    assert (gap["from"], gap["to"], gap["ongoing"], gap["due_every_min"]) == (
+        utc("07:50"), utc("09:00"), True, 10)
+    text = panel_text(cli("summary", sid).stdout)
+    assert "Gap in monitoring: no vitals since 07:50 (70 min so far); due every 10 min" in text
+    ok(vitals(cli, sid, "--hr", "70", when=at("09:00")))
+    assert [g["ongoing"] for g in summary_json(cli, sid)["monitoring_gaps"]] == [False]
