@@ -329,3 +329,15 @@ def test_rise_thresholds_follow_the_protocol(cli, sid, tmp_path):
     d = ok(cli("--protocol", f, "log-vitals", sid, "--bp", "95/60", "--at", at("07:55"),
                "--json")).json["data"]
     assert [(a["parameter"], a["level"]) for a in d["alerts"]] == [("sbp", "warning")]
+
+
+def test_a_pause_after_the_pump_finished_is_exit_3_and_stores_nothing(cli, db_path, live):
+    """trial2: `log-event 2 pause` typed for session 3, an hour after session 2's pump had
+    delivered its dose, was stored on session 2."""
+    sid, _ = live  # started 07:40, 40 mg at 60 mg/h: the pump ends 08:20
+    before = counts(db_path)
+    r = event(cli, sid, "pause", when=at("08:49"))
+    assert_error(r, 3, json_out=True)
+    assert r.json["error"]["code"] == "event_state"
+    assert diff(before, counts(db_path)) == {}
+    ok(event(cli, sid, "medication", "--detail", "ondansetron 4 mg", when=at("08:49")))
