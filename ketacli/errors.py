@@ -110,6 +110,14 @@ class Code(StrEnum):
     BACKUP_UNVERIFIED = "backup_unverified"
     CHECK_FAILED = "check_failed"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    # files, faults and hostile input (issue 15)
+    NOT_A_DATABASE = "not_a_database"
+    FOREIGN_WAL = "foreign_wal"
+    DATABASE_IN_USE = "database_in_use"
+    INVALID_DATABASE_PATH = "invalid_database_path"
+    INVALID_SETTING = "invalid_setting"
+    READER_CLOSED = "reader_closed"
+    BATCH_NOT_FOUND = "batch_not_found"
 
 
 class KetaError(Exception):

@@ -116,7 +116,8 @@ def export_audit_rows(db) -> list[tuple]:
     return query(db, "SELECT action, detail FROM audit WHERE action = 'export' ORDER BY id")
 
 def partials(folder) -> list[str]:
-    return [p.name for p in folder.iterdir() if ".partial-" in p.name]
+    return [p.name for p in folder.iterdir()
+            if ".partial-" in p.name or p.name.endswith(".ketacli-tmp")]
 
 
 def engine_export(db, table: str, fmt: str = "csv", *, deidentify: bool = False,

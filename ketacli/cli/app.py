@@ -23,6 +23,7 @@ class KetaGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = list(sys.argv[1:] if args is None else args)
+        _utf8_stdout()
         try:
             rv = super().main(
                 args=argv, prog_name=prog_name or "ketacli", complete_var=complete_var,
@@ -43,6 +44,17 @@ class KetaGroup(TyperGroup):
         return rv
 
 
+def _utf8_stdout() -> None:
+    """Results (JSON, CSV, NDJSON, FHIR) are UTF-8 whatever PYTHONIOENCODING or the locale
+    say: a name like "José" never turns an export into a crash."""
+    enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if enc != "utf8" and hasattr(sys.stdout, "reconfigure"):
+        import contextlib
+
+        with contextlib.suppress(ValueError, OSError):
+            sys.stdout.reconfigure(encoding="utf-8", errors="replace")
+
+
 def _usage_error(exc, argv: list[str]) -> int:
     from ketacli.render.out import print_json
     from ketacli.render.out import write as _write
@@ -52,11 +64,9 @@ def _usage_error(exc, argv: list[str]) -> int:
         _write(sys.stdout, (ctx.get_help() if ctx else "") + "\n")
         return 0
     message = " ".join(exc.format_message().split())
-    if message.startswith("Got unexpected extra argument"):
-        # the extra words are often the rest of an unquoted name or note: never echo them
-        message = "Got unexpected extra argument(s); quote values that contain spaces"
     ctx = getattr(exc, "ctx", None)
     hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
+    message, hint = _without_typed(exc, message, argv, hint)
     if ctx is not None and getattr(getattr(exc, "param", None), "name", None) == "session_id":
         message, hint = _session_id_error(ctx)
     _write(sys.stderr, f"error: {message}\n")
@@ -75,6 +85,34 @@ def _session_id_error(ctx) -> tuple[str, str]:
         return message, (f"for a patient's session: '{ctx.command_path} --patient MRN'; "
                          "open sessions: 'ketacli board'")
     return message, "find it with 'ketacli sessions --patient MRN' or 'ketacli board'"
+
+
+def _without_typed(exc, message: str, argv: list[str], hint: str | None):
+    """A usage error that repeats nothing typed (it could be a name or a note in the wrong
+    place): unknown commands and options are named by what ketacli knows, not by what was
+    typed; a bad value is named by its option."""
+    kind = type(exc).__name__
+    if message.startswith("Got unexpected extra argument"):
+        return "Got unexpected extra argument(s); quote values that contain spaces", hint
+    if message.startswith("No such command"):
+        return f"no such command; {hint or 'see ketacli --help'}", _suggestion(message)
+    if kind == "NoSuchOption":
+        return f"no such option; {hint or 'see ketacli --help'}", _suggestion(message)
+    for word in sorted((a for a in argv if len(a) > 1), key=len, reverse=True):
+        if word in message and not word.startswith("-"):
+            message = message.replace(word, "…")
+    return message, hint
+
+
+def _suggestion(message: str) -> str | None:
+    """Click's "Did you mean 'screen'?" / "(Possible options: --name, --note)": names of
+    ketacli's own commands and options, safe to show."""
+    import re
+
+    m = re.search(r"Did you mean (.+?)\?|\(Possible options: (.+)\)", message)
+    if not m:
+        return None
+    return f"did you mean {m[1] or m[2]}?"
 
 
 APP_SETTINGS: dict = {
@@ -99,7 +137,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--db", envvar="KETACLI_DB", help="Database file. Default: ketacli.db in "
                      "the user data directory.", show_default=False),
     ] = None,
@@ -126,7 +164,10 @@ def main(
     """ketacli: the record of a ketamine clinic's treatment days, kept in one SQLite file."""
     from ketacli.cli.settings import Settings, set_settings
 
-    set_settings(Settings(db=db, clinician=clinician, tz_name=tz or None, protocol_path=protocol))
+    # an empty --db or KETACLI_DB is a mistake, never "the default database" (exit 2)
+    empty = not (db if db is not None else os.environ.get("KETACLI_DB", "x")).strip()
+    set_settings(Settings(db=Path(db) if db and not empty else None, clinician=clinician,
+                          tz_name=tz or None, protocol_path=protocol, db_empty=empty))
 
 
 def _register() -> None:

@@ -20,17 +20,44 @@ def write(stream, text: str) -> None:
         stream.flush()
 
 
+def write_utf8(stream, text: str) -> None:
+    """Machine output (JSON) as UTF-8 whatever PYTHONIOENCODING or the locale say."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        write(stream, text)
+        return
+    stream.flush()
+    buffer.write(text.encode("utf-8", "replace"))
+    buffer.flush()
+
+
 def print_json(payload: Any) -> None:
     import json
 
-    write(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+    write_utf8(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def console(stderr: bool = False):
-    """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data."""
+def console(stderr: bool = False, *, file=None, width: int | None = None):
+    """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data, and
+    never a raw control, bidi or invisible character from stored text (shown escaped:
+    an ESC sequence in a note cannot reach another clinician's terminal)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+    class SafeConsole(Console):
+        def render(self, renderable, options=None):
+            from rich.segment import Segment
+
+            from ketacli.textsafety import escape
+
+            for seg in super().render(renderable, options):
+                if seg.control is None and seg.text:
+                    text = escape(seg.text)
+                    if text is not seg.text:
+                        seg = Segment(text, seg.style)
+                yield seg
+
+    return SafeConsole(stderr=stderr, file=file, width=width, highlight=False, emoji=False,
+                       markup=False)
 
 
 def print_lines(lines: list[tuple[str, str | None]]) -> None:
