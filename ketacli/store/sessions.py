@@ -277,9 +277,12 @@ def start_context(tx: Tx, patient, start_iso: str, *, tz=None):
     from ketacli.domain.start import ScreeningOnFile, StartContext  # only a start needs it
 
     mrn = patient["mrn"]
-    if open_for(tx, patient["id"]):
-        raise Conflict(f"patient {mrn} already has an open session", code=Code.OPEN_SESSION_EXISTS,
-                       hint="discharge it first ('ketacli discharge --patient MRN')")
+    running = open_for(tx, patient["id"])
+    if running:
+        raise Conflict(f"patient {mrn} already has an open session (session {running[0]})",
+                       code=Code.OPEN_SESSION_EXISTS,
+                       hint=f"discharge it first ('ketacli discharge {running[0]}'), or void it "
+                            "if it was entered in error")
     sc = screenings.latest(tx, patient["id"], start_iso)
     on_file = None
     if sc is not None:
