@@ -26,6 +26,8 @@ def _patient(r: dict) -> Text:
     t = Text(r["patient"], style="bold")
     t.append("\n")
     t.append(r["name"])
+    if "suicide-risk" in r.get("start_overrides", ()):
+        t.append("\nsuicide-risk\noverride", style="bold yellow")
     return t
 
 
