@@ -67,12 +67,24 @@ def _usage_error(exc, argv: list[str]) -> int:
     ctx = getattr(exc, "ctx", None)
     hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
     message, hint = _without_typed(exc, message, argv, hint)
+    if ctx is not None and getattr(getattr(exc, "param", None), "name", None) == "session_id":
+        message, hint = _session_id_error(ctx)
     _write(sys.stderr, f"error: {message}\n")
     if hint:
         _write(sys.stderr, f"hint: {hint}\n")
     if "--json" in argv:
         print_json({"error": {"code": "usage_error", "message": message}})
     return exc.exit_code if exc.exit_code in (1, 2) else 2
+
+
+def _session_id_error(ctx) -> tuple[str, str]:
+    """`summary MRN-1001`: SESSION_ID is the number start-session printed; say where to
+    find it (or --patient) without echoing what was typed (it may be a name)."""
+    message = "SESSION_ID must be a session number (the id start-session printed)"
+    if any(p.name == "patient" for p in ctx.command.params):
+        return message, (f"for a patient's session: '{ctx.command_path} --patient MRN'; "
+                         "open sessions: 'ketacli board'")
+    return message, "find it with 'ketacli sessions --patient MRN' or 'ketacli board'"
 
 
 def _without_typed(exc, message: str, argv: list[str], hint: str | None):

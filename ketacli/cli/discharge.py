@@ -117,6 +117,7 @@ def summary(
     """The session panel for the chart: dose, every observation, gaps in monitoring,
     events, discharge and the monitoring record."""
     from ketacli.cli.settings import settings
+    from ketacli.clock import CLOCK
     from ketacli.domain.forms import SessionTarget
     from ketacli.domain.summary import build
     from ketacli.render.out import emit
@@ -126,7 +127,7 @@ def summary(
     target = SessionTarget.parse(session_id, patient)
     store = s.store(create=False)
     sid = sessions.latest_id(store, target)
-    data = build(sessions.load(store, sid), s.protocol.monitoring)
+    data = build(sessions.load(store, sid), s.protocol.monitoring, now=CLOCK.now())
 
     def human(con):
         from ketacli.render.session import summary_panel

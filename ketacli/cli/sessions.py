@@ -33,7 +33,7 @@ def sessions(
     if day is not None and (since is not None or until is not None):
         raise Invalid("--date is one day: use it without --since/--until",
                       code=Code.INVALID_PERIOD)
-    period = Period.parse(day, day, s.tz) if day is not None else Period.parse(since, until, s.tz)
+    period = Period.day(day, s.tz) if day is not None else Period.parse(since, until, s.tz)
     mrn = validate.mrn(patient) if patient is not None else None
     store = s.store(create=False)
     pid = patients.get(store, mrn)["id"] if mrn is not None else None

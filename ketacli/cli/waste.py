@@ -50,6 +50,6 @@ def waste(
     def human(con):
         from ketacli.render.session import waste_line
 
-        con.print(waste_line(data))
+        con.print(waste_line(data, sess.who))
 
     emit(data, json_out, human)

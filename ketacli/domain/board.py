@@ -49,6 +49,7 @@ class OpenSession:
     rate_mg_per_h: float
     events: tuple[infusion.Event, ...] = ()
     readings: tuple[Reading, ...] = field(default=())
+    overridden: tuple[str, ...] = ()  # the start's overridden rules (e.g. suicide-risk)
 
 
 def course_now(s: OpenSession, now: datetime) -> infusion.Course:
@@ -113,7 +114,8 @@ def _last_vitals(r: Reading | None) -> dict[str, Any] | None:
 
 def row(s: OpenSession, now: datetime, monitoring: Monitoring,
         discharge: Discharge) -> dict[str, Any]:
-    """One board row (the contract's keys, plus `infusion_end`)."""
+    """One board row (the contract's keys, plus `infusion_end` and `start_overrides`, the
+    rules the start overrode: a start over a suicide-risk refusal shows on the board)."""
     current = phase(s, now)
     course = course_now(s, now)
     due = next_vitals_due(s, current, monitoring)
@@ -125,6 +127,7 @@ def row(s: OpenSession, now: datetime, monitoring: Monitoring,
         "next_vitals_due": to_utc_iso(due), "vitals_overdue": overdue(due, now),
         "bp_40min": bp_40min(s, now), "infusion_end": to_utc_iso(course.end_at),
         "earliest_discharge": to_utc_iso(earliest_discharge(course, discharge)),
+        "start_overrides": list(s.overridden),
     }
 
 

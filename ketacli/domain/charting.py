@@ -95,9 +95,24 @@ def event(form: EventForm, session: SessionRef, events: list[infusion.Event], *,
     conflict = infusion.event_conflict(events, form.kind, form.when)
     if conflict:
         raise Conflict(f"session {session.session_id}: {conflict[1]}", code=conflict[0])
+    check_pump_running(session, events, form.kind, form.when)
     return NewEvent(session_id=session.session_id, kind=form.kind, at=to_utc_iso(form.when),
                     recorded_at=to_utc_iso(now), clinician=clinician, detail=form.detail,
                     rate_mg_per_h=form.rate_mg_per_h, late_reason=late_reason)
+
+
+def check_pump_running(session: SessionRef, events: list[infusion.Event], kind: str,
+                       when: datetime) -> None:
+    """A pause, resume, rate change or stop after the pump has delivered the whole dose
+    changes nothing: most likely the wrong session id (exit 3, nothing stored)."""
+    if kind not in infusion.PUMP_EVENTS or session.infusion_end_at is not None:
+        return
+    ran = course(session, events)
+    if ran.ended_by == infusion.BY_DOSE and when > ran.end_at + infusion.SAME_INSTANT:
+        end_min = infusion.minutes_between(session.started_at, ran.end_at)
+        raise Conflict(f"session {session.session_id}: the pump finished the dose {end_min:g} "
+                       f"min in; a {kind} after that changes nothing (check the session id)",
+                       code=Code.EVENT_STATE)
 
 
 def event_result(ev: NewEvent, event_id: int, session: SessionRef) -> dict[str, Any]:

@@ -374,6 +374,12 @@ class Period:
         hi = to_utc_iso(day_start_utc(u + timedelta(days=1), tz)) if u else None
         return cls(s, u, lo, hi)
 
+    @classmethod
+    def day(cls, day: str, tz: tzinfo) -> Period:
+        """`--date DAY`: that one clinic day; a bad date names --date, not --since."""
+        d = parse_date(day, option="--date")
+        return cls.parse(d.isoformat() if d else None, d.isoformat() if d else None, tz)
+
     def as_dict(self) -> dict[str, str | None]:
         return {"since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None}

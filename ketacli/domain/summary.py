@@ -51,7 +51,7 @@ def _discharge(dis: dict[str, Any] | None) -> dict[str, Any] | None:
         "delivered_mg": dis["delivered_mg"], "wasted_mg": dis["wasted_mg"],
         "waste_witness": dis["waste_witness"], "transport": dis["transport"],
         "escort": dis["escort"], "criteria": json.loads(dis["criteria"]),
-        "override": dis["override"], "note": dis["note"],
+        "override": dis["override"], "cosign": dis.get("cosign"), "note": dis["note"],
     }
 
 
@@ -108,16 +108,23 @@ def _course(s: dict[str, Any], events: list[dict[str, Any]], dis: dict[str, Any]
 
 
 def _gaps(observations: list[dict[str, Any]], infusion_end: str,
-          rules: Monitoring) -> list[dict[str, Any]]:
-    """Monitoring gaps (`monitoring.gaps`) with their bounds as stored times."""
-    found = monitoring.gaps([_dt(o["at"]) for o in observations], _dt(infusion_end),
+          rules: Monitoring, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Monitoring gaps (`monitoring.gaps`) with their bounds as stored times. With `now`
+    (an open session), the time since the last reading counts too: a gap still running
+    ends at `now` and is marked `ongoing` (what the board shows as overdue)."""
+    times = [_dt(o["at"]) for o in observations]
+    running = now is not None and bool(times) and now > max(times)
+    found = monitoring.gaps(times + ([now] if running and now else []), _dt(infusion_end),
                             rules.intra_interval_min, rules.post_interval_min)
-    return [{**g, "from": to_utc_iso(g["from"]), "to": to_utc_iso(g["to"])} for g in found]
+    return [{**g, "from": to_utc_iso(g["from"]), "to": to_utc_iso(g["to"]),
+             "ongoing": running and g["to"] == now} for g in found]
 
 
-def build(loaded: dict[str, Any], rules: Monitoring | None = None) -> dict[str, Any]:
+def build(loaded: dict[str, Any], rules: Monitoring | None = None,
+          now: datetime | None = None) -> dict[str, Any]:
     """The summary of one session (`ketacli.store.sessions.load`); `rules` are the
-    protocol's monitoring intervals (the built-in ones by default)."""
+    protocol's monitoring intervals (the built-in ones by default); `now`, when given,
+    shows a gap still running in an open session."""
     s, p, dis = loaded["session"], loaded["patient"], loaded["discharge"]
     started = _dt(s["started_at"])
     observations = [_observation(o) for o in loaded["observations"]]
@@ -133,9 +140,11 @@ def build(loaded: dict[str, Any], rules: Monitoring | None = None) -> dict[str, 
         "number_in_series": s["number_in_series"], "started_at": s["started_at"],
         "clinician": s["clinician"], "screening": screening,
         **{k: s[k] for k in DOSE_KEYS}, "overridden": json.loads(s["overridden"]),
+        "cosign": s.get("cosign"),  # who co-signed the start override, on the chart too
         **course,
         "observations": observations,
-        "monitoring_gaps": _gaps(observations, course["infusion_end"], rules or Monitoring()),
+        "monitoring_gaps": _gaps(observations, course["infusion_end"], rules or Monitoring(),
+                                 now if _status(loaded) == "open" else None),
         "events": _events(loaded["events"], started),
         "vitals_range": _ranges(observations),
         "alert_counts": {"warning": sum(a["level"] == "warning" for a in all_alerts),

@@ -17,6 +17,7 @@ def info_view(d: dict) -> Group:
         Text(f"Database  {d['path']}"),
         Text(f"Schema    version {d['schema_version']}  ({d['journal_mode']})"),
         Text(f"Size      {d['size_bytes']:,} bytes  mode {d['mode']}"),
+        Text(f"Zone      {d.get('clinic_tz') or '-'} (the clinic zone; 'ketacli db set-tz')"),
         t,
     )
 

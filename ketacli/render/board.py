@@ -26,6 +26,8 @@ def _patient(r: dict) -> Text:
     t = Text(r["patient"], style="bold")
     t.append("\n")
     t.append(r["name"])
+    if "suicide-risk" in r.get("start_overrides", ()):
+        t.append("\nsuicide-risk\noverride", style="bold yellow")
     return t
 
 
@@ -87,8 +89,9 @@ def board_table(rows: list[dict], now_iso: str, tz, width: int = 80) -> Table:
               collapse_padding=True)
     # at 80 columns: chair, patient and last vitals fold within their share; the rest
     # are short and never wrap
-    t.add_column("Chair", overflow="fold", max_width=10)
-    t.add_column("Patient", overflow="fold", max_width=18)
+    wide = width >= WIDE  # wider: names and chair labels get room before they fold
+    t.add_column("Chair", overflow="fold", max_width=16 if wide else 10)
+    t.add_column("Patient", overflow="fold", max_width=30 if wide else 18)
     t.add_column("Phase", no_wrap=True, min_width=9)
     t.add_column("Last vitals", overflow="fold", min_width=13,
                  max_width=44 if width >= WIDE else 22)

@@ -32,7 +32,10 @@ def values_text(o: dict) -> str:
 
 
 def observation_lines(d: dict, mrn: str) -> list[Line]:
-    head = (f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
-            f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {values_text(d)}")
+    # who and when on one line, the values on the next: at 80 columns a reading never
+    # breaks between its BP and its HR
+    head = (f"Observation {d['observation_id']}  session {d['session_id']}, {mrn}  "
+            f"{num(d['minutes_into_infusion'])} min in ({d['phase']})")
     late = [(f"Late entry: {d['late']}", None)] if d.get("late") else []
-    return [(head, None), *late, *(alert_lines(d["alerts"]) or [("no alerts", None)])]
+    return [(head, None), (f"  {values_text(d)}", None), *late,
+            *(alert_lines(d["alerts"]) or [("no alerts", None)])]

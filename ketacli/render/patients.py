@@ -19,8 +19,9 @@ def patient_table(rows: list[dict], tz) -> Table:
     t.add_column("Name")
     t.add_column("DOB", no_wrap=True)
     t.add_column("Sex")
+    # "Infused", not "Last session": at 80 columns "Ann Example" stays on one line
     t.add_column("Sessions", justify="right")
-    t.add_column("Last session", no_wrap=True)
+    t.add_column("Infused", no_wrap=True)  # the last session's date
     t.add_column("Pending", justify="right")
     for r in rows:
         t.add_row(

@@ -89,8 +89,10 @@ def ledger_view(d: dict) -> Group:
     for col, just in (("Date", "left"), ("Sess", "right"), ("MRN", "left"), ("Lot", "left"),
                       ("Drawn", "right"), ("Given", "right"), ("Waste", "right"),
                       ("Witness", "left"), ("By", "left"), ("Check", "left")):
-        t.add_column(col, justify=just, no_wrap=col not in ("Witness", "By"),
-                     overflow="fold" if col in ("Witness", "By") else "ellipsis")
+        wraps = col in ("Witness", "By", "Check")  # words wrap at 80 columns, numbers never
+        t.add_column(col, justify=just, no_wrap=not wraps,
+                     overflow="fold" if wraps else "ellipsis",
+                     min_width=9 if col in ("By", "Check") else None)
     for e in d["sessions"]:
         if e["status"] == "open":
             check = Text("OPEN", style="yellow")
@@ -112,7 +114,8 @@ def ledger_view(d: dict) -> Group:
         lots.add_row(Text(lt["lot"]), str(lt["sessions"]), str(lt["open"]), _mg(lt["drawn_mg"]),
                      _mg(lt["administered_mg"]), _mg(lt["wasted_mg"]), _mg(lt["unaccounted_mg"]),
                      Text(str(lt["discrepancies"]), style="bold red" if lt["discrepancies"] else ""))
-    summary = Text(f"{d['discrepancies']} discrepancies on closed sessions"
+    n = d["discrepancies"]
+    summary = Text(f"{n} {'discrepancy' if n == 1 else 'discrepancies'} on closed sessions"
                    if d["discrepancies"] else "No discrepancies on closed sessions.",
                    style="bold red" if d["discrepancies"] else "green")
     return Group(t, lots, summary)

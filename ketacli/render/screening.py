@@ -63,10 +63,12 @@ def screening_panel(r: dict, tz) -> Panel:
         t.add_row(label, str(sc["total"]), sc["severity"], ",".join(map(str, items)) if items else "")
     if t.row_count:
         parts.append(t)
-    parts.append(Text(
-        f"Weight {num(r['weight_kg'])} kg  height {num(r['height_cm'])} cm"
-        + (f"  BMI {num(r['bmi'])}" if r.get("bmi") is not None else "") + f"  BP {r['bp']}  "
-        f"HR {r['hr']}  SpO2 {dash(r['spo2'])}  indication {dash(r['indication'])}"
+    parts.append(Text(  # two short lines: nothing breaks mid-field at 80 columns
+        f"Weight {num(r['weight_kg'])} kg"
+        + (f"  height {num(r['height_cm'])} cm" if r.get("height_cm") is not None else "")
+        + (f"  BMI {num(r['bmi'])}" if r.get("bmi") is not None else "")
+        + f"  indication {dash(r['indication'])}\n"
+        f"BP {r['bp']}  HR {r['hr']}  SpO2 {dash(r['spo2'])}"
     ))
     if r["conditions"] or r["meds"]:
         parts.append(Text(f"Conditions: {', '.join(r['conditions']) or '-'}   "

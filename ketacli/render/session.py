@@ -157,10 +157,15 @@ def _head(d: dict, tz) -> list:
               else "OPEN")
     if d.get("void"):
         status += ", VOIDED"
-    chair = f" in {d['chair']}" if d.get("chair") else ""
+    chair = f" in {chair_label(d['chair'])}" if d.get("chair") else ""
     parts.append(Text(f"Infusion {d['number_in_series']}{chair}: started "
                       f"{when(d['started_at'], tz)}, {status}"))
     return parts
+
+
+def chair_label(chair: str) -> str:
+    """'Room 3' or 'Chair 3' as typed; a bare number '1' as 'chair 1' (not 'in 1')."""
+    return f"chair {chair}" if chair[:1].isdigit() else chair
 
 
 def _delivered(d: dict, tz) -> str:
@@ -194,7 +199,8 @@ def _dose(d: dict, tz) -> list:
         + (f"; paused {num(d['paused_min'])} min" if d["paused_min"] else "")
         + _ended(d, tz)))
     if d["override"]:
-        parts.append(Text(f"Start override ({', '.join(d['overridden'])}): {d['override']}",
+        by = f", co-signed by {d['cosign']}" if d.get("cosign") else ""
+        parts.append(Text(f"Start override ({', '.join(d['overridden'])}{by}): {d['override']}",
                           style="bold yellow"))
     rng = _ranges(d["vitals_range"])
     if rng:
@@ -226,7 +232,8 @@ def _discharge(dis: dict) -> list:
         crit.append(c["detail"])
     parts: list = [crit]
     if dis["override"]:
-        parts.append(Text(f"Discharge override: {dis['override']}", style="bold yellow"))
+        by = f" (co-signed by {dis['cosign']})" if dis.get("cosign") else ""
+        parts.append(Text(f"Discharge override{by}: {dis['override']}", style="bold yellow"))
     parts.append(Text(f"Home by {dis['transport']}"
                       + (f" with {dis['escort']}" if dis["escort"] else "")
                       + "; no driving until the next day."))
@@ -245,7 +252,9 @@ def _monitoring(m: dict) -> Text:
 
 def gap_lines(d: dict, tz) -> list[Text]:
     """'no vitals 09:20-09:45; due every 10 min', one line a gap."""
-    return [Text(f"Gap in monitoring: no vitals {hm(g['from'], tz)}-{hm(g['to'], tz)} "
+    return [Text(f"Gap in monitoring: no vitals since {hm(g['from'], tz)} ({g['minutes']} min "
+                 f"so far); due every {num(g['due_every_min'])} min" if g.get("ongoing") else
+                 f"Gap in monitoring: no vitals {hm(g['from'], tz)}-{hm(g['to'], tz)} "
                  f"({g['minutes']} min); due every {num(g['due_every_min'])} min",
                  style="bold yellow") for g in d.get("monitoring_gaps", [])]
 
@@ -300,9 +309,10 @@ def event_line(d: dict, mrn: str) -> Text:
                 f"(session {d['session_id']}, {mrn}){late}")
 
 
-def waste_line(d: dict) -> Text:
-    t = Text(f"Waste {d['waste_id']}: {d['mg']:.1f} mg for session {d['session_id']} "
-             f"({d['patient']}), witnessed by ")
+def waste_line(d: dict, who: str | None = None) -> Text:
+    """`who`: "Ann Example (MRN-1001)", so a wrong session id is caught at the chair."""
+    t = Text(f"Waste {d['waste_id']}: {d['mg']:.1f} mg for session {d['session_id']}"
+             f", {who or d['patient']}, witnessed by ")
     t.append(d["witness"])
     t.append(" (late entry)" if d["late"] else "")
     t.append(f"\nWasted so far {d['wasted_total_mg']:.1f} of {d['drawn_mg']:.1f} mg drawn")

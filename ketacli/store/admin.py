@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 from ketacli.errors import Code, Invalid, StorageError
-from ketacli.store import audit, migrations
+from ketacli.store import audit, clinic, migrations
 from ketacli.store.db import ENTITY_TABLE, Store, row_digest, schema_version, storage_error
 from ketacli.store.sessions import side_effects_digest
 
@@ -29,6 +29,7 @@ def info(store: Store) -> dict:
         "journal_mode": store.scalar("PRAGMA journal_mode"),
         "size_bytes": size + (wal.stat().st_size if wal.exists() else 0),
         "mode": oct(stat.S_IMODE(store.path.stat().st_mode)),
+        "clinic_tz": clinic.zone_name(store),  # every command shows times in it
         "counts": counts,
         "migrations": [
             {"version": r["version"], "description": r["description"], "applied_at": r["applied_at"]}

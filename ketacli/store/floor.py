@@ -19,7 +19,7 @@ from ketacli.store.voids import not_voided
 _PUMP = ", ".join(f"'{k}'" for k in PUMP_EVENTS)
 
 BOARD_SQL = f"""
-SELECT s.id, s.started_at, s.dose_mg, s.rate_mg_per_h, s.chair, p.mrn, p.name,
+SELECT s.id, s.started_at, s.dose_mg, s.rate_mg_per_h, s.chair, s.overridden, p.mrn, p.name,
   (SELECT json_group_array(json_array(o.at, o.minutes_into_infusion, o.phase, o.sbp, o.dbp,
                                       o.hr, o.spo2, json(o.alerts)))
      FROM (SELECT * FROM observations o WHERE o.session_id = s.id
@@ -49,7 +49,8 @@ def open_sessions(store) -> list[OpenSession]:
         out.append(OpenSession(
             r["id"], r["mrn"], r["name"], r["chair"], datetime.fromisoformat(r["started_at"]),
             r["dose_mg"], r["rate_mg_per_h"], events,
-            tuple(_reading(x) for x in json.loads(r["readings"]))))
+            tuple(_reading(x) for x in json.loads(r["readings"])),
+            tuple(json.loads(r["overridden"]))))
     return out
 
 

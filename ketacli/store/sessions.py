@@ -68,11 +68,16 @@ def resolve_id(store: Store, target, *, late: bool) -> int:
         get(store, target.session_id)
         return target.session_id
     p = patients.get(store, target.mrn)
-    row = open_for(store.conn, p["id"]) or (latest_for(store.conn, p["id"]) if late else None)
-    if row is None:
+    row = open_for(store.conn, p["id"])
+    last = None if row else latest_for(store.conn, p["id"])
+    if row is None and not (late and last):
+        # a reading for a session just discharged is a late entry, not a new infusion
+        hint = (f"their session {last[0]} is closed: chart on it with --late REASON, or "
+                "start one with 'ketacli start-session'" if last
+                else "start one with 'ketacli start-session'")
         raise Conflict(f"patient {target.mrn} has no open session", code=Code.NO_OPEN_SESSION,
-                       hint="start one with 'ketacli start-session'")
-    return row[0]
+                       hint=hint)
+    return (row or last)[0]
 
 
 def resolve_open(store: Store, target) -> SessionRef:
@@ -272,9 +277,12 @@ def start_context(tx: Tx, patient, start_iso: str, *, tz=None):
     from ketacli.domain.start import ScreeningOnFile, StartContext  # only a start needs it
 
     mrn = patient["mrn"]
-    if open_for(tx, patient["id"]):
-        raise Conflict(f"patient {mrn} already has an open session", code=Code.OPEN_SESSION_EXISTS,
-                       hint="discharge it first ('ketacli discharge --patient MRN')")
+    running = open_for(tx, patient["id"])
+    if running:
+        raise Conflict(f"patient {mrn} already has an open session (session {running[0]})",
+                       code=Code.OPEN_SESSION_EXISTS,
+                       hint=f"discharge it first ('ketacli discharge {running[0]}'), or void it "
+                            "if it was entered in error")
     sc = screenings.latest(tx, patient["id"], start_iso)
     on_file = None
     if sc is not None:

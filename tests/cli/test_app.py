@@ -71,6 +71,24 @@ def test_global_option_after_the_command_is_a_usage_error(cli, tmp_path):
     assert not (tmp_path / "other.db").exists()
 
 
+@pytest.mark.parametrize(("args", "hint"), [
+    (["summary", "MRN-1001"], "hint: for a patient's session: 'ketacli summary --patient MRN'"),
+    (["log-vitals", "Ann Example", "--hr", "70"], "'ketacli log-vitals --patient MRN'"),
+    (["waste", "MRN-1001", "--mg", "1", "--witness", "rn.b"], "'ketacli sessions --patient MRN'"),
+])
+def test_a_session_id_that_is_not_a_number_points_to_patient(cli, db_path, args, hint):
+    """trial2 (issue 16: '`summary MRN` fails'): not a parser's 'valid integer' message
+    but what SESSION_ID is and how to name a patient instead; nothing typed is echoed."""
+    r = cli(*args)
+    assert_one_error(r, 2)
+    assert r.stderr.startswith("error: SESSION_ID must be a session number")
+    assert hint in r.stderr
+    assert "Ann" not in r.stderr and "MRN-1001" not in r.stderr
+    assert not db_path.exists()
+    r = cli(*args, "--json")
+    assert r.exit_code == 2 and r.json["error"]["code"] == "usage_error"
+
+
 def test_clinician_option_is_recorded(cli, db_path, monkeypatch):
     r = cli("--clinician", "dr.house", "patient", "add", "C-1", "--name", "Some One")
     assert r.exit_code == 0, r.stderr

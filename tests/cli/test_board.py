@@ -196,3 +196,21 @@ def test_open_sessions_backfill_of_the_migration(cli, db_path):
     con.execute(backfill)
     assert con.execute("SELECT session_id FROM open_sessions").fetchall() == [(kept,)]
     con.close()
+
+
+@pytest.mark.parametrize(("chair", "shown"), [("2", "in chair 2:"), ("Room 3", "in Room 3:")])
+def test_summary_names_the_chair_readably(cli, chair, shown):
+    """trial2: a chair numbered '1' read 'Infusion 1 in 1' in the session panel."""
+    screened(cli, MRN)
+    sid = ok(start(cli, MRN, "--chair", chair)).json["data"]["session_id"]
+    assert f"Infusion 1 {shown} started" in ok(cli("summary", sid)).stdout
+
+
+def test_a_wide_board_gives_a_long_name_and_chair_room(cli, monkeypatch):
+    """trial2: at 120 columns a long name still folded mid-word in an 18-column cell."""
+    monkeypatch.setenv("COLUMNS", "120")
+    screened(cli, MRN, name="Dee Long-Hyphenated-Surname")
+    ok(start(cli, MRN, "--chair", "Recliner A wall", when=at("07:40")))
+    r = ok(cli("board"))
+    assert max(len(line) for line in r.stdout.splitlines()) <= 120
+    assert "Long-Hyphenated-Surname" in r.stdout and "Recliner A wall" in r.stdout

@@ -15,6 +15,7 @@ import pytest
 from helpers import FIXED_NOW, counts, diff, ok, query
 from infusion_support import (
     MRN,
+    NAME,
     OTHER,
     assert_error,
     at,
@@ -138,6 +139,11 @@ def test_late_by_patient_means_their_latest_session(cli, db_path):
     r = cli("log-vitals", "--patient", MRN, "--hr", "70", "--at", at("08:30"), "--json")
     assert_error(r, 3, json_out=True)
     assert r.json["error"]["code"] == "no_open_session"
+    # trial2: the hint said only "start one", as if a new infusion were the way to chart it
+    r = cli("log-event", "--patient", MRN, "medication", "--detail", "ondansetron 4 mg",
+            "--at", at("08:30"))
+    assert_error(r, 3)
+    assert f"hint: their session {sid} is closed: chart on it with --late REASON" in r.stderr
 
 
 def test_late_on_an_open_session_is_marked(cli, db_path):
@@ -209,7 +215,9 @@ def test_waste_after_the_discharge_balances_the_ledger(cli, db_path):
 def test_waste_while_open_counts_at_discharge(cli, db_path):
     screened(cli)
     sid = ok(start(cli, MRN, "--drawn-mg", "50")).json["data"]["session_id"]
-    ok(cli("waste", sid, "--mg", "10", "--witness", "rn.b", "--at", at("07:45"), "--json"))
+    r = ok(cli("waste", sid, "--mg", "10", "--witness", "rn.b", "--at", at("07:45")))
+    # trial2: the line names the patient, so a wrong session id is caught at the chair
+    assert f"for session {sid}, {NAME} ({MRN}), witnessed by rn.b" in " ".join(r.stdout.split())
     d = ok(discharge(cli, sid)).json["data"]
     assert {c["name"]: c["met"] for c in d["criteria"]}["accounted"] is True
     assert ledger_row(cli, sid)["discrepancy"] is False

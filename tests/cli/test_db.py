@@ -41,6 +41,7 @@ def test_info_json(cli, three_patients):
     assert set(data["counts"]) >= {"patients", "screenings", "sessions", "observations",
                                    "events", "assessments", "followups", "voids", "audit"}
     assert [m["version"] for m in data["migrations"]] == [v for v, _, _ in migrations.MIGRATIONS]
+    assert data["clinic_tz"] == "America/Chicago"  # trial2: the stored zone, shown nowhere
 
 
 def test_info_human(cli, three_patients):
@@ -49,6 +50,7 @@ def test_info_human(cli, three_patients):
     assert f"version {migrations.LATEST}" in r.stdout
     assert "(wal)" in r.stdout
     assert "0o600" in r.stdout
+    assert "Zone      America/Chicago (the clinic zone; 'ketacli db set-tz')" in r.stdout
     row = next(line for line in r.stdout.splitlines() if "patients" in line)
     assert "3" in row
 

@@ -320,7 +320,7 @@ def test_override_discharges_except_self_drive(cli, db_path, running):
     assert d["summary"]["discharge"]["override"] == "physician at bedside"
     assert query(db_path, "SELECT override FROM discharges") == [("physician at bedside",)]
     text = ok(cli("summary", running)).stdout
-    assert "NOT MET" in text and "Discharge override: physician at bedside" in text
+    assert "NOT MET" in text and "Discharge override (co-signed by dr.second): physician at bedside" in text
 
 
 def test_aldrete_items(cli, db_path, running):
@@ -708,3 +708,33 @@ def test_the_refusal_lists_one_rule_per_line(cli, sid):
         "  - spo2: SpO2 90% (must be at or above 94%)",
         "hint: after clinician review, rerun with --override REASON --cosign NAME",
     ]
+
+
+def test_the_summary_names_who_co_signed_each_override(cli):
+    """trial2: the chart's session panel (and `summary --json`) showed the overrides but
+    not the second clinician who co-signed them."""
+    screened(cli)
+    sid = ok(start(cli, MRN, "--override", "rechecked, physician agrees", "--cosign", "dr.start",
+                   bp="165/95")).json["data"]["session_id"]
+    ok(discharge(cli, sid, "--override", "physician at bedside", "--cosign", "dr.out", aldrete=8))
+    s = summary_json(cli, sid)
+    assert (s["override"], s["cosign"], s["overridden"]) == (
+        "rechecked, physician agrees", "dr.start", ["hold-bp"])
+    assert (s["discharge"]["override"], s["discharge"]["cosign"]) == ("physician at bedside", "dr.out")
+    text = panel_text(cli("summary", sid).stdout)
+    assert "Start override (hold-bp, co-signed by dr.start): rechecked, physician agrees" in text
+    assert "Discharge override (co-signed by dr.out): physician at bedside" in text
+
+
+def test_the_summary_of_an_open_session_shows_the_gap_still_running(cli):
+    """trial2: an open session with no vitals for an hour showed no gap in `summary` (only
+    gaps between two readings were found)."""
+    sid = open_session(cli)  # started 07:40; the pinned clock says 09:00
+    ok(vitals(cli, sid, "--bp", "128/80", "--hr", "72", when=at("07:50")))
+    gap = summary_json(cli, sid)["monitoring_gaps"][-1]
+    assert (gap["from"], gap["to"], gap["ongoing"], gap["due_every_min"]) == (
+        utc("07:50"), utc("09:00"), True, 10)
+    text = panel_text(cli("summary", sid).stdout)
+    assert "Gap in monitoring: no vitals since 07:50 (70 min so far); due every 10 min" in text
+    ok(vitals(cli, sid, "--hr", "70", when=at("09:00")))
+    assert [g["ongoing"] for g in summary_json(cli, sid)["monitoring_gaps"]] == [False]

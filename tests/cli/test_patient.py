@@ -319,3 +319,13 @@ def test_unknown_option_is_one_line(cli):
     assert r.exit_code == 2
     assert r.stderr.splitlines()[0].startswith("error: ")
     assert "Traceback" not in r.output
+
+
+def test_list_keeps_a_two_word_name_on_one_line_at_80_columns(cli):
+    """trial2: "Ann Example" broke over two lines in `patient list` at 80 columns."""
+    assert cli("patient", "add", "MRN-1001", "--name", "Ann Example", "--dob", "1980-02-03",
+               "--sex", "F").exit_code == 0
+    r = cli("patient", "list")
+    assert r.exit_code == 0, r.stderr
+    row = next(line for line in r.stdout.splitlines() if "MRN-1001" in line)
+    assert "Ann Example" in row and "1980-02-03" in row

@@ -272,3 +272,19 @@ def test_report_ignores_a_voided_outcome(cli, db_path, clinic):
     # RB has no outcome left: only RA (partial) counts
     assert d["patients_completed_induction"] == 1
     assert (d["response_rate"], d["remission_rate"]) == (0.0, 0.0)
+
+
+def test_ledger_of_a_voided_session_fits_80_columns(cli, db_path):
+    """trial2: the '!! VOIDED +30.0 mg' flag squeezed the table until the Witness header
+    and the clinician's name broke in two at 80 columns."""
+    ledger.screen(cli, "V-1")
+    sid = ledger.start(cli, "V-1", "LOT-V", "40", "06:00")
+    assert cli("void", "session", str(sid), "--reason", "started on the wrong MRN").exit_code == 0
+    r = cli("report", "controlled")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    header = next(line for line in lines if line.startswith("Date"))
+    assert "Witness" in header.split() and "Check" in header.split()
+    assert any("nurse.test" in line for line in lines)
+    assert "VOIDED" in r.stdout and "1 discrepancy on closed sessions" in r.stdout

@@ -212,3 +212,17 @@ def test_an_implausible_bmi_or_height_exits_2_and_stores_nothing(cli, db_path, w
         assert r.stderr.startswith("error: BMI ") and "check --weight (kg) and --height (cm)" in r.stderr
     if before is not None:
         unchanged(db_path, before)
+
+
+@pytest.mark.parametrize("extra", [(), ("--height", "165", "--spo2", "98", "--indication",
+                                        "bipolar-depression")])
+def test_the_screening_panel_never_breaks_a_field_at_80_columns(cli, extra):
+    """trial2: 'indication -' wrapped onto a line of its own and a missing height read
+    'height - cm'."""
+    r = ok(screen(cli, MRN, *extra, json_out=False))
+    lines = [line.strip("│ ") for line in r.stdout.splitlines()]
+    assert any(line.startswith("Weight 80 kg") and "indication" in line for line in lines)
+    assert any(line.startswith("BP 128/82  HR 72  SpO2") for line in lines)
+    assert ("height 165 cm  BMI 29.4" in r.stdout) == bool(extra)
+    assert "height -" not in r.stdout
+    assert all(len(line) <= 80 for line in r.stdout.splitlines())

@@ -210,10 +210,13 @@ def test_screen_then_start_refusal_keeps_name_out_of_audit(cli, db_path):
 
 # -- state conflicts: exit 3 -----------------------------------------------------------
 def test_second_start_while_open_exits_3(cli, db_path, live):
-    _, before = live
+    sid, before = live
     r = start(cli, MRN, when=at("08:30"))
     assert_error(r, 3, json_out=True)
     assert r.json["error"]["code"] == "open_session_exists"
+    # trial2: the open session is named, and the hint gives its id, not a literal "MRN"
+    assert r.stderr.startswith(f"error: patient {MRN} already has an open session (session {sid})")
+    assert f"hint: discharge it first ('ketacli discharge {sid}')" in r.stderr
     # even with an override: a state conflict is not a clinical rule
     assert_error(start(cli, MRN, "--override", "double booking", "--cosign", "dr.second", json_out=False), 3)
     unchanged(db_path, before)

@@ -64,7 +64,9 @@ def test_filters(cli):
 def test_bad_filters(cli):
     two_days(cli)
     assert_error(cli("sessions", "--date", "2026-11-27", "--since", "2026-11-01"), 2)
-    assert_error(cli("sessions", "--date", "27/11/2026"), 2)
+    r = cli("sessions", "--date", "27/11/2026")
+    assert_error(r, 2)
+    assert r.stderr.startswith("error: --date")  # trial2: not "--since", never typed
     assert_error(cli("sessions", "--patient", "NOPE-1"), 3)
 
 
@@ -94,11 +96,15 @@ def test_summary_shows_gaps_in_monitoring(cli):
     ok(vitals(cli, sid, "--bp", "130/80", "--hr", "70", when=at("07:50")))
     ok(vitals(cli, sid, "--bp", "130/80", "--hr", "70", when=at("08:15")))
     data = ok(cli("summary", sid, "--json")).json["data"]
-    assert data["monitoring_gaps"] == [{"from": "2026-11-27T13:50:00+00:00",
-                                        "to": "2026-11-27T14:15:00+00:00", "minutes": 25,
-                                        "due_every_min": 10}]
+    assert data["monitoring_gaps"] == [
+        {"from": "2026-11-27T13:50:00+00:00", "to": "2026-11-27T14:15:00+00:00", "minutes": 25,
+         "due_every_min": 10, "ongoing": False},
+        # still open at the pinned 09:00: no vitals since 08:15, due every 15 min after the end
+        {"from": "2026-11-27T14:15:00+00:00", "to": "2026-11-27T15:00:00+00:00", "minutes": 45,
+         "due_every_min": 15, "ongoing": True}]
     text = panel_text(ok(cli("summary", sid)).stdout)
     assert "no vitals 07:50-08:15 (25 min); due every 10 min" in text
+    assert "no vitals since 08:15 (45 min so far); due every 15 min" in text
 
 
 def test_summary_at_80_columns_cuts_no_value(cli):

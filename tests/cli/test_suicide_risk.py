@@ -218,3 +218,21 @@ def test_trend_lists_item9_and_cssrs_over_time(cli):
     assert "2026-11-25 assessment 1: PHQ-9 item 9 = 1" in text
     assert ("2026-11-26 assessment 2: C-SSRS moderate risk (wish to be dead, suicidal "
             "thoughts, thoughts of method)") in text
+
+
+def test_the_board_marks_a_start_made_over_a_suicide_risk_refusal(cli):
+    ok(screen(cli, MRN))
+    ok(record(cli, "--phq9", ITEM9))
+    ok(start(cli, MRN, *REVIEWED))
+    [row] = ok(cli("board", "--json")).json["data"]
+    assert row["start_overrides"] == ["suicide-risk"]
+    text = ok(cli("board")).stdout
+    assert "suicide-risk" in text and "override" in text
+
+
+def test_the_board_of_an_ordinary_start_has_no_override(cli):
+    ok(screen(cli, MRN))
+    ok(start(cli, MRN))
+    [row] = ok(cli("board", "--json")).json["data"]
+    assert row["start_overrides"] == []
+    assert "override" not in ok(cli("board")).stdout

@@ -15,6 +15,7 @@ from helpers import counts, diff, ok, query
 from infusion_support import (
     IMPLAUSIBLE,
     MRN,
+    NAME,
     assert_error,
     at,
     discharge,
@@ -42,6 +43,18 @@ def test_critical_alert_is_prominent_and_exit_0(cli, db_path):
     got = {(a["parameter"], a["level"], a["threshold"]) for a in r.json["data"]["alerts"]}
     assert got == {("spo2", "critical", 90), ("moaas", "warning", 3), ("rr", "warning", 10)}
     assert query(db_path, "SELECT count(*) FROM observations WHERE session_id = ?", (sid,)) == [(4,)]
+
+
+def test_the_observation_line_names_the_patient_and_keeps_values_together(cli, live):
+    """trial2: at 80 columns the line broke between BP and HR; the patient is named so a
+    wrong session id is caught at the chair."""
+    sid, _ = live
+    r = ok(vitals(cli, sid, "--bp", "130/85", "--hr", "78", "--spo2", "97", when=at("07:50"),
+                  json_out=False))
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("Observation ") and f"session {sid}, {NAME} ({MRN})" in lines[0]
+    assert lines[1].strip() == "BP 130/85  HR 78  SpO2 97"
+    assert all(len(line) <= 80 for line in lines)
 
 
 def test_five_minutes_ahead_is_tolerated(cli, live):
@@ -316,3 +329,15 @@ def test_rise_thresholds_follow_the_protocol(cli, sid, tmp_path):
     d = ok(cli("--protocol", f, "log-vitals", sid, "--bp", "95/60", "--at", at("07:55"),
                "--json")).json["data"]
     assert [(a["parameter"], a["level"]) for a in d["alerts"]] == [("sbp", "warning")]
+
+
+def test_a_pause_after_the_pump_finished_is_exit_3_and_stores_nothing(cli, db_path, live):
+    """trial2: `log-event 2 pause` typed for session 3, an hour after session 2's pump had
+    delivered its dose, was stored on session 2."""
+    sid, _ = live  # started 07:40, 40 mg at 60 mg/h: the pump ends 08:20
+    before = counts(db_path)
+    r = event(cli, sid, "pause", when=at("08:49"))
+    assert_error(r, 3, json_out=True)
+    assert r.json["error"]["code"] == "event_state"
+    assert diff(before, counts(db_path)) == {}
+    ok(event(cli, sid, "medication", "--detail", "ondansetron 4 mg", when=at("08:49")))

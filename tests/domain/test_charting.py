@@ -76,7 +76,9 @@ def test_the_observation_carries_its_alerts_and_minutes():
 
 
 def event(kind: str, minutes: float, events=()):
-    f = EventForm.parse(target="7", kind=kind, patient=None, detail=None, rate=None,
+    f = EventForm.parse(target="7", kind=kind, patient=None,
+                        detail="ondansetron 4 mg" if kind == "medication" else None,
+                        rate=30 if kind == "rate-change" else None,
                         at=(T0 + timedelta(minutes=minutes)).isoformat(), tz=TZ)
     return charting.event(f, SESSION, list(events), clinician="rn.a", now=NOW)
 
@@ -92,3 +94,22 @@ def test_events_follow_the_pump_state():
     assert e.value.code == "event_order"
     r = charting.event_result(event("resume", 15, paused), 4, SESSION)
     assert (r["event_id"], r["minutes_into_infusion"]) == (4, 15.0)
+
+
+@pytest.mark.parametrize("kind", ["pause", "rate-change", "stop"])
+def test_no_pump_event_after_the_dose_is_delivered(kind):
+    """trial2: a pause, rate change or stop typed for the wrong session, long after its
+    pump had finished the dose, was stored (and changed nothing)."""
+    with pytest.raises(Conflict) as e:
+        event(kind, 49)  # 40 mg at 60 mg/h: the pump ended at minute 40
+    assert e.value.code == "event_state"
+    assert "the pump finished the dose 40 min in" in e.value.message
+    assert event(kind, 40).kind == kind  # at the end itself: still the infusion's
+
+
+def test_a_pause_moves_the_pump_end_so_a_later_stop_is_fine():
+    paused = [Event("pause", T0 + timedelta(minutes=10)), Event("resume", T0 + timedelta(minutes=20))]
+    assert event("stop", 45, paused).kind == "stop"  # the pump now ends at minute 50
+    with pytest.raises(Conflict):
+        event("stop", 51, paused)
+    assert event("medication", 90).kind == "medication"  # not a pump event

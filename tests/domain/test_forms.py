@@ -144,6 +144,14 @@ class TestPeriod:
         assert p.as_dict() == {"since": "2026-11-01", "until": "2026-11-30"}
         assert p.since == date(2026, 11, 1)
 
+    def test_one_day_names_date_when_bad(self):
+        p = forms.Period.day("2026-11-01", TZ)
+        # 2026-11-01 is the fall-back day in Chicago: 25 hours, CDT to CST
+        assert (p.lo, p.hi) == ("2026-11-01T05:00:00+00:00", "2026-11-02T06:00:00+00:00")
+        with pytest.raises(Invalid) as e:
+            forms.Period.day("2026-13-01", TZ)
+        assert e.value.message.startswith("--date")  # trial2: it said "--since: not a date"
+
     def test_until_before_since(self):
         assert code_of(forms.Period.parse, since="2026-11-02", until="2026-11-01",
                        tz=TZ) == "invalid_period"

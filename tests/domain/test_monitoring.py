@@ -175,3 +175,29 @@ def test_a_reading_due_just_after_the_end_takes_the_post_interval():
 
 def test_gaps_sort_their_readings():
     assert gaps(35, 0, 10) == [(10, 35, 10)]
+
+
+# -- a gap still running in an open session (summary's `now`) -----------------------------
+def running_gaps(*minutes, now):
+    from ketacli.clock import to_utc_iso
+    from ketacli.domain.summary import _gaps
+    from ketacli.protocol import Monitoring
+
+    observations = [{"at": to_utc_iso(at(x))} for x in minutes]
+    return [(g["from"], g["to"], g["ongoing"]) for g in _gaps(
+        observations, to_utc_iso(at(40)), Monitoring(), now=at(now))]
+
+
+def test_an_open_session_shows_the_gap_it_is_in():
+    from ketacli.clock import to_utc_iso
+
+    # trial2: vitals at 0 and 10, nothing since, now minute 45: a gap from 10 that is still open
+    assert running_gaps(0, 10, now=45) == [(to_utc_iso(at(10)), to_utc_iso(at(45)), True)]
+
+
+def test_an_open_session_on_time_has_no_running_gap():
+    from ketacli.clock import to_utc_iso
+
+    assert running_gaps(0, 10, now=19) == []  # due at 20, not yet overdue
+    # the gap 10-35 is over (a reading came at 35); at 40 the next is not due yet
+    assert running_gaps(0, 10, 35, now=40) == [(to_utc_iso(at(10)), to_utc_iso(at(35)), False)]
