@@ -139,6 +139,16 @@ def copy_db(src, dst) -> None:
         a.close()
         b.close()
     os.chmod(dst, 0o600)
+    copy_key(src, dst)
+
+
+def copy_key(src, dst) -> None:
+    """The clinic key of `src` beside `dst` (a copy of a clinic is verified with its key)."""
+    key = Path(f"{src}.key")
+    if key.exists():
+        target = Path(f"{dst}.key")
+        target.write_bytes(key.read_bytes())
+        os.chmod(target, 0o600)
 
 
 def mode(path) -> int:

@@ -32,7 +32,12 @@ def audit(
     since_d = parse_date(since, option="--since")
     store = s.store(create=False)
     if verify:
-        report = store_audit.verify(store.conn)
+        report = store_audit.verify(store.conn, store.key)
+        if report.unverifiable:
+            raise StorageError(
+                f"chain not verifiable: {report.unverifiable} ({store.key_file})",
+                code=Code.CLINIC_KEY_WRONG if "wrong" in report.unverifiable
+                else Code.CLINIC_KEY_MISSING, hint="set KETACLI_KEY_FILE to this clinic's key file")
         if not report.ok:
             first = report.problems[0]
             raise StorageError(

@@ -45,7 +45,7 @@ def check(store: Store) -> dict:
         {"table": r[0], "rowid": r[1], "parent": r[2]}
         for r in store.all("PRAGMA foreign_key_check")
     ]
-    chain = audit.verify(store.conn)
+    chain = audit.verify(store.conn, store.key)
     altered = sealed_rows_altered(store)
     missing = sorted(expected_triggers() - {r[0] for r in store.all(
         "SELECT name FROM sqlite_master WHERE type = 'trigger'")})
@@ -55,9 +55,7 @@ def check(store: Store) -> dict:
          "detail": "ok" if integrity == ["ok"] else "; ".join(integrity[:5])},
         {"name": "foreign_keys", "ok": not fk,
          "detail": "ok" if not fk else f"{len(fk)} rows point at missing parents"},
-        {"name": "audit_chain", "ok": chain.ok,
-         "detail": f"{chain.rows} rows, chain intact" if chain.ok
-         else f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"},
+        {"name": "audit_chain", "ok": chain.ok, "detail": chain_detail(chain)},
         {"name": "clinical_rows", "ok": not altered,
          "detail": "every sealed record matches its audit row" if not altered
          else f"{len(altered)} records changed since recorded, first {altered[0]}"},
@@ -69,6 +67,14 @@ def check(store: Store) -> dict:
     ]
     return {"ok": all(c["ok"] for c in checks), "checks": checks,
             "audit_problems": chain.problems[:20], "foreign_key_problems": fk[:20]}
+
+
+def chain_detail(chain: audit.ChainReport) -> str:
+    if chain.unverifiable:
+        return f"chain not verifiable: {chain.unverifiable}"
+    if chain.ok:
+        return f"{chain.rows} rows, {'keyed ' if chain.keyed else ''}chain intact"
+    return f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"
 
 
 def backup(store: Store, dest: Path) -> dict:
@@ -88,7 +94,7 @@ def backup(store: Store, dest: Path) -> dict:
             target.execute("PRAGMA journal_mode = DELETE")
             result = target.execute("PRAGMA integrity_check").fetchone()[0]
             fk = target.execute("PRAGMA foreign_key_check").fetchall()
-            chain = audit.verify(target)
+            chain = audit.verify(target, store.key)
         finally:
             target.close()
         if result != "ok" or fk or not chain.ok:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ketacli.errors import Code, StorageError
-from ketacli.store import audit, migrations, rows
+from ketacli.store import audit, keys, migrations, rows
 from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
 from ketacli.store.migrations import ADDED_COLUMNS
 
@@ -142,11 +142,29 @@ class Store(_Reads):
         self.conn = conn
         self.path = path
         self.actor = actor
+        self.key_file = keys.key_path(path)
+        self.key: keys.ClinicKey | None = keys.load(self.key_file)
+        self.refresh_key()
+
+    def refresh_key(self) -> None:
+        """Whether the database is keyed, and why its chain cannot be written (if so)."""
+        self.keyed = audit.key_record(self.conn) is not None
+        self.key_problem = audit.key_problem(self.conn, self.key)
+
+    @property
+    def chain_key(self) -> bytes | None:
+        return self.key.chain if (self.keyed and self.key is not None) else None
 
     # -- writing ---------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
         """One BEGIN IMMEDIATE transaction: every write and its audit rows land together."""
+        if self.key_problem is not None:
+            raise StorageError(
+                f"writes refused: chain not verifiable: {self.key_problem} ({self.key_file})",
+                code=Code.CLINIC_KEY_WRONG if "wrong" in self.key_problem
+                else Code.CLINIC_KEY_MISSING,
+                hint="set KETACLI_KEY_FILE to this clinic's key file")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -212,17 +230,23 @@ class Tx(_Reads):
     ) -> int:
         table = ENTITY_TABLE.get(entity)
         digest = self._sealed.get((table, entity_id)) if table else None
+        if entity in MUTABLE and entity_id is not None:
+            # the row's current values: a later raw UPDATE no longer matches them
+            digest = row_digest(self.conn, MUTABLE[entity], entity_id)
         if digest:
             # the clinical row's content, sealed into the hash-chained audit row
             detail = {**(detail or {}), "row_sha256": digest}
         return audit.append(
             self.conn, self.store.actor, action, entity, entity_id,
-            patient=patient, detail=detail, at=at,
+            patient=patient, detail=detail, at=at, key=self.store.chain_key,
         )
 
 
 # Append-only clinical tables whose rows are sealed by their audit row.
 SEALED = ("screenings", "sessions", "observations", "events", "assessments")
+# Tables whose rows may change (through the program only): each audit row about one of
+# them seals its values after the change, so the latest must match the stored row.
+MUTABLE = {"patient": "patients", "followup": "followups"}
 ENTITY_TABLE = {"screening": "screenings", "session": "sessions", "observation": "observations",
                 "event": "events", "assessment": "assessments"}
 
@@ -296,6 +320,7 @@ def apply_migrations(store: Store) -> list[int]:
     """Apply every pending migration, each in its own transaction with an audit row."""
     from ketacli.clock import CLOCK, to_utc_iso
     applied = []
+    fresh = schema_version(store) == 0
     for version, description, sql in migrations.MIGRATIONS:
         if version <= schema_version(store):
             continue
@@ -313,7 +338,53 @@ def apply_migrations(store: Store) -> list[int]:
             tx.execute(f"PRAGMA user_version = {int(version)}")
             tx.audit("migrate", "schema", version, detail={"description": description})
         applied.append(version)
+    install_clinic_key(store, fresh=fresh)
     return applied
+
+
+def install_clinic_key(store: Store, *, fresh: bool) -> None:
+    """Give a database without one its clinic key (a new file beside it, or the file
+    KETACLI_KEY_FILE names) and start the keyed chain from its last row. Rows that can
+    change (patients, follow-ups) get an audit row sealing their current values."""
+    from ketacli.clock import CLOCK, to_utc_iso
+
+    if store.keyed or not _has_key_table(store):
+        return
+    existed = store.key_file.exists()
+    if existed and not fresh:
+        raise StorageError(
+            f"a clinic key already exists at {store.key_file}, but this database has no "
+            "keyed chain (a copy from before the key, or a downgraded one)",
+            code=Code.CLINIC_KEY_WRONG,
+            hint="compare it with a backup; to key it anew, point KETACLI_KEY_FILE elsewhere")
+    store.key = keys.load_or_create(store.key_file)
+    store.key_problem = None
+    with store.write() as tx:
+        if audit.key_record(tx.conn) is not None:  # another process keyed it meanwhile
+            store.refresh_key()
+            return
+        now = to_utc_iso(CLOCK.now())
+        first = (tx.scalar("SELECT max(id) FROM audit") or 0) + 1
+        tx.execute("INSERT INTO clinic_key (id, key_id, chain_from, created_at) VALUES "
+                   "(1, ?, ?, ?)", (store.key.key_id, first, now))
+        store.keyed = True
+        tx.audit("create", "clinic_key", 1, at=now, detail={"key_id": store.key.key_id})
+        for entity, sql in _SEAL_ALL.items():
+            for rid, mrn in tx.all(sql):
+                tx.audit("seal", entity, rid, patient=mrn, at=now)
+    store.refresh_key()
+
+
+_SEAL_ALL = {
+    "patient": "SELECT id, mrn FROM patients ORDER BY id",
+    "followup": "SELECT f.id, p.mrn FROM followups f JOIN patients p ON p.id = f.patient_id "
+                "ORDER BY f.id",
+}
+
+
+def _has_key_table(store: Store) -> bool:
+    return store.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                        "AND name = 'clinic_key'") is not None
 
 
 def _statements(sql: str) -> list[str]:

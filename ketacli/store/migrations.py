@@ -284,6 +284,15 @@ ALTER TABLE discharges ADD COLUMN overridden TEXT NOT NULL DEFAULT '[]'
     CHECK (overridden GLOB '[[]*]');
 """
 
+V9 = """
+CREATE TABLE clinic_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    key_id TEXT NOT NULL CHECK (length(key_id) = 32),
+    chain_from INTEGER NOT NULL CHECK (chain_from >= 1),
+    created_at TEXT NOT NULL
+) STRICT;
+""" + _append_only("clinic_key")
+
 # Columns added to sealed tables after rows were sealed: (table, column) -> the value an
 # older row reads back. A row's seal leaves out an added column holding that value, so
 # the seals of rows written before the migration still verify.
@@ -308,6 +317,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "exports", V4),
     (5, "dosing safety: the dosing weight, its basis and BMI of a session; the co-signer "
         "of an override (sessions, discharges) and the rules a discharge override lifted", V5),
+    (9, "clinic_key: the fingerprint of the clinic key kept outside the database and the "
+        "first audit row of the keyed (HMAC) chain", V9),
 ]
 
 LATEST = MIGRATIONS[-1][0]
