@@ -47,7 +47,7 @@ def check(json_out: Json = False) -> None:
         failed = [c for c in data["checks"] if not c["ok"]]
         raise StorageError(
             "database check failed: " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
-            code=Code.CHECK_FAILED, details=data["checks"],
+            code=Code.CHECK_FAILED, details=data["checks"], lines=data["findings"][:50],
         )
 
     def human(con):

@@ -22,5 +22,5 @@ def info_view(d: dict) -> Group:
 
 
 def check_lines(d: dict) -> Text:
-    return Text("\n".join(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['name']:<13} {c['detail']}"
+    return Text("\n".join(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['name']:<14} {c['detail']}"
                           for c in d["checks"]))

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 from ketacli.errors import Code, StorageError
-from ketacli.store import audit, migrations
+from ketacli.store import audit, migrations, tamper
 from ketacli.store.db import ENTITY_TABLE, Store, row_digest, schema_version, storage_error
 from ketacli.store.sessions import side_effects_digest
 
@@ -39,7 +39,8 @@ def info(store: Store) -> dict:
 
 
 def check(store: Store) -> dict:
-    """Integrity, foreign keys, audit chain, file permissions."""
+    """Integrity, foreign keys, audit chain, sealed and unaudited rows, schema, guards,
+    file permissions. Every finding is one line (`findings`)."""
     integrity = [r[0] for r in store.all("PRAGMA integrity_check")]
     fk = [
         {"table": r[0], "rowid": r[1], "parent": r[2]}
@@ -47,6 +48,9 @@ def check(store: Store) -> dict:
     ]
     chain = audit.verify(store.conn, store.key)
     altered = sealed_rows_altered(store)
+    unaudited = tamper.unaudited_rows(store)
+    updated = tamper.rows_updated(store)
+    schema = tamper.schema_differences(store)
     missing = sorted(expected_triggers() - {r[0] for r in store.all(
         "SELECT name FROM sqlite_master WHERE type = 'trigger'")})
     mode = stat.S_IMODE(store.path.stat().st_mode)
@@ -59,13 +63,31 @@ def check(store: Store) -> dict:
         {"name": "clinical_rows", "ok": not altered,
          "detail": "every sealed record matches its audit row" if not altered
          else f"{len(altered)} records changed since recorded, first {altered[0]}"},
+        {"name": "unaudited_rows", "ok": not unaudited,
+         "detail": "every record has its own audit row" if not unaudited
+         else f"{len(unaudited)} records with no audit row of their own, first {unaudited[0]}"},
+        {"name": "updated_rows", "ok": not updated,
+         "detail": "patients and follow-ups match their latest audit row" if not updated
+         else f"{len(updated)} rows changed outside ketacli, first {updated[0]}"},
+        {"name": "schema", "ok": not schema,
+         "detail": "as the migrations made it" if not schema
+         else f"{len(schema)} differences, first {schema[0]}"},
         {"name": "append_only", "ok": not missing,
          "detail": "all guards in place" if not missing
          else f"{len(missing)} guard triggers removed: {', '.join(missing[:4])}"},
         {"name": "permissions", "ok": not mode & 0o077,
          "detail": f"{oct(mode)}" + ("" if not mode & 0o077 else " (readable by others: chmod 600)")},
     ]
-    return {"ok": all(c["ok"] for c in checks), "checks": checks,
+    findings = [
+        *([f"audit_chain: {chain_detail(chain)}"] if chain.unverifiable else
+          [f"audit_chain: audit row {p['id']}: {p['problem']}" for p in chain.problems]),
+        *(f"clinical_rows: {a} changed since recorded" for a in altered),
+        *(f"unaudited_rows: {u} has no audit row of its own" for u in unaudited),
+        *(f"updated_rows: {u} does not match its latest audit row" for u in updated),
+        *(f"schema: {d}" for d in schema),
+        *(f"append_only: guard trigger {t} is missing" for t in missing),
+    ]
+    return {"ok": all(c["ok"] for c in checks), "checks": checks, "findings": findings,
             "audit_problems": chain.problems[:20], "foreign_key_problems": fk[:20]}
 
 
@@ -145,4 +167,11 @@ def sealed_rows_altered(store: Store) -> list[str]:
             bad.append(f"discharge of session {sid}")
         elif side_effects_digest(store.conn, sid) != se_digest:
             bad.append(f"side effects of session {sid}")
+
+    cur = store.conn.execute(
+        "SELECT json_extract(detail, '$.void_id'), json_extract(detail, '$.void_sha256') "
+        "FROM audit WHERE action = 'void' AND detail LIKE '%void_sha256%'")
+    for vid, digest in cur:
+        if row_digest(store.conn, "voids", vid) != digest:
+            bad.append(f"void {vid}")
     return bad

@@ -291,6 +291,7 @@ CREATE TABLE clinic_key (
     chain_from INTEGER NOT NULL CHECK (chain_from >= 1),
     created_at TEXT NOT NULL
 ) STRICT;
+CREATE INDEX audit_entity ON audit(entity, entity_id);
 """ + _append_only("clinic_key")
 
 # Columns added to sealed tables after rows were sealed: (table, column) -> the value an

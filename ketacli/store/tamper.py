@@ -1,0 +1,103 @@
+"""What `db check` finds that the chain alone does not: rows written around the program.
+
+- a record, void or discharge with no audit row of its own (a raw INSERT: the program
+  writes every one of them together with its audit row, in one transaction);
+- a patient or follow-up whose values do not match the seal of its latest audit row
+  (a raw UPDATE: every change the program makes is audited with the values it left);
+- a schema that is not the one the migrations build (a trigger rewritten, a CHECK
+  widened through `writable_schema`, a table added).
+Each finding is a short text naming records by kind and id only.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+
+from ketacli.store import migrations
+from ketacli.store.db import MUTABLE, Store, _statements, row_digest
+
+# (table, audit entity) of every table whose rows are sealed by an audit row of their own
+SEALED_BY = (
+    ("patients", "patient"), ("screenings", "screening"), ("sessions", "session"),
+    ("observations", "observation"), ("events", "event"), ("assessments", "assessment"),
+    ("followups", "followup"),
+)
+_HAS_SEAL = ("EXISTS (SELECT 1 FROM audit a WHERE a.entity = ? AND a.entity_id = t.id "
+             "AND a.detail LIKE '%\"row_sha256\"%')")
+_LIMIT = 200  # findings per kind: enough to act on, bounded however large the damage
+
+
+def unaudited_rows(store: Store) -> list[str]:
+    """Records, voids and discharges that have no audit row of their own."""
+    found: list[str] = []
+    for table, entity in SEALED_BY:
+        found += [f"{entity} {r[0]}" for r in store.all(
+            f"SELECT t.id FROM {table} t WHERE NOT {_HAS_SEAL} ORDER BY t.id LIMIT {_LIMIT}",
+            (entity,))]
+    found += [f"void {r[0]} ({r[1]} {r[2]})" for r in store.all(
+        "SELECT v.id, v.kind, v.target_id FROM voids v WHERE NOT EXISTS (SELECT 1 FROM audit a "
+        "WHERE a.entity = v.kind AND a.entity_id = v.target_id AND a.action = 'void' "
+        f"AND json_extract(a.detail, '$.void_id') = v.id) ORDER BY v.id LIMIT {_LIMIT}")]
+    found += [f"discharge {r[0]} of session {r[1]}" for r in store.all(
+        "SELECT d.id, d.session_id FROM discharges d WHERE NOT EXISTS (SELECT 1 FROM audit a "
+        "WHERE a.entity = 'session' AND a.entity_id = d.session_id AND a.action = 'discharge' "
+        f"AND a.detail LIKE '%discharge_sha256%') ORDER BY d.id LIMIT {_LIMIT}")]
+    found += [f"side effect {r[0]} of session {r[1]}" for r in store.all(
+        "SELECT e.id, e.session_id FROM side_effects e WHERE NOT EXISTS (SELECT 1 FROM "
+        f"discharges d WHERE d.session_id = e.session_id) ORDER BY e.id LIMIT {_LIMIT}")]
+    return found
+
+
+def rows_updated(store: Store) -> list[str]:
+    """Patients and follow-ups whose stored values differ from their latest audit row's seal."""
+    found: list[str] = []
+    for entity, table in MUTABLE.items():
+        latest: dict[int, str] = {}
+        for rid, digest in store.conn.execute(
+                "SELECT entity_id, json_extract(detail, '$.row_sha256') FROM audit "
+                "WHERE entity = ? AND detail LIKE '%\"row_sha256\"%' ORDER BY id", (entity,)):
+            latest[rid] = digest
+        for (rid,) in store.conn.execute(f"SELECT id FROM {table} ORDER BY id"):
+            seal = latest.get(rid)
+            if seal is not None and row_digest(store.conn, table, rid) != seal:
+                found.append(f"{entity} {rid}")
+                if len(found) >= _LIMIT:
+                    return found
+    return found
+
+
+@functools.cache
+def expected_schema() -> frozenset[tuple[str, str, str]]:
+    """(type, name, SQL) of every table, index, trigger and view the migrations create."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for _, _, sql in migrations.MIGRATIONS:
+            for statement in _statements(sql):
+                con.execute(statement)
+        return frozenset(_schema(con))
+    finally:
+        con.close()
+
+
+def _schema(con) -> list[tuple[str, str, str]]:
+    return [(r[0], r[1], " ".join((r[2] or "").split())) for r in con.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")]
+
+
+def schema_differences(store: Store) -> list[str]:
+    """How the stored schema differs from the migrations' (missing triggers are reported
+    by the guard check)."""
+    expected = expected_schema()
+    actual = set(_schema(store.conn))
+    names = {(t, n): sql for t, n, sql in expected}
+    out = []
+    for kind, name, sql in sorted(actual - expected):
+        if (kind, name) in names:
+            out.append(f"{kind} {name} was changed")
+        else:
+            out.append(f"{kind} {name} is not part of ketacli's schema")
+    have = {(t, n) for t, n, _ in actual}
+    out += [f"{kind} {name} is missing" for kind, name, _ in sorted(expected)
+            if (kind, name) not in have and kind != "trigger"]
+    return out
