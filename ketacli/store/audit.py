@@ -177,3 +177,39 @@ def listing(store, *, patient: str | None, since: str | None, limit: int) -> lis
          "hash": r["hash"]}
         for r in reversed(rows)
     ]
+
+
+# -- anchors: the chain's head, kept off the machine ----------------------------------------
+ANCHOR_TAG = "ketacli-anchor"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    count: int
+    mac: str
+    at: str
+
+    @property
+    def line(self) -> str:
+        return f"{ANCHOR_TAG} v1 {self.count} {self.mac} {self.at}"
+
+
+def parse_anchor(text: str) -> Anchor | None:
+    words = text.split()
+    if len(words) != 5 or words[0] != ANCHOR_TAG or words[1] != "v1":
+        return None
+    count, mac_, at = words[2], words[3], words[4]
+    if not count.isdigit() or int(count) < 1 or len(mac_) != 64 or not all(
+            c in "0123456789abcdef" for c in mac_):
+        return None
+    return Anchor(int(count), mac_, at)
+
+
+def anchor_problem(report: ChainReport, anchor: Anchor) -> str | None:
+    """Why the chain (verified with `want=(anchor.count,)`) does not hold the anchored rows."""
+    if anchor.count not in report.macs:
+        return (f"audit chain cut off: the anchor names row {anchor.count}, "
+                f"the chain has {report.rows} rows")
+    if report.macs[anchor.count] != anchor.mac:
+        return f"audit chain does not match the anchor at row {anchor.count}"
+    return None
