@@ -40,6 +40,7 @@ def _balance(drawn: float, *spent: float) -> Decimal:
 
 def entry(row: dict[str, Any]) -> dict[str, Any]:
     closed = row["discharged_at"] is not None
+    unverified = bool(closed and not row.get("discharge_audited", True))
     drawn = mg(row["drawn_mg"])
     given = mg(row["delivered_mg"])
     wasted = mg(row["wasted_mg"]) if closed else None
@@ -57,7 +58,9 @@ def entry(row: dict[str, Any]) -> dict[str, Any]:
         "clinician": row["clinician"],
         "status": "closed" if closed else "open",
         "unaccounted_mg": unaccounted,
-        "discrepancy": bool(closed and unaccounted != 0),
+        # a discharge with no audit row of its own was written around the program
+        "unverified": unverified,
+        "discrepancy": bool(closed and (unaccounted != 0 or unverified)),
     }
 
 

@@ -111,7 +111,9 @@ def _nv(kind: str, col: str) -> str:
 LEDGER_SQL = """
 SELECT s.id AS session_id, s.started_at, p.mrn AS patient, s.lot, s.drawn_mg,
        s.dose_mg AS planned_mg, d.delivered_mg, d.wasted_mg, d.waste_witness,
-       s.clinician, d.clinician AS discharged_by, d.at AS discharged_at
+       s.clinician, d.clinician AS discharged_by, d.at AS discharged_at,
+       (d.id IS NULL OR EXISTS (SELECT 1 FROM audit a WHERE a.entity = 'session'
+          AND a.entity_id = s.id AND a.action = 'discharge')) AS discharge_audited
 FROM sessions s JOIN patients p ON p.id = s.patient_id
 LEFT JOIN discharges d ON d.session_id = s.id
 WHERE s.started_at >= ? AND s.started_at < ?
