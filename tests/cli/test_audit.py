@@ -14,7 +14,8 @@ from ketacli.clock import CLOCK
 from ketacli.store import migrations
 
 # A new database starts with one 'migrate' audit row per schema migration.
-M = migrations.LATEST
+# a new database: one 'migrate' row per migration, then the clinic key's 'create' row
+M = len(migrations.MIGRATIONS) + 1
 
 
 def utc(*args) -> datetime:
@@ -29,7 +30,7 @@ AUDIT_KEYS = {"audit_id", "at", "clinician", "os_user", "action", "entity", "ent
 def history(cli, db_path):
     """Audit rows on three clinic days (America/Chicago is UTC-6 in late November).
 
-    1..M  migrate   2026-11-20 16:00Z (M = migrations.LATEST)
+    1..M  migrate   2026-11-20 16:00Z (and the clinic key's row, M)
     M+1   create A  2026-11-20 16:00Z
     M+2   create B  2026-11-25 05:30Z = 2026-11-24 23:30 in Chicago
     M+3   create A2 2026-11-25 06:30Z = 2026-11-25 00:30 in Chicago
@@ -49,7 +50,7 @@ def test_audit_lists_every_row_in_order(cli, history):
     rows = r.json["data"]
     assert [row["audit_id"] for row in rows] == list(range(1, M + 4))
     assert all(set(row) == AUDIT_KEYS for row in rows)
-    assert [row["action"] for row in rows] == ["migrate"] * M + ["create", "create", "create"]
+    assert [row["action"] for row in rows] == ["migrate"] * (M - 1) + ["create"] * 4
     assert [row["patient"] for row in rows] == [None] * M + ["A-1", "B-1", "A-2"]
     assert rows[M]["entity"] == "patient" and rows[M]["entity_id"] == 1
     assert rows[M]["clinician"] == "nurse.test"

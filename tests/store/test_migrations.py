@@ -23,7 +23,8 @@ def test_migrations_are_recorded(store):
     assert all(r["applied_at"] == NOW for r in rows)  # the pinned clock
     audited = store.all("SELECT action, entity, entity_id FROM audit ORDER BY id")
     assert [tuple(r) for r in audited] == [("migrate", "schema", v)
-                                           for v, _, _ in migrations.MIGRATIONS]
+                                           for v, _, _ in migrations.MIGRATIONS] + [
+        ("create", "clinic_key", 1)]
 
 
 def test_reopening_does_not_reapply(tmp_path):
@@ -32,11 +33,11 @@ def test_reopening_does_not_reapply(tmp_path):
     st = open_store(path, ACTOR)
     try:
         assert st.scalar("SELECT count(*) FROM schema_migrations") == len(migrations.MIGRATIONS)
-        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS)
+        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS) + 1
         from ketacli.store.db import apply_migrations
 
         assert apply_migrations(st) == []
-        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS)
+        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS) + 1
     finally:
         st.close()
 
