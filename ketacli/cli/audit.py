@@ -20,7 +20,8 @@ def audit(
     patient: Annotated[str | None, typer.Option("--patient", help="Only this MRN.")] = None,
     since: Since = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most the last N rows.")] = 200,
-    verify: Annotated[bool, typer.Option("--verify", help="Check the keyed chain; exit 4 if broken.")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Check the keyed chain; exit 4 if broken.")] = False,
     anchor: Annotated[str | None, typer.Option(
         "--anchor", help="With --verify: an anchor line, or a file of them; every row up to "
         "each anchor must still be there, unchanged.")] = None,

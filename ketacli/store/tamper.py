@@ -92,12 +92,12 @@ def schema_differences(store: Store) -> list[str]:
     actual = set(_schema(store.conn))
     names = {(t, n): sql for t, n, sql in expected}
     out = []
-    for kind, name, sql in sorted(actual - expected):
+    for kind, name, _sql in sorted(actual - expected):
         if (kind, name) in names:
             out.append(f"{kind} {name} was changed")
         else:
             out.append(f"{kind} {name} is not part of ketacli's schema")
     have = {(t, n) for t, n, _ in actual}
-    out += [f"{kind} {name} is missing" for kind, name, _ in sorted(expected)
+    out += [f"{kind} {name} is missing" for kind, name, _sql in sorted(expected)
             if (kind, name) not in have and kind != "trigger"]
     return out

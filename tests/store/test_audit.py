@@ -23,7 +23,7 @@ def test_chain_links_and_verifies(store):
     assert len({r["hash"] for r in rows}) == len(rows)
     report = audit.verify(store.conn, store.key)
     assert report.ok
-    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 4  # one 'migrate' row per migration, the key's
+    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 4  # migrations, the key, 3 patients
     assert report.problems == []
 
 
