@@ -307,6 +307,8 @@ def open_store(
         store = Store(conn, path, actor)
         if migrate and version < migrations.LATEST:
             apply_migrations(store)
+        elif migrate:
+            install_clinic_key(store, fresh=False)  # a key install cut short, or removed
         return store
     except sqlite3.Error as exc:
         raise storage_error(exc, path) from None
