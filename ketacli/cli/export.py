@@ -1,5 +1,5 @@
 """`export TABLE|all --format csv|json|ndjson|fhir|fhir-ndjson [--since DATE] [--deidentify]
-[--output PATH]`.
+[--output PATH] [--after EXPORT_ID]`.
 
 The command parses and checks its options; the engine does the rest: store/export.py
 reads (one cursor per table, parallel id slices for large CSV tables),
@@ -31,10 +31,14 @@ def export(    table: Annotated[str, typer.Argument(
     output: Annotated[Path | None, typer.Option(
         "--output", help="Write to this file (a directory for 'all --format csv'); written "
         "atomically, mode 0600. Default: stdout.")] = None,
+    after: Annotated[int | None, typer.Option(
+        "--after", min=1, help="Only records written after export EXPORT_ID (the id each "
+        "export reports): incremental exports, de-identified ones too.")] = None,
 ) -> None:
     """Export records for an EHR, billing or research: CSV, JSON, NDJSON or a FHIR R4 Bundle.
 
-    Streams rows (memory stays flat); voided records are left out.
+    Streams rows (memory stays flat) from one consistent snapshot; voided records are left
+    out. The export is audited before any data is written.
     """
     import sys
 
@@ -54,16 +58,21 @@ def export(    table: Annotated[str, typer.Argument(
     if output is not None:
         files.refuse_database([output / f for f in form.files(EXPORT_TABLES)] or [output],
                               Path(store.path))
+    if after is not None:
+        xs.check_export_id(store, after)
     now = to_utc_iso(CLOCK.now())
-    reader = xs.open_reader(store, form.since_iso, deidentify=deidentify, today=today(s.tz),
-                            at=now)
-    with files.progress(enabled=output is not None and sys.stderr.isatty()) as tick:
+    if deidentify:
+        xs.ensure_study_ids(store, now)
+    export_id = xs.record_export(store, {
+        "table": form.table, "format": form.fmt, "deidentified": deidentify, "since": since,
+        "after": after, "output": str(output) if output else "stdout"}, now)
+    with xs.snapshot(store), files.progress(
+            enabled=output is not None and sys.stderr.isatty()) as tick:
+        reader = xs.open_reader(store, form.since_iso, deidentify=deidentify,
+                                today=today(s.tz), at=now, after=after)
         counts = engine.export(reader, form.table, form.fmt, output, files=files, timestamp=now,
                                tick=tick)
-    xs.record_export(store, {
-        "table": form.table, "format": form.fmt, "deidentified": deidentify, "since": since,
-        "output": str(output) if output else "stdout", "rows": counts,
-    }, to_utc_iso(CLOCK.now()))
-    if output is not None:
-        total = counts["resources"] if "resources" in counts else sum(counts.values())
-        write(sys.stderr, f"Exported {total:,} records to {output}.\n")
+    xs.record_export_done(store, export_id, counts, to_utc_iso(CLOCK.now()))
+    total = counts["resources"] if "resources" in counts else sum(counts.values())
+    where = f" to {output}" if output is not None else ""
+    write(sys.stderr, f"Exported {total:,} records{where} (export {export_id}).\n")

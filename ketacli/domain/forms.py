@@ -390,6 +390,10 @@ class ExportForm:
             raise Invalid("the audit log cannot be de-identified (its order and times would "
                           "undo the date shifts): export it without --deidentify",
                           code=Code.INVALID_CHOICE)
+        if deidentify and since is not None:
+            raise Invalid("--since cannot be used with --deidentify: the bound would reveal "
+                          "each patient's date shift; use --after EXPORT_ID for incremental "
+                          "exports", code=Code.INVALID_OPTION)
         since_iso = to_utc_iso(day_start_utc(since_day, tz)) if since_day else None
         return cls(table, fmt, since_iso, deidentify)
 

@@ -174,4 +174,4 @@ def sealed_rows_altered(store: Store) -> list[str]:
     for vid, digest in cur:
         if row_digest(store.conn, "voids", vid) != digest:
             bad.append(f"void {vid}")
-    return bad
+    return bad + tamper.batches_altered(store)

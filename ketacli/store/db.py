@@ -196,6 +196,12 @@ class Tx(_Reads):
         self.store = store
         self.conn = store.conn
         self._sealed: dict[tuple[str, int], str] = {}
+        self._batch: list[tuple[str, int, int]] = []
+
+    def note_batch(self, table: str, first: int, last: int) -> None:
+        """Rows first..last of `table` were bulk-inserted (the demo, seeding): the next
+        audit row seals them (`batch_sha256`), rows that may change each by a seal row."""
+        self._batch.append((table, first, last))
 
     def insert(self, table: str, row: dict) -> int:
         cols = ", ".join(row)
@@ -236,10 +242,22 @@ class Tx(_Reads):
         if digest:
             # the clinical row's content, sealed into the hash-chained audit row
             detail = {**(detail or {}), "row_sha256": digest}
-        return audit.append(
+        batch, self._batch = self._batch, []
+        fixed = [[t, a, b, range_digest(self.conn, t, a, b)] for t, a, b in batch
+                 if t not in MUTABLE.values()]
+        if fixed:
+            detail = {**(detail or {}), "batch_sha256": fixed}
+        rid = audit.append(
             self.conn, self.store.actor, action, entity, entity_id,
             patient=patient, detail=detail, at=at, key=self.store.chain_key,
         )
+        entities = {t: e for e, t in MUTABLE.items()}
+        for table, first, last in batch:
+            if table in entities:
+                for (mid,) in self.all(f"SELECT id FROM {table} WHERE id BETWEEN ? AND ? "
+                                       "ORDER BY id", (first, last)):
+                    self.audit("seal", entities[table], mid, at=at)
+        return rid
 
 
 # Append-only clinical tables whose rows are sealed by their audit row.
@@ -251,20 +269,33 @@ ENTITY_TABLE = {"screening": "screenings", "session": "sessions", "observation":
                 "event": "events", "assessment": "assessments"}
 
 
+def range_digest(conn: sqlite3.Connection, table: str, first: int, last: int) -> str:
+    """SHA-256 over the row digests of ids first..last (a bulk-inserted batch), in order."""
+    h = hashlib.sha256()
+    cur = conn.execute(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id",
+                       (first, last))
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        h.update(_content_digest(table, names, tuple(row)).encode())
+    return h.hexdigest()
+
+
+def _content_digest(table: str, names: list[str], values: tuple) -> str:
+    content = {
+        name: value for name, value in zip(names, values, strict=True)
+        if (table, name) not in ADDED_COLUMNS or value != ADDED_COLUMNS[table, name]
+    }
+    body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
     """SHA-256 of a stored row's columns and values (as SQLite returns them)."""
     cur = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (rid,))
     row = cur.fetchone()
     if row is None:
         return None
-    names = [d[0] for d in cur.description]
-    content = {
-        name: value for name, value in zip(names, tuple(row), strict=True)
-        if (table, name) not in ADDED_COLUMNS or value != ADDED_COLUMNS[table, name]
-    }
-    body = json.dumps(content, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return _content_digest(table, [d[0] for d in cur.description], tuple(row))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

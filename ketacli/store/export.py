@@ -13,6 +13,7 @@ Rows are never collected in memory: callers iterate the cursor (`rows`,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -27,6 +28,9 @@ from ketacli.store.db import Store
 from ketacli.store.voids import not_voided
 
 TABLES = EXPORT_TABLES
+# Tables formatted by parallel workers when large: append-only rows joined only to rows
+# that existed before them, so id bounds and the voids bound give the snapshot's rows.
+APPEND_ONLY = ("observations", "events", "audit")
 EVERYTHING = "0000"  # a --since bound before every stored time: no bound
 BATCH = 5000  # rows fetched (and formatted) at a time
 
@@ -135,26 +139,49 @@ def columns(table: str, *, with_pid: bool) -> list[str]:
     return (["_pid"] if with_pid else []) + [name for _, name in q.columns]
 
 
-def select_sql(table: str, *, with_pid: bool, sliced: bool = False) -> str:
+# table -> the audit entity of its rows (`--after`: rows with an audit row after the export's)
+ENTITIES = {"patients": "patient", "screenings": "screening", "sessions": "session",
+            "observations": "observation", "events": "event", "assessments": "assessment",
+            "followups": "followup"}
+
+
+def written_after(table: str, after: int) -> str:
+    """SQL: the row was written (or changed) after audit row `after`."""
+    q = QUERIES[table]
+    if table == "audit":
+        return f"{q.id} > {int(after)}"
+    return (f"EXISTS (SELECT 1 FROM audit wa WHERE wa.entity = '{ENTITIES[table]}' "
+            f"AND wa.entity_id = {q.id} AND wa.id > {int(after)})")
+
+
+def select_sql(table: str, *, with_pid: bool, sliced: bool = False, after: int | None = None,
+               voids_upto: int | None = None) -> str:
     """The table's export query, in id order. Parameters: (since,), or (since, first id,
-    last id) when `sliced`. With `with_pid`, `_pid` comes first."""
+    last id) when `sliced`. With `with_pid`, `_pid` comes first. `after`: only rows written
+    after that audit row; `voids_upto`: only voids up to that id count (a worker outside
+    the export's snapshot sees the voids the snapshot saw)."""
     q = QUERIES[table]
     cols = ((q.pid, "_pid"),) * with_pid + q.columns
     select = ", ".join(f"{expr} AS {name}" for expr, name in cols)
     where = [f"{q.time} >= ?"]
     if q.void_kind:
-        where.append(not_voided(q.void_kind, q.id))
+        voided = not_voided(q.void_kind, q.id)
+        if voids_upto is not None:
+            voided = voided[:-1] + f" AND v.id <= {int(voids_upto)})"
+        where.append(voided)
+    if after is not None:
+        where.append(written_after(table, after))
     if sliced:
         where.append(f"{q.id} BETWEEN ? AND ?")
     return f"SELECT {select} FROM {q.source} WHERE {' AND '.join(where)} ORDER BY {q.id}"
 
 
 def rows(store: Store, table: str, since: str | None, *,
-         with_pid: bool) -> tuple[list[str], Iterator[tuple]]:
+         with_pid: bool, after: int | None = None) -> tuple[list[str], Iterator[tuple]]:
     """(column names, plain-tuple row iterator) for one table; `_pid` first if asked."""
     cur = store.conn.cursor()
     cur.row_factory = None
-    cur.execute(select_sql(table, with_pid=with_pid), (since or EVERYTHING,))
+    cur.execute(select_sql(table, with_pid=with_pid, after=after), (since or EVERYTHING,))
     return [d[0] for d in cur.description], cur
 
 
@@ -191,9 +218,44 @@ def study_map(store: Store) -> dict[int, tuple[str, int]]:
         "SELECT patient_id, study_id, date_shift_days FROM study_ids")}
 
 
-def record_export(store: Store, detail: dict, at: str) -> None:
+def record_export(store: Store, detail: dict, at: str) -> int:
+    """The export's audit row, written (committed) before any data: its id is the
+    export's id (`--after EXPORT_ID`)."""
     with store.write() as tx:
-        tx.audit("export", "database", None, at=at, detail=detail)
+        return tx.audit("export", "database", None, at=at, detail=detail)
+
+
+def record_export_done(store: Store, export_id: int, counts: dict, at: str) -> None:
+    with store.write() as tx:
+        tx.audit("exported", "database", export_id, at=at, detail={"rows": counts})
+
+
+def check_export_id(store: Store, export_id: int) -> None:
+    """`--after EXPORT_ID` must name an export's audit row (exit 3 otherwise)."""
+    from ketacli.errors import Code, NotFound
+
+    if store.scalar("SELECT 1 FROM audit WHERE id = ? AND action = 'export'",
+                    (export_id,)) is None:
+        raise NotFound(f"no export {export_id} in the audit log", code=Code.RECORD_NOT_FOUND,
+                       hint="'ketacli audit' lists exports (action export)")
+
+
+@contextlib.contextmanager
+def snapshot(store: Store) -> Iterator[None]:
+    """One read transaction for the whole export: every table read from the same
+    committed state, whatever others commit meanwhile (WAL readers never block writers)."""
+    from ketacli.store.db import storage_error
+
+    try:
+        store.conn.execute("BEGIN")
+        store.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
+    except sqlite3.Error as exc:
+        raise storage_error(exc, store.path) from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            store.conn.execute("COMMIT")
 
 
 # -- what one export reads -----------------------------------------------------------------
@@ -208,10 +270,11 @@ class Reader:
     EVERYTHING = EVERYTHING  # a `since` that overrides the export's bound with none
 
     def __init__(self, store: Store, since: str | None,
-                 transform: Transform | None = None) -> None:
+                 transform: Transform | None = None, after: int | None = None) -> None:
         self.store = store
         self.since = since
         self.transform = transform
+        self.after = after
 
     @property
     def deidentified(self) -> bool:
@@ -222,7 +285,7 @@ class Reader:
         """(columns, rows) of one table; `since` overrides the export's bound
         (EVERYTHING: no bound)."""
         cols, cur = rows(self.store, table, since or self.since,
-                         with_pid=need_pid or self.transform is not None)
+                         with_pid=need_pid or self.transform is not None, after=self.after)
         if self.transform is None:
             return cols, cur
         out_cols, fn = self.transform(cols)
@@ -239,26 +302,27 @@ class Reader:
         """(columns, rendered slices) of the table's rows, without `_pid`, by worker
         processes (see `parallel_slices`); None when de-identifying or when the table is
         too small to be worth it."""
-        if self.transform is not None:
+        if self.transform is not None or self.after is not None or table not in APPEND_ONLY:
             return None
         slices = parallel_slices(self.store, table, self.since, render)
         return None if slices is None else (columns(table, with_pid=False), slices)
 
 
 def open_reader(store: Store, since: str | None, *, deidentify: bool, today: date,
-                at: str) -> Reader:
-    """The export's Reader. De-identifying first gives every patient a study id (and the
-    clinic its key), then applies HIPAA Safe Harbor to every row (domain.deid)."""
+                at: str, after: int | None = None) -> Reader:
+    """The export's Reader, inside the export's snapshot. De-identifying gives every
+    patient a study id (and the clinic its key: `ensure_study_ids`, written before the
+    snapshot), then applies HIPAA Safe Harbor to every row (domain.deid)."""
     if not deidentify:
-        return Reader(store, since)
+        return Reader(store, since, after=after)
     from functools import partial
 
     from ketacli.domain import deid
 
-    ensure_study_ids(store, at)
     study = study_map(store)
     key = deid_key(store)
-    return Reader(store, since, partial(deid.transformer, study=study, today=today, key=key))
+    return Reader(store, since, partial(deid.transformer, study=study, today=today, key=key),
+                  after=after)
 
 
 # -- large tables: id slices formatted by worker processes ---------------------------------
@@ -298,7 +362,8 @@ def parallel_slices(store: Store, table: str, since: str | None,
     bounds = id_bounds(store, table)
     if workers < 2 or bounds is None or bounds[1] - bounds[0] + 1 < threshold:
         return None
-    sql = select_sql(table, with_pid=False, sliced=True)
+    voids = store.scalar("SELECT max(id) FROM voids") or 0  # what the snapshot sees
+    sql = select_sql(table, with_pid=False, sliced=True, voids_upto=voids)
     jobs = [(str(store.path), sql, (since or EVERYTHING, a, b), render)
             for a, b in slices(*bounds, workers)]
     return _in_pool(jobs, workers)

@@ -12,10 +12,11 @@ Each finding is a short text naming records by kind and id only.
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 
 from ketacli.store import migrations
-from ketacli.store.db import MUTABLE, Store, _statements, row_digest
+from ketacli.store.db import MUTABLE, Store, _statements, range_digest, row_digest
 
 # (table, audit entity) of every table whose rows are sealed by an audit row of their own
 SEALED_BY = (
@@ -28,13 +29,31 @@ _HAS_SEAL = ("EXISTS (SELECT 1 FROM audit a WHERE a.entity = ? AND a.entity_id =
 _LIMIT = 200  # findings per kind: enough to act on, bounded however large the damage
 
 
+def batches(store: Store) -> list[tuple[int, str, int, int, str]]:
+    """(audit row, table, first id, last id, digest) of every bulk-inserted batch."""
+    out = []
+    for rid, detail in store.conn.execute(
+            "SELECT id, json_extract(detail, '$.batch_sha256') FROM audit "
+            "WHERE detail LIKE '%\"batch_sha256\"%' ORDER BY id"):
+        out += [(rid, t, a, b, d) for t, a, b, d in json.loads(detail)]
+    return out
+
+
+def _in_batch(ranges: list[tuple[int, int]], rid: int) -> bool:
+    return any(a <= rid <= b for a, b in ranges)
+
+
 def unaudited_rows(store: Store) -> list[str]:
-    """Records, voids and discharges that have no audit row of their own."""
+    """Records, voids and discharges that have no audit row of their own (nor a batch's)."""
     found: list[str] = []
+    covered: dict[str, list[tuple[int, int]]] = {}
+    for _, table, a, b, _d in batches(store):
+        covered.setdefault(table, []).append((a, b))
     for table, entity in SEALED_BY:
-        found += [f"{entity} {r[0]}" for r in store.all(
-            f"SELECT t.id FROM {table} t WHERE NOT {_HAS_SEAL} ORDER BY t.id LIMIT {_LIMIT}",
-            (entity,))]
+        cur = store.conn.execute(
+            f"SELECT t.id FROM {table} t WHERE NOT {_HAS_SEAL} ORDER BY t.id", (entity,))
+        found += [f"{entity} {r[0]}" for r in cur
+                  if not _in_batch(covered.get(table, []), r[0])][:_LIMIT]
     found += [f"void {r[0]} ({r[1]} {r[2]})" for r in store.all(
         "SELECT v.id, v.kind, v.target_id FROM voids v WHERE NOT EXISTS (SELECT 1 FROM audit a "
         "WHERE a.entity = v.kind AND a.entity_id = v.target_id AND a.action = 'void' "
@@ -42,11 +61,19 @@ def unaudited_rows(store: Store) -> list[str]:
     found += [f"discharge {r[0]} of session {r[1]}" for r in store.all(
         "SELECT d.id, d.session_id FROM discharges d WHERE NOT EXISTS (SELECT 1 FROM audit a "
         "WHERE a.entity = 'session' AND a.entity_id = d.session_id AND a.action = 'discharge' "
-        f"AND a.detail LIKE '%discharge_sha256%') ORDER BY d.id LIMIT {_LIMIT}")]
+        "AND a.detail LIKE '%discharge_sha256%') ORDER BY d.id")
+        if not _in_batch(covered.get("discharges", []), r[0])][:_LIMIT]
     found += [f"side effect {r[0]} of session {r[1]}" for r in store.all(
         "SELECT e.id, e.session_id FROM side_effects e WHERE NOT EXISTS (SELECT 1 FROM "
         f"discharges d WHERE d.session_id = e.session_id) ORDER BY e.id LIMIT {_LIMIT}")]
     return found
+
+
+def batches_altered(store: Store) -> list[str]:
+    """Bulk-inserted batches whose rows no longer match their audit row's digest."""
+    return [f"{table} {a}-{b} (batch of audit row {rid})"
+            for rid, table, a, b, digest in batches(store)
+            if range_digest(store.conn, table, a, b) != digest]
 
 
 def rows_updated(store: Store) -> list[str]:
