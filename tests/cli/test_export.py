@@ -44,7 +44,6 @@ from export_support import (
     expected_ids,
     export,
     export_audit_rows,
-    with_own_export_row,
     ids_of,
     parse,
     partials,
@@ -52,6 +51,7 @@ from export_support import (
     resources,
     scrub_ids,
     study_ids,
+    with_own_export_row,
     zqf_clinic,
 )
 from helpers import assert_one_error, copy_db, mode, ok, query
