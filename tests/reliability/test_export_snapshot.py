@@ -118,7 +118,7 @@ def test_the_export_audit_row_comes_before_its_data(cli, charting):
 
 
 def test_after_gives_only_what_was_written_since(cli, charting):
-    db, sid, (first, second) = charting
+    _, sid, (first, _) = charting
     r = ok(cli("export", "observations", "--format", "json"))
     export_id = _export_id(r.stderr)
     third = ok(cli("log-vitals", sid, "--hr", "92", "--json")).json["data"]["observation_id"]
