@@ -1,4 +1,4 @@
-"""`db info | check | backup | migrate`."""
+"""`db info | check | backup | migrate | encrypt | decrypt`."""
 
 from __future__ import annotations
 
@@ -104,5 +104,45 @@ def migrate(json_out: Json = False) -> None:
                       f"{data['schema_version']}.")
         else:
             con.print(f"Schema is up to date (version {data['schema_version']}).")
+
+    emit(data, json_out, human)
+
+
+@app.command("encrypt")
+@command
+def encrypt(json_out: Json = False) -> None:
+    """Encrypt the database at rest (SQLCipher, a key derived from the clinic key); every
+    command then opens it transparently. Needs: pip install 'ketacli[encryption]'."""
+    from ketacli.cli.settings import settings
+    from ketacli.render.out import emit
+    from ketacli.store import admin
+
+    s = settings()
+    data = admin.encrypt(s.store(create=False))
+    s._cache.pop("store", None)  # closed by the conversion
+
+    def human(con):
+        con.print(f"Encrypted {data['path']}: it opens only with this clinic's key.")
+
+    emit(data, json_out, human)
+
+
+@app.command("decrypt")
+@command
+def decrypt(
+    dest: Annotated[Path, typer.Argument(help="A new file for the plain (unencrypted) copy.")],
+    json_out: Json = False,
+) -> None:
+    """Write a plain, unencrypted copy of an encrypted database (audited); the database
+    itself stays encrypted."""
+    from ketacli.cli.settings import settings
+    from ketacli.render.out import emit
+    from ketacli.store import admin
+
+    data = admin.decrypt(settings().store(create=False), dest)
+
+    def human(con):
+        con.print(f"Plain copy written and verified: {data['path']} (not encrypted: keep it "
+                  "as safe as the records it holds).")
 
     emit(data, json_out, human)

@@ -9,8 +9,15 @@ import stat
 from pathlib import Path
 
 from ketacli.errors import Code, StorageError
-from ketacli.store import audit, migrations, tamper
-from ketacli.store.db import ENTITY_TABLE, Store, row_digest, schema_version, storage_error
+from ketacli.store import audit, cipher, migrations, tamper
+from ketacli.store.db import (
+    ENTITY_TABLE,
+    Store,
+    db_errors,
+    row_digest,
+    schema_version,
+    storage_error,
+)
 from ketacli.store.sessions import side_effects_digest
 
 TABLES = (
@@ -110,7 +117,8 @@ def backup(store: Store, dest: Path) -> dict:
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     old = os.umask(0o077)
     try:
-        target = sqlite3.connect(tmp)
+        target = (cipher.connect(tmp, store.key, timeout=5) if store.encrypted  # stays encrypted
+                  else sqlite3.connect(tmp))
         try:
             store.conn.backup(target)
             target.execute("PRAGMA journal_mode = DELETE")
@@ -124,7 +132,7 @@ def backup(store: Store, dest: Path) -> dict:
                                code=Code.BACKUP_UNVERIFIED)
         os.chmod(tmp, 0o600)
         os.replace(tmp, dest)
-    except sqlite3.Error as exc:
+    except db_errors() as exc:
         raise storage_error(exc, dest) from None
     except OSError as exc:
         raise StorageError(f"cannot write the backup {dest}: {exc.strerror}",
@@ -175,3 +183,89 @@ def sealed_rows_altered(store: Store) -> list[str]:
         if row_digest(store.conn, "voids", vid) != digest:
             bad.append(f"void {vid}")
     return bad + tamper.batches_altered(store)
+
+
+# -- encryption at rest -----------------------------------------------------------------------
+def _verified_copy(path: Path, key, *, encrypted: bool, counts: dict[str, int]) -> None:
+    """The copy at `path` holds the same rows, passes the integrity check and its chain
+    verifies with the clinic key; else exit 4 (and the caller keeps nothing)."""
+    conn = cipher.connect(path, key, timeout=5) if encrypted else sqlite3.connect(path)
+    try:
+        same = all(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == n
+                   for t, n in counts.items())
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        chain = audit.verify(conn, key)
+    finally:
+        conn.close()
+    if not (same and ok and chain.ok):
+        raise StorageError("the converted copy failed verification; nothing changed",
+                           code=Code.BACKUP_UNVERIFIED)
+
+
+def _require_key(store: Store) -> None:
+    if store.key is None or store.key_problem is not None:
+        raise StorageError(f"encryption needs this clinic's key ({store.key_file})",
+                           code=Code.CLINIC_KEY_MISSING,
+                           hint="set KETACLI_KEY_FILE to this clinic's key file")
+
+
+def encrypt(store: Store) -> dict:
+    """Convert the database in place to SQLCipher with a key derived from the clinic key:
+    an exported copy, verified, renamed over the file; refused while others have it open."""
+    cipher.module()
+    if store.encrypted:
+        raise StorageError(f"{store.path} is already encrypted", code=Code.STORAGE_ERROR)
+    _require_key(store)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if store.scalar("PRAGMA journal_mode = DELETE") != "delete":
+        raise StorageError("another process has the database open; close it and retry",
+                           code=Code.DATABASE_LOCKED)
+    try:
+        with store.write() as tx:
+            tx.audit("encrypt", "database", detail={"cipher": "sqlcipher"})
+    except StorageError:
+        store.conn.execute("PRAGMA journal_mode = WAL")
+        raise
+    counts = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
+    store.close()
+    tmp = cipher.temp_beside(store.path)
+    try:
+        cipher.export(store.path, tmp, key=None, into=store.key, timeout=5)
+        os.chmod(tmp, 0o600)
+        _verified_copy(tmp, store.key, encrypted=True, counts=counts)
+        os.replace(tmp, store.path)
+        cipher.fsync_dir(store.path.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return {"path": str(store.path), "encrypted": True, "counts": counts}
+
+
+def decrypt(store: Store, dest: Path) -> dict:
+    """A plain (unencrypted) copy of an encrypted database at `dest`, 0600, verified; the
+    database itself stays encrypted. Audited: the copy is readable by anyone with the file."""
+    if not store.encrypted:
+        raise StorageError(f"{store.path} is not encrypted", code=Code.STORAGE_ERROR)
+    dest = Path(dest)
+    if dest.exists() or Path(f"{dest}-wal").exists():
+        raise StorageError(f"destination exists: {dest}", code=Code.DESTINATION_EXISTS,
+                           hint="choose a new file name")
+    with store.write() as tx:
+        tx.audit("decrypt", "database", detail={"dest": str(dest)})
+    counts = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
+    tmp = cipher.temp_beside(dest)
+    old = os.umask(0o077)
+    try:
+        cipher.export(store.path, tmp, key=store.key, into=None, timeout=5)
+        os.chmod(tmp, 0o600)
+        _verified_copy(tmp, store.key, encrypted=False, counts=counts)
+        os.replace(tmp, dest)
+        cipher.fsync_dir(dest.parent)
+    except OSError as exc:
+        raise StorageError(f"cannot write {dest}: {exc.strerror}",
+                           code=Code.BACKUP_UNWRITABLE) from None
+    finally:
+        os.umask(old)
+        if tmp.exists():
+            tmp.unlink()
+    return {"path": str(dest), "encrypted": False, "counts": counts}

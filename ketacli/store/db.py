@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ketacli.errors import Code, StorageError
-from ketacli.store import audit, keys, migrations, rows
+from ketacli.store import audit, cipher, keys, migrations, rows
 from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
 from ketacli.store.migrations import ADDED_COLUMNS
 
@@ -79,7 +79,8 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
     return StorageError(f"database error: {exc}{where}", code=Code.STORAGE_ERROR)
 
 
-def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
+def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
+    """Check (or create) the database file; True when it is an encrypted one."""
     parent = path.parent
     if path.exists():
         if path.is_dir():
@@ -89,12 +90,14 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
                 head = fh.read(16)
         except OSError as exc:
             raise storage_error(exc, path) from None
+        if len(head) == 16 and head != SQLITE_MAGIC and keys.key_path(path).exists():
+            return True  # SQLCipher (encryption at rest): opened with the clinic key
         if head and head != SQLITE_MAGIC:
             raise StorageError(
                 f"not an SQLite database: {path}", code=Code.DATABASE_CORRUPT,
                 hint="check --db / KETACLI_DB",
             )
-        return
+        return False
     if not create:
         raise StorageError(
             f"no database at {path}", code=Code.DATABASE_MISSING,
@@ -116,6 +119,12 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> None:
         ) from None
     finally:
         os.umask(old)
+    return False
+
+
+def db_errors() -> tuple[type[BaseException], ...]:
+    """What a database call may raise: sqlite3's errors, and SQLCipher's when installed."""
+    return (sqlite3.Error, *cipher.errors())
 
 
 class _Reads:
@@ -138,10 +147,12 @@ class _Reads:
 class Store(_Reads):
     """One open database. Use `with store.write() as tx:` for every write."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor, *,
+                 encrypted: bool = False) -> None:
         self.conn = conn
         self.path = path
         self.actor = actor
+        self.encrypted = encrypted
         self.key_file = keys.key_path(path)
         self.key: keys.ClinicKey | None = keys.load(self.key_file)
         self.refresh_key()
@@ -167,25 +178,25 @@ class Store(_Reads):
                 hint="set KETACLI_KEY_FILE to this clinic's key file")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+        except db_errors() as exc:
             raise storage_error(exc, self.path) from None
         tx = Tx(self)
         try:
             yield tx
             self.conn.execute("COMMIT")
         except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*db_errors()):
                 self.conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.IntegrityError):
+            if isinstance(exc, db_errors()) and type(exc).__name__ == "IntegrityError":
                 raise StorageError(
                     f"the database refused the write: {exc}", code=Code.CONSTRAINT_FAILED
                 ) from None
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, db_errors()):
                 raise storage_error(exc, self.path) from None
             raise
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(*db_errors()):
             self.conn.close()
 
 
@@ -298,11 +309,14 @@ def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
     return _content_digest(table, [d[0] for d in cur.description], tuple(row))
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(
-        path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False
-    )
-    conn.row_factory = sqlite3.Row
+def _connect(path: Path, encrypted: bool = False) -> sqlite3.Connection:
+    if encrypted:
+        conn = cipher.connect(path, keys.load(keys.key_path(path)), timeout=busy_timeout_s())
+    else:
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
@@ -320,9 +334,9 @@ def open_store(
     """Open (and if asked create and migrate) the database at `path`."""
     is_default = path is None
     path = Path(path) if path else default_path()
-    _prepare_path(path, create, is_default)
+    encrypted = _prepare_path(path, create, is_default)
     try:
-        conn = _connect(path)
+        conn = _connect(path, encrypted)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > migrations.LATEST:
             conn.close()
@@ -335,13 +349,13 @@ def open_store(
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal" and os.access(path, os.W_OK):
             conn.execute("PRAGMA journal_mode = WAL")
-        store = Store(conn, path, actor)
+        store = Store(conn, path, actor, encrypted=encrypted)
         if migrate and version < migrations.LATEST:
             apply_migrations(store)
         elif migrate:
             install_clinic_key(store, fresh=False)  # a key install cut short, or removed
         return store
-    except sqlite3.Error as exc:
+    except db_errors() as exc:
         raise storage_error(exc, path) from None
 
 

@@ -244,17 +244,17 @@ def check_export_id(store: Store, export_id: int) -> None:
 def snapshot(store: Store) -> Iterator[None]:
     """One read transaction for the whole export: every table read from the same
     committed state, whatever others commit meanwhile (WAL readers never block writers)."""
-    from ketacli.store.db import storage_error
+    from ketacli.store.db import db_errors, storage_error
 
     try:
         store.conn.execute("BEGIN")
         store.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
-    except sqlite3.Error as exc:
+    except db_errors() as exc:
         raise storage_error(exc, store.path) from None
     try:
         yield
     finally:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(*db_errors()):
             store.conn.execute("COMMIT")
 
 
@@ -302,7 +302,8 @@ class Reader:
         """(columns, rendered slices) of the table's rows, without `_pid`, by worker
         processes (see `parallel_slices`); None when de-identifying or when the table is
         too small to be worth it."""
-        if self.transform is not None or self.after is not None or table not in APPEND_ONLY:
+        if (self.transform is not None or self.after is not None or table not in APPEND_ONLY
+                or self.store.encrypted):  # workers open the plain file themselves
             return None
         slices = parallel_slices(self.store, table, self.since, render)
         return None if slices is None else (columns(table, with_pid=False), slices)
