@@ -54,7 +54,8 @@ def audit(
                 **({"anchors": [a.count for a in anchors]} if anchors else {})}
         emit(data, json_out, lambda con: con.print(
             f"Audit chain intact: {report.rows} rows"
-            + (f", every anchored row present ({len(anchors)} anchors)." if anchors else ".")))
+            + (f", every anchored row present ({len(anchors)} anchor"
+               f"{'s' if len(anchors) > 1 else ''})." if anchors else ".")))
         return
     rows = store_audit.listing(
         store, patient=mrn, since=to_utc_iso(day_start_utc(since_d, s.tz)) if since_d else None,
