@@ -159,6 +159,8 @@ class Store(_Reads):
 
     def refresh_key(self) -> None:
         """Whether the database is keyed, and why its chain cannot be written (if so)."""
+        if self.key is None:  # another process may have created it meanwhile
+            self.key = keys.load(self.key_file)
         self.keyed = audit.key_record(self.conn) is not None
         self.key_problem = audit.key_problem(self.conn, self.key)
 
@@ -352,8 +354,9 @@ def open_store(
         store = Store(conn, path, actor, encrypted=encrypted)
         if migrate and version < migrations.LATEST:
             apply_migrations(store)
-        elif migrate:
-            install_clinic_key(store, fresh=False)  # a key install cut short, or removed
+        elif not store.keyed and _has_key_table(store):
+            store.close()
+            raise key_without_chain(store)  # the key record removed: never rekeyed silently
         return store
     except db_errors() as exc:
         raise storage_error(exc, path) from None
@@ -384,42 +387,42 @@ def apply_migrations(store: Store) -> list[int]:
             )
             tx.execute(f"PRAGMA user_version = {int(version)}")
             tx.audit("migrate", "schema", version, detail={"description": description})
+            if "CREATE TABLE clinic_key" in sql:  # keyed in the same transaction
+                install_clinic_key(tx, fresh=fresh)
         applied.append(version)
-    install_clinic_key(store, fresh=fresh)
+    store.refresh_key()
     return applied
 
 
-def install_clinic_key(store: Store, *, fresh: bool) -> None:
-    """Give a database without one its clinic key (a new file beside it, or the file
-    KETACLI_KEY_FILE names) and start the keyed chain from its last row. Rows that can
-    change (patients, follow-ups) get an audit row sealing their current values."""
+def install_clinic_key(tx: Tx, *, fresh: bool) -> None:
+    """Inside the migration that adds the key table: give the database its clinic key (a
+    new file beside it, or the file KETACLI_KEY_FILE names) and start the keyed chain from
+    its last row. Rows that can change (patients, follow-ups) get an audit row sealing
+    their current values."""
     from ketacli.clock import CLOCK, to_utc_iso
 
-    if store.keyed or not _has_key_table(store):
-        return
-    existed = store.key_file.exists()
-    if existed and not fresh:
-        raise StorageError(
-            f"a clinic key already exists at {store.key_file}, but this database has no "
-            "keyed chain (a copy from before the key, or a downgraded one)",
-            code=Code.CLINIC_KEY_WRONG,
-            hint="compare it with a backup; to key it anew, point KETACLI_KEY_FILE elsewhere")
+    store = tx.store
+    if store.key_file.exists() and not fresh:
+        raise key_without_chain(store)
     store.key = keys.load_or_create(store.key_file)
-    store.key_problem = None
-    with store.write() as tx:
-        if audit.key_record(tx.conn) is not None:  # another process keyed it meanwhile
-            store.refresh_key()
-            return
-        now = to_utc_iso(CLOCK.now())
-        first = (tx.scalar("SELECT max(id) FROM audit") or 0) + 1
-        tx.execute("INSERT INTO clinic_key (id, key_id, chain_from, created_at) VALUES "
-                   "(1, ?, ?, ?)", (store.key.key_id, first, now))
-        store.keyed = True
-        tx.audit("create", "clinic_key", 1, at=now, detail={"key_id": store.key.key_id})
-        for entity, sql in _SEAL_ALL.items():
-            for rid, mrn in tx.all(sql):
-                tx.audit("seal", entity, rid, patient=mrn, at=now)
-    store.refresh_key()
+    now = to_utc_iso(CLOCK.now())
+    first = (tx.scalar("SELECT max(id) FROM audit") or 0) + 1
+    tx.execute("INSERT INTO clinic_key (id, key_id, chain_from, created_at) VALUES "
+               "(1, ?, ?, ?)", (store.key.key_id, first, now))
+    store.keyed = True
+    tx.audit("create", "clinic_key", 1, at=now, detail={"key_id": store.key.key_id})
+    for entity, sql in _SEAL_ALL.items():
+        for rid, mrn in tx.all(sql):
+            tx.audit("seal", entity, rid, patient=mrn, at=now)
+
+
+def key_without_chain(store: Store) -> StorageError:
+    return StorageError(
+        f"a clinic key exists at {store.key_file}, but this database has no keyed chain "
+        "(a copy from before the key, or one whose key record was removed)",
+        code=Code.CLINIC_KEY_WRONG,
+        hint="compare it with a backup; to key an old copy anew, point KETACLI_KEY_FILE "
+             "elsewhere")
 
 
 _SEAL_ALL = {
