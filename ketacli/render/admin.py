@@ -16,7 +16,9 @@ def info_view(d: dict) -> Group:
     return Group(
         Text(f"Database  {d['path']}"),
         Text(f"Schema    version {d['schema_version']}  ({d['journal_mode']})"),
-        Text(f"Size      {d['size_bytes']:,} bytes  mode {d['mode']}"),
+        Text(f"Size      {d['size_bytes']:,} bytes  mode {d['mode']}"
+             + ("  encrypted (SQLCipher)" if d.get("encrypted") else "")),
+        Text(f"Key       {d.get('key_file')}  ({d.get('key')})"),
         t,
     )
 

@@ -36,6 +36,10 @@ def info(store: Store) -> dict:
         "journal_mode": store.scalar("PRAGMA journal_mode"),
         "size_bytes": size + (wal.stat().st_size if wal.exists() else 0),
         "mode": oct(stat.S_IMODE(store.path.stat().st_mode)),
+        "encrypted": store.encrypted,
+        "key_file": str(store.key_file),
+        "key": "ok" if store.keyed and store.key_problem is None
+        else (store.key_problem or "none (database from before the clinic key)"),
         "counts": counts,
         "migrations": [
             {"version": r["version"], "description": r["description"], "applied_at": r["applied_at"]}

@@ -320,6 +320,8 @@ def open_reader(store: Store, since: str | None, *, deidentify: bool, today: dat
 
     from ketacli.domain import deid
 
+    if not store.conn.in_transaction:  # called outside an export's snapshot
+        ensure_study_ids(store, at)
     study = study_map(store)
     key = deid_key(store)
     return Reader(store, since, partial(deid.transformer, study=study, today=today, key=key),

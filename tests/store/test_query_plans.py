@@ -21,8 +21,8 @@ def traced(monkeypatch):
     statements: list[str] = []
     real_connect = store_db._connect
 
-    def connect(path):
-        conn = real_connect(path)
+    def connect(path, *args):
+        conn = real_connect(path, *args)
         conn.set_trace_callback(statements.append)
         return conn
 
