@@ -64,6 +64,8 @@ class Code(StrEnum):
     TIME_ORDER = "time_order"
     DRAWN_BELOW_DOSE = "drawn_below_dose"
     AMOUNTS_EXCEED_DRAWN = "amounts_exceed_drawn"
+    AFTER_DISCHARGE = "after_discharge"
+    INVALID_BACKUP_PATH = "invalid_backup_path"
     OUTPUT_IS_DATABASE = "output_is_database"
     PROTOCOL_INVALID = "protocol_invalid"
     # refused (exit 1)
@@ -83,6 +85,10 @@ class Code(StrEnum):
     ALREADY_VOIDED = "already_voided"
     EVENT_ORDER = "event_order"
     EVENT_STATE = "event_state"
+    SESSION_VOIDED = "session_voided"
+    LATE_WINDOW_CLOSED = "late_window_closed"
+    LATE_EVENT_KIND = "late_event_kind"
+    CONFLICTING_READING = "conflicting_reading"
     DATABASE_NOT_DEMO = "database_not_demo"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"

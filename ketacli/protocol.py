@@ -212,6 +212,15 @@ class Overrides:
 
 
 @dataclass(frozen=True, slots=True)
+class Records:
+    """[records]: corrections after the fact."""
+
+    late_entry_hours: float = field(default=24.0, metadata=key(
+        "number", "hours after discharge during which --late entries are accepted",
+        unit="h", bounds=(0, 720)))
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """[schedule]: the follow-ups a discharge schedules."""
 
@@ -227,7 +236,8 @@ class Schedule:
         "int", "days between maintenance infusions", unit="days"))
 
 
-Section: TypeAlias = Dose | Screening | Infusion | Alerts | Overrides | Discharge | Schedule
+Section: TypeAlias = (Dose | Screening | Infusion | Alerts | Overrides | Discharge | Schedule
+                      | Records)
 
 
 def _builtin_sources() -> Mapping[str, str]:
@@ -243,6 +253,7 @@ class Protocol:
     infusion: Infusion = field(default_factory=Infusion)
     alerts: Alerts = field(default_factory=Alerts)
     overrides: Overrides = field(default_factory=Overrides)
+    records: Records = field(default_factory=Records)
     discharge: Discharge = field(default_factory=Discharge)
     schedule: Schedule = field(default_factory=Schedule)
     # dotted key -> "built-in" or the path of the clinic file that set it

@@ -33,7 +33,7 @@ KETACLI = Path(sys.executable).parent / "ketacli"  # the installed console scrip
 
 # every clinical table and the audit log
 TABLES = ("patients", "screenings", "sessions", "observations", "events", "discharges",
-          "side_effects", "followups", "assessments", "voids", "audit")
+          "side_effects", "followups", "assessments", "voids", "audit", "wastes")
 
 # docs/cli-contract.md, "Clinic protocol (defaults ...)", copied out by hand.
 CONTRACT_DEFAULTS = {
@@ -59,6 +59,7 @@ CONTRACT_DEFAULTS = {
         "sbp_low": [90, 80], "rr_high": [24, 30], "sbp_rise": [40, 60], "dbp_rise": [25, 40],
     },
     "overrides": {"cosign": True, "min_reason_chars": 10},
+    "records": {"late_entry_hours": 24},
     "discharge": {"min_aldrete": 9, "min_observation_min": 30, "max_bp": [160, 100],
                   "max_hr": 110, "min_sbp": 90, "min_spo2": 94},
     "schedule": {"induction_sessions": 6, "induction_interval_days": 2, "checkin_after_days": 1,

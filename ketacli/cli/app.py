@@ -132,6 +132,7 @@ def _register() -> None:
         trend,
         vitals,
         void,
+        waste,
     )
 
     app.add_typer(patient.app, name="patient")
@@ -147,6 +148,7 @@ def _register() -> None:
         discharge.discharge)
     app.command("summary", short_help="The session panel for the chart.")(discharge.summary)
     app.command("void", short_help="Mark a record entered-in-error (kept, skipped).")(void.void)
+    app.command("waste", short_help="Ketamine wasted for a session, witnessed.")(waste.waste)
     app.add_typer(followup.app, name="followup")
     app.command("trend", short_help="Response over time: chart, change, status.")(trend.trend)
     app.add_typer(report.app, name="report")

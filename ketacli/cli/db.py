@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -61,7 +60,8 @@ def check(json_out: Json = False) -> None:
 @app.command("backup")
 @command
 def backup(
-    dest: Annotated[Path, typer.Argument(help="File (or directory) for the copy.")],
+    dest: Annotated[str, typer.Argument(
+        metavar="DEST", help="The backup file to write (new), in a folder that exists.")],
     json_out: Json = False,
 ) -> None:
     """An online, consistent, verified copy (safe while others write)."""
@@ -69,8 +69,9 @@ def backup(
     from ketacli.render.out import emit
     from ketacli.store import admin
 
+    target = admin.backup_destination(dest)
     store = settings().store(create=False)
-    data = admin.backup(store, dest)
+    data = admin.backup(store, target)
     with store.write() as tx:
         tx.audit("backup", "database", detail={"dest": data["backup"]})
 

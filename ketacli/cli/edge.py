@@ -74,6 +74,10 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             sys.stderr.write("error: interrupted\n")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except EOFError:  # Ctrl-D at a prompt: given up like Ctrl-C, nothing stored
+            # the prompt's line is still open (Ctrl-D echoes no newline): end it first
+            sys.stderr.write("\nerror: interrupted (end of input at a prompt); nothing was stored\n")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         except BaseException as exc:
             err = as_keta_error(exc)
             if err is None:

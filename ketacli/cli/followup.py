@@ -17,7 +17,7 @@ app = typer.Typer(help="Follow-up calls, infusions and assessments; cron reminde
 @command
 def schedule(
     mrn: Mrn,
-    kind: Annotated[str, typer.Option("--kind", help="infusion, assessment or call.")],
+    kind: Annotated[str, typer.Option("--kind", help="infusion, assessment, call or screening.")],
     due: Annotated[str, typer.Option("--due", help="Due date YYYY-MM-DD (clinic zone).")],
     note: Note = None,
     json_out: Json = False,
@@ -145,33 +145,48 @@ def record(
 
 @app.command("done")
 @command
-def done(followup_id: Annotated[int, typer.Argument(metavar="ID")], json_out: Json = False) -> None:
-    """Mark a pending follow-up done."""
+def done(
+    followup_ids: Annotated[list[int], typer.Argument(
+        metavar="ID", help="One or more follow-up ids (all are closed, or none).")],
+    json_out: Json = False,
+) -> None:
+    """Mark pending follow-ups done (several ids at once: all or none).
+
+    --json: the follow-up for one ID, a list of them for several.
+    """
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso
+    from ketacli.render.followups import closed_line
     from ketacli.render.out import emit
     from ketacli.store import followups
 
-    data = followups.close(settings().store(create=False), followup_id, status="done",
-                           at=to_utc_iso(CLOCK.now()))
-    emit(data, json_out, lambda con: con.print(f"Follow-up {followup_id} done."))
+    rows = followups.close_many(settings().store(create=False), followup_ids, status="done",
+                                at=to_utc_iso(CLOCK.now()))
+    emit(rows[0] if len(followup_ids) == 1 else rows, json_out,
+         lambda con: con.print(closed_line(rows, "done")))
 
 
 @app.command("cancel")
 @command
 def cancel(
-    followup_id: Annotated[int, typer.Argument(metavar="ID")],
+    followup_ids: Annotated[list[int], typer.Argument(
+        metavar="ID", help="One or more follow-up ids (all are cancelled, or none).")],
     reason: Reason = None,
     json_out: Json = False,
 ) -> None:
-    """Cancel a pending follow-up (a reason is required)."""
+    """Cancel pending follow-ups (a reason is required; several ids: all or none).
+
+    --json: the follow-up for one ID, a list of them for several.
+    """
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso
     from ketacli.domain import validate
+    from ketacli.render.followups import closed_line
     from ketacli.render.out import emit
     from ketacli.store import followups
 
     reason = validate.free_text(reason, "--reason", max_len=500, required=True)
-    data = followups.close(settings().store(create=False), followup_id, status="cancelled",
-                           at=to_utc_iso(CLOCK.now()), reason=reason)
-    emit(data, json_out, lambda con: con.print(f"Follow-up {followup_id} cancelled."))
+    rows = followups.close_many(settings().store(create=False), followup_ids,
+                                status="cancelled", at=to_utc_iso(CLOCK.now()), reason=reason)
+    emit(rows[0] if len(followup_ids) == 1 else rows, json_out,
+         lambda con: con.print(closed_line(rows, "cancelled")))

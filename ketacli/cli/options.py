@@ -35,6 +35,9 @@ SessionArg = Annotated[int | None, typer.Argument(
     help="Session id (or use --patient MRN for the patient's open session).", show_default=False)]
 PatientOpt = Annotated[str | None, typer.Option(
     "--patient", help="The patient's open session instead of a SESSION_ID.")]
+Late = Annotated[str | None, typer.Option(
+    "--late", help="A late entry: why it is charted after the fact. Needed on a discharged "
+    "session (within records.late_entry_hours, default 24 h, of the discharge).")]
 
 # -- demographics (patient add, screen) ------------------------------------------------------
 Name = Annotated[str | None, typer.Option("--name", help="Full name (shown to clinicians only).")]

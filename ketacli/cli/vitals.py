@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ketacli.cli.edge import command
-from ketacli.cli.options import At, Bp, Hr, Json, Note, PatientOpt, SessionArg, Spo2
+from ketacli.cli.options import At, Bp, Hr, Json, Late, Note, PatientOpt, SessionArg, Spo2
 
 
 @command
@@ -24,12 +24,16 @@ def log_vitals(
         "--dissociation", help="Dissociation rating 0-10.")] = None,
     at: At = None,
     note: Note = None,
+    late: Late = None,
     json_out: Json = False,
 ) -> None:
-    """Record vital signs during or after the infusion; alerts print prominently."""
+    """Record vital signs during or after the infusion; alerts print prominently.
+
+    On a discharged session only as a late entry: --late REASON and --at the time taken.
+    """
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK
-    from ketacli.domain import charting
+    from ketacli.domain import charting, corrections
     from ketacli.domain.forms import SessionTarget, VitalsForm
     from ketacli.render.out import emit
     from ketacli.store import sessions
@@ -37,15 +41,19 @@ def log_vitals(
     s = settings()
     form = VitalsForm.parse(bp=bp, hr=hr, spo2=spo2, rr=rr, etco2=etco2, moaas=moaas,
                             dissociation=dissociation, at=at, note=note, tz=s.tz)
-    target = SessionTarget.parse(session_id, patient)
+    late = corrections.late_reason(late)
     store = s.store(create=False)
-    sess = sessions.resolve_open(store, target)
-    charting.check_after_start(sess, form.when)
+    sid = sessions.resolve_id(store, SessionTarget.parse(session_id, patient),
+                              late=late is not None)
     with store.write() as tx:
-        sessions.ensure_open(tx, sess.session_id)
-        obs = charting.observation(form, sess, sessions.infusion_events(tx, sess.session_id),
+        sess = sessions.ref(sessions.get(tx, sid))
+        reason = corrections.charted(sess, form.when, late, now=CLOCK.now(), tz=s.tz,
+                                     hours=s.protocol.records.late_entry_hours)
+        obs = charting.observation(form, sess, sessions.infusion_events(tx, sid),
                                    s.protocol.alerts, clinician=store.actor.clinician,
-                                   now=CLOCK.now())
+                                   now=CLOCK.now(), late_reason=reason)
+        corrections.one_value_per_instant(sid, form.values, sessions.readings_at(tx, sid, obs.at),
+                                          charted_time=at is not None)
         observation_id = sessions.add_observation(tx, obs, mrn=sess.mrn)
     data = charting.observation_result(obs, observation_id)
 
@@ -70,12 +78,16 @@ def log_event(
         "--detail", help="What was given or happened (needed for medication and adverse).")] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="New rate, mg/h (rate-change).")] = None,
     at: At = None,
+    late: Late = None,
     json_out: Json = False,
 ) -> None:
-    """Record an infusion event: pause, resume, rate-change, stop, medication, adverse."""
+    """Record an infusion event: pause, resume, rate-change, stop, medication, adverse.
+
+    On a discharged session only medication and adverse, as a late entry (--late REASON).
+    """
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK
-    from ketacli.domain import charting
+    from ketacli.domain import charting, corrections
     from ketacli.domain.forms import EventForm
     from ketacli.render.out import emit
     from ketacli.store import sessions
@@ -83,13 +95,15 @@ def log_event(
     s = settings()
     form = EventForm.parse(target=target, kind=kind, patient=patient, detail=detail, rate=rate,
                            at=at, tz=s.tz)
+    late = corrections.late_reason(late)
     store = s.store(create=False)
-    sess = sessions.resolve_open(store, form.target)
-    charting.check_after_start(sess, form.when)
+    sid = sessions.resolve_id(store, form.target, late=late is not None)
     with store.write() as tx:
-        sessions.ensure_open(tx, sess.session_id)
-        ev = charting.event(form, sess, sessions.infusion_events(tx, sess.session_id),
-                            clinician=store.actor.clinician, now=CLOCK.now())
+        sess = sessions.ref(sessions.get(tx, sid))
+        reason = corrections.charted(sess, form.when, late, now=CLOCK.now(), tz=s.tz,
+                                     hours=s.protocol.records.late_entry_hours, kind=form.kind)
+        ev = charting.event(form, sess, sessions.infusion_events(tx, sid),
+                            clinician=store.actor.clinician, now=CLOCK.now(), late_reason=reason)
         event_id = sessions.add_event(tx, ev, mrn=sess.mrn)
     data = charting.event_result(ev, event_id, sess)
 

@@ -12,14 +12,17 @@ from ketacli.cli.options import Json
 
 @command
 def void(
-    kind: Annotated[str, typer.Argument(help="observation, assessment, event or screening.")],
+    kind: Annotated[str, typer.Argument(
+        help="observation, assessment, event, screening or session.")],
     record_id: Annotated[int, typer.Argument(metavar="ID", help="The record's id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why it was entered in error.")],
     json_out: Json = False,
 ) -> None:
     """Mark a record entered-in-error; the original stays, summaries and exports skip it.
 
-    The void, its reason and who made it are in the audit log.
+    The void, its reason and who made it are in the audit log. A voided session (e.g.
+    started on the wrong patient) takes everything in it along; its drawn ketamine stays in
+    the controlled-substance ledger as a discrepancy until wasted with 'ketacli waste'.
     """
     from ketacli.cli.settings import settings
     from ketacli.domain import validate
@@ -33,5 +36,9 @@ def void(
         raise Invalid(f"KIND must be one of {', '.join(VOID_KINDS)}", code=Code.INVALID_CHOICE)
     reason = validate.free_text(reason, "--reason", max_len=500, required=True)
     data = voids.void(settings().store(create=False), kind, record_id, reason)
-    emit(data, json_out, lambda con: con.print(
-        f"Voided {kind} {record_id} (void {data['void_id']}); the original is kept."))
+    def human(con):
+        from ketacli.render.session import void_lines
+
+        con.print(void_lines(data))
+
+    emit(data, json_out, human)

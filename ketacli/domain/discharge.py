@@ -127,8 +127,29 @@ class Planned:
     note: str
 
 
-def schedule(number_in_series: int, discharged_on: date, schedule_protocol: Schedule) -> list[Planned]:
-    """Follow-ups after discharge of infusion number n (the contract's rule)."""
+def schedule(number_in_series: int, discharged_on: date, schedule_protocol: Schedule, *,
+             screening_valid_until: date | None = None) -> list[Planned]:
+    """Follow-ups after discharge of infusion number n (the contract's rule), and a
+    `screening` when the next infusion falls after the screening's last valid day."""
+    plan = _planned(number_in_series, discharged_on, schedule_protocol)
+    return plan + rescreening(plan, discharged_on, screening_valid_until)
+
+
+def rescreening(plan: list[Planned], discharged_on: date,
+                valid_until: date | None) -> list[Planned]:
+    """A scheduled infusion after `valid_until` would be refused at its start (no valid
+    screening): a `screening` follow-up due on `valid_until` (not before the discharge
+    day) comes first."""
+    late = [p for p in plan if p.kind == "infusion" and valid_until and p.due > valid_until]
+    if not late or valid_until is None:
+        return []
+    return [Planned("screening", max(valid_until, discharged_on),
+                    f"re-screening: the screening is valid until {valid_until.isoformat()}, "
+                    f"the next infusion is due {late[0].due.isoformat()}")]
+
+
+def _planned(number_in_series: int, discharged_on: date,
+             schedule_protocol: Schedule) -> list[Planned]:
     s = schedule_protocol
     n, induction = number_in_series, s.induction_sessions
     plan = [Planned("call", discharged_on + timedelta(days=s.checkin_after_days),

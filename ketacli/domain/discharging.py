@@ -118,13 +118,16 @@ def decide(form: DischargeForm, session: SessionRef, events: list[infusion.Event
     course = infusion_course(session, events, form)
     delivered = (form.delivered_mg if form.delivered_mg is not None
                  else ledger.mg(course.delivered_mg))
-    unaccounted = ledger.check_amounts(session.drawn_mg, delivered, form.wasted_mg)
+    # waste recorded with `waste` while the session was open counts with --wasted-mg
+    unaccounted = ledger.check_amounts(session.drawn_mg, delivered,
+                                       ledger.mg(form.wasted_mg + session.wasted_mg))
     crit = rules.criteria(rules.Readiness(
         aldrete=form.aldrete, minutes_since_end=(form.when - course.end_at).total_seconds() / 60,
         sbp=form.sbp, dbp=form.dbp, hr=form.hr, spo2=form.spo2, transport=form.transport,
         unaccounted_mg=unaccounted), protocol)
     planned = rules.schedule(session.number_in_series, form.when.astimezone(tz).date(),
-                             protocol.schedule) if schedule else []
+                             protocol.schedule,
+                             screening_valid_until=session.screening_valid_until) if schedule else []
     alerts = vitals.alerts({"sbp": form.sbp, "dbp": form.dbp, "hr": form.hr, "spo2": form.spo2},
                            protocol.alerts)
     return DischargeDecision(

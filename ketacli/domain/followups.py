@@ -37,6 +37,18 @@ def closed_by_start(pending: list[Pending] | tuple[Pending, ...]) -> list[int]:
     return [first.followup_id] if first else []
 
 
+def superseded_by_start(pending: list[Pending] | tuple[Pending, ...]) -> list[int]:
+    """Check-in calls still pending when the patient's next session starts are moot: the
+    patient is in the chair. All of them are closed (done, superseded by that session)."""
+    return [p.followup_id for p in pending if p.kind == "call"]
+
+
+def closed_by_screening(pending: list[Pending] | tuple[Pending, ...]) -> list[int]:
+    """A new screening completes every pending `screening` follow-up (the re-screening a
+    discharge booked before the old screening expires)."""
+    return [p.followup_id for p in pending if p.kind == "screening"]
+
+
 def closed_by_assessment(pending: list[Pending] | tuple[Pending, ...], day: str) -> int | None:
     """An assessment completes the earliest pending `assessment` follow-up due on or
     before its day (clinic zone), if any."""

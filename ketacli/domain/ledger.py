@@ -38,13 +38,23 @@ def _balance(drawn: float, *spent: float) -> Decimal:
     return _kept(drawn) - sum((_kept(x) for x in spent), Decimal(0))
 
 
+def _witnesses(*names: str | None) -> str | None:
+    return "; ".join(n for n in names if n) or None
+
+
 def entry(row: dict[str, Any]) -> dict[str, Any]:
-    closed = row["discharged_at"] is not None
-    unverified = bool(closed and not row.get("discharge_audited", True))
+    """One session's line. Waste is the discharge's plus every witnessed `waste` record; a
+    voided session (entered in error) counts nothing as given, so its drawn amount stays a
+    discrepancy until it is wasted. A discharge with no audit row of its own (written
+    around the program) is unverified: a discrepancy, never ok."""
+    voided = bool(row.get("voided"))
+    closed = row["discharged_at"] is not None or voided
+    unverified = bool(row["discharged_at"] is not None and not row.get("discharge_audited", True))
     drawn = mg(row["drawn_mg"])
-    given = mg(row["delivered_mg"])
-    wasted = mg(row["wasted_mg"]) if closed else None
-    unaccounted = (float(_balance(row["drawn_mg"], row["delivered_mg"], row["wasted_mg"])) + 0.0
+    given = 0.0 if voided else mg(row["delivered_mg"])
+    all_waste = _kept(row["wasted_mg"] or 0) + _kept(row.get("later_wasted_mg") or 0)
+    wasted = float(all_waste) + 0.0 if closed or all_waste else None
+    unaccounted = (float(_balance(row["drawn_mg"], given or 0, float(all_waste))) + 0.0
                    if closed else None)
     return {
         "session_id": row["session_id"],
@@ -54,9 +64,9 @@ def entry(row: dict[str, Any]) -> dict[str, Any]:
         "drawn_mg": drawn,
         "administered_mg": given,
         "wasted_mg": wasted,
-        "waste_witness": row["waste_witness"],
+        "waste_witness": _witnesses(row["waste_witness"], row.get("later_witnesses")),
         "clinician": row["clinician"],
-        "status": "closed" if closed else "open",
+        "status": "voided" if voided else "closed" if closed else "open",
         "unaccounted_mg": unaccounted,
         # a discharge with no audit row of its own was written around the program
         "unverified": unverified,

@@ -90,6 +90,7 @@ class NewObservation:
     dissociation: int | None = None
     alerts: tuple[dict[str, Any], ...] = ()
     note: str | None = None
+    late_reason: str | None = None  # a late entry: why it is charted after the fact
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class NewEvent:
     clinician: str
     detail: str | None = None
     rate_mg_per_h: float | None = None
+    late_reason: str | None = None  # a late entry: why it is charted after the fact
 
 
 @dataclass(frozen=True)
@@ -148,3 +150,16 @@ class NewFollowup:
     created_at: str
     created_by: str
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class NewWaste:
+    """Ketamine of a session wasted, witnessed by a second person (`waste`)."""
+
+    session_id: int
+    at: str
+    recorded_at: str
+    clinician: str
+    mg: float
+    witness: str
+    late_reason: str | None = None

@@ -88,6 +88,10 @@ class StartDecision:
         """The follow-ups this start completes (the booked infusion)."""
         return followups.closed_by_start(self.context.pending)
 
+    def supersedes(self) -> list[int]:
+        """The pending check-in calls this start makes moot (closed as superseded)."""
+        return followups.superseded_by_start(self.context.pending)
+
     def refusal(self, protocol: Protocol) -> Refused:
         return safety.refusal("cannot start the infusion", self.verdict, protocol.overrides,
                               code=Code.START_REFUSED)

@@ -26,7 +26,8 @@ def _dt(iso: str | None) -> datetime | None:
 def _observation(o: dict[str, Any]) -> dict[str, Any]:
     return {"observation_id": o["id"], "phase": o["phase"], "at": o["at"],
             "minutes_into_infusion": o["minutes_into_infusion"], **{k: o[k] for k in VITALS},
-            "alerts": json.loads(o["alerts"]), "clinician": o["clinician"], "note": o["note"]}
+            "alerts": json.loads(o["alerts"]), "clinician": o["clinician"], "note": o["note"],
+            "late": o.get("late_reason")}
 
 
 def _ranges(observations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -66,7 +67,18 @@ def _events(events: list[dict[str, Any]], started: datetime) -> list[dict[str, A
     return [{"event_id": e["id"], "kind": e["kind"], "at": e["at"],
              "minutes_into_infusion": infusion.minutes_between(started, _dt(e["at"])),
              "detail": e["detail"], "rate_mg_per_h": e["rate_mg_per_h"],
-             "clinician": e["clinician"]} for e in events]
+             "clinician": e["clinician"], "late": e.get("late_reason")} for e in events]
+
+
+def _wastes(wastes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"waste_id": w["id"], "at": w["at"], "mg": w["mg"], "witness": w["witness"],
+             "clinician": w["clinician"], "late": w["late_reason"]} for w in wastes]
+
+
+def _status(loaded: dict[str, Any]) -> str:
+    if loaded.get("void"):
+        return "voided"
+    return "discharged" if loaded["discharge"] else "open"
 
 
 DOSE_KEYS = ("weight_kg", "dose_mg_per_kg", "dose_mg", "duration_min", "rate_mg_per_h",
@@ -101,7 +113,7 @@ def build(loaded: dict[str, Any]) -> dict[str, Any]:
     screening = _screening(loaded["screening"])
     meds = screening["meds"] if screening else []
     return {
-        "session_id": s["id"], "status": "discharged" if dis else "open",
+        "session_id": s["id"], "status": _status(loaded), "void": loaded.get("void"),
         "patient": {"mrn": p["mrn"], "name": p["name"], "dob": p["dob"], "sex": p["sex"]},
         "number_in_series": s["number_in_series"], "started_at": s["started_at"],
         "clinician": s["clinician"], "screening": screening,
@@ -114,6 +126,7 @@ def build(loaded: dict[str, Any]) -> dict[str, Any]:
                          "critical": sum(a["level"] == "critical" for a in all_alerts)},
         "side_effects": effects,
         "discharge": _discharge(dis),
+        "wastes": _wastes(loaded.get("wastes", [])),
         "clinicians": sorted({s["clinician"], *(o["clinician"] for o in observations),
                               *(e["clinician"] for e in loaded["events"]),
                               *([dis["clinician"]] if dis else [])}),

@@ -12,13 +12,15 @@ from __future__ import annotations
 # Infusion events (log-event KIND). Flow events change the pump's state.
 EVENT_KINDS = ("pause", "resume", "rate-change", "stop", "medication", "adverse")
 FLOW_EVENTS = ("pause", "resume", "stop")
+# Events a discharged session still takes as late entries (its pump's course is closed)
+LATE_EVENTS = ("medication", "adverse")
 
 # Follow-ups
-FOLLOWUP_KINDS = ("infusion", "assessment", "call")
+FOLLOWUP_KINDS = ("infusion", "assessment", "call", "screening")
 FOLLOWUP_STATUSES = ("pending", "done", "cancelled")
 
 # Records that `void` can mark entered-in-error
-VOID_KINDS = ("observation", "assessment", "event", "screening")
+VOID_KINDS = ("observation", "assessment", "event", "screening", "session")
 
 # Observation phases, in the order of a session
 PHASES = ("pre", "intra", "post", "discharge")

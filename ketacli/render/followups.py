@@ -102,3 +102,9 @@ def assessment_lines(data: dict, phq9_items) -> Text:
                      if e.get("change_pct") is not None else "")
             t.append(f"\n  {label} {e['total']} ({e['severity']}){extra}")
     return t
+
+
+def closed_line(rows: list[dict], status: str) -> str:
+    """'Follow-up 3 done.' or 'Follow-ups 3, 4 cancelled.'"""
+    ids = ", ".join(str(r["followup_id"]) for r in rows)
+    return f"Follow-up{'s' if len(rows) > 1 else ''} {ids} {status}."

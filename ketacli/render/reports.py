@@ -97,11 +97,14 @@ def ledger_view(d: dict) -> Group:
         elif e.get("unverified"):
             check = Text("!! unaudited", style="bold white on red")
         elif e["discrepancy"]:
-            check = Text(f"!! {e['unaccounted_mg']:+.1f} mg", style="bold white on red")
+            voided = "VOIDED " if e["status"] == "voided" else ""
+            check = Text(f"!! {voided}{e['unaccounted_mg']:+.1f} mg", style="bold white on red")
+        elif e["status"] == "voided":
+            check = Text("voided, ok", style="green")
         else:
             check = Text("ok", style="green")
         t.add_row(e["date"][:10], str(e["session_id"]), Text(e["patient"]), Text(e["lot"] or "-"),
-                  _mg(e["drawn_mg"]), _mg(e["administered_mg"]) if e["status"] == "closed" else "-",
+                  _mg(e["drawn_mg"]), _mg(e["administered_mg"]) if e["status"] != "open" else "-",
                   _mg(e["wasted_mg"]), Text(e["waste_witness"] or "-"), Text(e["clinician"]), check)
     lots = Table(title="Totals per lot (mg)", title_justify="left", box=box.SIMPLE_HEAD,
                  pad_edge=False)

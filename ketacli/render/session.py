@@ -79,9 +79,11 @@ def _vals(o: dict) -> str:
 def observation_lines(d: dict, mrn: str) -> Group:
     head = Text(f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
                 f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {_vals(d)}")
-    if not d["alerts"]:
-        return Group(head, Text("no alerts"))
-    return Group(head, alert_text(d["alerts"]))
+    lines = [head]
+    if d.get("late"):
+        lines.append(Text("Late entry: ", style="bold").append(d["late"], style=""))
+    lines.append(alert_text(d["alerts"]) if d["alerts"] else Text("no alerts"))
+    return Group(*lines)
 
 
 def followup_lines(rows: list[dict]) -> Text:
@@ -118,7 +120,9 @@ def _obs_table(d: dict, tz) -> Table:
     any_alert = any(o["alerts"] for o in obs)
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, title="Observations",
               title_justify="left", caption_justify="left",
-              caption="!! critical  ! warning (protocol thresholds)" if any_alert else None)
+              caption=" ".join(x for x in (
+                  "!! critical  ! warning (protocol thresholds)" if any_alert else "",
+                  "* late entry" if any(o.get("late") for o in obs) else "") if x) or None)
     t.add_column("Time", no_wrap=True)
     t.add_column("Min", justify="right", no_wrap=True)
     t.add_column("BP", no_wrap=True)
@@ -130,7 +134,8 @@ def _obs_table(d: dict, tz) -> Table:
         style = "red" if "critical" in levels else "yellow" if levels else None
         bp = f"{o['sbp']}/{o['dbp']}" if o["sbp"] is not None else "-"
         label = {"pre": "pre", "discharge": "disch"}.get(o["phase"], num(o["minutes_into_infusion"]))
-        t.add_row(hm(o["at"], tz), label, bp, *(dash(o[k]) for k, _ in shown),
+        t.add_row(hm(o["at"], tz) + ("*" if o.get("late") else ""), label, bp,
+                  *(dash(o[k]) for k, _ in shown),
                   short_alerts(o["alerts"]) if o["alerts"] else Text("-"), style=style)
     return t
 
@@ -165,6 +170,8 @@ def _head(d: dict, tz) -> list:
         parts.append(Text("No screening (started with override)", style="yellow"))
     status = (f"discharged {when(d['discharge']['discharged_at'], tz)}" if d["discharge"]
               else "OPEN")
+    if d.get("void"):
+        status += ", VOIDED"
     parts.append(Text(f"Infusion {d['number_in_series']}: started {when(d['started_at'], tz)}, "
                       f"{status}"))
     return parts
@@ -250,11 +257,37 @@ def _monitoring(m: dict) -> Text:
         f"{', '.join(m['concomitant_meds']) or 'none'}")
 
 
+def _corrections(d: dict, tz) -> list:
+    """Late entries, waste recorded after the fact, and the void of the session."""
+    parts: list = []
+    late = [(o["at"], "vitals", o["late"], o["clinician"]) for o in d["observations"] if o.get("late")]
+    late += [(e["at"], e["kind"], e["late"], e["clinician"]) for e in d["events"] if e.get("late")]
+    late += [(w["at"], f"waste {w['mg']:.1f} mg", w["late"], w["clinician"])
+             for w in d.get("wastes", []) if w["late"]]
+    if late:
+        t = Text("Late entries:", style="bold")
+        for at, what, why, who in sorted(late):
+            t.append(f"\n  {hm(at, tz)} {what} by {who}: ", style="")
+            t.append(why, style="")
+        parts.append(t)
+    for w in d.get("wastes", []):
+        parts.append(Text(f"Wasted {w['mg']:.1f} mg at {hm(w['at'], tz)}, witnessed by "
+                          f"{w['witness']} (waste {w['waste_id']})"))
+    if d.get("void"):
+        v = d["void"]
+        t = Text(f"VOIDED (entered in error) at {hm(v['at'], tz)} by {v['clinician']}: ",
+                 style="bold red")
+        t.append(v["reason"], style="")
+        parts.append(t)
+    return parts
+
+
 def summary_panel(d: dict, tz) -> Panel:
     """The session panel for the chart (80 columns)."""
     parts: list = [*_head(d, tz), *_dose(d, tz), _obs_table(d, tz)]
     if d["events"]:
         parts.append(_events_table(d, tz))
+    parts.extend(_corrections(d, tz))
     if d["side_effects"]:
         parts.append(Text("Side effects: " + ", ".join(
             f"{e['code']} ({e['severity']})" for e in d["side_effects"])))
@@ -268,5 +301,31 @@ def summary_panel(d: dict, tz) -> Panel:
 
 def event_line(d: dict, mrn: str) -> Text:
     extra = f" to {d['rate_mg_per_h']:g} mg/h" if d["rate_mg_per_h"] else ""
+    late = " - late entry" if d.get("late") else ""
     return Text(f"Event {d['event_id']}: {d['kind']}{extra} at {d['minutes_into_infusion']:g} min "
-                f"(session {d['session_id']}, {mrn})")
+                f"(session {d['session_id']}, {mrn}){late}")
+
+
+def waste_line(d: dict) -> Text:
+    t = Text(f"Waste {d['waste_id']}: {d['mg']:.1f} mg for session {d['session_id']} "
+             f"({d['patient']}), witnessed by ")
+    t.append(d["witness"])
+    t.append(" (late entry)" if d["late"] else "")
+    t.append(f"\nWasted so far {d['wasted_total_mg']:.1f} of {d['drawn_mg']:.1f} mg drawn")
+    if d["unaccounted_mg"]:
+        t.append(f"; {d['unaccounted_mg']:.1f} mg still unaccounted", style="bold yellow")
+    return t
+
+
+def void_lines(d: dict) -> Text:
+    t = Text(f"Voided {d['kind']} {d['id']} (void {d['void_id']}); the original is kept.")
+    if d["kind"] == "session":
+        t.append("\nIts drawn ketamine stays in the controlled-substance ledger until "
+                 f"wasted:\n  ketacli waste {d['id']} --mg MG --witness NAME")
+    if d.get("cancelled_followups"):
+        t.append("\nCancelled the follow-ups it booked: "
+                 + ", ".join(f"#{i}" for i in d["cancelled_followups"]))
+    if d.get("rebooked_followups"):
+        t.append("\nBooked again the infusion it had completed: "
+                 + ", ".join(f"#{i}" for i in d["rebooked_followups"]))
+    return t

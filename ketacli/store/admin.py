@@ -8,7 +8,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from ketacli.errors import Code, StorageError
+from ketacli.errors import Code, Invalid, StorageError
 from ketacli.store import audit, cipher, migrations, tamper
 from ketacli.store.db import (
     ENTITY_TABLE,
@@ -110,11 +110,27 @@ def chain_detail(chain: audit.ChainReport) -> str:
     return f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"
 
 
+def backup_destination(raw: str | Path) -> Path:
+    """DEST of `db backup` names the backup file, in a folder that exists (exit 2 for a
+    folder, a path ending in a slash, or a missing folder: never a file named like the
+    folder, never a folder created by a typo)."""
+    text = str(raw)
+    if not text.strip():
+        raise Invalid("DEST is empty: name the backup file", code=Code.INVALID_BACKUP_PATH)
+    dest = Path(text)
+    example = "e.g. ketacli-YYYY-MM-DD.db"
+    if text.endswith(("/", os.sep)) or dest.is_dir():
+        raise Invalid(f"the backup destination is a folder: name the backup file in it "
+                      f"({example})", code=Code.INVALID_BACKUP_PATH)
+    if not dest.parent.is_dir():
+        raise Invalid("the folder of the backup destination does not exist",
+                      code=Code.INVALID_BACKUP_PATH, hint="create it first, or name another")
+    return dest
+
+
 def backup(store: Store, dest: Path) -> dict:
     """An online, consistent copy via the backup API, verified, written 0600."""
     dest = Path(dest)
-    if dest.exists() and dest.is_dir():
-        dest = dest / store.path.name
     if dest.exists():
         raise StorageError(f"backup destination exists: {dest}", code=Code.DESTINATION_EXISTS,
                            hint="choose a new file name")

@@ -29,7 +29,9 @@ def history(store, patient_id: int, measure: str) -> list[dict]:
 
 def infusion_starts(store, patient_id: int) -> list[str]:
     return [r[0] for r in store.all(
-        "SELECT started_at FROM sessions WHERE patient_id = ? ORDER BY started_at", (patient_id,))]
+        "SELECT started_at FROM sessions s WHERE patient_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id) "
+        "ORDER BY started_at", (patient_id,))]
 
 
 def histories(store, patient_id: int) -> dict[str, list[dict]]:

@@ -274,12 +274,12 @@ class Tx(_Reads):
 
 
 # Append-only clinical tables whose rows are sealed by their audit row.
-SEALED = ("screenings", "sessions", "observations", "events", "assessments")
+SEALED = ("screenings", "sessions", "observations", "events", "assessments", "wastes")
 # Tables whose rows may change (through the program only): each audit row about one of
 # them seals its values after the change, so the latest must match the stored row.
 MUTABLE = {"patient": "patients", "followup": "followups"}
 ENTITY_TABLE = {"screening": "screenings", "session": "sessions", "observation": "observations",
-                "event": "events", "assessment": "assessments"}
+                "event": "events", "assessment": "assessments", "waste": "wastes"}
 
 
 def range_digest(conn: sqlite3.Connection, table: str, first: int, last: int) -> str:

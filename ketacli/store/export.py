@@ -52,6 +52,7 @@ class Query:
     columns: tuple[Column, ...]    # exported columns, in output order
     time: str                      # the column `--since` bounds
     void_kind: str | None = None   # records of this kind in `voids` are left out
+    session: str | None = None     # the session a row belongs to: a voided one leaves it out
 
     @property
     def id(self) -> str:
@@ -93,22 +94,23 @@ QUERIES: dict[str, Query] = {
                  ("(SELECT group_concat(e.code || ':' || e.severity, ';') FROM side_effects e "
                   "WHERE e.session_id = s.id)", "side_effects"),
                  ("d.note", "discharge_note")),
-        time="s.started_at"),
+        time="s.started_at", session="s.id"),
     "observations": Query(
         source="observations o JOIN sessions s ON s.id = o.session_id "
                "JOIN patients p ON p.id = s.patient_id",
         alias="o", pid="s.patient_id",
         columns=(("o.id", "observation_id"), ("o.session_id", "session_id"), MRN,
                  *own("o", "phase", "at", "clinician", "minutes_into_infusion", "sbp", "dbp", "hr",
-                      "spo2", "rr", "etco2", "moaas", "dissociation", "alerts", "note")),
-        time="o.at", void_kind="observation"),
+                      "spo2", "rr", "etco2", "moaas", "dissociation", "alerts", "note",
+                      "late_reason")),
+        time="o.at", void_kind="observation", session="o.session_id"),
     "events": Query(
         source="events e JOIN sessions s ON s.id = e.session_id "
                "JOIN patients p ON p.id = s.patient_id",
         alias="e", pid="s.patient_id",
         columns=(("e.id", "event_id"), ("e.session_id", "session_id"), MRN,
-                 *own("e", "kind", "at", "clinician", "rate_mg_per_h", "detail")),
-        time="e.at", void_kind="event"),
+                 *own("e", "kind", "at", "clinician", "rate_mg_per_h", "detail", "late_reason")),
+        time="e.at", void_kind="event", session="e.session_id"),
     "assessments": Query(
         source="assessments a JOIN patients p ON p.id = a.patient_id",
         alias="a", pid="a.patient_id",
@@ -154,6 +156,11 @@ def written_after(table: str, after: int) -> str:
             f"AND wa.entity_id = {q.id} AND wa.id > {int(after)})")
 
 
+def _bounded(voided: str, voids_upto: int | None) -> str:
+    """A not-voided condition counting only voids up to `voids_upto` (when given)."""
+    return voided if voids_upto is None else voided[:-1] + f" AND v.id <= {int(voids_upto)})"
+
+
 def select_sql(table: str, *, with_pid: bool, sliced: bool = False, after: int | None = None,
                voids_upto: int | None = None) -> str:
     """The table's export query, in id order. Parameters: (since,), or (since, first id,
@@ -165,10 +172,9 @@ def select_sql(table: str, *, with_pid: bool, sliced: bool = False, after: int |
     select = ", ".join(f"{expr} AS {name}" for expr, name in cols)
     where = [f"{q.time} >= ?"]
     if q.void_kind:
-        voided = not_voided(q.void_kind, q.id)
-        if voids_upto is not None:
-            voided = voided[:-1] + f" AND v.id <= {int(voids_upto)})"
-        where.append(voided)
+        where.append(_bounded(not_voided(q.void_kind, q.id), voids_upto))
+    if q.session:
+        where.append(_bounded(not_voided("session", q.session), voids_upto))
     if after is not None:
         where.append(written_after(table, after))
     if sliced:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ketacli.domain.followups import Pending
 from ketacli.domain.records import NewFollowup
-from ketacli.errors import Code, Conflict, NotFound
+from ketacli.errors import Code, NotFound
 from ketacli.store.db import Tx
 
 
@@ -44,19 +44,29 @@ def get(store_or_tx, followup_id: int):
 
 def close(store, followup_id: int, *, status: str, at: str, reason: str | None = None) -> dict:
     """Mark a pending follow-up done or cancelled (exit 3 if it is not pending)."""
+    return close_many(store, [followup_id], status=status, at=at, reason=reason)[0]
+
+
+def close_many(store, followup_ids: list[int], *, status: str, at: str,
+               reason: str | None = None) -> list[dict]:
+    """Mark pending follow-ups done or cancelled in one transaction, all or none (the
+    domain's `corrections.closable` decides), each with its audit row."""
+    from ketacli.domain.corrections import closable
 
     with store.write() as tx:
-        row = get(tx, followup_id)
-        if row["status"] != "pending":
-            raise Conflict(f"follow-up {followup_id} is already {row['status']}",
-                           code=Code.FOLLOWUP_CLOSED)
-        tx.execute(
-            "UPDATE followups SET status = ?, closed_at = ?, closed_by = ?, cancel_reason = ? "
-            "WHERE id = ?", (status, at, tx.store.actor.clinician, reason, followup_id),
-        )
-        tx.audit("complete" if status == "done" else "cancel", "followup", followup_id,
-                 patient=row["mrn"], at=at, detail={"reason": reason} if reason else None)
-    return as_dict(get(store, followup_id))
+        marks = ", ".join("?" for _ in followup_ids)
+        found = {r[0]: r[1] for r in tx.execute(
+            f"SELECT id, status FROM followups WHERE id IN ({marks})", followup_ids)}
+        ids = closable(followup_ids, found)
+        for fid in ids:
+            row = get(tx, fid)
+            tx.execute(
+                "UPDATE followups SET status = ?, closed_at = ?, closed_by = ?, cancel_reason = ? "
+                "WHERE id = ? AND status = 'pending'",
+                (status, at, tx.store.actor.clinician, reason, fid))
+            tx.audit("complete" if status == "done" else "cancel", "followup", fid,
+                     patient=row["mrn"], at=at, detail={"reason": reason} if reason else None)
+    return [as_dict(get(store, fid)) for fid in ids]
 
 
 def for_patient(store, patient_id: int) -> list:

@@ -284,6 +284,78 @@ ALTER TABLE discharges ADD COLUMN overridden TEXT NOT NULL DEFAULT '[]'
     CHECK (overridden GLOB '[[]*]');
 """
 
+# Late entries, witnessed waste after the fact, voided sessions and screening follow-ups.
+# A CHECK is widened by rebuilding its table (SQLite cannot alter a CHECK): the rows are
+# copied aside, the table dropped (foreign keys deferred: assessments point at follow-ups)
+# and created anew, the rows put back with their ids, then its indexes and triggers.
+V8 = f"""
+PRAGMA defer_foreign_keys = ON;
+ALTER TABLE observations ADD COLUMN late_reason TEXT
+    CHECK (late_reason IS NULL OR length(late_reason) > 0);
+ALTER TABLE events ADD COLUMN late_reason TEXT
+    CHECK (late_reason IS NULL OR length(late_reason) > 0);
+
+CREATE TABLE wastes (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    mg REAL NOT NULL CHECK (mg > 0),
+    witness TEXT NOT NULL CHECK (length(witness) > 0),
+    late_reason TEXT CHECK (late_reason IS NULL OR length(late_reason) > 0)
+) STRICT;
+CREATE INDEX wastes_session ON wastes(session_id);
+
+CREATE TEMP TABLE voids_v7 AS SELECT * FROM voids;
+DROP TABLE voids;
+CREATE TABLE voids (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('observation', 'assessment', 'event', 'screening', 'session')),
+    target_id INTEGER NOT NULL,
+    reason TEXT NOT NULL CHECK (length(reason) > 0),
+    at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    UNIQUE (kind, target_id)
+) STRICT;
+INSERT INTO voids (id, kind, target_id, reason, at, clinician)
+    SELECT id, kind, target_id, reason, at, clinician FROM temp.voids_v7;
+DROP TABLE temp.voids_v7;
+
+CREATE TEMP TABLE followups_v7 AS SELECT * FROM followups;
+DROP TABLE followups;
+CREATE TABLE followups (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    session_id INTEGER REFERENCES sessions(id),
+    kind TEXT NOT NULL CHECK (kind IN ('infusion', 'assessment', 'call', 'screening')),
+    due TEXT NOT NULL CHECK (due {_DAY} AND date(due, '+0 days') IS due),
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'cancelled')),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    note TEXT,
+    closed_at TEXT,
+    closed_by TEXT,
+    cancel_reason TEXT,
+    notified_at TEXT,
+    CHECK (status != 'cancelled' OR length(cancel_reason) > 0)
+) STRICT;
+INSERT INTO followups (id, patient_id, session_id, kind, due, status, created_at, created_by,
+                       note, closed_at, closed_by, cancel_reason, notified_at)
+    SELECT id, patient_id, session_id, kind, due, status, created_at, created_by,
+           note, closed_at, closed_by, cancel_reason, notified_at FROM temp.followups_v7;
+DROP TABLE temp.followups_v7;
+CREATE INDEX followups_status_due ON followups(status, due);
+CREATE INDEX followups_patient ON followups(patient_id, due);
+CREATE TRIGGER followups_no_delete BEFORE DELETE ON followups
+BEGIN SELECT RAISE(ABORT, 'follow-ups are never deleted: cancel them'); END;
+CREATE TRIGGER followups_fixed
+BEFORE UPDATE OF id, patient_id, session_id, kind, due, created_at, created_by ON followups
+BEGIN SELECT RAISE(ABORT, 'a follow-up is fixed once scheduled: cancel it and schedule anew'); END;
+CREATE TRIGGER followups_closed BEFORE UPDATE OF status ON followups
+WHEN OLD.status != 'pending' AND NEW.status != OLD.status
+BEGIN SELECT RAISE(ABORT, 'a closed follow-up cannot change status'); END;
+""" + _append_only("wastes") + _append_only("voids")
 V9 = """
 CREATE TABLE clinic_key (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -304,6 +376,8 @@ ADDED_COLUMNS: dict[tuple[str, str], object] = {
     ("sessions", "cosign"): None,
     ("discharges", "cosign"): None,
     ("discharges", "overridden"): "[]",
+    ("observations", "late_reason"): None,
+    ("events", "late_reason"): None,
 }
 
 # (version, description, SQL). Append new migrations; never edit a released one.
@@ -318,6 +392,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "exports", V4),
     (5, "dosing safety: the dosing weight, its basis and BMI of a session; the co-signer "
         "of an override (sessions, discharges) and the rules a discharge override lifted", V5),
+    (8, "corrections: late entries (observations, events), witnessed waste of a session "
+        "(wastes), voided sessions, screening follow-ups", V8),
     (9, "clinic_key: the fingerprint of the clinic key kept outside the database and the "
         "first audit row of the keyed (HMAC) chain", V9),
 ]

@@ -18,8 +18,8 @@ def patient_overview(store: Store, mrn: str) -> dict:
         (p["id"],),
     )
     sessions = store.all(
-        """SELECT s.id, s.number_in_series, s.started_at, s.dose_mg_per_kg, s.dose_mg,
-                  d.at AS discharged_at
+        f"""SELECT s.id, s.number_in_series, s.started_at, s.dose_mg_per_kg, s.dose_mg,
+                  d.at AS discharged_at, NOT {not_voided('session', 's.id')} AS voided
            FROM sessions s LEFT JOIN discharges d ON d.session_id = s.id
            WHERE s.patient_id = ? ORDER BY s.started_at""",
         (p["id"],),
@@ -41,7 +41,8 @@ def patient_overview(store: Store, mrn: str) -> dict:
         "sessions": [
             {"session_id": r["id"], "number_in_series": r["number_in_series"],
              "started_at": r["started_at"], "dose_mg_per_kg": r["dose_mg_per_kg"],
-             "dose_mg": r["dose_mg"], "status": "discharged" if r["discharged_at"] else "open",
+             "dose_mg": r["dose_mg"],
+             "status": "voided" if r["voided"] else "discharged" if r["discharged_at"] else "open",
              "discharged_at": r["discharged_at"]}
             for r in sessions
         ],

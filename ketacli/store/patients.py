@@ -26,11 +26,17 @@ def get(store: Store, mrn: str):
     return row
 
 
+# a session not voided (entered in error)
+LIVE = "NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id)"
+
+
 def listing(store: Store) -> list:
     return store.all(
         f"""SELECT {COLUMNS},
-              (SELECT count(*) FROM sessions s WHERE s.patient_id = p.id) AS sessions,
-              (SELECT max(started_at) FROM sessions s WHERE s.patient_id = p.id) AS last_session,
+              (SELECT count(*) FROM sessions s WHERE s.patient_id = p.id
+                 AND {LIVE}) AS sessions,
+              (SELECT max(started_at) FROM sessions s WHERE s.patient_id = p.id
+                 AND {LIVE}) AS last_session,
               (SELECT count(*) FROM followups f WHERE f.patient_id = p.id
                  AND f.status = 'pending') AS pending_followups
             FROM patients p ORDER BY mrn"""

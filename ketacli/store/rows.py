@@ -89,13 +89,18 @@ RECORDS: dict[type, Audited] = {
         "overridden": list(s.overridden), "cosign": s.cosign}, "recorded_at"),
     r.NewObservation: ("observations", observation, "create", "observation", lambda o: {
         "session": o.session_id, "phase": o.phase,
-        "alerts": [a["level"] + ":" + a["parameter"] for a in o.alerts]}, "recorded_at"),
-    r.NewEvent: ("events", event, "create", "event",
-                 lambda e: {"session": e.session_id, "kind": e.kind}, "recorded_at"),
+        "alerts": [a["level"] + ":" + a["parameter"] for a in o.alerts],
+        **({"late": o.late_reason} if o.late_reason else {})}, "recorded_at"),
+    r.NewEvent: ("events", event, "create", "event", lambda e: {
+        "session": e.session_id, "kind": e.kind,
+        **({"late": e.late_reason} if e.late_reason else {})}, "recorded_at"),
     r.NewAssessment: ("assessments", assessment, "create", "assessment",
                       lambda a: {"followup": a.followup_id}, "recorded_at"),
     r.NewFollowup: ("followups", followup, "schedule", "followup",
                     lambda f: {"kind": f.kind, "due": f.due}, "created_at"),
+    r.NewWaste: ("wastes", dataclasses.asdict, "create", "waste", lambda w: {
+        "session": w.session_id, "mg": w.mg, "witness": w.witness, "late": w.late_reason},
+        "recorded_at"),
 }
 
 

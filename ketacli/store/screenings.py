@@ -11,7 +11,14 @@ from ketacli.store.voids import not_voided
 
 
 def add(tx: Tx, screening: NewScreening, *, mrn: str) -> int:
-    return tx.record(screening, patient=mrn)
+    """The screening, and the pending `screening` follow-ups it completes."""
+    from ketacli.domain.followups import closed_by_screening
+    from ketacli.store import followups
+
+    sid = tx.record(screening, patient=mrn)
+    followups.complete(tx, closed_by_screening(followups.pending(tx, screening.patient_id)),
+                       mrn=mrn, at=screening.recorded_at, reason=f"screening {sid}")
+    return sid
 
 
 def latest(store, patient_id: int, before: str):

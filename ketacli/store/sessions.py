@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
+from ketacli.domain import ledger
 from ketacli.domain.charting import SessionRef
 from ketacli.domain.infusion import Event
 from ketacli.domain.records import NewDischarge, NewEvent, NewObservation, NewSession
@@ -16,9 +17,17 @@ from ketacli.store.db import Store, Tx, row_digest
 from ketacli.store.voids import not_voided
 
 
-def get(store: Store, session_id: int):
+def get(store: Store | Tx, session_id: int):
     row = store.one(
-        """SELECT s.*, p.mrn, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp
+        """SELECT s.*, p.mrn, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp,
+                  d.at AS discharged_at, d.infusion_end_at, d.delivered_mg,
+                  coalesce(d.wasted_mg, 0) AS discharge_wasted_mg,
+                  (SELECT coalesce(sum(w.mg), 0) FROM wastes w WHERE w.session_id = s.id)
+                      AS later_wasted_mg,
+                  (SELECT valid_until FROM screenings sc WHERE sc.id = s.screening_id)
+                      AS screening_valid_until,
+                  EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id)
+                      AS voided
            FROM sessions s
            LEFT JOIN observations pre ON pre.id = (
                SELECT o.id FROM observations o WHERE o.session_id = s.id AND o.phase = 'pre'
@@ -33,13 +42,37 @@ def get(store: Store, session_id: int):
 
 
 def open_for(store_or_tx, patient_id: int):
-    """The patient's open (not discharged) session, if any."""
+    """The patient's open (not discharged, not voided) session, if any."""
     return store_or_tx.execute(
-        """SELECT s.id FROM sessions s WHERE s.patient_id = ?
+        f"""SELECT s.id FROM sessions s WHERE s.patient_id = ?
            AND NOT EXISTS (SELECT 1 FROM discharges d WHERE d.session_id = s.id)
+           AND {not_voided('session', 's.id')}
            ORDER BY s.started_at DESC LIMIT 1""",
         (patient_id,),
     ).fetchone()
+
+
+def latest_for(store_or_tx, patient_id: int):
+    """The patient's latest session that is not voided, open or discharged, if any."""
+    return store_or_tx.execute(
+        f"""SELECT s.id FROM sessions s WHERE s.patient_id = ?
+           AND {not_voided('session', 's.id')} ORDER BY s.started_at DESC, s.id DESC LIMIT 1""",
+        (patient_id,),
+    ).fetchone()
+
+
+def resolve_id(store: Store, target, *, late: bool) -> int:
+    """SESSION_ID or --patient MRN -> a session id (which must exist). --patient means the
+    patient's open session; for a late entry (`late`), else their latest session."""
+    if target.session_id is not None:
+        get(store, target.session_id)
+        return target.session_id
+    p = patients.get(store, target.mrn)
+    row = open_for(store.conn, p["id"]) or (latest_for(store.conn, p["id"]) if late else None)
+    if row is None:
+        raise Conflict(f"patient {target.mrn} has no open session", code=Code.NO_OPEN_SESSION,
+                       hint="start one with 'ketacli start-session'")
+    return row[0]
 
 
 def resolve_open(store: Store, target) -> SessionRef:
@@ -54,35 +87,77 @@ def resolve_open(store: Store, target) -> SessionRef:
                            hint="start one with 'ketacli start-session'")
         session_id = row[0]
     row = get(store, session_id)
+    if row["voided"]:
+        raise Conflict(f"session {session_id} is voided (entered in error)",
+                       code=Code.SESSION_VOIDED)
     if row["discharge_id"] is not None:
         raise Conflict(f"session {session_id} is closed (discharged)", code=Code.SESSION_CLOSED)
     return ref(row)
 
 
 def ref(row) -> SessionRef:
+    def when(col: str) -> datetime | None:
+        return datetime.fromisoformat(row[col]) if row[col] else None
+
+    valid = row["screening_valid_until"]
     return SessionRef(row["id"], row["patient_id"], row["mrn"],
                       datetime.fromisoformat(row["started_at"]), row["duration_min"],
                       row["dose_mg"], row["rate_mg_per_h"], row["drawn_mg"],
                       row["number_in_series"],
-                      pre_bp=(row["pre_sbp"], row["pre_dbp"]) if row["pre_sbp"] is not None else None)
+                      pre_bp=(row["pre_sbp"], row["pre_dbp"]) if row["pre_sbp"] is not None else None,
+                      screening_valid_until=date.fromisoformat(valid) if valid else None,
+                      discharged_at=when("discharged_at"), infusion_end_at=when("infusion_end_at"),
+                      delivered_mg=row["delivered_mg"],
+                      wasted_mg=ledger.mg(row["discharge_wasted_mg"] + row["later_wasted_mg"]),
+                      voided=bool(row["voided"]))
 
 
 def ensure_open(tx: Tx, session_id: int) -> None:
-    """Inside the write: the session is still open (another writer may have discharged it)."""
+    """Inside the write: the session is still open (another writer may have discharged or
+    voided it)."""
     if tx.execute("SELECT 1 FROM discharges WHERE session_id = ?", (session_id,)).fetchone():
         raise Conflict(f"session {session_id} is closed (discharged)", code=Code.SESSION_CLOSED)
+    if tx.execute("SELECT 1 FROM voids WHERE kind = 'session' AND target_id = ?",
+                  (session_id,)).fetchone():
+        raise Conflict(f"session {session_id} is voided (entered in error)",
+                       code=Code.SESSION_VOIDED)
 
 
 def count_for(tx_or_store, patient_id: int) -> int:
+    """The patient's sessions, a voided one (entered in error) not counted."""
     return tx_or_store.execute(
-        "SELECT count(*) FROM sessions WHERE patient_id = ?", (patient_id,)
+        f"SELECT count(*) FROM sessions s WHERE patient_id = ? AND {not_voided('session', 's.id')}",
+        (patient_id,),
     ).fetchone()[0]
 
 
 def last_started(tx_or_store, patient_id: int) -> str | None:
     return tx_or_store.execute(
-        "SELECT max(started_at) FROM sessions WHERE patient_id = ?", (patient_id,)
+        f"SELECT max(started_at) FROM sessions s WHERE patient_id = ? "
+        f"AND {not_voided('session', 's.id')}", (patient_id,)
     ).fetchone()[0]
+
+
+MEASURES = ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas", "dissociation")
+
+
+def readings_at(tx_or_store, session_id: int, at_iso: str) -> list[dict]:
+    """The session's (non-voided) readings at exactly that instant."""
+    rows = tx_or_store.execute(
+        f"""SELECT o.id, {', '.join(MEASURES)} FROM observations o
+            WHERE session_id = ? AND at = ? AND {not_voided('observation', 'o.id')}""",
+        (session_id, at_iso)).fetchall()
+    return [{"observation_id": r[0], **dict(zip(MEASURES, tuple(r)[1:], strict=True))}
+            for r in rows]
+
+
+def add_waste(tx: Tx, w, *, mrn: str) -> int:
+    return tx.record(w, patient=mrn)
+
+
+def wastes(store_or_tx, session_id: int) -> list:
+    return store_or_tx.execute(
+        "SELECT * FROM wastes WHERE session_id = ? ORDER BY at, id", (session_id,)).fetchall()
 
 
 def start(tx: Tx, session: NewSession, *, mrn: str) -> int:
@@ -157,7 +232,16 @@ def load(store: Store, session_id: int) -> dict:
         "events": [dict(e) for e in events(store, session_id)],
         "discharge": dict(dis) if dis else None,
         "side_effects": [dict(e) for e in effects],
+        "wastes": [dict(w) for w in wastes(store, session_id)],
+        "void": voided(store, "session", session_id),
     }
+
+
+def voided(store_or_tx, kind: str, target_id: int) -> dict | None:
+    """The void of a record (reason, when, by whom), if it was voided."""
+    row = store_or_tx.execute("SELECT id, reason, at, clinician FROM voids WHERE kind = ? "
+                              "AND target_id = ?", (kind, target_id)).fetchone()
+    return {"void_id": row[0], "reason": row[1], "at": row[2], "clinician": row[3]} if row else None
 
 
 
@@ -197,6 +281,8 @@ def record_start(tx: Tx, decision) -> int:
     add_observation(tx, decision.pre_observation(sid), mrn=mrn)
     followups.complete(tx, decision.closes(), mrn=mrn, at=decision.recorded_at,
                        reason=f"session {sid}")
+    followups.complete(tx, decision.supersedes(), mrn=mrn, at=decision.recorded_at,
+                       reason=f"superseded by session {sid}")
     return sid
 
 

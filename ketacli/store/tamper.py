@@ -22,7 +22,7 @@ from ketacli.store.db import MUTABLE, Store, _statements, range_digest, row_dige
 SEALED_BY = (
     ("patients", "patient"), ("screenings", "screening"), ("sessions", "session"),
     ("observations", "observation"), ("events", "event"), ("assessments", "assessment"),
-    ("followups", "followup"),
+    ("followups", "followup"), ("wastes", "waste"),
 )
 _HAS_SEAL = ("EXISTS (SELECT 1 FROM audit a WHERE a.entity = ? AND a.entity_id = t.id "
              "AND a.detail LIKE '%\"row_sha256\"%')")

@@ -24,6 +24,8 @@ TARGETS = {
                   "WHERE a.id = ?",
     "screening": "SELECT p.mrn FROM screenings sc JOIN patients p ON p.id = sc.patient_id "
                  "WHERE sc.id = ?",
+    "session": "SELECT p.mrn FROM sessions s JOIN patients p ON p.id = s.patient_id "
+               "WHERE s.id = ?",
 }
 
 
@@ -41,5 +43,41 @@ def void(store: Store, kind: str, target_id: int, reason: str) -> dict:
         tx.audit("void", kind, target_id, patient=row[0], at=at,
                  detail={"void_id": vid, "reason": reason,
                          "void_sha256": row_digest(tx.conn, "voids", vid)})
-    return {"void_id": vid, "kind": kind, "id": target_id, "patient": row[0], "voided_at": at,
+        cancelled = _void_session(tx, target_id, row[0], at) if kind == "session" else []
+        rebooked = _rebook(tx, target_id, row[0], at) if kind == "session" else []
+    data = {"void_id": vid, "kind": kind, "id": target_id, "patient": row[0], "voided_at": at,
             "reason": reason}
+    if kind == "session":
+        data.update(cancelled_followups=cancelled, rebooked_followups=rebooked)
+    return data
+
+
+def _void_session(tx, session_id: int, mrn: str, at: str) -> list[int]:
+    """A voided session's booked follow-ups are cancelled (its next infusion, its call):
+    they were scheduled from an encounter entered in error."""
+    from ketacli.domain.corrections import booked_by_voided_session
+    from ketacli.domain.followups import Pending
+
+    pending = [Pending(r[0], r[1], r[2]) for r in tx.execute(
+        "SELECT id, kind, due FROM followups WHERE session_id = ? AND status = 'pending' "
+        "ORDER BY id", (session_id,))]
+    ids = booked_by_voided_session(pending)
+    reason = f"session {session_id} voided (entered in error)"
+    for fid in ids:
+        tx.execute("UPDATE followups SET status = 'cancelled', closed_at = ?, closed_by = ?, "
+                   "cancel_reason = ? WHERE id = ?", (at, tx.store.actor.clinician, reason, fid))
+        tx.audit("cancel", "followup", fid, patient=mrn, at=at, detail={"reason": reason})
+    return ids
+
+
+def _rebook(tx, session_id: int, mrn: str, at: str) -> list[int]:
+    """Book again what the voided session's start had closed (`corrections.rebooked_after_void`)."""
+    from ketacli.domain.corrections import Closed, rebooked_after_void
+
+    closed = [Closed(r[0], r[1], r[2], r[3]) for r in tx.execute(
+        "SELECT f.id, f.patient_id, f.kind, f.due FROM audit a JOIN followups f ON f.id = a.entity_id "
+        "WHERE a.action = 'complete' AND a.entity = 'followup' "
+        "AND json_extract(a.detail, '$.by') = ? ORDER BY f.id", (f"session {session_id}",))]
+    return [tx.record(f, patient=mrn)
+            for f in rebooked_after_void(session_id, closed, at=at,
+                                         clinician=tx.store.actor.clinician)]

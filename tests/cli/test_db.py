@@ -132,13 +132,23 @@ def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path, monkey
     assert r.exit_code == 0, r.stderr
 
 
-def test_backup_into_a_directory_uses_the_file_name(cli, three_patients, tmp_path):
+@pytest.mark.parametrize("how", ["folder", "slash", "missing-slash"])
+def test_backup_to_a_folder_exits_2_and_writes_nothing(cli, three_patients, tmp_path, how):
+    """DEST names the backup file: a folder (existing, or any path ending in a slash) is a
+    clear exit 2, never a file named like the folder, nothing audited."""
     target = tmp_path / "bk"
-    target.mkdir()
-    r = cli("db", "backup", target, "--json")
-    assert r.exit_code == 0, r.stderr
-    assert r.json["data"]["backup"] == str(target / three_patients.name)
-    assert (target / three_patients.name).is_file()
+    if how == "folder":
+        target.mkdir()
+    arg = str(target) + ("/" if how != "folder" else "")
+    r = cli("db", "backup", arg, "--json")
+    assert_one_error(r, 2)
+    assert r.json["error"]["code"] == "invalid_backup_path"
+    assert "is a folder: name the backup file" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("bk")) == (
+        ["bk"] if how == "folder" else [])
+    if how == "folder":
+        assert list(target.iterdir()) == []
+    assert query(three_patients, "SELECT count(*) FROM audit") == [(M + 3,)]
 
 
 def test_backup_never_overwrites(cli, three_patients, tmp_path):
@@ -152,9 +162,11 @@ def test_backup_never_overwrites(cli, three_patients, tmp_path):
     assert query(three_patients, "SELECT count(*) FROM audit") == [(M + 3,)]
 
 
-def test_backup_to_a_missing_directory_exits_4(cli, three_patients, tmp_path):
+def test_backup_to_a_missing_folder_exits_2(cli, three_patients, tmp_path):
     r = cli("db", "backup", tmp_path / "no" / "such" / "dir" / "copy.db")
-    assert_one_error(r, 4)
+    assert_one_error(r, 2)
+    assert "folder of the backup destination does not exist" in r.stderr
+    assert not (tmp_path / "no").exists()
 
 
 def test_backup_of_a_missing_database_exits_4(cli, db_path, tmp_path):

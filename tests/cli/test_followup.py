@@ -311,7 +311,8 @@ def test_record_flags_suicide_risk_like_screen(cli):
 def test_discharge_schedule_through_the_induction_series(cli, db_path):
     """Infusions every other day from 2026-11-02; after infusion n < 6 a call at +1 and the
     next infusion at +2; after infusion 6 a call at +1, an assessment at +7 and the first
-    maintenance infusion at +28."""
+    maintenance infusion at +28, which falls after the screening's last valid day (12-01):
+    a screening follow-up due that day, so that start is not refused by surprise."""
     screen(cli, "FU-6", "2026-11-01")
     days = ["2026-11-02", "2026-11-04", "2026-11-06", "2026-11-08", "2026-11-10", "2026-11-12"]
     for n, day in enumerate(days, start=1):
@@ -323,14 +324,14 @@ def test_discharge_schedule_through_the_induction_series(cli, db_path):
             assert got == [("call", nxt), ("infusion", f"2026-11-{int(day[-2:]) + 2:02d}")], n
         else:
             assert got == [("call", "2026-11-13"), ("assessment", "2026-11-19"),
-                           ("infusion", "2026-12-10")]
+                           ("infusion", "2026-12-10"), ("screening", "2026-12-01")]
     last = discharged["followups"]
     rows = query(db_path, "SELECT id, kind, due, status, session_id FROM followups "
                           "WHERE session_id = ? ORDER BY id", (discharged["session_id"],))
     assert rows == [(f["followup_id"], f["kind"], f["due"], "pending", discharged["session_id"])
                     for f in last]
     listed = ok(cli("followup", "list", "FU-6", "--json"))
-    assert len(listed) == 5 * 2 + 3
+    assert len(listed) == 5 * 2 + 4
 
     # the assessment at +7 is what `followup record` completes
     d = assess(cli, "FU-6", "2026-11-19 10:00", 9)

@@ -39,9 +39,13 @@ def test_second_infusion_is_number_two(cli, db_path):
     r = ok(start(cli, when=at("07:40")))
     assert r.json["data"]["number_in_series"] == 2
     assert r.json["data"]["override"] is None
-    # the scheduled infusion is done by this one
+    # the scheduled infusion is done by this one, and the check-in call still pending is
+    # superseded by it (done, audited so)
     assert query(db_path, "SELECT kind, status FROM followups ORDER BY id") == [
-        ("call", "pending"), ("infusion", "done")]
+        ("call", "done"), ("infusion", "done")]
+    assert query(db_path, "SELECT entity_id, json_extract(detail, '$.by') FROM audit "
+                          "WHERE action = 'complete' ORDER BY id") == [
+        (2, "session 2"), (1, "superseded by session 2")]
 
 
 # -- refusals: exit 1, every unmet rule listed -----------------------------------------

@@ -76,7 +76,7 @@ def test_void_unknown_id_exits_3(cli, db_path, sid, kind):
 
 @pytest.mark.parametrize("args", [
     ("vitals", "1", "--reason", "typo"),
-    ("session", "1", "--reason", "typo"),
+    ("discharge", "1", "--reason", "typo"),
     ("observation", "1"),
     ("observation", "1", "--reason", "  "),
     ("observation", "one", "--reason", "typo"),

@@ -19,7 +19,8 @@ MOVING: set[str] = set()
 
 
 def check_list(table: str, column: str) -> tuple[str, ...]:
-    body = re.search(rf"CREATE TABLE {table} \((.*?)\) STRICT;", SCHEMA, re.S)[1]
+    # the latest definition: a later migration may rebuild a table to widen a CHECK
+    body = re.findall(rf"CREATE TABLE {table} \((.*?)\) STRICT;", SCHEMA, re.S)[-1]
     found = re.search(rf"\b{column} IN\s*\(([^)]*)\)", body)[1]
     return tuple(re.findall(r"'([^']*)'", found))
 

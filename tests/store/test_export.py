@@ -54,9 +54,9 @@ COLUMNS = {
                  "discharge_note"],
     "observations": ["observation_id", "session_id", "patient", "phase", "at", "clinician",
                      "minutes_into_infusion", "sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas",
-                     "dissociation", "alerts", "note"],
+                     "dissociation", "alerts", "note", "late_reason"],
     "events": ["event_id", "session_id", "patient", "kind", "at", "clinician", "rate_mg_per_h",
-               "detail"],
+               "detail", "late_reason"],
     "assessments": ["assessment_id", "patient", "followup_id", "at", "clinician", "phq9_items",
                     "phq9_total", "gad7_items", "gad7_total", "madrs_total", "pcl5_total", "note"],
     "followups": ["followup_id", "patient", "session_id", "kind", "due", "status", "created_at",
@@ -118,18 +118,22 @@ def test_the_columns_are_the_published_ones_in_order(store, table):
 
 
 def test_a_composed_query_reads_like_the_declaration():
-    not_voided = "NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'event' AND v.target_id = e.id)"
+    not_voided = ("NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'event' AND v.target_id = e.id)"
+                  " AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' "
+                  "AND v.target_id = e.session_id)")
     assert xs.select_sql("events", with_pid=False) == (
         "SELECT e.id AS event_id, e.session_id AS session_id, p.mrn AS patient, e.kind AS kind, "
         "e.at AS at, e.clinician AS clinician, e.rate_mg_per_h AS rate_mg_per_h, "
-        "e.detail AS detail FROM events e JOIN sessions s ON s.id = e.session_id "
+        "e.detail AS detail, e.late_reason AS late_reason FROM events e "
+        "JOIN sessions s ON s.id = e.session_id "
         f"JOIN patients p ON p.id = s.patient_id WHERE e.at >= ? AND {not_voided} ORDER BY e.id")
     with_pid = xs.select_sql("events", with_pid=True, sliced=True)
     assert with_pid.startswith("SELECT s.patient_id AS _pid, e.id AS event_id, ")
     assert with_pid.endswith(f"WHERE e.at >= ? AND {not_voided} AND e.id BETWEEN ? AND ? "
                              "ORDER BY e.id")
-    # tables without voids have no void filter
-    for table in set(TABLES) - set(VOID_KIND):
+    # tables without voids have no void filter (sessions: a voided session, its own)
+    assert "v.kind = 'session' AND v.target_id = s.id" in xs.select_sql("sessions", with_pid=False)
+    for table in set(TABLES) - set(VOID_KIND) - {"sessions"}:
         assert "voids" not in xs.select_sql(table, with_pid=True, sliced=True), table
     assert xs.select_sql("followups", with_pid=False, sliced=True).endswith(
         "WHERE f.created_at >= ? AND f.id BETWEEN ? AND ? ORDER BY f.id")

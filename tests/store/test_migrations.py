@@ -103,3 +103,57 @@ def test_columns_added_later_keep_the_seals_of_older_rows(tmp_path, monkeypatch)
         assert set(admin.sealed_rows_altered(st)) == {f"session {sid}"}
     finally:
         st.close()
+
+
+def test_the_corrections_migration_keeps_followups_and_voids(tmp_path, monkeypatch):
+    """A clinic from before the corrections migration (8), with follow-ups an assessment
+    points at, a cancelled one and a void, migrates: every row kept with its id, the foreign
+    keys hold, the guards are back, and the widened CHECKs take a `screening` follow-up and
+    a voided session."""
+    from ketacli.store import admin
+
+    before_8 = [m for m in migrations.MIGRATIONS if m[0] < 8]
+    path = tmp_path / "v7.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", before_8)
+    st = open_store(path, ACTOR)
+    with st.write() as tx:
+        pid = tx.insert("patients", {"mrn": "OLD-2", "name": "Old Patient", "created_at": NOW,
+                                     "created_by": "rn"})
+        f1 = tx.insert("followups", {"patient_id": pid, "kind": "assessment", "due": "2026-12-01",
+                                     "created_at": NOW, "created_by": "rn"})
+        tx.insert("followups", {"patient_id": pid, "kind": "call", "due": "2026-12-02",
+                                "status": "cancelled", "cancel_reason": "moved",
+                                "created_at": NOW, "created_by": "rn"})
+        aid = tx.insert("assessments", {"patient_id": pid, "followup_id": f1, "at": NOW,
+                                        "recorded_at": NOW, "clinician": "rn", "madrs_total": 20})
+        tx.insert("voids", {"kind": "assessment", "target_id": aid, "reason": "typo", "at": NOW,
+                            "clinician": "rn"})
+    followups_before = st.all("SELECT * FROM followups ORDER BY id")
+    voids_before = st.all("SELECT * FROM voids ORDER BY id")
+    st.close()
+    monkeypatch.undo()
+    st = open_store(path, ACTOR)
+    try:
+        assert [tuple(r) for r in st.all("SELECT * FROM followups ORDER BY id")] == [
+            tuple(r) for r in followups_before]
+        assert [tuple(r) for r in st.all("SELECT * FROM voids ORDER BY id")] == [
+            tuple(r) for r in voids_before]
+        assert st.all("PRAGMA foreign_key_check") == []
+        assert st.all("SELECT name FROM sqlite_temp_master") == []
+        assert admin.expected_triggers() <= {r[0] for r in st.all(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        with st.write() as tx:
+            tx.insert("followups", {"patient_id": pid, "kind": "screening", "due": "2026-12-03",
+                                    "created_at": NOW, "created_by": "rn"})
+            tx.insert("voids", {"kind": "session", "target_id": 1, "reason": "wrong patient",
+                                "at": NOW, "clinician": "rn"})
+        with pytest.raises(sqlite3.DatabaseError, match="never deleted"):
+            st.conn.execute("DELETE FROM followups WHERE id = ?", (f1,))
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            st.conn.execute("DELETE FROM voids")
+        with pytest.raises(sqlite3.IntegrityError):
+            st.conn.execute("INSERT INTO assessments (patient_id, followup_id, at, recorded_at, "
+                            "clinician, madrs_total) VALUES (?, 999, ?, ?, 'rn', 1)",
+                            (pid, NOW, NOW))
+    finally:
+        st.close()
