@@ -131,7 +131,8 @@ def encrypt(json_out: Json = False) -> None:
 @app.command("decrypt")
 @command
 def decrypt(
-    dest: Annotated[Path, typer.Argument(help="A new file for the plain (unencrypted) copy.")],
+    dest: Annotated[str, typer.Argument(
+        metavar="DEST", help="A new file for the plain (unencrypted) copy.")],
     json_out: Json = False,
 ) -> None:
     """Write a plain, unencrypted copy of an encrypted database (audited); the database
@@ -140,7 +141,7 @@ def decrypt(
     from ketacli.render.out import emit
     from ketacli.store import admin
 
-    data = admin.decrypt(settings().store(create=False), dest)
+    data = admin.decrypt(settings().store(create=False), admin.backup_destination(dest))
 
     def human(con):
         con.print(f"Plain copy written and verified: {data['path']} (not encrypted: keep it "
