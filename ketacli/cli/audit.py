@@ -14,7 +14,7 @@ from ketacli.errors import Code
 @command
 def audit(
     action: Annotated[str | None, typer.Argument(
-        help="'anchor': print one line (ketacli-anchor v1 COUNT MAC TIME) to keep off the "
+        metavar="anchor", help="'anchor': print one line (ketacli-anchor v1 COUNT MAC TIME) to keep off the "
         "machine; 'audit --verify --anchor LINE' later proves those rows are unchanged.",
         show_default=False)] = None,
     patient: Annotated[str | None, typer.Option("--patient", help="Only this MRN.")] = None,

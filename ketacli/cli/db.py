@@ -10,7 +10,7 @@ from ketacli.cli.edge import command
 from ketacli.cli.options import Json
 from ketacli.errors import Code
 
-app = typer.Typer(help="The database file: info, checks, backups, migrations.",
+app = typer.Typer(help="The database file: info, checks, backups, migrations, encryption.",
                   no_args_is_help=True)
 
 
@@ -35,7 +35,9 @@ def info(json_out: Json = False) -> None:
 @app.command("check")
 @command
 def check(json_out: Json = False) -> None:
-    """Integrity, foreign keys, audit chain and permissions; exit 4 on a failed check."""
+    """Integrity, keyed audit chain, unaudited or changed rows, schema; exit 4 if any fails.
+
+    Also: foreign keys, guard triggers and file permissions; one line per finding."""
     from ketacli.cli.settings import settings
     from ketacli.errors import StorageError
     from ketacli.render.out import emit
