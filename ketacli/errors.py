@@ -90,6 +90,8 @@ class Code(StrEnum):
     LATE_EVENT_KIND = "late_event_kind"
     CONFLICTING_READING = "conflicting_reading"
     DATABASE_NOT_DEMO = "database_not_demo"
+    PATIENT_MISMATCH = "patient_mismatch"
+    AMBIGUOUS_MRN = "ambiguous_mrn"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"
     DATABASE_LOCKED = "database_locked"

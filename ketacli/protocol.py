@@ -81,8 +81,10 @@ def key(kind: Kind, meaning: str = "", *, unit: str | None = None, bounds: Bound
     """
     if (kind == "pair") != (pair is not None):
         raise TypeError("a pair key, and only a pair key, says its kind of pair")
-    if (kind == "choice") != bool(choices):
-        raise TypeError("a choice key, and only a choice key, lists its choices")
+    if kind not in ("choice", "codes") and choices:
+        raise TypeError("only a choice key (or a code list) lists its choices")
+    if kind == "choice" and not choices:
+        raise TypeError("a choice key lists its choices")
     return {"kind": kind, "meaning": meaning, "unit": unit, "bounds": bounds, "pair": pair,
             "choices": choices}
 
@@ -133,6 +135,10 @@ class Screening:
     ), metadata=key("codes"))
     review_meds: Codes = field(default=("benzodiazepine", "lamotrigine", "maoi", "stimulant"),
                                metadata=key("codes"))
+    cssrs_ineligible: Codes = field(default=("high",), metadata=key(
+        "codes", choices=("none", "low", "moderate", "high")))
+    cssrs_review: Codes = field(default=("moderate",), metadata=key(
+        "codes", choices=("none", "low", "moderate", "high")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +352,9 @@ def _check(spec: KeySpec, value: object) -> int | float | Pair | Codes:
         raise Invalid(f"protocol key {spec.key} must be one of {', '.join(spec.choices)}",
                       code=Code.PROTOCOL_INVALID)
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if spec.choices and any(v not in spec.choices for v in value):
+            raise Invalid(f"protocol key {spec.key} lists only {', '.join(spec.choices)}",
+                          code=Code.PROTOCOL_INVALID)
         return tuple(value)
     raise Invalid(f"protocol key {spec.key} must be {_WANT[spec.kind]}", code=Code.PROTOCOL_INVALID)
 

@@ -50,6 +50,8 @@ CONTRACT_DEFAULTS = {
                               "uncontrolled-hypertension", "raised-icp", "hepatic-impairment",
                               "hyperthyroidism", "glaucoma"],
         "review_meds": ["benzodiazepine", "lamotrigine", "maoi", "stimulant"],
+        "cssrs_ineligible": ["high"],
+        "cssrs_review": ["moderate"],
     },
     "infusion": {"hold_bp": [160, 100], "hold_sbp_low": 90, "hold_hr": [50, 110],
                  "hold_spo2": 92, "min_hours_between": 24},

@@ -57,6 +57,11 @@ def audit(
             + (f", every anchored row present ({len(anchors)} anchor"
                f"{'s' if len(anchors) > 1 else ''})." if anchors else ".")))
         return
+    if mrn is not None:  # an MRN in any case: the audit rows carry the stored spelling
+        from ketacli.store import patients
+
+        found = patients.find(store, mrn)
+        mrn = found["mrn"] if found is not None else mrn
     rows = store_audit.listing(
         store, patient=mrn, since=to_utc_iso(day_start_utc(since_d, s.tz)) if since_d else None,
         limit=limit,

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ketacli.cli.edge import command
-from ketacli.cli.options import At, Gad7, Json, Madrs, Mrn, Note, Pcl5, Phq9, Reason, TableFormat
+from ketacli.cli.options import At, CssrsOpt, Gad7, Json, Madrs, Mrn, Note, Pcl5, Phq9, Reason, TableFormat
 
 app = typer.Typer(help="Follow-up calls, infusions and assessments; cron reminders.",
                   no_args_is_help=True)
@@ -35,10 +35,10 @@ def schedule(
     p = patients.get(store, form.mrn)
     with store.write() as tx:
         fid = followups.add(tx, form.record(p["id"], clinician=store.actor.clinician,
-                                            at=to_utc_iso(CLOCK.now())), mrn=form.mrn)
+                                            at=to_utc_iso(CLOCK.now())), mrn=p["mrn"])
     data = followups.as_dict(followups.get(store, fid))
     emit(data, json_out, lambda con: con.print(
-        f"Follow-up {fid}: {form.kind} for {form.mrn} due {form.due}."))
+        f"Follow-up {fid}: {form.kind} for {p['name']} ({p['mrn']}) due {form.due}."))
 
 
 @app.command("list")
@@ -105,12 +105,17 @@ def record(
     gad7: Gad7 = None,
     madrs: Madrs = None,
     pcl5: Pcl5 = None,
+    cssrs: CssrsOpt = None,
     at: At = None,
     note: Note = None,
     json_out: Json = False,
 ) -> None:
     """Record an outcome assessment; completes the earliest pending assessment follow-up
-    due on or before that day."""
+    due on or before that day.
+
+    PHQ-9 item 9 >= 1 (without a C-SSRS of risk none or low in it) or a C-SSRS risk that
+    needs review refuses the next start-session until a later --cssrs of risk none or low;
+    a high C-SSRS risk needs a new screening."""
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK
     from ketacli.domain import assessment
@@ -120,25 +125,25 @@ def record(
 
     s = settings()
     form = AssessmentForm.parse(mrn=mrn, phq9=phq9, gad7=gad7, madrs=madrs, pcl5=pcl5, at=at,
-                                note=note, tz=s.tz)
+                                note=note, tz=s.tz, cssrs=cssrs)
     store = s.store(create=False)
     p = patients.get(store, form.mrn)
     with store.write() as tx:
         a = assessment.record(form, p["id"], followups.pending(tx, p["id"]), tz=s.tz,
                               clinician=store.actor.clinician, now=CLOCK.now())
-        aid = assessments.add(tx, a, mrn=form.mrn)
-        followups.complete(tx, [a.followup_id] if a.followup_id else [], mrn=form.mrn,
+        aid = assessments.add(tx, a, mrn=p["mrn"])
+        followups.complete(tx, [a.followup_id] if a.followup_id else [], mrn=p["mrn"],
                            at=a.recorded_at, reason=f"assessment {aid}")
-    data = assessment.result(a, aid, form.mrn, assessments.histories(store, p["id"]),
+    data = assessment.result(a, aid, p["mrn"], assessments.histories(store, p["id"]),
                              assessments.infusion_starts(store, p["id"]))
-    if data["suicide_risk_flag"] and json_out:
-        warn(f"assessment {aid} for {form.mrn}: PHQ-9 item 9 = {a.phq9_items[8]}: "
-             "a suicide risk assessment is required")
+    if data["suicide_risk_flag"] and a.cssrs_risk not in ("none", "low") and json_out:
+        warn(f"assessment {aid} for {p['mrn']}: suicide risk flagged: a suicide risk "
+             "assessment is required before the next infusion (--cssrs)")
 
     def human(con):
         from ketacli.render.followups import assessment_lines
 
-        con.print(assessment_lines(data, a.phq9_items))
+        con.print(assessment_lines(data | {"name": p["name"]}, a.phq9_items))
 
     emit(data, json_out, human)
 

@@ -65,3 +65,10 @@ Override = Annotated[str | None, typer.Option(
     "10 characters by default).")]
 Cosign = Annotated[str | None, typer.Option(
     "--cosign", help="The second clinician who reviewed the override (not you).")]
+
+# -- suicide risk and identity (issue 14) --------------------------------------------------------
+CssrsOpt = Annotated[str | None, typer.Option(
+    "--cssrs", help="C-SSRS screener: questions 1-6 as y/n (3-5 '-' when 2 is n), then "
+    "y/n 'within 3 months' only when 6 is y; e.g. y,y,n,n,n,n or n,n,-,-,-,y,n.")]
+Address = Annotated[str | None, typer.Option(
+    "--address", help="Street, city, state, ZIP (the controlled-substance record needs it).")]

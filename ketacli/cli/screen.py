@@ -8,8 +8,10 @@ import typer
 
 from ketacli.cli.edge import command
 from ketacli.cli.options import (
+    Address,
     At,
     Bp,
+    CssrsOpt,
     Dob,
     Gad7,
     Hr,
@@ -41,6 +43,7 @@ def screen(
     gad7: Gad7 = None,
     madrs: Madrs = None,
     pcl5: Pcl5 = None,
+    cssrs: CssrsOpt = None,
     condition: Annotated[list[str] | None, typer.Option(
         "--condition", help="Condition code (repeatable; see 'protocol show').")] = None,
     med: Annotated[list[str] | None, typer.Option(
@@ -50,19 +53,23 @@ def screen(
     dob: Dob = None,
     sex: Sex = None,
     phone: Phone = None,
+    address: Address = None,
     note: Note = None,
     at: At = None,
     json_out: Json = False,
 ) -> None:
     """Record a pre-treatment screening and its decision (eligible / needs-review / ineligible).
 
-    Creates the patient if new (then --name is required). The decision is never a
-    refusal: screen exits 0 whatever it decides.
+    Creates the patient if new (then --name is required); for a known MRN a different
+    --name or --dob is refused (exit 3: check the MRN, or 'ketacli patient edit'). With
+    --cssrs, PHQ-9 item 9 >= 1 is answered by a C-SSRS risk of none or low; a moderate risk
+    needs review, a high one is ineligible. The decision is never a refusal: screen exits 0
+    whatever it decides.
     """
     from ketacli.cli import prompts
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso, today
-    from ketacli.domain import screening
+    from ketacli.domain import identity, screening
     from ketacli.domain.forms import Demographics, ScreenForm
     from ketacli.render.out import emit, warn
     from ketacli.store import patients, screenings
@@ -71,24 +78,28 @@ def screen(
     form = ScreenForm.parse(
         mrn=mrn, at=at, weight=weight, height=height, bp=bp, hr=hr, spo2=spo2,
         indication=indication, condition=condition, med=med, phq9=phq9, gad7=gad7, madrs=madrs,
-        pcl5=pcl5, note=note, person=Demographics(name, dob, sex, phone), tz=s.tz,
-        screening_protocol=s.protocol.screening)
+        pcl5=pcl5, note=note, person=Demographics(name, dob, sex, phone, address), tz=s.tz,
+        screening_protocol=s.protocol.screening, cssrs=cssrs)
     store = s.store()
     now = to_utc_iso(CLOCK.now())
     existing = patients.find(store, form.mrn)
     new = screening.new_patient(form, exists=existing is not None, today=today(s.tz),
                                 clinician=store.actor.clinician, at=now)
-    if existing is not None and form.person.given:
-        warn(f"patient {form.mrn} exists: --name/--dob/--sex/--phone ignored")
+    ignored = identity.check_screen(existing, form.person, today(s.tz)) if existing else []
+    if ignored:
+        warn(f"patient {existing['mrn']} exists: {'/'.join(ignored)} ignored "
+             "(change them with 'ketacli patient edit')")
     if form.scales.phq9 is None and not json_out and prompts.interactive():
         form = form.with_phq9(prompts.phq9())
     decision = screening.assess(form, s.protocol.screening)
+    mrn = existing["mrn"] if existing else form.mrn
     with store.write() as tx:
         pid = patients.add(tx, new) if new else existing["id"]
         sid = screenings.add(tx, screening.record(
             form, decision, pid, clinician=store.actor.clinician, recorded_at=now, tz=s.tz,
-            screening_protocol=s.protocol.screening), mrn=form.mrn)
-    full = screenings.as_result(screenings.get(store, sid), form.mrn)
+            screening_protocol=s.protocol.screening), mrn=mrn)
+    full = screenings.as_result(screenings.get(store, sid), mrn) | {
+        "name": existing["name"] if existing else new.name}
     if form.scales.phq9 is None and not json_out:
         warn("no PHQ-9 recorded: response trends need a baseline score")
 

@@ -38,8 +38,11 @@ def start_session(
     Refuses (exit 1, every unmet rule listed) without a valid screening, on a
     needs-review screening, at the pre-infusion holds (BP, low SBP, HR, SpO2), above the
     maximum dose, too soon after the last infusion, or on a --weight far from the
-    screening's (pounds for kilograms); --override REASON --cosign NAME proceeds and is
-    audited. An ineligible screening and the hard dose limits are never overridable.
+    screening's (pounds for kilograms), or on a suicide risk flagged at an assessment since
+    the screening (PHQ-9 item 9 >= 1 or a C-SSRS needing review) that no later C-SSRS of
+    risk none or low has answered; --override REASON --cosign NAME proceeds and is audited.
+    An ineligible screening, a high C-SSRS risk since it and the hard dose limits are never
+    overridable.
     --weight defaults to the screening's.
     """
     from ketacli.cli.settings import settings
@@ -59,7 +62,7 @@ def start_session(
     store = s.store(create=False)  # the patient must exist, so must the database
     patient = patients.get(store, form.mrn)
     with store.write() as tx:
-        ctx = sessions.start_context(tx, patient, to_utc_iso(form.when))
+        ctx = sessions.start_context(tx, patient, to_utc_iso(form.when), tz=s.tz)
         decision = start.decide(form, ctx, s.protocol, tz=s.tz, clinician=store.actor.clinician,
                                 now=CLOCK.now())
         if decision.refused:
@@ -74,6 +77,6 @@ def start_session(
     def human(con):
         from ketacli.render.session import start_panel
 
-        con.print(start_panel(decision.result(session_id), s.tz))
+        con.print(start_panel(decision.result(session_id) | {"name": patient["name"]}, s.tz))
 
     emit(decision.result(session_id), json_out, human)

@@ -46,12 +46,13 @@ def trend(
     if data["baseline"] is None:
         raise NotFound(f"patient {mrn} has no {measure} score at screening to trend from",
                        code=Code.NO_SCORES, hint=f"record one with 'ketacli screen {mrn} ... --{measure}'")
-    data = {"patient": mrn, **data}
+    mrn = p["mrn"]
+    data = {"patient": mrn, **data, "suicide_risk": assessments.suicide_history(store, p["id"])}
 
     def render(con):
         from ketacli.render.trend import trend_view
 
-        con.print(trend_view(data, mrn, width=min(con.width, 100),
+        con.print(trend_view(data, mrn, width=min(con.width, 100), tz=s.tz,
                              rows=None if all_points else 12))
 
     for path, kind in ((svg, "svg"), (html, "html")):

@@ -60,7 +60,7 @@ def log_vitals(
     def human(con):
         from ketacli.render.session import observation_lines
 
-        con.print(observation_lines(data, sess.mrn))
+        con.print(observation_lines(data, sess.who))
 
     emit(data, json_out, human)
 
@@ -110,6 +110,6 @@ def log_event(
     def human(con):
         from ketacli.render.session import event_line
 
-        con.print(event_line(data, sess.mrn))
+        con.print(event_line(data, sess.who))
 
     emit(data, json_out, human)

@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from ketacli.clock import to_utc_iso
-from ketacli.domain import followups, outcomes, scales
+from ketacli.domain import cssrs, followups, outcomes, scales
 from ketacli.domain.forms import AssessmentForm
 from ketacli.domain.records import NewAssessment
 
@@ -21,7 +21,7 @@ def record(form: AssessmentForm, patient_id: int, pending: list[followups.Pendin
         patient_id=patient_id, followup_id=followups.closed_by_assessment(pending, day),
         at=to_utc_iso(form.when), recorded_at=to_utc_iso(now), clinician=clinician,
         phq9_items=sc.phq9, gad7_items=sc.gad7, madrs_total=sc.madrs, pcl5_total=sc.pcl5,
-        note=form.note)
+        note=form.note, cssrs_answers=sc.cssrs_answers, cssrs_risk=sc.cssrs_risk)
 
 
 def totals(a: NewAssessment) -> dict[str, int | None]:
@@ -37,7 +37,10 @@ def result(a: NewAssessment, assessment_id: int, mrn: str,
     data: dict[str, Any] = {
         "assessment_id": assessment_id, "patient": mrn, "at": a.at,
         "completed_followup_id": a.followup_id,
-        "suicide_risk_flag": scales.suicide_risk(a.phq9_items)}
+        "suicide_risk_flag": cssrs.flagged(a.phq9_items[8] if a.phq9_items else None,
+                                           a.cssrs_risk),
+        "cssrs": ({"answers": list(a.cssrs_answers), "risk": a.cssrs_risk}
+                  if a.cssrs_answers else None)}
     for measure, total in totals(a).items():
         if total is None:
             data[measure] = None

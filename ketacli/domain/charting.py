@@ -40,6 +40,11 @@ class SessionRef:
     delivered_mg: float | None = None
     wasted_mg: float = 0.0
     voided: bool = False
+    name: str | None = None  # the patient's, for people ("Ann Example (MRN-1001)")
+
+    @property
+    def who(self) -> str:
+        return f"{self.name} ({self.mrn})" if self.name else self.mrn
 
 
 def check_after_start(session: SessionRef, when: datetime) -> None:

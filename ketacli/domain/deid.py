@@ -20,7 +20,7 @@ from typing import Any
 DROP = {
     "name", "phone", "note", "detail", "override", "discharge_override", "discharge_note",
     "escort", "cancel_reason", "site", "created_by_patient", "prev_hash", "hash", "entity_id",
-    "os_user",
+    "os_user", "address",
     # staff names: a nurse's roster ties a record to a day and a place
     "clinician", "created_by", "closed_by", "discharged_by", "waste_witness", "cosign",
 }

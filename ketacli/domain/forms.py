@@ -15,6 +15,7 @@ from ketacli.clock import CLOCK, day_start_utc, parse_at, parse_date, to_utc_iso
 from ketacli.domain import discharge as dis_rules
 from ketacli.domain import dosing, infusion, ledger, validate, vitals
 from ketacli.domain import screening as sc_rules
+from ketacli.domain.cssrs import Cssrs
 from ketacli.domain.vocab import EVENT_KINDS
 from ketacli.errors import Code, Invalid
 
@@ -53,39 +54,60 @@ class Scales:
     gad7: tuple[int, ...] | None = None
     madrs: int | None = None
     pcl5: int | None = None
+    cssrs: Cssrs | None = None
 
     @classmethod
     def parse(cls, phq9: str | None, gad7: str | None, madrs: int | None,
-              pcl5: int | None) -> Scales:
+              pcl5: int | None, cssrs: str | None = None) -> Scales:
         p9 = validate.int_list(phq9, "--phq9", count=9, lo=0, hi=3) if phq9 else None
         g7 = validate.int_list(gad7, "--gad7", count=7, lo=0, hi=3) if gad7 else None
         validate.number(madrs, "--madrs", 0, 60)
         validate.number(pcl5, "--pcl5", 0, 80)
-        return cls(tuple(p9) if p9 else None, tuple(g7) if g7 else None, madrs, pcl5)
+        return cls(tuple(p9) if p9 else None, tuple(g7) if g7 else None, madrs, pcl5,
+                   Cssrs.parse(cssrs))
 
     @property
     def empty(self) -> bool:
-        return self.phq9 is None and self.gad7 is None and self.madrs is None and self.pcl5 is None
+        return (self.phq9 is None and self.gad7 is None and self.madrs is None
+                and self.pcl5 is None and self.cssrs is None)
+
+    @property
+    def cssrs_answers(self) -> tuple[str, ...] | None:
+        return self.cssrs.answers if self.cssrs else None
+
+    @property
+    def cssrs_risk(self) -> str | None:
+        return self.cssrs.risk if self.cssrs else None
 
 
 @dataclass(frozen=True)
 class Demographics:
-    """--name/--dob/--sex/--phone as typed (validated only when a patient is created)."""
+    """--name/--dob/--sex/--phone/--address as typed (validated only when a patient is
+    created or edited)."""
 
     name: str | None = None
     dob: str | None = None
     sex: str | None = None
     phone: str | None = None
+    address: str | None = None
 
     @property
     def given(self) -> bool:
-        return any(v is not None for v in (self.name, self.dob, self.sex, self.phone))
+        return any(v is not None for v in (self.name, self.dob, self.sex, self.phone,
+                                           self.address))
 
     def validated(self, today: date) -> Demographics:
         name = validate.name(self.name)
         d = validate.dob(self.dob, today)
         return Demographics(name, d.isoformat() if d else None, validate.sex(self.sex),
-                            validate.phone(self.phone))
+                            validate.phone(self.phone),
+                            validate.free_text(self.address, "--address", max_len=300))
+
+    def fields(self) -> dict[str, str]:
+        """The fields given (validated), by stored column name."""
+        return {k: v for k, v in (("name", self.name), ("dob", self.dob), ("sex", self.sex),
+                                  ("phone", self.phone), ("address", self.address))
+                if v is not None}
 
 
 @dataclass(frozen=True)
@@ -110,7 +132,7 @@ class ScreenForm:
               hr: int, spo2: int | None, indication: str | None, condition: list[str] | None,
               med: list[str] | None, phq9: str | None, gad7: str | None, madrs: int | None,
               pcl5: int | None, note: str | None, person: Demographics, tz: tzinfo,
-              screening_protocol: Screening) -> ScreenForm:
+              screening_protocol: Screening, cssrs: str | None = None) -> ScreenForm:
         mrn = validate.mrn(mrn)
         when = parse_at(at, tz)
         weight_kg = validate.number(weight, "--weight", *infusion.WEIGHT_KG)
@@ -125,7 +147,7 @@ class ScreenForm:
         conditions = _choices(condition, sc_rules.known_conditions(screening_protocol),
                               "--condition", echo=False)
         meds = _choices(med, sc_rules.MED_CLASSES, "--med")
-        scales = Scales.parse(phq9, gad7, madrs, pcl5)
+        scales = Scales.parse(phq9, gad7, madrs, pcl5, cssrs)
         note = validate.free_text(note, "--note", multiline=True)
         return cls(mrn, when, weight_kg, height_cm, sbp, dbp, hr, spo2, indication, conditions,
                    meds, scales, note, person)
@@ -319,11 +341,12 @@ class AssessmentForm:
 
     @classmethod
     def parse(cls, *, mrn: str, phq9: str | None, gad7: str | None, madrs: int | None,
-              pcl5: int | None, at: str | None, note: str | None, tz: tzinfo) -> AssessmentForm:
+              pcl5: int | None, at: str | None, note: str | None, tz: tzinfo,
+              cssrs: str | None = None) -> AssessmentForm:
         mrn = validate.mrn(mrn)
-        scales = Scales.parse(phq9, gad7, madrs, pcl5)
+        scales = Scales.parse(phq9, gad7, madrs, pcl5, cssrs)
         if scales.empty:
-            raise Invalid("give at least one score: --phq9, --gad7, --madrs or --pcl5",
+            raise Invalid("give at least one score: --phq9, --gad7, --madrs, --pcl5 or --cssrs",
                           code=Code.MISSING_VALUE)
         when = parse_at(at, tz)
         return cls(mrn, scales, when, validate.free_text(note, "--note", multiline=True))

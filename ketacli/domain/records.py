@@ -18,6 +18,7 @@ class NewPatient:
     created_at: str
     created_by: str
     demo: bool = False
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class NewScreening:
     suicide_risk_flag: bool
     valid_until: str
     note: str | None = None
+    cssrs_answers: tuple[str, ...] | None = None
+    cssrs_risk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ class NewAssessment:
     madrs_total: int | None = None
     pcl5_total: int | None = None
     note: str | None = None
+    cssrs_answers: tuple[str, ...] | None = None
+    cssrs_risk: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, cast
 
 from ketacli.clock import to_utc_iso
+from ketacli.domain import cssrs
 from ketacli.domain.records import NewPatient, NewScreening
-from ketacli.domain.scales import Score, from_items, suicide_risk
+from ketacli.domain.scales import Score, from_items
 from ketacli.domain.vitals import bp_reaches
 from ketacli.errors import Code, Invalid
 
@@ -33,6 +34,7 @@ class ScreeningInput:
     conditions: tuple[str, ...] = ()
     meds: tuple[str, ...] = ()
     phq9: Score | None = None
+    cssrs_risk: str | None = None  # the C-SSRS screener's risk, if one was given
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,26 @@ def decide(inp: ScreeningInput, screening_protocol: Screening) -> Decision:
     for med in inp.meds:
         if med in p.review_meds:
             review.append(f"medication {med} needs clinician review")
-    flag = suicide_risk(inp.phq9.items if inp.phq9 else None)
-    if flag:
-        review.append(
-            f"suicide risk assessment required (PHQ-9 item 9 = {inp.phq9.items[8]})"  # type: ignore[union-attr,index]
-        )
+    item9 = inp.phq9.items[8] if inp.phq9 and inp.phq9.items else None
+    risk_ineligible, risk_review = _suicide_risk(item9, inp.cssrs_risk, p)
+    ineligible += risk_ineligible
+    review += risk_review
+    flag = cssrs.flagged(item9, inp.cssrs_risk)
     decision = "ineligible" if ineligible else "needs-review" if review else "eligible"
     return Decision(decision, ineligible + review, flag)
+
+
+def _suicide_risk(item9: int | None, risk: str | None, p: Screening
+                  ) -> tuple[list[str], list[str]]:
+    """(ineligible, needs-review) reasons of PHQ-9 item 9 and the C-SSRS screener: item 9 >= 1
+    needs a suicide risk assessment, which a C-SSRS of risk none or low answers."""
+    if risk in p.cssrs_ineligible:
+        return [f"C-SSRS {risk} risk: same-day crisis evaluation, not an infusion"], []
+    if risk in p.cssrs_review:
+        return [], [f"C-SSRS {risk} risk: suicide risk needs clinician review"]
+    if item9 is not None and item9 >= 1 and risk not in cssrs.ANSWERING:
+        return [], [f"suicide risk assessment required (PHQ-9 item 9 = {item9})"]
+    return [], []
 
 
 def valid_until(screened_on: date, screening_protocol: Screening) -> date:
@@ -86,7 +101,7 @@ def new_patient(form: ScreenForm, *, exists: bool, today: date, clinician: str,
         raise Invalid(f"patient {form.mrn} is new: --name is required", code=Code.MISSING_VALUE)
     p = form.person.validated(today)  # name and sex are set once validated
     return NewPatient(mrn=form.mrn, name=cast(str, p.name), dob=p.dob, sex=cast(str, p.sex),
-                      phone=p.phone,
+                      phone=p.phone, address=p.address,
                       created_at=at, created_by=clinician)
 
 
@@ -94,8 +109,8 @@ def assess(form: ScreenForm, screening_protocol: Screening) -> Decision:
     """The decision on a validated `ScreenForm`."""
 
     phq9 = from_items("phq9", list(form.scales.phq9)) if form.scales.phq9 else None
-    return decide(ScreeningInput(form.sbp, form.dbp, form.conditions, form.meds, phq9),
-                  screening_protocol)
+    return decide(ScreeningInput(form.sbp, form.dbp, form.conditions, form.meds, phq9,
+                                 form.scales.cssrs_risk), screening_protocol)
 
 
 def record(form: ScreenForm, decision: Decision, patient_id: int, *, clinician: str,
@@ -111,4 +126,4 @@ def record(form: ScreenForm, decision: Decision, patient_id: int, *, clinician: 
         conditions=form.conditions, meds=form.meds, decision=decision.decision,
         reasons=tuple(decision.reasons), suicide_risk_flag=decision.suicide_risk_flag,
         valid_until=valid_until(form.when.astimezone(tz).date(), screening_protocol).isoformat(),
-        note=form.note)
+        note=form.note, cssrs_answers=sc.cssrs_answers, cssrs_risk=sc.cssrs_risk)

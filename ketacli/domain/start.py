@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ketacli.clock import to_utc_iso
 from ketacli.domain import dosing, followups, infusion, ledger, safety, start_rules, vitals
+from ketacli.domain.cssrs import AssessmentRisk
 from ketacli.domain.forms import StartForm
 from ketacli.domain.records import NewObservation, NewSession
 from ketacli.errors import Code, Invalid, Refused
@@ -41,6 +42,9 @@ class StartContext:
     sessions_so_far: int
     pending: tuple[followups.Pending, ...] = ()
     sex: str | None = None
+    name: str | None = None
+    # PHQ-9 item 9 / C-SSRS of the assessments after the screening (the suicide-risk rule)
+    since_screening: tuple[AssessmentRisk, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def _facts(form: StartForm, ctx: StartContext, plan: infusion.DosePlan, tz: tzin
     return start_rules.StartFacts(
         screening=state, start_at=form.when, start_day=form.when.astimezone(tz).date(),
         sbp=form.sbp, dbp=form.dbp, hr=form.hr, spo2=form.spo2, dose_mg_per_kg=form.mg_per_kg,
-        dose_mg=plan.dose_mg, weight_kg=form.weight_kg, last_infusion_at=ctx.last_started_at)
+        dose_mg=plan.dose_mg, weight_kg=form.weight_kg, last_infusion_at=ctx.last_started_at,
+        since_screening=ctx.since_screening)
 
 
 def decide(form: StartForm, ctx: StartContext, protocol: Protocol, *, tz: tzinfo, clinician: str,

@@ -1,7 +1,8 @@
 """The rules a start of an infusion must meet, each a small function of the facts.
 
 Rule names are the contract's: `screening`, `needs-review`, `hold-bp`, `hold-sbp-low`,
-`hold-hr`, `hold-spo2`, `dose`, `dose-hard-limit`, `interval`, `weight-change`.
+`hold-hr`, `hold-spo2`, `dose`, `dose-hard-limit`, `interval`, `weight-change`,
+`suicide-risk`.
 `start_rules` lists every unmet one; which of them an override lifts is
 `Rule.overridable` (see `safety.judge`).
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from ketacli.domain.cssrs import AssessmentRisk, standing_risk
 from ketacli.domain.dosing import weight_change_pct
 from ketacli.domain.vitals import bp_reaches
 
@@ -55,6 +57,8 @@ class StartFacts:
     dose_mg: float
     weight_kg: float | None  # a --weight given at the start (None: the screening's)
     last_infusion_at: datetime | None
+    # the assessments after the valid screening up to the start (oldest first, not voided)
+    since_screening: tuple[AssessmentRisk, ...] = ()
 
 
 def _screening(f: StartFacts, p: Protocol) -> list[Rule]:
@@ -133,8 +137,21 @@ def _weight_change(f: StartFacts, p: Protocol) -> list[Rule]:
     return []
 
 
+def _suicide_risk(f: StartFacts, p: Protocol) -> list[Rule]:
+    """A suicide risk flagged at an assessment since the screening and not yet answered by a
+    later C-SSRS of risk none or low; a C-SSRS risk in `screening.cssrs_ineligible` needs a
+    new screening (not overridable)."""
+    if f.screening is None:
+        return []
+    risk = standing_risk(list(f.since_screening), ineligible=p.screening.cssrs_ineligible,
+                         review=p.screening.cssrs_review)
+    if risk is None:
+        return []
+    return [Rule("suicide-risk", risk.message, overridable=risk.level != "ineligible")]
+
+
 RULES: tuple[Callable[[StartFacts, Protocol], list[Rule]], ...] = (
-    _screening, _holds, _weight_change, _dose, _interval)
+    _screening, _suicide_risk, _holds, _weight_change, _dose, _interval)
 
 
 def start_rules(facts: StartFacts, protocol: Protocol) -> list[Rule]:

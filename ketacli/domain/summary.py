@@ -60,7 +60,10 @@ def _screening(sc: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"screening_id": sc["id"], "at": sc["at"], "decision": sc["decision"],
             "reasons": json.loads(sc["reasons"]), "suicide_risk_flag": bool(sc["suicide_risk_flag"]),
             "valid_until": sc["valid_until"], "phq9_total": sc["phq9_total"],
-            "meds": json.loads(sc["meds"])}
+            "meds": json.loads(sc["meds"]),
+            "phq9_item9": json.loads(sc["phq9_items"])[8] if sc.get("phq9_items") else None,
+            "cssrs": ({"answers": json.loads(sc["cssrs_answers"]), "risk": sc["cssrs_risk"]}
+                      if sc.get("cssrs_risk") else None)}
 
 
 def _events(events: list[dict[str, Any]], started: datetime) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 Tick = Callable[[int], None]
 
 JSON_COLUMNS = {"phq9_items", "gad7_items", "conditions", "meds", "reasons", "alerts",
-                "overridden", "criteria", "detail", "aldrete_items"}
+                "overridden", "criteria", "detail", "aldrete_items", "cssrs_answers"}
 BOOL_COLUMNS = {"demo", "suicide_risk_flag"}
 # Columns named like a JSON column that hold free text in one table: never decoded
 # (an event detail such as "[L arm] swelling" is text, not a list).

@@ -215,15 +215,58 @@ def surveys(row: dict, deid: bool, key: str) -> list[dict]:
     return out
 
 
-def suicide_flag(row: dict, deid: bool) -> dict | None:
+# The C-SSRS screener (issue 14). Item codes as the HL7 US Behavioral Health Profiles IG's
+# C-SSRS QuestionnaireResponse example uses them; yes/no answers from LOINC's answer list
+# LL5384-4 (LA33-6 Yes, LA32-8 No); the risk as LOINC 93374-7 "Suicide risk level" with
+# ketacli's triage value (a local code: LOINC's answer codes for the levels are not used).
+CSSRS_ITEMS = ("93246-7", "93247-5", "93248-3", "93249-1", "93250-9", "93267-3", "93269-9")
+CSSRS_RISK = ("93374-7", "Suicide risk level")
+CSSRS_QUESTIONNAIRE = "urn:ketacli:questionnaire:cssrs-screener"
+YES_NO = {"y": ("LA33-6", "Yes"), "n": ("LA32-8", "No")}
+# The suicide-risk Flag: SNOMED CT 225444004 |At risk for suicide (finding)|.
+AT_RISK_FOR_SUICIDE = ("225444004", "At risk for suicide (finding)")
+
+
+def cssrs(row: dict, deid: bool, key: str) -> list[dict]:
+    """A C-SSRS screener of a screening or assessment row: its QuestionnaireResponse (short
+    labels only, never Columbia's item text) and its risk as an Observation derived from it."""
+    if not row.get("cssrs_risk"):
+        return []
+    from ketacli.domain.cssrs import LABELS
+
+    answers = row["cssrs_answers"]
+    answers = json.loads(answers) if isinstance(answers, str) else answers
+    subject = _subject(row, deid)
+    qr = {"resourceType": "QuestionnaireResponse", "id": rid("QuestionnaireResponse",
+                                                              f"{key}-cssrs"),
+          "questionnaire": CSSRS_QUESTIONNAIRE, "status": "completed", "subject": subject,
+          "authored": row["at"],
+          "item": [{"linkId": code, "text": label,
+                    "answer": [{"valueCoding": _coding(LOINC, *YES_NO[a])}]}
+                   for code, label, a in zip(CSSRS_ITEMS, LABELS, answers, strict=False)
+                   if a in YES_NO]}
+    risk = row["cssrs_risk"]
+    obs = _vital(key, "cssrs-risk", *CSSRS_RISK, row["at"], subject, None, category="survey",
+                 value={"valueCodeableConcept": {
+                     "coding": [_coding(f"{LOCAL}:cssrs-risk", risk, risk)],
+                     "text": f"C-SSRS {risk} risk"}})
+    obs["derivedFrom"] = [ref("QuestionnaireResponse", f"{key}-cssrs")]
+    return [qr, obs]
+
+
+def suicide_flag(row: dict, deid: bool, key: str | None = None) -> dict | None:
     if not row.get("suicide_risk_flag"):
         return None
+    key = key or f"screening-{row['screening_id']}"
+    risk = row.get("cssrs_risk")
+    why = (f"C-SSRS {risk} risk" if risk in ("moderate", "high")
+           else "PHQ-9 item 9 >= 1: suicide risk assessment required")
     return {
-        "resourceType": "Flag", "id": rid("Flag", f"screening-{row['screening_id']}"),
+        "resourceType": "Flag", "id": rid("Flag", key),
         "status": "active",
         "category": [{"coding": [_coding(
             "http://terminology.hl7.org/CodeSystem/flag-category", "clinical", "Clinical")]}],
-        "code": {"text": "PHQ-9 item 9 >= 1: suicide risk assessment required"},
+        "code": {"coding": [_coding(SNOMED, *AT_RISK_FOR_SUICIDE)], "text": why},
         "subject": _subject(row, deid), "period": {"start": row["at"]},
     }
 
@@ -281,7 +324,7 @@ def _screenings(sink: Sink, reader: Reader, deid: bool) -> int:
     before = sink.n
     for row in reader.dicts("screenings"):
         key = f"screening-{row['screening_id']}"
-        for res in vitals(row, deid, key) + surveys(row, deid, key):
+        for res in vitals(row, deid, key) + surveys(row, deid, key) + cssrs(row, deid, key):
             sink.add(res)
         sink.add(suicide_flag(row, deid))
     return sink.n - before
@@ -301,6 +344,7 @@ def _observations(sink: Sink, reader: Reader, deid: bool, tick: Callable[[int], 
 def _assessments(sink: Sink, reader: Reader, deid: bool) -> int:
     before = sink.n
     for row in reader.dicts("assessments"):
-        for res in surveys(row, deid, f"assessment-{row['assessment_id']}"):
+        key = f"assessment-{row['assessment_id']}"
+        for res in surveys(row, deid, key) + cssrs(row, deid, key):
             sink.add(res)
     return sink.n - before

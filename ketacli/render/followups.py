@@ -86,12 +86,17 @@ def due_writer(fmt: str, target, upto):
 
 def assessment_lines(data: dict, phq9_items) -> Text:
     """`followup record` for a person: the suicide-risk banner, then each score."""
+    from ketacli.domain.identity import who
+    from ketacli.render.screening import risk_text
+
     t = Text()
-    if data["suicide_risk_flag"]:
-        t.append(f"!! SUICIDE RISK FLAG: PHQ-9 item 9 = {phq9_items[8]}: a suicide risk "
-                 "assessment is required", style="bold white on red")
+    risk = risk_text(phq9_items[8] if phq9_items else None, data.get("cssrs"),
+                     flagged=data["suicide_risk_flag"],
+                     action="a suicide risk assessment is needed before the next infusion")
+    if risk is not None:
+        t.append(risk)
         t.append("\n")
-    t.append(f"Assessment {data['assessment_id']} for {data['patient']}" + (
+    t.append(f"Assessment {data['assessment_id']} for {who(data.get('name'), data['patient'])}" + (
         f" (completed follow-up {data['completed_followup_id']})"
         if data["completed_followup_id"] else ""))
 

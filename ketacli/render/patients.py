@@ -7,6 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ketacli.domain.identity import who
 from ketacli.render.fmt import dash, num, when
 
 DECISION_STYLE = {"eligible": "green", "needs-review": "yellow", "ineligible": "bold red"}
@@ -31,6 +32,58 @@ def patient_table(rows: list[dict], tz) -> Table:
     return t
 
 
+def _risk_cell(item9, cssrs) -> Text:
+    """PHQ-9 item 9 and C-SSRS risk in one short table cell: "i9 2 / C-SSRS low"."""
+    bits = [f"i9 {item9}"] if item9 is not None else []
+    if cssrs:
+        bits.append(f"C-SSRS {cssrs['risk']}")
+    risky = (item9 or 0) >= 1 or (cssrs and cssrs["risk"] in ("moderate", "high"))
+    return Text(" / ".join(bits) or "-", style="bold red" if risky else "")
+
+
+def _standing_risk(risk: dict, mrn: str) -> Text:
+    how = ("not overridable: a new screening is needed" if not risk["overridable"]
+           else "until a C-SSRS of risk none or low is recorded "
+                f"('ketacli followup record {mrn} --cssrs ...')")
+    return Text(f"!! NEXT START REFUSED (suicide-risk): {risk['message']}; {how}",
+                style="bold white on red")
+
+
+def _screenings(data: dict, tz) -> Table:
+    t = Table(title="Screenings", title_justify="left", expand=False)
+    for col in ("ID", "Date", "Decision", "PHQ-9", "Risk", "Valid until", "Reasons"):
+        t.add_column(col)
+    for s in data["screenings"]:
+        flag = " (suicide risk flag)" if s["suicide_risk_flag"] else ""
+        t.add_row(
+            str(s["screening_id"]), when(s["at"], tz, date_only=True),
+            Text(s["decision"] + flag, style=DECISION_STYLE.get(s["decision"], "")),
+            dash(s["phq9_total"]), _risk_cell(s.get("phq9_item9"), s.get("cssrs")),
+            s["valid_until"], Text("; ".join(s["reasons"]) or "-"),
+        )
+    return t
+
+
+def _assessments(rows: list[dict], tz) -> Table:
+    t = Table(title="Assessments", title_justify="left", expand=False)
+    for col in ("ID", "Date", "PHQ-9", "GAD-7", "Risk"):
+        t.add_column(col)
+    for a in rows:
+        t.add_row(str(a["assessment_id"]), when(a["at"], tz, date_only=True),
+                  dash(a["phq9_total"]), dash(a["gad7_total"]),
+                  _risk_cell(a["phq9_item9"], a["cssrs"]))
+    return t
+
+
+def _changes(rows: list[dict], tz) -> Table:
+    t = Table(title="Changes", title_justify="left", expand=False)
+    for col in ("Date", "By", "Fields", "Reason"):
+        t.add_column(col)
+    for c in rows:
+        t.add_row(when(c["at"], tz), Text(c["by"]), ", ".join(c["fields"]), Text(c["reason"]))
+    return t
+
+
 def patient_overview(data: dict, tz) -> Panel:
     p = data["patient"]
     head = Text.assemble(
@@ -38,20 +91,18 @@ def patient_overview(data: dict, tz) -> Panel:
         f"  DOB {dash(p['dob'])}  sex {p['sex']}  phone {dash(p['phone'])}",
     )
     parts: list = [head]
+    if p.get("address"):
+        parts.append(Text(f"Address: {p['address']}"))
+    if data.get("suicide_risk"):
+        parts.append(_standing_risk(data["suicide_risk"], p["mrn"]))
+    if data.get("changes"):
+        parts.append(_changes(data["changes"], tz))
     if data["screenings"]:
-        t = Table(title="Screenings", title_justify="left", expand=False)
-        for col in ("ID", "Date", "Decision", "PHQ-9", "Valid until", "Reasons"):
-            t.add_column(col)
-        for s in data["screenings"]:
-            flag = " (suicide risk flag)" if s["suicide_risk_flag"] else ""
-            t.add_row(
-                str(s["screening_id"]), when(s["at"], tz, date_only=True),
-                Text(s["decision"] + flag, style=DECISION_STYLE.get(s["decision"], "")),
-                dash(s["phq9_total"]), s["valid_until"], Text("; ".join(s["reasons"]) or "-"),
-            )
-        parts.append(t)
+        parts.append(_screenings(data, tz))
     else:
         parts.append(Text("No screening recorded."))
+    if data.get("assessments"):
+        parts.append(_assessments(data["assessments"], tz))
     if data["sessions"]:
         t = Table(title="Sessions", title_justify="left")
         for col in ("ID", "#", "Started", "Dose", "Status"):
@@ -73,4 +124,9 @@ def patient_overview(data: dict, tz) -> Panel:
 
 
 def added_line(p: dict) -> Text:
-    return Text.assemble("Added patient ", (p["mrn"], "bold"), ".")
+    return Text.assemble("Added patient ", (who(p["name"], p["mrn"]), "bold"), ".")
+
+
+def edited_line(r: dict) -> Text:
+    return Text.assemble("Updated patient ", (who(r["name"], r["mrn"]), "bold"),
+                         f": {', '.join(r['changed'])} (earlier values kept).")

@@ -8,7 +8,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ketacli.domain.identity import who
 from ketacli.render.fmt import dash, hm, num, when
+from ketacli.render.screening import risk_text
 
 LEVEL_STYLE = {"critical": "bold white on red", "warning": "bold yellow"}
 LEVEL_MARK = {"critical": "!! CRITICAL", "warning": "! warning"}
@@ -60,7 +62,7 @@ def start_panel(d: dict, tz) -> Panel:
         parts.append(alert_text(d["pre_infusion_alerts"]))
     parts.append(Text(f"Next: ketacli log-vitals {d['session_id']} --bp SYS/DIA --hr N --spo2 N",
                       style="dim"))
-    title = (f"Session {d['session_id']} started - {d['patient']} - infusion "
+    title = (f"Session {d['session_id']} started - {who(d.get('name'), d['patient'])} - infusion "
              f"{d['number_in_series']} - {when(d['started_at'], tz)}")
     return Panel(Group(*parts), title=Text(title), title_align="left")
 
@@ -163,11 +165,14 @@ def _head(d: dict, tz) -> list:
     if sc:
         line = Text(f"Screening {sc['screening_id']} ({when(sc['at'], tz, date_only=True)}): "
                     f"{sc['decision']}; PHQ-9 {dash(sc['phq9_total'])}")
-        if sc["suicide_risk_flag"]:
-            line.append("  SUICIDE RISK FLAG", style="bold white on red")
         parts.append(line)
+        risk = risk_text(sc.get("phq9_item9"), sc.get("cssrs"), flagged=sc["suicide_risk_flag"])
+        if risk is not None:
+            parts.append(risk)
     else:
         parts.append(Text("No screening (started with override)", style="yellow"))
+    if "suicide-risk" in d.get("overridden", []):
+        parts.append(Text("Started over a suicide-risk refusal (override)", style="bold yellow"))
     status = (f"discharged {when(d['discharge']['discharged_at'], tz)}" if d["discharge"]
               else "OPEN")
     if d.get("void"):
@@ -295,7 +300,8 @@ def summary_panel(d: dict, tz) -> Panel:
         parts.extend(_discharge(d["discharge"]))
     parts.append(_monitoring(d["monitoring"]))
     parts.append(Text(f"Recorded by: {', '.join(d['clinicians'])}", style="dim"))
-    title = f"Session {d['session_id']} - {d['patient']['mrn']} - {d['status']}"
+    title = (f"Session {d['session_id']} - {who(d['patient'].get('name'), d['patient']['mrn'])}"
+             f" - {d['status']}")
     return Panel(Group(*parts), title=Text(title), title_align="left")
 
 

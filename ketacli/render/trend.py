@@ -79,7 +79,22 @@ def chart(d: dict, width: int = 70, height: int = 12) -> Text:
     return out
 
 
-def trend_view(d: dict, mrn: str, width: int = 80, rows: int | None = 12) -> Panel:
+def _risk_line(r: dict, tz) -> Text:
+    """One screening or assessment's PHQ-9 item 9 and C-SSRS (short labels only)."""
+    from ketacli.domain.cssrs import answered_labels
+    from ketacli.render.fmt import when
+
+    item9, cssrs = r["phq9_item9"], r["cssrs"]
+    bits = [f"PHQ-9 item 9 = {item9}"] if item9 is not None else []
+    if cssrs:
+        yes = answered_labels(cssrs["answers"])
+        bits.append(f"C-SSRS {cssrs['risk']} risk" + (f" ({', '.join(yes)})" if yes else ""))
+    risky = cssrs["risk"] in ("moderate", "high") if cssrs else (item9 or 0) >= 1
+    return Text(f"Suicide risk {when(r['at'], tz, date_only=True)} {r['source']} {r['id']}: "
+                + "; ".join(bits), style="bold red" if risky else "yellow")
+
+
+def trend_view(d: dict, mrn: str, width: int = 80, rows: int | None = 12, tz=None) -> Panel:
     """The chart, then a table of the baseline and the latest `rows` points (None: all)."""
     label = SCALES[d["measure"]][4]
     parts: list = [Text(f"{label} baseline {d['baseline']} "
@@ -106,6 +121,8 @@ def trend_view(d: dict, mrn: str, width: int = 80, rows: int | None = 12) -> Pan
                                                 STATUS_STYLE.get(d["latest_status"], ""))))
     if d["review_note"]:
         parts.append(Text("NOTE: " + d["review_note"], style="bold yellow"))
+    for r in d.get("suicide_risk", []):
+        parts.append(_risk_line(r, tz))
     return Panel(Group(*parts), title=Text(f"Trend - {mrn} - {label}"), title_align="left")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ketacli.domain.records import NewAssessment
 from ketacli.domain.scales import MEASURES
 from ketacli.store.db import Tx
@@ -38,3 +40,43 @@ def histories(store, patient_id: int) -> dict[str, list[dict]]:
     """`history` of every measure."""
 
     return {m: history(store, patient_id, m) for m in MEASURES}
+
+
+def risks_between(store_or_tx, patient_id: int, after: str, upto: str, tz) -> list:
+    """PHQ-9 item 9 and C-SSRS risk of the patient's assessments after `after` up to `upto`
+    (UTC ISO), oldest first, voided ones left out: what the suicide-risk rule reads."""
+    from datetime import datetime
+
+    from ketacli.domain.cssrs import AssessmentRisk
+
+    rows = store_or_tx.execute(
+        f"""SELECT a.id, a.at, a.phq9_items, a.cssrs_risk FROM assessments a
+            WHERE a.patient_id = ? AND a.at > ? AND a.at <= ?
+            AND {not_voided('assessment', 'a.id')} ORDER BY a.at, a.id""",
+        (patient_id, after, upto)).fetchall()
+    return [AssessmentRisk(r["id"], datetime.fromisoformat(r["at"]).astimezone(tz).date().isoformat(),
+                           json.loads(r["phq9_items"])[8] if r["phq9_items"] else None,
+                           r["cssrs_risk"]) for r in rows]
+
+
+def suicide_history(store, patient_id: int) -> list[dict]:
+    """Every screening and assessment (voided left out) with PHQ-9 item 9 >= 1 or a C-SSRS,
+    oldest first: `{"at", "source", "id", "phq9_item9", "cssrs"}` (the trend's risk lines)."""
+    rows = store.all(
+        f"""SELECT 'screening' AS source, sc.id, sc.at, sc.phq9_items, sc.cssrs_answers,
+                   sc.cssrs_risk FROM screenings sc
+            WHERE sc.patient_id = ? AND {not_voided('screening', 'sc.id')}
+            UNION ALL
+            SELECT 'assessment', a.id, a.at, a.phq9_items, a.cssrs_answers, a.cssrs_risk
+            FROM assessments a
+            WHERE a.patient_id = ? AND {not_voided('assessment', 'a.id')}
+            ORDER BY 3, 2""", (patient_id, patient_id))
+    out = []
+    for r in rows:
+        item9 = json.loads(r["phq9_items"])[8] if r["phq9_items"] else None
+        cssrs = ({"answers": json.loads(r["cssrs_answers"]), "risk": r["cssrs_risk"]}
+                 if r["cssrs_risk"] else None)
+        if (item9 or 0) >= 1 or cssrs:
+            out.append({"at": r["at"], "source": r["source"], "id": r["id"],
+                        "phq9_item9": item9, "cssrs": cssrs})
+    return out

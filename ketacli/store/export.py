@@ -66,7 +66,8 @@ QUERIES: dict[str, Query] = {
     "patients": Query(
         source="patients p",
         alias="p", pid="p.id",
-        columns=(MRN, *own("p", "name", "dob", "sex", "phone", "demo", "created_at", "created_by")),
+        columns=(MRN, *own("p", "name", "dob", "sex", "phone", "demo", "created_at", "created_by",
+                           "address")),
         time="p.created_at"),
     "screenings": Query(
         source="screenings sc JOIN patients p ON p.id = sc.patient_id",
@@ -75,7 +76,7 @@ QUERIES: dict[str, Query] = {
                  *own("sc", "at", "clinician", "weight_kg", "height_cm", "sbp", "dbp", "hr", "spo2",
                       "indication", "phq9_items", "phq9_total", "gad7_items", "gad7_total",
                       "madrs_total", "pcl5_total", "conditions", "meds", "decision", "reasons",
-                      "suicide_risk_flag", "valid_until", "note")),
+                      "suicide_risk_flag", "valid_until", "note", "cssrs_answers", "cssrs_risk")),
         time="sc.at", void_kind="screening"),
     "sessions": Query(
         source="sessions s JOIN patients p ON p.id = s.patient_id "
@@ -116,7 +117,8 @@ QUERIES: dict[str, Query] = {
         alias="a", pid="a.patient_id",
         columns=(("a.id", "assessment_id"), MRN,
                  *own("a", "followup_id", "at", "clinician", "phq9_items", "phq9_total", "gad7_items",
-                      "gad7_total", "madrs_total", "pcl5_total", "note")),
+                      "gad7_total", "madrs_total", "pcl5_total", "note", "cssrs_answers",
+                      "cssrs_risk")),
         time="a.at", void_kind="assessment"),
     "followups": Query(
         source="followups f JOIN patients p ON p.id = f.patient_id",

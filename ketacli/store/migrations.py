@@ -284,6 +284,71 @@ ALTER TABLE discharges ADD COLUMN overridden TEXT NOT NULL DEFAULT '[]'
     CHECK (overridden GLOB '[[]*]');
 """
 
+_RISK = "('none', 'low', 'moderate', 'high')"
+
+# Issue 14: the C-SSRS screener on screenings and assessments; case-insensitive MRNs;
+# corrected demographics kept (patient_changes); the patient's address. An assessment may
+# now hold a C-SSRS alone, so the assessments table is rebuilt with a wider CHECK (its
+# rows, ids and seals unchanged: the added columns are NULL, see ADDED_COLUMNS).
+# MRNs that already differ only in case are kept as they are (two records, never merged
+# silently): a new one is refused by the trigger, and a lookup in another case of such an
+# MRN is ambiguous (exit 3) until it is typed exactly.
+V6 = f"""
+ALTER TABLE patients ADD COLUMN address TEXT
+    CHECK (address IS NULL OR length(address) BETWEEN 1 AND 300);
+CREATE INDEX patients_mrn_nocase ON patients(mrn COLLATE NOCASE);
+CREATE TRIGGER patients_mrn_unique_nocase BEFORE INSERT ON patients
+WHEN EXISTS (SELECT 1 FROM patients WHERE mrn = NEW.mrn COLLATE NOCASE)
+BEGIN SELECT RAISE(ABORT, 'an MRN is unique without regard to case'); END;
+CREATE TRIGGER patients_mrn_fixed BEFORE UPDATE OF mrn ON patients
+WHEN NEW.mrn IS NOT OLD.mrn
+BEGIN SELECT RAISE(ABORT, 'an MRN never changes'); END;
+
+CREATE TABLE patient_changes (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    clinician TEXT NOT NULL,
+    fields TEXT NOT NULL CHECK (fields GLOB '[[]*]'),
+    old_values TEXT NOT NULL CHECK (old_values GLOB '{{*}}'),
+    reason TEXT NOT NULL CHECK (length(reason) > 0)
+) STRICT;
+CREATE INDEX patient_changes_patient ON patient_changes(patient_id, id);
+
+ALTER TABLE screenings ADD COLUMN cssrs_answers TEXT
+    CHECK (cssrs_answers IS NULL OR cssrs_answers GLOB '[[]*]');
+ALTER TABLE screenings ADD COLUMN cssrs_risk TEXT
+    CHECK (cssrs_risk IS NULL OR cssrs_risk IN {_RISK});
+
+CREATE TABLE assessments_v6 (
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    followup_id INTEGER REFERENCES followups(id),
+    at TEXT NOT NULL CHECK (at {_ISO}),
+    recorded_at TEXT NOT NULL,
+    clinician TEXT NOT NULL,
+    phq9_items TEXT CHECK (phq9_items IS NULL OR phq9_items GLOB '[[]*]'),
+    phq9_total INTEGER CHECK (phq9_total IS NULL OR phq9_total BETWEEN 0 AND 27),
+    gad7_items TEXT CHECK (gad7_items IS NULL OR gad7_items GLOB '[[]*]'),
+    gad7_total INTEGER CHECK (gad7_total IS NULL OR gad7_total BETWEEN 0 AND 21),
+    madrs_total INTEGER CHECK (madrs_total IS NULL OR madrs_total BETWEEN 0 AND 60),
+    pcl5_total INTEGER CHECK (pcl5_total IS NULL OR pcl5_total BETWEEN 0 AND 80),
+    note TEXT,
+    cssrs_answers TEXT CHECK (cssrs_answers IS NULL OR cssrs_answers GLOB '[[]*]'),
+    cssrs_risk TEXT CHECK (cssrs_risk IS NULL OR cssrs_risk IN {_RISK}),
+    CHECK (coalesce(phq9_total, gad7_total, madrs_total, pcl5_total, cssrs_risk) IS NOT NULL),
+    CHECK ((cssrs_answers IS NULL) = (cssrs_risk IS NULL))
+) STRICT;
+INSERT INTO assessments_v6 (id, patient_id, followup_id, at, recorded_at, clinician,
+    phq9_items, phq9_total, gad7_items, gad7_total, madrs_total, pcl5_total, note)
+SELECT id, patient_id, followup_id, at, recorded_at, clinician, phq9_items, phq9_total,
+    gad7_items, gad7_total, madrs_total, pcl5_total, note FROM assessments;
+DROP TABLE assessments;
+ALTER TABLE assessments_v6 RENAME TO assessments;
+CREATE INDEX assessments_patient_at ON assessments(patient_id, at);
+CREATE INDEX assessments_at ON assessments(at);
+""" + _append_only("assessments") + _append_only("patient_changes")
+
 # Late entries, witnessed waste after the fact, voided sessions and screening follow-ups.
 # A CHECK is widened by rebuilding its table (SQLite cannot alter a CHECK): the rows are
 # copied aside, the table dropped (foreign keys deferred: assessments point at follow-ups)
@@ -376,6 +441,11 @@ ADDED_COLUMNS: dict[tuple[str, str], object] = {
     ("sessions", "cosign"): None,
     ("discharges", "cosign"): None,
     ("discharges", "overridden"): "[]",
+    ("screenings", "cssrs_answers"): None,
+    ("screenings", "cssrs_risk"): None,
+    ("assessments", "cssrs_answers"): None,
+    ("assessments", "cssrs_risk"): None,
+    ("patients", "address"): None,
     ("observations", "late_reason"): None,
     ("events", "late_reason"): None,
 }
@@ -392,6 +462,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "exports", V4),
     (5, "dosing safety: the dosing weight, its basis and BMI of a session; the co-signer "
         "of an override (sessions, discharges) and the rules a discharge override lifted", V5),
+    (6, "suicide risk and identity: the C-SSRS screener on screenings and assessments, MRNs "
+        "unique without regard to case, patient_changes (corrected demographics kept), "
+        "the patient's address", V6),
     (8, "corrections: late entries (observations, events), witnessed waste of a session "
         "(wastes), voided sessions, screening follow-ups", V8),
     (9, "clinic_key: the fingerprint of the clinic key kept outside the database and the "

@@ -1,25 +1,39 @@
-"""Patients: add, find, list."""
+"""Patients: add, find (an MRN in any case), list, edit (the earlier values kept)."""
 
 from __future__ import annotations
 
+import json
+
 from ketacli.domain.records import NewPatient
 from ketacli.errors import Code, Conflict, NotFound
-from ketacli.store.db import Store, Tx
+from ketacli.store.db import Store, Tx, row_digest
+from ketacli.store.rows import dumps
 
-COLUMNS = "id, mrn, name, dob, sex, phone, demo, created_at, created_by"
+COLUMNS = "id, mrn, name, dob, sex, phone, demo, created_at, created_by, address"
 
 
 def add(tx: Tx, p: NewPatient) -> int:
-    if tx.execute("SELECT 1 FROM patients WHERE mrn = ?", (p.mrn,)).fetchone():
-        raise Conflict(f"patient {p.mrn} already exists", code=Code.PATIENT_EXISTS)
+    row = tx.execute("SELECT mrn FROM patients WHERE mrn = ? COLLATE NOCASE", (p.mrn,)).fetchone()
+    if row:
+        same = "" if row["mrn"] == p.mrn else f" (as {row['mrn']}: MRNs ignore case)"
+        raise Conflict(f"patient {p.mrn} already exists{same}", code=Code.PATIENT_EXISTS)
     return tx.record(p, patient=p.mrn)
 
 
-def find(store: Store, mrn: str):
-    return store.one(f"SELECT {COLUMNS} FROM patients WHERE mrn = ?", (mrn,))
+def find(store: Store | Tx, mrn: str):
+    """The patient with this MRN in any case. Records made before MRNs ignored case may
+    differ only in case: the exact spelling then finds its own, another is ambiguous."""
+    rows = store.all(f"SELECT {COLUMNS} FROM patients WHERE mrn = ? COLLATE NOCASE ORDER BY id",
+                     (mrn,))
+    exact = [r for r in rows if r["mrn"] == mrn]
+    if exact or len(rows) <= 1:
+        return (exact or rows or [None])[0]
+    raise Conflict(f"MRN {mrn} matches {len(rows)} patients that differ only in case ("
+                   + ", ".join(r["mrn"] for r in rows) + "): type it exactly",
+                   code=Code.AMBIGUOUS_MRN)
 
 
-def get(store: Store, mrn: str):
+def get(store: Store | Tx, mrn: str):
     row = find(store, mrn)
     if row is None:
         raise NotFound(f"no patient with MRN {mrn}", code=Code.PATIENT_NOT_FOUND)
@@ -52,5 +66,28 @@ def summaries(store: Store) -> list[dict]:
 def as_dict(row) -> dict:
     return {
         "mrn": row["mrn"], "name": row["name"], "dob": row["dob"], "sex": row["sex"],
-        "phone": row["phone"], "demo": bool(row["demo"]), "created_at": row["created_at"],
+        "phone": row["phone"], "address": row["address"], "demo": bool(row["demo"]),
+        "created_at": row["created_at"],
     }
+
+
+def edit(tx: Tx, row, change, *, at: str) -> int:
+    """`patient edit`: the earlier values kept in patient_changes, the row updated, one audit
+    row (field names and the reason; never the values). Returns the change's id."""
+    cid = tx.insert("patient_changes", {
+        "patient_id": row["id"], "at": at, "clinician": tx.store.actor.clinician,
+        "fields": dumps(change.fields), "old_values": dumps(change.old), "reason": change.reason})
+    sets = ", ".join(f"{c} = ?" for c in change.new)
+    tx.execute(f"UPDATE patients SET {sets} WHERE id = ?", [*change.new.values(), row["id"]])
+    tx.audit("edit", "patient", row["id"], patient=row["mrn"], at=at, detail={
+        "fields": change.fields, "reason": change.reason, "change": cid,
+        "row_sha256": row_digest(tx.conn, "patients", row["id"])})
+    return cid
+
+
+def changes(store: Store, patient_id: int) -> list[dict]:
+    """The demographics changes of a patient, oldest first: at, by, fields, reason."""
+    return [{"at": r["at"], "by": r["clinician"], "fields": json.loads(r["fields"]),
+             "reason": r["reason"]}
+            for r in store.all("SELECT at, clinician, fields, reason FROM patient_changes "
+                               "WHERE patient_id = ? ORDER BY id", (patient_id,))]

@@ -20,9 +20,14 @@ def _items(items: tuple[int, ...] | None) -> tuple[str | None, int | None]:
     return (dumps(list(items)), sum(items)) if items else (None, None)
 
 
+def _cssrs(answers: tuple[str, ...] | None) -> str | None:
+    return dumps(list(answers)) if answers else None
+
+
 def patient(p: r.NewPatient) -> dict[str, Any]:
     return {"mrn": p.mrn, "name": p.name, "dob": p.dob, "sex": p.sex, "phone": p.phone,
-            "demo": int(p.demo), "created_at": p.created_at, "created_by": p.created_by}
+            "demo": int(p.demo), "created_at": p.created_at, "created_by": p.created_by,
+            "address": p.address}
 
 
 def screening(s: r.NewScreening) -> dict[str, Any]:
@@ -33,6 +38,7 @@ def screening(s: r.NewScreening) -> dict[str, Any]:
     row["meds"] = dumps(list(s.meds))
     row["reasons"] = dumps(list(s.reasons))
     row["suicide_risk_flag"] = int(s.suicide_risk_flag)
+    row["cssrs_answers"] = _cssrs(s.cssrs_answers)
     return row
 
 
@@ -71,6 +77,7 @@ def assessment(a: r.NewAssessment) -> dict[str, Any]:
     row = dataclasses.asdict(a)
     row["phq9_items"], row["phq9_total"] = _items(a.phq9_items)
     row["gad7_items"], row["gad7_total"] = _items(a.gad7_items)
+    row["cssrs_answers"] = _cssrs(a.cssrs_answers)
     return row
 
 

@@ -56,6 +56,7 @@ def as_result(row, mrn: str) -> dict:
         **scores(row),
         "phq9_items": json.loads(row["phq9_items"]) if row["phq9_items"] else None,
         "gad7_items": json.loads(row["gad7_items"]) if row["gad7_items"] else None,
+        "cssrs": cssrs_of(row),
         "weight_kg": row["weight_kg"],
         "height_cm": row["height_cm"],
         "bmi": bmi_of(row["weight_kg"], row["height_cm"]),
@@ -71,7 +72,14 @@ def as_result(row, mrn: str) -> dict:
 
 
 SCREEN_KEYS = ("screening_id", "patient", "decision", "reasons", "suicide_risk_flag",
-               "valid_until", "phq9", "gad7", "madrs", "pcl5", "bmi")
+               "valid_until", "phq9", "gad7", "madrs", "pcl5", "cssrs", "bmi")
+
+
+def cssrs_of(row) -> dict | None:
+    """`{"answers": [...], "risk": ...}` of a screening or assessment row, or None."""
+    if row["cssrs_risk"] is None:
+        return None
+    return {"answers": json.loads(row["cssrs_answers"]), "risk": row["cssrs_risk"]}
 
 
 def bmi_of(weight_kg: float, height_cm: float | None) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from ketacli.domain import ledger
 from ketacli.domain.charting import SessionRef
@@ -12,14 +12,15 @@ from ketacli.domain.infusion import Event
 from ketacli.domain.records import NewDischarge, NewEvent, NewObservation, NewSession
 from ketacli.domain.start import ScreeningOnFile, StartContext
 from ketacli.errors import Code, Conflict, NotFound
-from ketacli.store import followups, patients, rows, screenings
+from ketacli.store import assessments, followups, patients, rows, screenings
 from ketacli.store.db import Store, Tx, row_digest
 from ketacli.store.voids import not_voided
 
 
 def get(store: Store | Tx, session_id: int):
     row = store.one(
-        """SELECT s.*, p.mrn, d.id AS discharge_id, pre.sbp AS pre_sbp, pre.dbp AS pre_dbp,
+        """SELECT s.*, p.mrn, p.name AS patient_name, d.id AS discharge_id,
+                  pre.sbp AS pre_sbp, pre.dbp AS pre_dbp,
                   d.at AS discharged_at, d.infusion_end_at, d.delivered_mg,
                   coalesce(d.wasted_mg, 0) AS discharge_wasted_mg,
                   (SELECT coalesce(sum(w.mg), 0) FROM wastes w WHERE w.session_id = s.id)
@@ -109,7 +110,7 @@ def ref(row) -> SessionRef:
                       discharged_at=when("discharged_at"), infusion_end_at=when("infusion_end_at"),
                       delivered_mg=row["delivered_mg"],
                       wasted_mg=ledger.mg(row["discharge_wasted_mg"] + row["later_wasted_mg"]),
-                      voided=bool(row["voided"]))
+                      voided=bool(row["voided"]), name=row["patient_name"])
 
 
 def ensure_open(tx: Tx, session_id: int) -> None:
@@ -253,7 +254,7 @@ def infusion_events(store_or_tx, session_id: int) -> list:
             for e in events(store_or_tx, session_id)]
 
 
-def start_context(tx: Tx, patient, start_iso: str):
+def start_context(tx: Tx, patient, start_iso: str, *, tz=None):
     """What a start decides on, read inside its transaction; an open session is a conflict
     (exit 3) whatever else is wrong."""
 
@@ -268,9 +269,11 @@ def start_context(tx: Tx, patient, start_iso: str):
                                   tuple(json.loads(sc["reasons"])), sc["weight_kg"],
                                   sc["height_cm"])
     last = last_started(tx, patient["id"])
+    risks = (assessments.risks_between(tx, patient["id"], sc["at"], start_iso, tz or UTC)
+             if sc is not None else [])
     return StartContext(patient["id"], mrn, on_file, datetime.fromisoformat(last) if last else None,
                         count_for(tx, patient["id"]), tuple(followups.pending(tx, patient["id"])),
-                        sex=patient["sex"])
+                        sex=patient["sex"], name=patient["name"], since_screening=tuple(risks))
 
 
 def record_start(tx: Tx, decision) -> int:

@@ -221,7 +221,7 @@ def test_start_and_discharge_human_output(cli):
     r = ok(start(cli, MRN, "--concentration", "10", when=at("07:40"), json_out=False))
     assert "40 mg over 40 min" in r.stdout and "6 mL/h" in r.stdout
     r = ok(discharge(cli, 1, when=at("08:55"), json_out=False))
-    assert f"Session 1 - {MRN} - discharged" in r.stdout
+    assert f"Session 1 - {NAME} ({MRN}) - discharged" in r.stdout  # the patient named
     assert "Follow-ups scheduled" in r.stdout
     assert "call due 2026-11-28" in r.stdout and "infusion due 2026-11-29" in r.stdout
 
@@ -246,7 +246,7 @@ def test_summary_of_an_open_session(cli):
     assert s["monitoring"]["bp_discharge"] is None
     assert s["monitoring"]["monitoring_minutes"] is None
     text = ok(cli("summary", sid)).stdout
-    assert f"Session {sid} - {MRN} - open" in text
+    assert f"Session {sid} - {NAME} ({MRN}) - open" in text
     assert "OPEN" in text and "40 mg by the pump's end 08:20" in text
     assert "Discharge criteria" not in text
 

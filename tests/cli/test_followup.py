@@ -169,7 +169,7 @@ def test_record_scores_like_screen_and_completes_the_earliest_assessment(cli, db
             "1,1,1,1,0,0,0", "--madrs", "18", "--pcl5", "40", "--at", "2026-11-24 10:00", "--json")
     d = ok(r)
     assert set(d) == {"assessment_id", "patient", "at", "completed_followup_id", "suicide_risk_flag",
-                      "phq9", "gad7",
+                      "phq9", "gad7", "cssrs",
                       "madrs", "pcl5"}
     assert d["patient"] == "FU-R"
     assert d["at"] == "2026-11-24T16:00:00+00:00"

@@ -21,7 +21,7 @@ def test_add_stores_the_patient_and_an_audit_row(cli, db_path):
     r = cli("patient", "add", "MRN-1", "--name", NAME, "--dob", "1980-03-02", "--sex", "f",
             "--phone", "+1 (312) 555-0100")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.strip() == "Added patient MRN-1."
+    assert r.stdout.strip() == f"Added patient {NAME} (MRN-1)."  # the patient named
     assert r.stderr == ""
 
     rows = query(db_path, "SELECT mrn, name, dob, sex, phone, demo, created_at, created_by "
@@ -38,9 +38,9 @@ def test_add_json_keys_and_defaults(cli):
     assert r.exit_code == 0, r.stderr
     assert set(r.json) == {"data"}
     data = r.json["data"]
-    assert set(data) == {"mrn", "name", "dob", "sex", "phone", "demo", "created_at"}
+    assert set(data) == {"mrn", "name", "dob", "sex", "phone", "address", "demo", "created_at"}
     assert data == {"mrn": "MRN-2", "name": "Bo Li", "dob": None, "sex": "U", "phone": None,
-                    "demo": False, "created_at": "2026-11-27T15:00:00+00:00"}
+                    "address": None, "demo": False, "created_at": "2026-11-27T15:00:00+00:00"}
 
 
 def test_list_human_and_json(cli):
@@ -58,7 +58,7 @@ def test_list_human_and_json(cli):
     assert r.exit_code == 0, r.stderr
     rows = r.json["data"]
     assert [p["mrn"] for p in rows] == ["A-1", "B-2"]
-    assert set(rows[0]) == {"mrn", "name", "dob", "sex", "phone", "demo", "created_at",
+    assert set(rows[0]) == {"mrn", "name", "dob", "sex", "phone", "address", "demo", "created_at",
                             "sessions", "last_session", "pending_followups"}
     assert rows[0]["sessions"] == 0
     assert rows[0]["last_session"] is None
@@ -87,7 +87,9 @@ def test_show_human_and_json(cli):
     r = cli("patient", "show", "MRN-3", "--json")
     assert r.exit_code == 0
     data = r.json["data"]
-    assert set(data) == {"patient", "screenings", "sessions", "pending_followups"}
+    assert set(data) == {"patient", "changes", "screenings", "assessments", "suicide_risk",
+                         "sessions", "pending_followups"}
+    assert data["changes"] == [] and data["assessments"] == [] and data["suicide_risk"] is None
     assert data["patient"]["mrn"] == "MRN-3"
     assert data["patient"]["dob"] == "1975-12-31"
     assert data["screenings"] == [] and data["sessions"] == [] and data["pending_followups"] == []
@@ -109,10 +111,12 @@ def test_mrn_boundaries_are_accepted(cli, db_path):
     assert query(db_path, "SELECT count(*) FROM patients")[0][0] == 3
 
 
-def test_mrns_are_case_sensitive_and_distinct(cli, db_path):
+def test_mrns_are_unique_without_regard_to_case(cli, db_path):
     assert cli("patient", "add", "abc", "--name", "One").exit_code == 0
-    assert cli("patient", "add", "ABC", "--name", "Two").exit_code == 0
-    assert counts(db_path)["patients"] == 2
+    r = cli("patient", "add", "ABC", "--name", "Two")
+    assert_one_error(r, 3)
+    assert "already exists (as abc" in r.stderr and "Two" not in r.stderr
+    assert counts(db_path)["patients"] == 1
 
 
 # -- conflicts and invalid input --------------------------------------------------

@@ -252,3 +252,10 @@ def test_pseudonyms_of_many_ids_do_not_collide():
     values = {deid.pseudonym(KEY, "observation_id", i) for i in range(1, 20001)}
     assert len(values) == 20000
 
+
+
+def test_the_address_is_never_exported_de_identified():
+    """Safe Harbor: street, city and ZIP are identifiers (issue 14 added the address)."""
+    out_cols, fn = deid.transformer(["_pid", "patient", "address", "sex"], STUDY, TODAY, KEY)
+    assert out_cols == ["study_id", "sex"]
+    assert fn((7, "ZQF-90210", "1 Main St, Springfield, IL 62701", "M")) == ("SABCDEF0123", "M")

@@ -8,6 +8,7 @@ computed by hand here.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -161,3 +162,52 @@ class TestScreeningDecision:
         assert len(d.reasons) == 1 and "opioid" in d.reasons[0]
         inp = screening.ScreeningInput(sbp=140, dbp=80)
         assert screening.decide(inp, custom.screening).decision == "needs-review"
+
+
+class TestCssrsAtScreening:
+    """C-SSRS screener and PHQ-9 item 9 together (docs/cli-contract.md, "C-SSRS screener")."""
+
+    ITEM9 = scales.from_items("phq9", [2, 2, 2, 2, 1, 1, 2, 0, 2])
+    CALM = scales.from_items("phq9", [1, 1, 1, 1, 0, 0, 0, 0, 0])
+
+    def _d(self, phq9, risk):
+        inp = screening.ScreeningInput(sbp=120, dbp=80, phq9=phq9, cssrs_risk=risk)
+        return screening.decide(inp, P.screening)
+
+    @pytest.mark.parametrize("risk", ["none", "low"])
+    def test_none_or_low_answers_item9(self, risk):
+        d = self._d(self.ITEM9, risk)
+        assert (d.decision, d.reasons, d.suicide_risk_flag) == ("eligible", [], True)
+
+    def test_moderate_needs_review_in_place_of_item9(self):
+        d = self._d(self.ITEM9, "moderate")
+        assert d.decision == "needs-review"
+        assert d.reasons == ["C-SSRS moderate risk: suicide risk needs clinician review"]
+        assert d.suicide_risk_flag is True
+
+    def test_high_is_ineligible(self):
+        d = self._d(self.ITEM9, "high")
+        assert d.decision == "ineligible"
+        assert d.reasons == ["C-SSRS high risk: same-day crisis evaluation, not an infusion"]
+
+    @pytest.mark.parametrize(("risk", "decision", "flag"), [
+        ("none", "eligible", False), ("low", "eligible", False),
+        ("moderate", "needs-review", True), ("high", "ineligible", True)])
+    def test_recorded_even_when_item9_is_0(self, risk, decision, flag):
+        d = self._d(self.CALM, risk)
+        assert (d.decision, d.suicide_risk_flag) == (decision, flag)
+
+    def test_without_phq9(self):
+        assert self._d(None, "high").decision == "ineligible"
+        assert self._d(None, None).decision == "eligible"
+
+    def test_item9_without_cssrs_still_needs_review(self):
+        d = self._d(self.ITEM9, None)
+        assert d.reasons == ["suicide risk assessment required (PHQ-9 item 9 = 2)"]
+
+    def test_the_clinic_lists_decide(self):
+        rules = dataclasses.replace(P.screening, cssrs_review=())
+        inp = screening.ScreeningInput(sbp=120, dbp=80, phq9=self.ITEM9, cssrs_risk="moderate")
+        d = screening.decide(inp, rules)
+        # moderate is in no list: item 9 stays unanswered
+        assert d.reasons == ["suicide risk assessment required (PHQ-9 item 9 = 2)"]

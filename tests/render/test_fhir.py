@@ -380,3 +380,39 @@ def test_write_resources_counts_per_table_then_in_all(demo):
     assert counts["patients"] == len(expected_ids(demo, "patients"))
     assert counts["sessions"] == 2 * len(expected_ids(demo, "sessions"))  # with administrations
     assert ticks and ticks == sorted(ticks)
+
+
+def test_cssrs_as_questionnaire_response_risk_observation_and_a_coded_flag(cli):
+    """docs/cli-contract.md, `export`: a C-SSRS is a QuestionnaireResponse with its risk as an
+    Observation (LOINC 93374-7) derived from it; the suicide-risk Flag is coded (SNOMED CT
+    225444004). Short labels only, never the screener's item text."""
+    assert cli("screen", "CS-1", "--name", "Cee Ess", "--weight", "70", "--bp", "120/80",
+               "--hr", "70", "--phq9", "1,1,1,1,1,1,1,1,2", "--cssrs", "y,y,y,n,n,n").exit_code == 0
+    assert cli("followup", "record", "CS-1", "--cssrs", "n,n,-,-,-,y,n").exit_code == 0
+    for extra in ((), ("--deidentify",)):
+        r = cli("export", "all", "--format", "fhir-ndjson", *extra)
+        assert r.exit_code == 0, r.stderr
+        res = [json.loads(line) for line in r.stdout.splitlines()]
+        for x in res:
+            model(x["resourceType"]).model_validate(x)
+        qrs = [x for x in res if x["resourceType"] == "QuestionnaireResponse"
+               and x.get("questionnaire") == fhir.CSSRS_QUESTIONNAIRE]
+        assert len(qrs) == 2
+        screening_qr = qrs[0]
+        assert [i["linkId"] for i in screening_qr["item"]] == list(fhir.CSSRS_ITEMS[:6])
+        assert [i["answer"][0]["valueCoding"]["code"] for i in screening_qr["item"]] == [
+            "LA33-6", "LA33-6", "LA33-6", "LA32-8", "LA32-8", "LA32-8"]
+        assert screening_qr["item"][0]["text"] == "wish to be dead"
+        # the assessment: 3-5 not asked, behaviour longer than 3 months ago
+        assert [i["linkId"] for i in qrs[1]["item"]] == [
+            "93246-7", "93247-5", "93267-3", "93269-9"]
+        risks = [x for x in res if x["resourceType"] == "Observation"
+                 and only_code(x["code"]) == "93374-7"]
+        assert [o["valueCodeableConcept"]["coding"][0]["code"] for o in risks] == [
+            "moderate", "moderate"]
+        assert all(o["derivedFrom"][0]["reference"].endswith(q["id"])
+                   for o, q in zip(risks, qrs, strict=True))
+        [flag] = [x for x in res if x["resourceType"] == "Flag"]
+        assert flag["code"]["coding"] == [{"system": "http://snomed.info/sct", "code": "225444004",
+                                           "display": "At risk for suicide (finding)"}]
+        assert flag["code"]["text"] == "C-SSRS moderate risk"

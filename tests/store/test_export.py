@@ -40,11 +40,13 @@ from ketacli.store.db import Actor, open_store
 # The exported columns of every table, in order: tests, clinic scripts and spreadsheets
 # read them by name and by position. Changing one is a change of the export's contract.
 COLUMNS = {
-    "patients": ["patient", "name", "dob", "sex", "phone", "demo", "created_at", "created_by"],
+    "patients": ["patient", "name", "dob", "sex", "phone", "demo", "created_at", "created_by",
+                 "address"],
     "screenings": ["screening_id", "patient", "at", "clinician", "weight_kg", "height_cm", "sbp",
                    "dbp", "hr", "spo2", "indication", "phq9_items", "phq9_total", "gad7_items",
                    "gad7_total", "madrs_total", "pcl5_total", "conditions", "meds", "decision",
-                   "reasons", "suicide_risk_flag", "valid_until", "note"],
+                   "reasons", "suicide_risk_flag", "valid_until", "note", "cssrs_answers",
+                   "cssrs_risk"],
     "sessions": ["session_id", "patient", "screening_id", "number_in_series", "started_at",
                  "clinician", "weight_kg", "dose_mg_per_kg", "dose_mg", "duration_min",
                  "rate_mg_per_h", "concentration_mg_per_ml", "rate_ml_per_h", "lot", "drawn_mg",
@@ -58,7 +60,8 @@ COLUMNS = {
     "events": ["event_id", "session_id", "patient", "kind", "at", "clinician", "rate_mg_per_h",
                "detail", "late_reason"],
     "assessments": ["assessment_id", "patient", "followup_id", "at", "clinician", "phq9_items",
-                    "phq9_total", "gad7_items", "gad7_total", "madrs_total", "pcl5_total", "note"],
+                    "phq9_total", "gad7_items", "gad7_total", "madrs_total", "pcl5_total", "note",
+                    "cssrs_answers", "cssrs_risk"],
     "followups": ["followup_id", "patient", "session_id", "kind", "due", "status", "created_at",
                   "created_by", "closed_at", "closed_by", "notified_at", "cancel_reason", "note"],
     "audit": ["audit_id", "at", "clinician", "os_user", "action", "entity", "entity_id", "patient",

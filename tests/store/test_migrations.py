@@ -157,3 +157,48 @@ def test_the_corrections_migration_keeps_followups_and_voids(tmp_path, monkeypat
                             (pid, NOW, NOW))
     finally:
         st.close()
+
+
+def test_migration_6_keeps_assessments_their_seals_and_mrns_differing_in_case(tmp_path,
+                                                                             monkeypatch):
+    """A clinic at schema 5 with a sealed assessment and two MRNs that differ only in case
+    migrates to 6: the assessment keeps its id, values and seal (the table is rebuilt for the
+    C-SSRS), both patients stay (never merged silently); a third spelling is then refused,
+    and the append-only guards are back on the rebuilt table."""
+    from ketacli.errors import Conflict
+    from ketacli.store import admin, patients
+
+    path = tmp_path / "v5.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+    st = open_store(path, ACTOR)
+    with st.write() as tx:
+        pid = tx.insert("patients", {"mrn": "abc-1", "name": "One", "created_at": NOW,
+                                     "created_by": "rn"})
+        tx.insert("patients", {"mrn": "ABC-1", "name": "Two", "created_at": NOW,
+                               "created_by": "rn"})
+        row = {"patient_id": pid, "followup_id": None, "at": NOW, "recorded_at": NOW,
+               "clinician": "rn", "phq9_items": "[1,1,1,1,1,1,1,1,2]", "phq9_total": 10}
+        aid = tx.insert("assessments", row)
+        tx.audit("create", "assessment", aid, patient="abc-1", at=NOW)
+    before = [tuple(r) for r in st.all("SELECT * FROM assessments")]
+    st.close()
+    monkeypatch.undo()
+    st = open_store(path, ACTOR)
+    try:
+        assert st.scalar("PRAGMA user_version") == migrations.LATEST
+        after = [tuple(r)[:len(before[0])] for r in st.all("SELECT * FROM assessments")]
+        assert after == before
+        assert st.all("SELECT cssrs_answers, cssrs_risk FROM assessments")[0][:] == (None, None)
+        assert admin.sealed_rows_altered(st) == []
+        assert patients.find(st, "abc-1")["name"] == "One"
+        assert patients.find(st, "ABC-1")["name"] == "Two"
+        with pytest.raises(Conflict) as e:
+            patients.find(st, "Abc-1")
+        assert e.value.code == "ambiguous_mrn" and e.value.exit_code == 3
+        with pytest.raises(sqlite3.DatabaseError, match="without regard to case"):
+            st.conn.execute("INSERT INTO patients (mrn, name, created_at, created_by) "
+                            "VALUES ('aBc-1', 'Three', ?, 'rn')", (NOW,))
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            st.conn.execute("UPDATE assessments SET phq9_total = 3")
+    finally:
+        st.close()
