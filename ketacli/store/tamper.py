@@ -63,6 +63,12 @@ def unaudited_rows(store: Store) -> list[str]:
         "WHERE a.entity = 'session' AND a.entity_id = d.session_id AND a.action = 'discharge' "
         "AND a.detail LIKE '%discharge_sha256%') ORDER BY d.id")
         if not _in_batch(covered.get("discharges", []), r[0])][:_LIMIT]
+    if store.scalar("SELECT 1 FROM sqlite_master WHERE name = 'patient_changes'"):
+        found += [f"patient change {r[0]} of patient {r[1]}" for r in store.all(
+            "SELECT c.id, c.patient_id FROM patient_changes c WHERE NOT EXISTS (SELECT 1 "
+            "FROM audit a WHERE a.entity = 'patient' AND a.entity_id = c.patient_id "
+            "AND a.action = 'edit' AND json_extract(a.detail, '$.change') = c.id) "
+            f"ORDER BY c.id LIMIT {_LIMIT}")]
     found += [f"side effect {r[0]} of session {r[1]}" for r in store.all(
         "SELECT e.id, e.session_id FROM side_effects e WHERE NOT EXISTS (SELECT 1 FROM "
         f"discharges d WHERE d.session_id = e.session_id) ORDER BY e.id LIMIT {_LIMIT}")]
