@@ -11,6 +11,8 @@ each as the median of --reps runs:
   4. report outcomes: ten-year vs one-patient
   5. peak RSS of every command on the ten-year database
   6. demo insert throughput vs plain sqlite3.executemany of the same rows
+  7. board --json with 8 open sessions: ten-year vs a chairs-only clinic; the statements
+     and query plan of one `board --watch` redraw
 Nothing here is a test: it prints figures for benchmarks/README.md.
 """
 
@@ -257,7 +259,79 @@ def main() -> None:
     ours, plain, nrows = insert_throughput(n_pat)
     print(f"   {nrows:,} rows of {n_pat} patients: ours {ours:,.0f} rows/s, plain "
           f"{plain:,.0f} rows/s, ratio {ours / plain:.2f} (target >= 0.5)")
+    board_figures(args.big, reps, work)
     shutil.rmtree(work)
+
+
+BOARD_OPEN = 8  # chairs running at once
+
+
+def _fill_chairs(db: Path, prefix: str) -> int:
+    """Start sessions for new patients until BOARD_OPEN are open; returns how many are."""
+    import sqlite3
+
+    env = env_for(db)
+    n = 0
+    if db.exists():
+        con = sqlite3.connect(db)
+        n = con.execute("SELECT count(*) FROM open_sessions").fetchone()[0]
+        con.close()
+    for i in range(n, BOARD_OPEN):
+        mrn = f"{prefix}-{i}"
+        ok([KETACLI, "screen", mrn, "--name", "Board Bench", "--weight", "75", "--bp",
+            "120/80", "--hr", "70"], env)
+        ok([KETACLI, "start-session", mrn, "--bp", "120/80", "--hr", "70", "--chair",
+            f"Chair {i + 1}"], env)
+    return max(n, BOARD_OPEN)
+
+
+def _redraw_cost(db: Path) -> tuple[int, list[str], float]:
+    """One `board --watch` redraw in-process: (statements run, plan lines, seconds)."""
+    from ketacli import protocol
+    from ketacli.cli.board import _snapshot
+    from ketacli.store.db import Actor, open_store
+
+    store = open_store(db, Actor("bench", "bench"), create=False)
+    proto = protocol.load()
+    _snapshot(store, proto)  # warm the page cache
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    t0 = time.perf_counter()
+    _snapshot(store, proto)
+    dt = time.perf_counter() - t0
+    store.conn.set_trace_callback(None)
+    plan = [row[3] for s in statements for row in store.conn.execute("EXPLAIN QUERY PLAN " + s)]
+    store.close()
+    return len(statements), plan, dt
+
+
+def board_figures(big_src: Path, reps: int, work: Path) -> None:
+    """7. The same board of 8 open sessions on the ten-year clinic and on a clinic that
+    holds nothing but those 8 chairs (one patient each, no history)."""
+    big, small = work / "board-big.db", work / "board-small.db"
+    shutil.copy(big_src, big)
+    n_big, n_small = _fill_chairs(big, "BB"), _fill_chairs(small, "BS")
+    print(f"\n7. board with open sessions: ten-year {n_big}, chairs-only clinic {n_small}")
+    # alternated, after a warm-up of each, so a load spike on a shared machine hits both
+    argv = [KETACLI, "board", "--json"]
+    run(argv, env_for(big))
+    run(argv, env_for(small))
+    times_big, times_small = [], []
+    for _ in range(reps):
+        times_big.append(run(argv, env_for(big))[0])
+        times_small.append(run(argv, env_for(small))[0])
+    tb, ts = statistics.median(times_big), statistics.median(times_small)
+    print(f"   board --json: ten-year {tb * 1000:.0f} ms, chairs only {ts * 1000:.0f} ms, "
+          f"ratio {tb / ts:.2f}x (target <= 1.2x)")
+    for label, db in (("ten-year", big), ("chairs only", small)):
+        count, plan, dt = _redraw_cost(db)
+        # SCAN o / SCAN e read the co-routines of one session's rows, not the tables
+        scans = [p for p in plan if p.startswith("SCAN") and p.split()[1] not in ("os", "o", "e")]
+        print(f"   --watch redraw, {label}: {count} statement(s), {dt * 1000:.1f} ms; "
+              f"full scans other than open_sessions: {scans or 'none'}")
+        if label == "ten-year":
+            for p in plan:
+                print(f"      plan: {p}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,19 @@ def zone(name: str | None) -> tzinfo:
         ) from None
 
 
+def system_zone_name() -> str:
+    """The IANA name of the system's local zone (what a new database stores)."""
+    import pendulum
+
+    local = pendulum.local_timezone()  # type: ignore[operator, unused-ignore]
+    name = str(getattr(local, "name", "") or "UTC")
+    try:
+        zone(name)
+    except Invalid:
+        return "UTC"
+    return name
+
+
 class Clock:
     def __init__(self) -> None:
         self._pinned: datetime | None = None

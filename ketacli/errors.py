@@ -50,6 +50,7 @@ class Code(StrEnum):
     INVALID_BP = "invalid_bp"
     INVALID_ITEMS = "invalid_items"
     INVALID_LOT = "invalid_lot"
+    CLINIC_ZONE_MISMATCH = "clinic_zone_mismatch"
     INVALID_SIDE_EFFECT = "invalid_side_effect"
     INVALID_WITNESS = "invalid_witness"
     INVALID_OVERRIDE = "invalid_override"

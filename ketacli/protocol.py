@@ -251,6 +251,18 @@ def _builtin_sources() -> Mapping[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Monitoring:
+    """[monitoring]: how often vital signs are due (the board)."""
+
+    intra_interval_min: int = field(default=10, metadata=key(
+        "int", "minutes between readings while infusing or paused", unit="min",
+        bounds=(1, 240)))
+    post_interval_min: int = field(default=15, metadata=key(
+        "int", "minutes between readings while observing after the infusion", unit="min",
+        bounds=(1, 240)))
+
+
+@dataclass(frozen=True, slots=True)
 class Protocol:
     """The effective protocol; `Protocol()` is the built-in one."""
 
@@ -258,6 +270,7 @@ class Protocol:
     screening: Screening = field(default_factory=Screening)
     infusion: Infusion = field(default_factory=Infusion)
     alerts: Alerts = field(default_factory=Alerts)
+    monitoring: Monitoring = field(default_factory=Monitoring)
     overrides: Overrides = field(default_factory=Overrides)
     records: Records = field(default_factory=Records)
     discharge: Discharge = field(default_factory=Discharge)

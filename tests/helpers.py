@@ -60,6 +60,7 @@ CONTRACT_DEFAULTS = {
         "spo2_low": [94, 90], "rr_low": [10, 8], "etco2_high": [50, 60], "moaas_low": [3, 2],
         "sbp_low": [90, 80], "rr_high": [24, 30], "sbp_rise": [40, 60], "dbp_rise": [25, 40],
     },
+    "monitoring": {"intra_interval_min": 10, "post_interval_min": 15},
     "overrides": {"cosign": True, "min_reason_chars": 10},
     "records": {"late_entry_hours": 24},
     "discharge": {"min_aldrete": 9, "min_observation_min": 30, "max_bp": [160, 100],
@@ -248,3 +249,16 @@ def assert_no_pii(*texts: str, pii: tuple[str, ...], allow: tuple[str, ...] = ()
             if any(needle.casefold() in a.casefold() for a in allow):
                 continue
             assert needle.casefold() not in text.casefold(), f"patient data {needle!r} leaked: {text[:500]!r}"
+
+
+def new_database_actions() -> list[str]:
+    """The audit actions a new database starts with: a 'migrate' row per migration, the
+    clinic key's 'create' in the migration that adds it, then the clinic zone's 'set-tz'."""
+    from ketacli.store import migrations
+
+    actions: list[str] = []
+    for _, _, sql in migrations.MIGRATIONS:
+        actions.append("migrate")
+        if "CREATE TABLE clinic_key" in sql:
+            actions.append("create")
+    return [*actions, "set-tz"]

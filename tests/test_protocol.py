@@ -15,8 +15,8 @@ from ketacli.protocol import KEYS, SECTIONS, Protocol
 
 SECTION_TYPES = {
     "dose": protocol.Dose, "screening": protocol.Screening, "infusion": protocol.Infusion,
-    "alerts": protocol.Alerts, "overrides": protocol.Overrides,
-    "records": protocol.Records, "discharge": protocol.Discharge,
+    "alerts": protocol.Alerts, "monitoring": protocol.Monitoring,
+    "overrides": protocol.Overrides, "records": protocol.Records, "discharge": protocol.Discharge,
     "schedule": protocol.Schedule,
 }
 # One key of each section, a clinic value for it (TOML), and the value on the object.
@@ -28,6 +28,7 @@ ONE_KEY_PER_SECTION = [
     ("discharge", "max_bp", "[150.5, 95]", (150.5, 95)),
     ("schedule", "induction_sessions", "4", 4),
     ("records", "late_entry_hours", "8.5", 8.5),
+    ("monitoring", "intra_interval_min", "5", 5),
 ]
 
 

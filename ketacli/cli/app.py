@@ -119,6 +119,7 @@ def _register() -> None:
     """The visible list of commands, in the order `ketacli --help` shows them."""
     from ketacli.cli import (
         audit,
+        board,
         db,
         demo,
         discharge,
@@ -129,6 +130,7 @@ def _register() -> None:
         report,
         screen,
         session,
+        sessions,
         trend,
         vitals,
         void,
@@ -147,6 +149,10 @@ def _register() -> None:
     app.command("discharge", short_help="Discharge: criteria, doses, side effects, follow-ups.")(
         discharge.discharge)
     app.command("summary", short_help="The session panel for the chart.")(discharge.summary)
+    app.command("board", short_help="The chairs at a glance: what is due, what is overdue.")(
+        board.board)
+    app.command("sessions", short_help="Sessions as rows: open, by day, by patient.")(
+        sessions.sessions)
     app.command("void", short_help="Mark a record entered-in-error (kept, skipped).")(void.void)
     app.command("waste", short_help="Ketamine wasted for a session, witnessed.")(waste.waste)
     app.add_typer(followup.app, name="followup")

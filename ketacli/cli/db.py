@@ -10,7 +10,8 @@ from ketacli.cli.edge import command
 from ketacli.cli.options import Json
 from ketacli.errors import Code
 
-app = typer.Typer(help="The database file: info, checks, backups, migrations, encryption.",
+app = typer.Typer(help="The database file: info, checks, backups, migrations, clinic zone, "
+                  "encryption.",
                   no_args_is_help=True)
 
 
@@ -94,8 +95,10 @@ def migrate(json_out: Json = False) -> None:
     s = settings()
     store = open_store(s.db, Actor(s.who, os_user()), create=True, migrate=False)
     try:
+        s.note_created(store)
         before = schema_version(store)
         applied = apply_migrations(store)
+        s.bind_zone(store)
         data = {"path": str(store.path), "from_version": before,
                 "schema_version": schema_version(store), "applied": applied}
     finally:
@@ -148,5 +151,42 @@ def decrypt(
     def human(con):
         con.print(f"Plain copy written and verified: {data['path']} (not encrypted: keep it "
                   "as safe as the records it holds).")
+
+    emit(data, json_out, human)
+
+
+@app.command("set-tz")
+@command
+def set_tz(
+    zone_name: Annotated[str, typer.Argument(metavar="ZONE", help="IANA zone, e.g. America/Chicago.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why the clinic zone changes "
+                                               "(kept in the audit log).")] = None,
+    json_out: Json = False,
+) -> None:
+    """Change the clinic zone stored in the database (audited). Every command shows and
+    reads times in it; stored times (UTC) do not change."""
+    from ketacli.cli.settings import os_user, settings
+    from ketacli.clock import zone
+    from ketacli.domain.validate import free_text
+    from ketacli.render.out import emit
+    from ketacli.store import clinic
+    from ketacli.store.db import Actor, open_store
+
+    s = settings()
+    name = zone_name.strip()
+    zone(name)
+    why = free_text(reason, "--reason", max_len=500, required=True)
+    store = open_store(s.db, Actor(s.who, os_user()), create=False)
+    try:
+        data = clinic.set_zone(store, name, str(why))
+    finally:
+        store.close()
+
+    def human(con):
+        if data["changed"]:
+            con.print(f"Clinic zone changed from {data['previous']} to {data['tz']} "
+                      f"(audit {data['audit_id']}).")
+        else:
+            con.print(f"Clinic zone is already {data['tz']}.")
 
     emit(data, json_out, human)

@@ -93,7 +93,8 @@ def discharge(
         raise decision.refusal(s.protocol)
     if message := decision.ledger_warning():
         warn(message)
-    data = decision.result(created, build(sessions.load(store, sess.session_id)))
+    data = decision.result(created, build(sessions.load(store, sess.session_id),
+                                          s.protocol.monitoring))
 
     def human(con):
         from ketacli.render.session import followup_lines, summary_panel
@@ -106,17 +107,26 @@ def discharge(
 
 @command
 def summary(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    session_id: Annotated[int | None, typer.Argument(
+        help="Session id (or use --patient MRN for the patient's latest session).",
+        show_default=False)] = None,
+    patient: Annotated[str | None, typer.Option(
+        "--patient", help="The patient's latest session instead of a SESSION_ID.")] = None,
     json_out: Json = False,
 ) -> None:
-    """The session panel for the chart: dose, every observation, events, discharge, monitoring."""
+    """The session panel for the chart: dose, every observation, gaps in monitoring,
+    events, discharge and the monitoring record."""
     from ketacli.cli.settings import settings
+    from ketacli.domain.forms import SessionTarget
     from ketacli.domain.summary import build
     from ketacli.render.out import emit
     from ketacli.store import sessions
 
     s = settings()
-    data = build(sessions.load(s.store(create=False), session_id))
+    target = SessionTarget.parse(session_id, patient)
+    store = s.store(create=False)
+    sid = sessions.latest_id(store, target)
+    data = build(sessions.load(store, sid), s.protocol.monitoring)
 
     def human(con):
         from ketacli.render.session import summary_panel

@@ -26,6 +26,8 @@ def start_session(
     drawn_mg: Annotated[float | None, typer.Option(
         "--drawn-mg", help="mg drawn from stock for this patient. Default: the dose.")] = None,
     site: Annotated[str | None, typer.Option("--site", help="IV site, e.g. 'left antecubital'.")] = None,
+    chair: Annotated[str | None, typer.Option(
+        "--chair", help="Chair or room, shown on the board (e.g. 'Chair 2').")] = None,
     spo2: Spo2 = None,
     at: At = None,
     override: Override = None,
@@ -58,7 +60,7 @@ def start_session(
         mrn=mrn, at=at, bp=bp, hr=hr, spo2=spo2, dose=dose, duration=duration, weight=weight,
         concentration=concentration, drawn_mg=drawn_mg, lot=lot, site=site, tz=s.tz,
         override=Ovr.parse(override, cosign, clinician=s.who, rules=s.protocol.overrides),
-        dose_protocol=s.protocol.dose)
+        dose_protocol=s.protocol.dose, chair=chair)
     store = s.store(create=False)  # the patient must exist, so must the database
     patient = patients.get(store, form.mrn)
     with store.write() as tx:

@@ -36,11 +36,53 @@ class Settings:
 
     @property
     def tz(self):
+        """The clinic zone: the one stored in the database (opened for it when the file
+        exists); for a database not yet created, --tz / KETACLI_TZ, else the system zone."""
         if "tz" not in self._cache:
             from ketacli.clock import zone
 
-            self._cache["tz"] = zone(self.tz_name)
+            if "store" not in self._cache and self._db_exists():
+                self.store(create=False)  # binds the stored zone
+            if "tz" not in self._cache:
+                self._cache["tz"] = zone(self.tz_name)
         return self._cache["tz"]
+
+    def _db_exists(self) -> bool:
+        from ketacli.store.db import default_path
+
+        path = self.db if self.db is not None else default_path()
+        return os.path.lexists(path)
+
+    def bind_zone(self, store) -> None:
+        """Use the database's clinic zone; a database without one stores the zone in force.
+        A --tz / KETACLI_TZ naming another zone than the stored one is refused (exit 2)."""
+        from ketacli.clock import system_zone_name, zone
+        from ketacli.errors import Code, Invalid, StorageError
+        from ketacli.store import clinic
+
+        stored = clinic.zone_name(store)
+        if stored is None:
+            name = self.tz_name or system_zone_name()
+            zone(name)  # a bad --tz is refused before anything is stored
+            try:
+                stored = clinic.init_zone(store, name)
+            except StorageError as exc:  # a read-only database from before the zone was kept
+                if exc.code != Code.DATABASE_READONLY:
+                    raise
+                stored = name
+        elif self.tz_name and self.tz_name != stored:
+            raise Invalid(f"this database's clinic zone is {stored}; change it with "
+                          "'ketacli db set-tz ZONE'", code=Code.CLINIC_ZONE_MISMATCH,
+                          hint="leave out --tz / KETACLI_TZ: every command uses the stored zone")
+        self._cache["tz"] = zone(stored)
+
+    def note_created(self, store) -> None:
+        if store.created:
+            import sys
+
+            from ketacli.render.out import write
+
+            write(sys.stderr, f"note: created a new database at {store.path}\n")
 
     @property
     def protocol(self):
@@ -55,9 +97,15 @@ class Settings:
         if "store" not in self._cache:
             from ketacli.store.db import Actor, open_store
 
-            self._cache["store"] = open_store(
-                self.db, Actor(clinician=self.who, os_user=os_user()), create=create
-            )
+            store = open_store(self.db, Actor(clinician=self.who, os_user=os_user()),
+                               create=create)
+            self._cache["store"] = store
+            try:
+                self.note_created(store)
+                self.bind_zone(store)
+            except BaseException:
+                self.close()
+                raise
         return self._cache["store"]
 
     def close(self) -> None:

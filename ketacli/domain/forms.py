@@ -174,13 +174,14 @@ class StartForm:
     lot: str | None
     site: str | None
     override: Override
+    chair: str | None = None
 
     @classmethod
     def parse(cls, *, mrn: str, at: str | None, bp: str, hr: int, spo2: int | None,
               dose: float | None, duration: float | None, weight: float | None,
               concentration: float | None, drawn_mg: float | None, lot: str | None,
               site: str | None, override: Override, tz: tzinfo,
-              dose_protocol: Dose) -> StartForm:
+              dose_protocol: Dose, chair: str | None = None) -> StartForm:
         mrn = validate.mrn(mrn)
         when = parse_at(at, tz)
         sbp, dbp = validate.bp(bp)
@@ -196,7 +197,7 @@ class StartForm:
         drawn = ledger.mg(validate.number(drawn_mg, "--drawn-mg", 0.1, infusion.AMOUNT_MG[1]))
         return cls(mrn, when, sbp, dbp, hr, spo2, mg_per_kg, minutes, weight, concentration,
                    drawn, validate.lot(lot), validate.free_text(site, "--site", max_len=80),
-                   override)
+                   override, chair=validate.free_text(chair, "--chair", max_len=24))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Container, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ketacli.domain.screening import CONCOMITANT_CLASSES
@@ -51,3 +52,28 @@ def record(*, observations: list[dict[str, Any]], started_at: datetime,
         "lot": lot,
         "concomitant_meds": [m for m in screening_meds if m in CONCOMITANT_CLASSES],
     }
+
+
+def gaps(times: list[datetime], infusion_end: datetime, intra_min: float,
+         post_min: float) -> list[dict[str, Any]]:
+    """Gaps in monitoring: consecutive readings further apart than the board allows.
+
+    The board calls vital signs overdue at `t` when `t` is past the last reading +
+    `intra_min` while infusing (up to `infusion_end`) or + `post_min` after it. Two
+    readings `a`, `b` leave a gap when some moment between them would have shown overdue:
+    `a + intra_min < min(b, end)` or `max(a + post_min, end) < b`. Each gap gives its
+    bounds and the interval due when it opened."""
+    out = []
+    ordered = sorted(times)
+    for a, b in itertools.pairwise(ordered):
+        intra_due = a + timedelta(minutes=intra_min)
+        post_due = a + timedelta(minutes=post_min)
+        if intra_due < min(b, infusion_end):
+            every = intra_min
+        elif max(post_due, infusion_end) < b:
+            every = post_min
+        else:
+            continue
+        out.append({"from": a, "to": b, "minutes": round((b - a).total_seconds() / 60),
+                    "due_every_min": every})
+    return out

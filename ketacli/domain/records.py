@@ -73,6 +73,7 @@ class NewSession:
     weight_basis: str | None = None
     bmi: float | None = None
     cosign: str | None = None
+    chair: str | None = None
 
 
 @dataclass(frozen=True)

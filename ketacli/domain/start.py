@@ -79,7 +79,7 @@ class StartDecision:
             rate_ml_per_h=p.rate_ml_per_h, lot=f.lot, drawn_mg=self.drawn_mg, site=f.site,
             override=v.reason, overridden=v.overridden, dosing_weight_kg=w.kg,
             weight_basis=w.basis, bmi=round(w.bmi, 1) if w.bmi is not None else None,
-            cosign=v.cosign)
+            cosign=v.cosign, chair=f.chair)
 
     def pre_observation(self, session_id: int) -> NewObservation:
         f = self.form
@@ -111,7 +111,7 @@ class StartDecision:
             "dose_mg_per_kg": f.mg_per_kg, "dose_mg": p.dose_mg, "duration_min": f.duration_min,
             "rate_mg_per_h": p.rate_mg_per_h, "rate_ml_per_h": p.rate_ml_per_h,
             "volume_ml": p.dose_mg / f.concentration if f.concentration else None,
-            "concentration_mg_per_ml": f.concentration, "chair": None,
+            "concentration_mg_per_ml": f.concentration, "chair": f.chair,
             "started_at": to_utc_iso(f.when), "override": v.reason, "cosign": v.cosign,
             "overridden": list(v.overridden), "drawn_mg": self.drawn_mg, "lot": f.lot,
             "pre_infusion_alerts": list(self.pre_alerts),

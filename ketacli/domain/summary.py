@@ -11,6 +11,7 @@ from typing import Any, overload
 
 from ketacli.clock import to_utc_iso
 from ketacli.domain import infusion, ledger, monitoring
+from ketacli.protocol import Monitoring
 
 VITALS = ("sbp", "dbp", "hr", "spo2", "rr", "etco2", "moaas", "dissociation")
 
@@ -106,8 +107,17 @@ def _course(s: dict[str, Any], events: list[dict[str, Any]], dis: dict[str, Any]
     }
 
 
-def build(loaded: dict[str, Any]) -> dict[str, Any]:
-    """The summary of one session (`ketacli.store.sessions.load`)."""
+def _gaps(observations: list[dict[str, Any]], infusion_end: str,
+          rules: Monitoring) -> list[dict[str, Any]]:
+    """Monitoring gaps (`monitoring.gaps`) with their bounds as stored times."""
+    found = monitoring.gaps([_dt(o["at"]) for o in observations], _dt(infusion_end),
+                            rules.intra_interval_min, rules.post_interval_min)
+    return [{**g, "from": to_utc_iso(g["from"]), "to": to_utc_iso(g["to"])} for g in found]
+
+
+def build(loaded: dict[str, Any], rules: Monitoring | None = None) -> dict[str, Any]:
+    """The summary of one session (`ketacli.store.sessions.load`); `rules` are the
+    protocol's monitoring intervals (the built-in ones by default)."""
     s, p, dis = loaded["session"], loaded["patient"], loaded["discharge"]
     started = _dt(s["started_at"])
     observations = [_observation(o) for o in loaded["observations"]]
@@ -115,14 +125,17 @@ def build(loaded: dict[str, Any]) -> dict[str, Any]:
     effects = [{"code": e["code"], "severity": e["severity"]} for e in loaded["side_effects"]]
     screening = _screening(loaded["screening"])
     meds = screening["meds"] if screening else []
+    course = _course(s, loaded["events"], dis)
     return {
         "session_id": s["id"], "status": _status(loaded), "void": loaded.get("void"),
+        "chair": s.get("chair"),
         "patient": {"mrn": p["mrn"], "name": p["name"], "dob": p["dob"], "sex": p["sex"]},
         "number_in_series": s["number_in_series"], "started_at": s["started_at"],
         "clinician": s["clinician"], "screening": screening,
         **{k: s[k] for k in DOSE_KEYS}, "overridden": json.loads(s["overridden"]),
-        **_course(s, loaded["events"], dis),
+        **course,
         "observations": observations,
+        "monitoring_gaps": _gaps(observations, course["infusion_end"], rules or Monitoring()),
         "events": _events(loaded["events"], started),
         "vitals_range": _ranges(observations),
         "alert_counts": {"warning": sum(a["level"] == "warning" for a in all_alerts),

@@ -44,3 +44,9 @@ EXPORT_TABLES = ("patients", "screenings", "sessions", "observations", "events",
                  "followups", "audit")
 EXPORT_FORMATS = ("csv", "json", "ndjson", "fhir", "fhir-ndjson")
 FHIR_TABLES = ("patients", "screenings", "sessions", "observations", "assessments")  # mapped
+
+# The floor: a session's status (`sessions`), an open session's phase and its 40-minute BP
+# (`board`)
+SESSION_STATUSES = ("open", "discharged", "voided")
+BOARD_PHASES = ("infusing", "paused", "observing")
+BP_40MIN_STATES = ("due", "done", "missed")

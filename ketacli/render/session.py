@@ -56,6 +56,8 @@ def start_panel(d: dict, tz) -> Panel:
         Text(f"Drawn {num(d['drawn_mg'])} mg  lot {dash(d['lot'])}"
              + (f"  draw {num(d['volume_ml'])} mL" if d.get("volume_ml") else "")),
     ]
+    if d.get("chair"):
+        parts.append(Text(f"Chair: {d['chair']}"))
     if d["override"]:
         parts.append(override_text(d))
     if d["pre_infusion_alerts"]:
@@ -121,16 +123,17 @@ def _obs_table(d: dict, tz) -> Table:
     shown = [(k, label) for k, label in COLUMNS if any(o[k] is not None for o in obs)]
     any_alert = any(o["alerts"] for o in obs)
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, title="Observations",
-              title_justify="left", caption_justify="left",
+              title_justify="left", caption_justify="left", collapse_padding=True,
               caption=" ".join(x for x in (
                   "!! critical  ! warning (protocol thresholds)" if any_alert else "",
                   "* late entry" if any(o.get("late") for o in obs) else "") if x) or None)
-    t.add_column("Time", no_wrap=True)
-    t.add_column("Min", justify="right", no_wrap=True)
-    t.add_column("BP", no_wrap=True)
+    # values never shrink (min_width: their widest), only the alerts wrap: nothing is cut
+    t.add_column("Time", no_wrap=True, min_width=5)
+    t.add_column("Min", justify="right", no_wrap=True, min_width=5)
+    t.add_column("BP", no_wrap=True, min_width=7)
     for _, label in shown:
-        t.add_column(label, justify="right", no_wrap=True)
-    t.add_column("Alerts", no_wrap=True)
+        t.add_column(label, justify="right", no_wrap=True, min_width=len(label))
+    t.add_column("Alerts", overflow="fold", min_width=8)
     for o in obs:
         levels = {a["level"] for a in o["alerts"]}
         style = "red" if "critical" in levels else "yellow" if levels else None
@@ -177,8 +180,9 @@ def _head(d: dict, tz) -> list:
               else "OPEN")
     if d.get("void"):
         status += ", VOIDED"
-    parts.append(Text(f"Infusion {d['number_in_series']}: started {when(d['started_at'], tz)}, "
-                      f"{status}"))
+    chair = f" in {d['chair']}" if d.get("chair") else ""
+    parts.append(Text(f"Infusion {d['number_in_series']}{chair}: started "
+                      f"{when(d['started_at'], tz)}, {status}"))
     return parts
 
 
@@ -262,6 +266,13 @@ def _monitoring(m: dict) -> Text:
         f"{', '.join(m['concomitant_meds']) or 'none'}")
 
 
+def gap_lines(d: dict, tz) -> list[Text]:
+    """'no vitals 09:20-09:45; due every 10 min', one line a gap."""
+    return [Text(f"Gap in monitoring: no vitals {hm(g['from'], tz)}-{hm(g['to'], tz)} "
+                 f"({g['minutes']} min); due every {num(g['due_every_min'])} min",
+                 style="bold yellow") for g in d.get("monitoring_gaps", [])]
+
+
 def _corrections(d: dict, tz) -> list:
     """Late entries, waste recorded after the fact, and the void of the session."""
     parts: list = []
@@ -289,7 +300,7 @@ def _corrections(d: dict, tz) -> list:
 
 def summary_panel(d: dict, tz) -> Panel:
     """The session panel for the chart (80 columns)."""
-    parts: list = [*_head(d, tz), *_dose(d, tz), _obs_table(d, tz)]
+    parts: list = [*_head(d, tz), *_dose(d, tz), _obs_table(d, tz), *gap_lines(d, tz)]
     if d["events"]:
         parts.append(_events_table(d, tz))
     parts.extend(_corrections(d, tz))

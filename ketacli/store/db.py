@@ -80,7 +80,7 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
 
 
 def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
-    """Check (or create) the database file; True when it is an encrypted one."""
+    """Check the path of the database; create the file when asked. True when created."""
     parent = path.parent
     if path.exists():
         if path.is_dir():
@@ -91,7 +91,7 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
         except OSError as exc:
             raise storage_error(exc, path) from None
         if len(head) == 16 and head != SQLITE_MAGIC and keys.key_path(path).exists():
-            return True  # SQLCipher (encryption at rest): opened with the clinic key
+            return False  # SQLCipher (encryption at rest): opened with the clinic key
         if head and head != SQLITE_MAGIC:
             raise StorageError(
                 f"not an SQLite database: {path}", code=Code.DATABASE_CORRUPT,
@@ -111,8 +111,9 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
         os.chmod(path, 0o600)
+        return True
     except FileExistsError:
-        pass
+        return False
     except OSError as exc:
         raise StorageError(
             f"cannot create the database at {path}: {exc.strerror}", code=Code.DATABASE_UNOPENABLE
@@ -153,6 +154,7 @@ class Store(_Reads):
         self.path = path
         self.actor = actor
         self.encrypted = encrypted
+        self.created = False  # this run created the file (`note: created a new database`)
         self.key_file = keys.key_path(path)
         self.key: keys.ClinicKey | None = keys.load(self.key_file)
         self.refresh_key()
@@ -336,7 +338,8 @@ def open_store(
     """Open (and if asked create and migrate) the database at `path`."""
     is_default = path is None
     path = Path(path) if path else default_path()
-    encrypted = _prepare_path(path, create, is_default)
+    created = _prepare_path(path, create, is_default)
+    encrypted = not created and cipher.looks_encrypted(path) and keys.key_path(path).exists()
     try:
         conn = _connect(path, encrypted)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -352,6 +355,7 @@ def open_store(
         if mode != "wal" and os.access(path, os.W_OK):
             conn.execute("PRAGMA journal_mode = WAL")
         store = Store(conn, path, actor, encrypted=encrypted)
+        store.created = created
         if migrate and version < migrations.LATEST:
             apply_migrations(store)
         elif not store.keyed and _has_key_table(store):

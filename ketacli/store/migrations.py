@@ -431,6 +431,31 @@ CREATE TABLE clinic_key (
 CREATE INDEX audit_entity ON audit(entity, entity_id);
 """ + _append_only("clinic_key")
 
+# The clinic floor (issue 16): the chair of a session, the clinic settings (its zone) and the
+# open sessions the board reads, kept by triggers (after V8, which rebuilt voids).
+V10 = """
+ALTER TABLE sessions ADD COLUMN chair TEXT
+    CHECK (chair IS NULL OR length(chair) BETWEEN 1 AND 24);
+CREATE TABLE clinic_settings (
+    key TEXT PRIMARY KEY CHECK (key GLOB '[a-z]*' AND length(key) <= 40),
+    value TEXT NOT NULL CHECK (length(value) BETWEEN 1 AND 200),
+    updated_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE open_sessions (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id)
+) STRICT;
+INSERT INTO open_sessions (session_id)
+    SELECT s.id FROM sessions s
+    WHERE NOT EXISTS (SELECT 1 FROM discharges d WHERE d.session_id = s.id)
+      AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id);
+CREATE TRIGGER open_sessions_on_start AFTER INSERT ON sessions
+BEGIN INSERT INTO open_sessions (session_id) VALUES (NEW.id); END;
+CREATE TRIGGER open_sessions_on_discharge AFTER INSERT ON discharges
+BEGIN DELETE FROM open_sessions WHERE session_id = NEW.session_id; END;
+CREATE TRIGGER open_sessions_on_void AFTER INSERT ON voids WHEN NEW.kind = 'session'
+BEGIN DELETE FROM open_sessions WHERE session_id = NEW.target_id; END;
+"""
+
 # Columns added to sealed tables after rows were sealed: (table, column) -> the value an
 # older row reads back. A row's seal leaves out an added column holding that value, so
 # the seals of rows written before the migration still verify.
@@ -448,6 +473,7 @@ ADDED_COLUMNS: dict[tuple[str, str], object] = {
     ("patients", "address"): None,
     ("observations", "late_reason"): None,
     ("events", "late_reason"): None,
+    ("sessions", "chair"): None,
 }
 
 # (version, description, SQL). Append new migrations; never edit a released one.
@@ -469,6 +495,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         "(wastes), voided sessions, screening follow-ups", V8),
     (9, "clinic_key: the fingerprint of the clinic key kept outside the database and the "
         "first audit row of the keyed (HMAC) chain", V9),
+    (10, "the clinic floor: the chair of a session, clinic settings (the clinic zone) and "
+         "open_sessions, kept by triggers, that the board reads", V10),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -96,6 +96,18 @@ def resolve_open(store: Store, target) -> SessionRef:
     return ref(row)
 
 
+def latest_id(store: Store, target) -> int:
+    """SESSION_ID, or --patient MRN: that patient's latest session (open or not)."""
+    if target.session_id is not None:
+        return target.session_id
+    p = patients.get(store, target.mrn)
+    sid = store.scalar("SELECT id FROM sessions WHERE patient_id = ? "
+                       "ORDER BY started_at DESC, id DESC LIMIT 1", (p["id"],))
+    if sid is None:
+        raise NotFound(f"patient {target.mrn} has no session", code=Code.SESSION_NOT_FOUND)
+    return sid
+
+
 def ref(row) -> SessionRef:
     def when(col: str) -> datetime | None:
         return datetime.fromisoformat(row[col]) if row[col] else None

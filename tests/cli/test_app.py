@@ -59,7 +59,8 @@ def test_global_db_option_before_the_command(cli, db_path, tmp_path):
     assert other.exists()
     assert not db_path.exists()  # KETACLI_DB was not used
     # several global options together, in any order
-    r = cli("--tz", "UTC", "--clinician", "dr.x", "--db", other, "patient", "list", "--json")
+    r = cli("--tz", "America/Chicago", "--clinician", "dr.x", "--db", other, "patient", "list",
+            "--json")
     assert r.exit_code == 0
     assert len(r.json["data"]) == 1
 

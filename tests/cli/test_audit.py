@@ -8,14 +8,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from helpers import assert_one_error
+from helpers import assert_one_error, new_database_actions
 
 from ketacli.clock import CLOCK
-from ketacli.store import migrations
 
 # A new database starts with one 'migrate' audit row per schema migration.
-# a new database: one 'migrate' row per migration, then the clinic key's 'create' row
-M = len(migrations.MIGRATIONS) + 1
+# a new database's own rows: migrations, the clinic key's, the clinic zone's
+NEW = new_database_actions()
+M = len(NEW)
 
 
 def utc(*args) -> datetime:
@@ -30,7 +30,7 @@ AUDIT_KEYS = {"audit_id", "at", "clinician", "os_user", "action", "entity", "ent
 def history(cli, db_path):
     """Audit rows on three clinic days (America/Chicago is UTC-6 in late November).
 
-    1..M  migrate   2026-11-20 16:00Z (and the clinic key's row, M)
+    1..M  migrate   2026-11-20 16:00Z (and the clinic key's and set-tz rows)
     M+1   create A  2026-11-20 16:00Z
     M+2   create B  2026-11-25 05:30Z = 2026-11-24 23:30 in Chicago
     M+3   create A2 2026-11-25 06:30Z = 2026-11-25 00:30 in Chicago
@@ -50,7 +50,7 @@ def test_audit_lists_every_row_in_order(cli, history):
     rows = r.json["data"]
     assert [row["audit_id"] for row in rows] == list(range(1, M + 4))
     assert all(set(row) == AUDIT_KEYS for row in rows)
-    assert [row["action"] for row in rows] == ["migrate"] * (M - 1) + ["create"] * 4
+    assert [row["action"] for row in rows] == [*NEW, "create", "create", "create"]
     assert [row["patient"] for row in rows] == [None] * M + ["A-1", "B-1", "A-2"]
     assert rows[M]["entity"] == "patient" and rows[M]["entity_id"] == 1
     assert rows[M]["clinician"] == "nurse.test"
@@ -75,8 +75,12 @@ def test_audit_since_is_a_clinic_day(cli, history):
     assert [row["audit_id"] for row in r.json["data"]] == [M + 3]
     r = cli("audit", "--since", "2026-11-24", "--json")
     assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
+    # the clinic zone is the database's: another --tz is refused, db set-tz changes it
     r = cli("--tz", "UTC", "audit", "--since", "2026-11-25", "--json")
-    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3]
+    assert r.exit_code == 2 and r.json["error"]["code"] == "clinic_zone_mismatch"
+    assert cli("db", "set-tz", "UTC", "--reason", "the clinic moved its server").exit_code == 0
+    r = cli("--tz", "UTC", "audit", "--since", "2026-11-25", "--json")
+    assert [row["audit_id"] for row in r.json["data"]] == [M + 2, M + 3, M + 4]
 
 
 def test_audit_filters_combine_and_limit_keeps_the_latest(cli, history):

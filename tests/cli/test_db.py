@@ -7,19 +7,21 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import assert_one_error, mode, query, tamper
+from helpers import assert_one_error, mode, new_database_actions, query, tamper
 
 from ketacli.store import migrations
 from ketacli.store.db import _statements
 
 # A new database starts with one 'migrate' audit row per schema migration.
-# a new database: one 'migrate' row per migration, then the clinic key's 'create' row
-M = len(migrations.MIGRATIONS) + 1
+# a new database's own rows: migrations, the clinic key's, the clinic zone's
+NEW = new_database_actions()
+M = len(NEW)
 
 
 @pytest.fixture
 def three_patients(cli, db_path):
-    """Audit rows: 1..M migrate (and the clinic key's row, M), M+1..M+3 the three patient creations."""
+    """Audit rows: 1..M a new database's own (migrations, clinic key, set-tz), M+1..M+3 the
+    three patient creations."""
     for i, name in enumerate(("Ann One", "Bob Two", "Cy Three"), 1):
         r = cli("patient", "add", f"P-{i}", "--name", name)
         assert r.exit_code == 0, r.stderr

@@ -141,7 +141,9 @@ def test_due_dates_are_days_in_the_clinic_zone(cli, monkeypatch, patient):
     rows = ok(cli("followup", "due", "--json"))
     assert [(x["followup_id"], x["overdue"]) for x in rows] == [(today, False)]
 
-    monkeypatch.setenv("KETACLI_TZ", "UTC")  # in UTC it is already the 28th
+    # the clinic zone is the database's: in UTC it is already the 28th
+    ok(cli("db", "set-tz", "UTC", "--reason", "the clinic runs on UTC now"))
+    monkeypatch.setenv("KETACLI_TZ", "UTC")
     rows = ok(cli("followup", "due", "--json"))
     assert [(x["followup_id"], x["overdue"]) for x in rows] == [(today, True), (tomorrow, False)]
     fails(cli("followup", "schedule", patient, "--kind", "call", "--due", "2026-11-27"), 2)

@@ -22,7 +22,7 @@ def test_add_stores_the_patient_and_an_audit_row(cli, db_path):
             "--phone", "+1 (312) 555-0100")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.strip() == f"Added patient {NAME} (MRN-1)."  # the patient named
-    assert r.stderr == ""
+    assert r.stderr == f"note: created a new database at {db_path}\n"
 
     rows = query(db_path, "SELECT mrn, name, dob, sex, phone, demo, created_at, created_by "
                           "FROM patients")

@@ -55,7 +55,8 @@ def test_suicide_risk_flag_is_prominent_in_human_output(cli):
 def test_no_phq9_never_prompts_without_a_tty(cli):
     r = ok(screen(cli, MRN, phq9=None, json_out=False))
     assert "ELIGIBLE" in r.stdout
-    assert r.stderr.startswith("warning: no PHQ-9")
+    assert r.stderr.startswith("note: created a new database at ")  # the first command
+    assert r.stderr.splitlines()[1].startswith("warning: no PHQ-9")
     r = ok(screen(cli, MRN, phq9=None, name=None))
     assert r.json["data"]["phq9"] is None and r.stderr == ""
 

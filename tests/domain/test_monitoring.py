@@ -143,3 +143,35 @@ class TestFlags:
             "bp_pre", "bp_40min", "bp_discharge", "monitoring_minutes", "sedation",
             "dissociation", "respiratory_depression", "lot", "concomitant_meds",
         }
+
+
+# -- gaps in monitoring (the board's overdue rule, looked back on) -------------------------
+def at(minutes):
+    return T0 + timedelta(minutes=minutes)
+
+
+def gaps(*minutes, end=40):
+    return [(round((g["from"] - T0).total_seconds() / 60), round((g["to"] - T0).total_seconds()
+             / 60), g["due_every_min"]) for g in monitoring.gaps([at(x) for x in minutes],
+                                                                 at(end), 10, 15)]
+
+
+def test_readings_on_time_leave_no_gap():
+    assert gaps(0, 10, 20, 30, 40, 55, 70) == []
+
+
+def test_a_reading_late_while_infusing_is_a_gap_of_the_intra_interval():
+    assert gaps(0, 10, 35) == [(10, 35, 10)]
+
+
+def test_after_the_end_the_post_interval_applies():
+    assert gaps(0, 10, 20, 30, 45) == []  # due 40 (still infusing: 30 + 10 = 40, not before)
+    assert gaps(0, 10, 20, 30, 40, 56) == [(40, 56, 15)]
+
+
+def test_a_reading_due_just_after_the_end_takes_the_post_interval():
+    assert gaps(0, 10, 20, 30, 38, 52) == []  # 38 + 10 = 48 is after the end: due 53
+
+
+def test_gaps_sort_their_readings():
+    assert gaps(35, 0, 10) == [(10, 35, 10)]

@@ -68,8 +68,11 @@ def test_a_wrong_key_is_not_a_broken_chain(cli, db_path):
 
 @pytest.fixture
 def legacy(cli, db_path, monkeypatch):
-    """A database as the program before the clinic key left it: two patients, a follow-up."""
-    keyless = [m for m in migrations.MIGRATIONS if "clinic_key" not in m[2]]
+    """A database as the program before the clinic key left it: two patients, a follow-up.
+    Then the program is upgraded: the key's migration comes last, as a new one does."""
+    keyed_at = next(i for i, m in enumerate(migrations.MIGRATIONS) if "clinic_key" in m[2])
+    key_migration = migrations.MIGRATIONS[keyed_at]
+    keyless = [m for i, m in enumerate(migrations.MIGRATIONS) if i != keyed_at]
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", keyless)
         m.setattr(migrations, "LATEST", keyless[-1][0])
@@ -77,6 +80,9 @@ def legacy(cli, db_path, monkeypatch):
         ok(cli("patient", "add", "L-2", "--name", "Legacy Two"))
         ok(cli("followup", "schedule", "L-1", "--kind", "call", "--due", "2099-01-01"))
     assert not Path(f"{db_path}.key").exists()
+    upgraded = [*keyless, (keyless[-1][0] + 1, *key_migration[1:])]
+    monkeypatch.setattr(migrations, "MIGRATIONS", upgraded)
+    monkeypatch.setattr(migrations, "LATEST", upgraded[-1][0])
     return db_path
 
 

@@ -68,6 +68,11 @@ def test_hot_commands_use_indexes(cli, db_path, traced):
     for argv in (
         ["log-vitals", str(open_sid), "--bp", "130/80", "--hr", "80", "--at", "2026-11-27 08:59"],
         ["summary", str(done_sid)],
+        ["summary", "--patient", mrn],
+        ["board", "--json"],
+        ["sessions", "--open", "--json"],
+        ["sessions", "--patient", mrn, "--json"],
+        ["sessions", "--date", "2026-11-27", "--json"],
         ["followup", "due", "--json"],
         ["trend", mrn, "--json"],
         ["report", "outcomes", "--json"],
