@@ -13,6 +13,7 @@ from typing import Any, overload
 from ketacli.errors import Code, Invalid
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no clinic recorded an infusion before this
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -33,7 +34,7 @@ def zone(name: str | None) -> tzinfo:
         return ZoneInfo(name)
     except Exception:
         raise Invalid(
-            f"unknown time zone: {name!r}", hint="use an IANA name such as America/Chicago"
+            "unknown time zone", hint="use an IANA name such as America/Chicago"
         ) from None
 
 
@@ -95,9 +96,13 @@ def parse_at(text: str | None, tz: tzinfo, *, option: str = "--at") -> datetime:
     try:
         if m:
             d = now.astimezone(tz).date()
-            when = _localize(datetime(d.year, d.month, d.day, int(m[1]), int(m[2])), tz)
+            naive = datetime(d.year, d.month, d.day, int(m[1]), int(m[2]))
+            when = _localize(naive, tz)
+            _warn_if_ambiguous(naive, when, tz, option)
         elif _NAIVE.match(raw):
-            when = _localize(datetime.fromisoformat(raw.replace(" ", "T")), tz)
+            naive = datetime.fromisoformat(raw.replace(" ", "T"))
+            when = _localize(naive, tz)
+            _warn_if_ambiguous(naive, when, tz, option)
         elif len(raw) >= 16 and raw[:4].isdigit():
             parsed = datetime.fromisoformat(raw)
             if parsed.tzinfo is None:
@@ -115,7 +120,28 @@ def parse_at(text: str | None, tz: tzinfo, *, option: str = "--at") -> datetime:
         )
     if when - now > FUTURE_TOLERANCE:
         raise Invalid(f"{option}: {raw} is in the future", code=Code.FUTURE_TIME)
+    if when < EARLIEST:
+        raise Invalid(f"{option}: a time before 2000-01-01 is not a clinic's record",
+                      code=Code.OUT_OF_RANGE)
     return when
+
+
+def ambiguous(naive: datetime, tz: tzinfo) -> bool:
+    """Does this wall-clock time occur twice in `tz` (the hour repeated when clocks go
+    back)? The first occurrence then has the larger UTC offset."""
+    first, second = tz.utcoffset(naive.replace(fold=0)), tz.utcoffset(naive.replace(fold=1))
+    return first is not None and second is not None and first > second
+
+
+def _warn_if_ambiguous(naive: datetime, when: datetime, tz: tzinfo, option: str) -> None:
+    if not ambiguous(naive, tz):
+        return
+    from ketacli.render.out import warn
+
+    offset = when.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}"
+    warn(f"{option} {naive:%Y-%m-%d %H:%M} occurs twice in the clinic zone (clocks went back): "
+         f"taken as {naive:%H:%M}{offset}; give the offset to choose the other")
 
 
 def _localize(naive: datetime, tz: Any) -> datetime:

@@ -93,6 +93,7 @@ class Code(StrEnum):
     DATABASE_NOT_DEMO = "database_not_demo"
     PATIENT_MISMATCH = "patient_mismatch"
     AMBIGUOUS_MRN = "ambiguous_mrn"
+    DEMO_DATABASE = "demo_database"
     # storage (exit 4)
     DATABASE_MISSING = "database_missing"
     DATABASE_LOCKED = "database_locked"
@@ -112,6 +113,14 @@ class Code(StrEnum):
     CLINIC_KEY_MISSING = "clinic_key_missing"
     CLINIC_KEY_WRONG = "clinic_key_wrong"
     INVALID_ANCHOR = "invalid_anchor"
+    # files, faults and hostile input (issue 15)
+    NOT_A_DATABASE = "not_a_database"
+    FOREIGN_WAL = "foreign_wal"
+    DATABASE_IN_USE = "database_in_use"
+    INVALID_DATABASE_PATH = "invalid_database_path"
+    INVALID_SETTING = "invalid_setting"
+    READER_CLOSED = "reader_closed"
+    BATCH_NOT_FOUND = "batch_not_found"
 
 
 class KetaError(Exception):

@@ -64,8 +64,8 @@ class KeySpec:
     kind: Kind
     meaning: str = ""
     unit: str | None = None
-    # The physical range (lo, hi) of what the key measures. Not enforced yet: a value
-    # outside it will be refused, naming the key (issue 15).
+    # The physical range (lo, hi) of what the key measures: a value outside it is refused,
+    # naming the key (keys without their own take their unit's, see `limits`).
     bounds: Bounds | None = None
     pair: PairKind | None = None
     choices: tuple[str, ...] = ()
@@ -242,8 +242,17 @@ class Schedule:
         "int", "days between maintenance infusions", unit="days"))
 
 
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    """[reminders]: follow-up reminders claimed by a sender (`followup due --claim`)."""
+
+    claim_minutes: int = field(default=60, metadata=key(
+        "int", "a claimed batch not acknowledged within this is due again (0: at once)",
+        unit="min", bounds=(0, 1440)))
+
+
 Section: TypeAlias = (Dose | Screening | Infusion | Alerts | Overrides | Discharge | Schedule
-                      | Records)
+                      | Records | Reminders)
 
 
 def _builtin_sources() -> Mapping[str, str]:
@@ -273,6 +282,7 @@ class Protocol:
     monitoring: Monitoring = field(default_factory=Monitoring)
     overrides: Overrides = field(default_factory=Overrides)
     records: Records = field(default_factory=Records)
+    reminders: Reminders = field(default_factory=Reminders)
     discharge: Discharge = field(default_factory=Discharge)
     schedule: Schedule = field(default_factory=Schedule)
     # dotted key -> "built-in" or the path of the clinic file that set it
@@ -345,14 +355,56 @@ def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+# The physical range of what a key counts in, for keys without bounds of their own; and a
+# few keys whose range is narrower than their unit's (a 0-minute infusion divides by zero).
+_UNIT_LIMITS: Mapping[str, Bounds] = {
+    "mmHg": (1, 300), "/min": (1, 300), "%": (1, 100), "MOAA/S": (0, 6), "Aldrete": (0, 10),
+    "min": (0, 1440), "h": (0, 8760), "days": (0, 3650), "infusions": (1, 100),
+    "chars": (1, 200), "mg/kg": (0.01, 5), "mg": (1, 2000), "kg/m2": (10, 90),
+}
+_KEY_LIMITS: Mapping[str, Bounds] = {
+    "dose.default_duration_min": (1, 1440),
+}
+
+
+def limits(spec: KeySpec) -> Bounds | None:
+    """The (lo, hi) a key's value (each number of a pair) must lie within."""
+    return spec.bounds or _KEY_LIMITS.get(spec.key) or _UNIT_LIMITS.get(spec.unit or "")
+
+
+def _within(spec: KeySpec, value: Any) -> Any:
+    """NaN, infinities and values outside the key's physical range: exit 2 naming the key."""
+    import math
+
+    numbers = value if isinstance(value, tuple) else (value,)
+    if not all(math.isfinite(v) for v in numbers):
+        raise Invalid(f"protocol key {spec.key} must be a finite number (not nan or inf)",
+                      code=Code.PROTOCOL_INVALID)
+    lo_hi = limits(spec)
+    if lo_hi and not all(lo_hi[0] <= v <= lo_hi[1] for v in numbers):
+        unit = f" {spec.unit}" if spec.unit else ""
+        raise Invalid(f"protocol key {spec.key} must be between {lo_hi[0]:g} and "
+                      f"{lo_hi[1]:g}{unit}", code=Code.PROTOCOL_INVALID)
+    return value
+
+
 def _check(spec: KeySpec, value: object) -> int | float | Pair | Codes:
+    """The value a clinic file gives for a key, checked against the key's kind and its
+    physical range."""
+    checked = _check_kind(spec, value)
+    if spec.kind in ("int", "number", "pair"):
+        return _within(spec, checked)  # type: ignore[no-any-return, unused-ignore]
+    return checked
+
+
+def _check_kind(spec: KeySpec, value: object) -> int | float | Pair | Codes:
     """The value a clinic file gives for a key, checked against the key's kind."""
     if spec.kind == "int":
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
     elif spec.kind == "number":
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not value <= 0:
+            return float(value)  # NaN passes here to be refused by _within, naming it
     elif spec.kind == "pair":
         if isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value):
             return (value[0], value[1])
@@ -407,11 +459,57 @@ def _check_order(proto: Protocol) -> None:
             raise Invalid(f"protocol key {low} is above {high}", code=Code.PROTOCOL_INVALID)
 
 
+MAX_DEPTH = 1
+"""How deep a value may nest: a list of two numbers or of codes (the defaults' depth)."""
+
+
+def _too_deep(text: str) -> str | None:
+    """The key of the first value nested deeper than the defaults (read before parsing,
+    so a file of 100,000 brackets is exit 2 naming the key, never a recursion error)."""
+    depth, section, key = 0, "", ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if depth == 0:
+            if stripped.startswith("["):  # a [section] header
+                section = stripped.split("#", 1)[0].strip("[] \t") + "."
+                continue
+            key = stripped.split("=", 1)[0].strip() if "=" in stripped else key
+            line = line.split("=", 1)[1] if "=" in line else line
+        quote, escaped = "", False  # a TOML string (but a multi-line one) ends on its line
+        for ch in line:
+            if quote:
+                if escaped:
+                    escaped = False
+                elif ch == "\\" and quote == '"':
+                    escaped = True
+                elif ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+            elif ch == "#":
+                break
+            elif ch in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return section + (key or "?")
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+    return None
+
+
 def _read(p: Path) -> dict[str, Any]:
     import tomllib
 
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        deep = _too_deep(text)
+        if deep is not None:
+            raise Invalid(f"protocol key {deep[:60]} nests deeper than the defaults "
+                          "(a value is a number, a list of two numbers or a list of codes)",
+                          code=Code.PROTOCOL_INVALID)
+        return tomllib.loads(text)
+    except RecursionError:
+        raise Invalid(f"protocol file nests too deeply: {p}", code=Code.PROTOCOL_INVALID) from None
     except FileNotFoundError:
         raise Invalid(f"protocol file not found: {p}", code=Code.PROTOCOL_INVALID) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -131,7 +131,8 @@ def with_own_export_row(db, expected: dict[str, list]) -> dict[str, list]:
     return expected
 
 def partials(folder) -> list[str]:
-    return [p.name for p in folder.iterdir() if ".partial-" in p.name]
+    return [p.name for p in folder.iterdir()
+            if ".partial-" in p.name or p.name.endswith(".ketacli-tmp")]
 
 
 def engine_export(db, table: str, fmt: str = "csv", *, deidentify: bool = False,

@@ -63,6 +63,7 @@ CONTRACT_DEFAULTS = {
     "monitoring": {"intra_interval_min": 10, "post_interval_min": 15},
     "overrides": {"cosign": True, "min_reason_chars": 10},
     "records": {"late_entry_hours": 24},
+    "reminders": {"claim_minutes": 60},
     "discharge": {"min_aldrete": 9, "min_observation_min": 30, "max_bp": [160, 100],
                   "max_hr": 110, "min_sbp": 90, "min_spo2": 94},
     "schedule": {"induction_sessions": 6, "induction_interval_days": 2, "checkin_after_days": 1,

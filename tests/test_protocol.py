@@ -16,7 +16,8 @@ from ketacli.protocol import KEYS, SECTIONS, Protocol
 SECTION_TYPES = {
     "dose": protocol.Dose, "screening": protocol.Screening, "infusion": protocol.Infusion,
     "alerts": protocol.Alerts, "monitoring": protocol.Monitoring,
-    "overrides": protocol.Overrides, "records": protocol.Records, "discharge": protocol.Discharge,
+    "overrides": protocol.Overrides, "records": protocol.Records,
+    "reminders": protocol.Reminders, "discharge": protocol.Discharge,
     "schedule": protocol.Schedule,
 }
 # One key of each section, a clinic value for it (TOML), and the value on the object.
@@ -243,6 +244,8 @@ class TestValidation:
     def test_warning_beyond_critical(self, tmp_path, key):
         low = key.endswith("_low")
         pair = "[10, 20]" if low else "[20, 10]"
+        if key == "moaas_low":  # within the MOAA/S scale (0-5)
+            pair = "[2, 3]"
         word = "below" if low else "above"
         assert refused(tmp_path, f"[alerts]\n{key} = {pair}\n").message == (
             f"protocol key alerts.{key}: the warning level must not be {word} the critical one"

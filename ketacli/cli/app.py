@@ -23,6 +23,7 @@ class KetaGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = list(sys.argv[1:] if args is None else args)
+        _utf8_stdout()
         try:
             rv = super().main(
                 args=argv, prog_name=prog_name or "ketacli", complete_var=complete_var,
@@ -43,6 +44,17 @@ class KetaGroup(TyperGroup):
         return rv
 
 
+def _utf8_stdout() -> None:
+    """Results (JSON, CSV, NDJSON, FHIR) are UTF-8 whatever PYTHONIOENCODING or the locale
+    say: a name like "José" never turns an export into a crash."""
+    enc = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if enc != "utf8" and hasattr(sys.stdout, "reconfigure"):
+        import contextlib
+
+        with contextlib.suppress(ValueError, OSError):
+            sys.stdout.reconfigure(encoding="utf-8", errors="replace")
+
+
 def _usage_error(exc, argv: list[str]) -> int:
     from ketacli.render.out import print_json
     from ketacli.render.out import write as _write
@@ -52,28 +64,56 @@ def _usage_error(exc, argv: list[str]) -> int:
         _write(sys.stdout, (ctx.get_help() if ctx else "") + "\n")
         return 0
     message = " ".join(exc.format_message().split())
-    if message.startswith("Got unexpected extra argument"):
-        # the extra words are often the rest of an unquoted name or note: never echo them
-        message = "Got unexpected extra argument(s); quote values that contain spaces"
-    _write(sys.stderr, f"error: {message}\n")
     ctx = getattr(exc, "ctx", None)
-    if ctx is not None:
-        _write(sys.stderr, f"hint: see '{ctx.command_path} --help'\n")
+    hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
+    message, hint = _without_typed(exc, message, argv, hint)
+    _write(sys.stderr, f"error: {message}\n")
+    if hint:
+        _write(sys.stderr, f"hint: {hint}\n")
     if "--json" in argv:
         print_json({"error": {"code": "usage_error", "message": message}})
     return exc.exit_code if exc.exit_code in (1, 2) else 2
 
 
-app = typer.Typer(
-    name="ketacli",
-    cls=KetaGroup,
-    help="Record IV ketamine infusion care: screening, infusion vitals, discharge, follow-up.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+def _without_typed(exc, message: str, argv: list[str], hint: str | None):
+    """A usage error that repeats nothing typed (it could be a name or a note in the wrong
+    place): unknown commands and options are named by what ketacli knows, not by what was
+    typed; a bad value is named by its option."""
+    kind = type(exc).__name__
+    if message.startswith("Got unexpected extra argument"):
+        return "Got unexpected extra argument(s); quote values that contain spaces", hint
+    if message.startswith("No such command"):
+        return f"no such command; {hint or 'see ketacli --help'}", _suggestion(message)
+    if kind == "NoSuchOption":
+        return f"no such option; {hint or 'see ketacli --help'}", _suggestion(message)
+    for word in sorted((a for a in argv if len(a) > 1), key=len, reverse=True):
+        if word in message and not word.startswith("-"):
+            message = message.replace(word, "…")
+    return message, hint
+
+
+def _suggestion(message: str) -> str | None:
+    """Click's "Did you mean 'screen'?" / "(Possible options: --name, --note)": names of
+    ketacli's own commands and options, safe to show."""
+    import re
+
+    m = re.search(r"Did you mean (.+?)\?|\(Possible options: (.+)\)", message)
+    if not m:
+        return None
+    return f"did you mean {m[1] or m[2]}?"
+
+
+APP_SETTINGS: dict = {
+    "name": "ketacli",
+    "cls": KetaGroup,
+    "help": "Record IV ketamine infusion care: screening, infusion vitals, discharge, follow-up.",
+    "no_args_is_help": True,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+    "add_completion": False,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(**APP_SETTINGS)
 
 
 def _version(value: bool) -> None:
@@ -85,7 +125,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     db: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--db", envvar="KETACLI_DB", help="Database file. Default: ketacli.db in "
                      "the user data directory.", show_default=False),
     ] = None,
@@ -112,7 +152,10 @@ def main(
     """ketacli: the record of a ketamine clinic's treatment days, kept in one SQLite file."""
     from ketacli.cli.settings import Settings, set_settings
 
-    set_settings(Settings(db=db, clinician=clinician, tz_name=tz or None, protocol_path=protocol))
+    # an empty --db or KETACLI_DB is a mistake, never "the default database" (exit 2)
+    empty = not (db if db is not None else os.environ.get("KETACLI_DB", "x")).strip()
+    set_settings(Settings(db=Path(db) if db and not empty else None, clinician=clinician,
+                          tz_name=tz or None, protocol_path=protocol, db_empty=empty))
 
 
 def _register() -> None:
@@ -169,8 +212,40 @@ def _register() -> None:
 _register()
 
 
+# Global options that take a value (the others, --version and --help, end the search).
+GLOBAL_VALUE_OPTIONS = ("--db", "--clinician", "--tz", "--protocol")
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The command a command line runs, after the global options; None if there is none."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in GLOBAL_VALUE_OPTIONS:
+            i += 2
+        elif word.partition("=")[0] in GLOBAL_VALUE_OPTIONS and "=" in word:
+            i += 1
+        else:
+            return None if word.startswith("-") else word
+    return None
+
+
+def app_for(name: str | None) -> typer.Typer:
+    """The app with only the command `name` (Click builds the parameters of every command
+    of an app each run, most of a short command's start-up); the whole app for `--help`,
+    no command or an unknown one (which it then reports)."""
+    commands = [c for c in app.registered_commands if c.name == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if name is None or not (commands or groups):
+        return app
+    one = typer.Typer(**APP_SETTINGS)
+    one.registered_callback = app.registered_callback
+    one.registered_commands, one.registered_groups = commands, groups
+    return one
+
+
 def run() -> None:
     """The console-script entry point."""
     if os.environ.get("KETACLI_DEBUG") != "1":
         sys.tracebacklimit = 0
-    app()
+    app_for(command_named(sys.argv[1:]))()

@@ -1,7 +1,8 @@
-"""`db info | check | backup | migrate | encrypt | decrypt`."""
+"""`db info | check | backup | restore | migrate | encrypt | decrypt`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,18 +69,54 @@ def backup(
     json_out: Json = False,
 ) -> None:
     """An online, consistent, verified copy (safe while others write)."""
+    from ketacli.cli.output import refuse_database
     from ketacli.cli.settings import settings
     from ketacli.render.out import emit
     from ketacli.store import admin
 
     target = admin.backup_destination(dest)
     store = settings().store(create=False)
+    refuse_database([target], Path(store.path))
     data = admin.backup(store, target)
     with store.write() as tx:
         tx.audit("backup", "database", detail={"dest": data["backup"]})
 
     def human(con):
         con.print(f"Backup written and verified: {data['backup']} ({data['size_bytes']:,} bytes)")
+
+    emit(data, json_out, human)
+
+
+@app.command("restore")
+@command
+def restore(
+    backup: Annotated[Path, typer.Argument(metavar="BACKUP", help="The backup file to put in place.")],
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="The database to replace. Default: the global --db / KETACLI_DB.",
+        show_default=False)] = None,
+    json_out: Json = False,
+) -> None:
+    """Verify a backup (integrity, chain) and put it in place of the database; the current
+    database and its -wal/-shm are moved aside to PATH.before-restore-TIMESTAMP."""
+    from ketacli.cli.settings import settings
+    from ketacli.clock import CLOCK
+    from ketacli.render.out import emit
+    from ketacli.store import admin
+    from ketacli.store.db import default_path
+
+    s = settings()
+    path = db if db is not None else (s.db_path() or default_path())
+    data = admin.restore(backup, path, CLOCK.now().strftime("%Y%m%dT%H%M%SZ"))
+    s.db, s.db_empty = path, False
+    with s.store(create=False).write() as tx:
+        tx.audit("restore", "database", detail={"backup": data["backup"],
+                                                 "moved_aside": data["moved_aside"]})
+
+    def human(con):
+        con.print(f"Restored {data['restored']} from {data['backup']} (verified, "
+                  f"{data['audit_rows']:,} audit rows).")
+        for moved in data["moved_aside"]:
+            con.print(f"Kept the earlier file as {moved}")
 
     emit(data, json_out, human)
 
@@ -93,11 +130,11 @@ def migrate(json_out: Json = False) -> None:
     from ketacli.store.db import Actor, apply_migrations, open_store, schema_version
 
     s = settings()
-    store = open_store(s.db, Actor(s.who, os_user()), create=True, migrate=False)
+    store = open_store(s.db_path(), Actor(s.who, os_user()), create=True, migrate=False)
     try:
         s.note_created(store)
-        before = schema_version(store)
-        applied = apply_migrations(store)
+        before = 0 if store.created is not None else schema_version(store)
+        applied = store.created if store.created is not None else apply_migrations(store)
         s.bind_zone(store)
         data = {"path": str(store.path), "from_version": before,
                 "schema_version": schema_version(store), "applied": applied}

@@ -1,13 +1,15 @@
-"""`demo [--patients N] [--seed S]`: a synthetic clinic to explore."""
+"""`demo [--patients N] [--seed S] | demo --remove`: a synthetic clinic to explore."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import typer
 
 from ketacli.cli.edge import command
-from ketacli.errors import Code
+from ketacli.cli.options import Json
 
 
 @command
@@ -15,70 +17,38 @@ def demo(
     patients: Annotated[int, typer.Option(
         "--patients", min=1, max=100000, help="How many synthetic patients.")] = 20,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same clinic).")] = 7,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    remove: Annotated[bool, typer.Option(
+        "--remove", help="Delete the demo database (and its -wal/-shm files).")] = False,
+    json_out: Json = False,
 ) -> None:
     """Fill the database with a synthetic clinic (MRNs DEMO-...) to explore.
 
     Screenings, induction series, vitals with alerts, discharges, follow-ups and
-    outcome assessments, built with the same rules as real records.
+    outcome assessments, charted by the same rules as real records. The database
+    becomes a demo database: it refuses real patients. Run again after an
+    interruption to complete it; --remove deletes it.
 
     Refuses (exit 3) a database that holds real (non-demo) patients.
     """
-    import sys
-
     from ketacli import demo as gen
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, today
-    from ketacli.errors import Conflict
-    from ketacli.render.out import emit
-    from ketacli.store import bulk, reports
+    from ketacli.render.out import emit, warn
+    from ketacli.store import reports
 
     s = settings()
+    if remove:
+        gone = gen.remove(s.store(create=False))
+        emit(gone, json_out, lambda con: con.print(f"Removed the demo database {gone['database']}."))
+        return
     store = s.store()
-    n_demo, n_real = bulk.demo_state(store)
-    if n_real:
-        raise Conflict(
-            f"this database holds {n_real} real patients: the demo only fills an empty or "
-            "demo database", code=Code.DATABASE_NOT_DEMO, hint="use --db with a new file",
-        )
-    created = 0
-    if n_demo:
-        from ketacli.render.out import warn
-
-        warn(f"the demo clinic is already here ({n_demo} patients): showing it; "
-             "use --db with a new file for a fresh one")
-    else:
-        clinic = gen.Clinic(s.protocol, s.tz, CLOCK.now(), seed, patients)
-        size = 25
-        progress = None
-        if sys.stderr.isatty() and patients >= 200:
-            from rich.progress import Progress
-
-            from ketacli.render.out import console
-
-            progress = Progress(console=console(stderr=True), transient=True)
-            task = progress.add_task("Building the demo clinic", total=patients)
-            progress.start()
-        try:
-            for lo in range(0, patients, size):
-                hi = min(patients, lo + size)
-                with store.write() as tx:
-                    batch = clinic.batch(bulk.next_ids(tx), lo, hi)
-                    for table in bulk.TABLES:
-                        bulk.insert_many(tx, table, batch.rows.get(table, []))
-                    tx.audit("demo", "patients", None, detail={
-                        "seed": seed, "from": batch.patients[0], "to": batch.patients[-1],
-                        "rows": {t: len(r) for t, r in batch.rows.items()},
-                    })
-                created += hi - lo
-                if progress:
-                    progress.update(task, completed=created)
-        finally:
-            if progress:
-                progress.stop()
-    data = reports.overview(store, today(s.tz).isoformat())
-    data["created_patients"] = created
-    data["database"] = str(store.path)
+    work = gen.todo(store, gen.Plan(seed, patients, CLOCK.now()))
+    if work.note:
+        warn(work.note)
+    with _progress(work.remaining) as tick:
+        created = gen.build(store, s.protocol, s.tz, work.plan, done=work.done, progress=tick)
+    data = {**reports.overview(store, today(s.tz).isoformat()), "created_patients": created,
+            "database": str(store.path)}
 
     def human(con):
         from ketacli.render.reports import demo_overview
@@ -86,3 +56,20 @@ def demo(
         con.print(demo_overview(data, s.tz))
 
     emit(data, json_out, human)
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A transient progress bar on a terminal for a large clinic; nothing otherwise."""
+    import sys
+
+    if not (sys.stderr.isatty() and total >= 200):
+        yield None
+        return
+    from rich.progress import Progress
+
+    from ketacli.render.out import console
+
+    with Progress(console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("Building the demo clinic", total=total)
+        yield lambda done: bar.update(task, completed=done)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -71,30 +72,84 @@ def due(
         "--within", min=0, max=365, help="Also what falls due in the next N days.")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only what is past due.")] = False,
     unnotified: Annotated[bool, typer.Option(
-        "--unnotified", help="Only rows not yet stamped by --mark-notified.")] = False,
+        "--unnotified", help="Only rows not yet notified (nor claimed by a lasting claim).")] = False,
     mark_notified: Annotated[bool, typer.Option(
-        "--mark-notified", help="Stamp the printed rows as notified.")] = False,
+        "--mark-notified", help="Stamp the rows notified once the reader has them all.")] = False,
+    claim: Annotated[bool, typer.Option(
+        "--claim", help="Claim the rows as a batch; 'followup ack BATCH' stamps them.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="Write to this file (fsynced before anything is stamped).")] = None,
     fmt: TableFormat = "table",
     json_out: Json = False,
 ) -> None:
     """Due and overdue follow-ups with name and phone: the cron entry point for reminders.
 
     Safe to run twice: with --unnotified --mark-notified a second run prints none of the
-    rows again; rows are stamped only once they have been written out.
+    rows again; rows are stamped only once the reader has taken every byte (or the
+    --output file is written and fsynced), and no lock is held while writing.
     """
+    from ketacli.cli.output import refuse_database
     from ketacli.cli.settings import settings
     from ketacli.clock import CLOCK, to_utc_iso, today
     from ketacli.domain import followups as rules
+    from ketacli.errors import Code, Invalid
     from ketacli.render.followups import due_writer
     from ketacli.store import followups
 
     s = settings()
+    if claim and mark_notified:
+        raise Invalid("--claim and --mark-notified: choose one", code=Code.INVALID_OPTION)
     query = rules.DueQuery.parse(day=date, within=within, fmt="json" if json_out else fmt,
                                  today=today(s.tz))
-    followups.due(s.store(create=False), target=query.target.isoformat(),
-                  upto=query.upto.isoformat(), overdue_only=overdue, unnotified=unnotified,
-                  mark_at=to_utc_iso(CLOCK.now()) if mark_notified else None,
-                  emit=due_writer(query.fmt, query.target, query.upto))
+    cutoff = rules.claim_cutoff(CLOCK.now(), s.protocol.reminders.claim_minutes)
+    store = s.store(create=False)
+    if output is not None:
+        refuse_database([output], Path(store.path))
+    at = to_utc_iso(CLOCK.now())
+    q: dict[str, Any] = {"target": query.target.isoformat(), "upto": query.upto.isoformat(),
+                         "overdue_only": overdue, "unnotified": unnotified,
+                         "claim_cutoff": to_utc_iso(cutoff) if cutoff else None}
+    # --mark-notified claims too (released if the output fails): two cron runs at once
+    # never print the same reminder, and no lock is held while the output is written
+    rows, batch = (followups.claim(store, at=at, **q) if claim or mark_notified
+                   else (followups.due(store, **q), None))
+    write = due_writer(query.fmt, query.target, query.upto, batch, claimed=claim)
+    _deliver_then_stamp(store, rows, batch, write, output, at=at, stamp=mark_notified)
+
+
+def _deliver_then_stamp(store, rows: list[dict], batch: int | None, write, output: Path | None,
+                        *, at: str, stamp: bool) -> None:
+    """Write the rows out; stamp them notified only once delivered (a failed delivery
+    releases the claim, so they are due again at once)."""
+    from ketacli.cli.output import deliver
+    from ketacli.store import followups
+
+    for r in rows if stamp else ():
+        r["notified_at"] = at  # the stamp they get once delivered
+    try:
+        deliver(write, rows, output, confirm=stamp or batch is not None)
+    except BaseException:
+        if batch is not None:
+            followups.release(store, batch, at=at)
+        raise
+    if stamp:
+        followups.stamp(store, rows, at=at)
+
+
+@app.command("ack")
+@command
+def ack(batch: Annotated[int, typer.Argument(metavar="BATCH", help="The batch id of a claim.")],
+        json_out: Json = False) -> None:
+    """Confirm a claimed batch was sent: its follow-ups are stamped notified."""
+    from ketacli.cli.settings import settings
+    from ketacli.clock import CLOCK, to_utc_iso
+    from ketacli.render.out import emit
+    from ketacli.store import followups
+
+    data = followups.ack(settings().store(create=False), batch, at=to_utc_iso(CLOCK.now()))
+    emit(data, json_out, lambda con: con.print(
+        f"Batch {batch}: {len(data['stamped'])} "
+        f"reminder{'' if len(data['stamped']) == 1 else 's'} marked notified."))
 
 
 @app.command("record")

@@ -12,33 +12,33 @@ from ketacli.errors import Code, StorageError
 
 @contextlib.contextmanager
 def atomic(path: Path):
-    """A temporary file beside `path`, renamed over it only when the block succeeds.
+    """A temporary file beside `path` (exclusive, unpredictable name, never following a
+    link: ketacli.safefile), renamed over it only when the block succeeds.
 
-    Mode 0600 (the data is patient data); on any failure nothing is left behind.
+    Mode 0600 (the data is patient data); fsynced before the rename; on any failure
+    nothing is left behind.
     """
+    from ketacli import safefile
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    old = os.umask(0o077)
+    tmp = None
     try:
         try:
-            fh = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            fd, tmp = safefile.new_file(path)
         except OSError as exc:
-            raise StorageError(f"cannot write {path}: {exc.strerror}",
+            raise StorageError(f"cannot write the output file: {exc.strerror}",
                                code=Code.OUTPUT_UNWRITABLE) from None
-        try:
+        with open(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        finally:
-            fh.close()
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        safefile.publish(tmp, path)
+        tmp = None
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}", code=Code.OUTPUT_UNWRITABLE) from None
+        raise StorageError(f"cannot write the output file: {exc.strerror}",
+                           code=Code.OUTPUT_UNWRITABLE) from None
     finally:
-        os.umask(old)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        safefile.discard(tmp)
 
 
 @contextlib.contextmanager
@@ -47,8 +47,10 @@ def destination(path: Path | None):
         yield sys.stdout
         sys.stdout.flush()
         return
-    if Path(path).is_dir():
-        raise StorageError(f"--output is a directory: {path}", code=Code.OUTPUT_UNWRITABLE)
+    from ketacli.safefile import is_real_dir
+
+    if is_real_dir(path):
+        raise StorageError("--output is a directory", code=Code.OUTPUT_UNWRITABLE)
     with atomic(path) as fh:
         yield fh
 
@@ -60,12 +62,12 @@ def directory(path: Path):
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        raise StorageError(f"cannot create {path}: {exc.strerror}",
+        raise StorageError(f"cannot create the output folder: {exc.strerror}",
                            code=Code.OUTPUT_UNWRITABLE) from None
     finally:
         os.umask(old)
     if not os.access(path, os.W_OK):
-        raise StorageError(f"cannot write into {path}", code=Code.OUTPUT_UNWRITABLE)
+        raise StorageError("cannot write into the output folder", code=Code.OUTPUT_UNWRITABLE)
     yield path
 
 
@@ -111,3 +113,72 @@ def _is_database(target: Path, db: Path) -> bool:
         except OSError:
             pass
     return False
+
+
+def reader_closed() -> StorageError:
+    return StorageError("the reader closed the output early; nothing was marked notified",
+                        code=Code.READER_CLOSED)
+
+
+def delivered(stream) -> None:
+    """Return once every byte written to `stream` has reached its reader: flushed; on a
+    pipe, drained by the reader (exit 4 when it closes early, nothing marked); a regular
+    file fsynced. A terminal or an in-memory stream: flushed."""
+    import select
+    import stat
+
+    try:
+        stream.flush()
+        fd = stream.fileno()
+    except BrokenPipeError:
+        raise reader_closed() from None
+    except (AttributeError, OSError, ValueError):
+        return
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+        return
+    if not stat.S_ISFIFO(mode):
+        return
+    poll = select.poll()
+    poll.register(fd, 0)  # POLLERR / POLLHUP are always reported: the reader went away
+    while _unread(fd):
+        if poll.poll(50):
+            raise reader_closed()
+
+
+def _unread(fd: int) -> int:
+    """Bytes written into the pipe that its reader has not taken yet."""
+    import array
+    import fcntl
+    import termios
+
+    buf = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, buf, True)
+    except OSError:
+        return 0
+    return buf[0]
+
+
+def deliver(write, rows, output: Path | None, *, confirm: bool = True) -> None:
+    """`write(rows, stream)` to the --output file (written, fsynced, renamed) or to stdout;
+    with `confirm`, returning only once the reader has every byte (see `delivered`)."""
+    if output is not None:
+        with destination(output) as fh:
+            write(rows, fh)
+        return
+    if not confirm:  # a plain listing: `| head` is fine
+        write(rows, sys.stdout)
+        return
+    try:
+        write(rows, sys.stdout)
+        delivered(sys.stdout)
+    except (BrokenPipeError, StorageError) as exc:
+        if isinstance(exc, StorageError) and exc.code != Code.READER_CLOSED:
+            raise
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        raise reader_closed() from None

@@ -10,13 +10,22 @@ from typing import Any
 
 
 def os_user() -> str:
-    """The OS login recorded beside the clinician on every audit row."""
-    import getpass
+    """The OS login recorded beside the clinician on every audit row: the account of the
+    process's real user id (pwd), never $USER / $LOGNAME, which anyone can set."""
+    if not hasattr(os, "getuid"):  # not POSIX: the best the platform offers
+        import getpass
 
+        try:
+            return getpass.getuser()
+        except Exception:
+            return "unknown"
+    import pwd
+
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except Exception:
-        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no account (containers)
+        return f"uid-{uid}"
 
 
 @dataclass
@@ -25,6 +34,7 @@ class Settings:
     clinician: str | None = None
     tz_name: str | None = None
     protocol_path: Path | None = None
+    db_empty: bool = False  # --db "" or KETACLI_DB="": refused when the database is needed
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -32,7 +42,7 @@ class Settings:
         name = (self.clinician or "").strip() or os_user()
         from ketacli.domain.validate import free_text
 
-        return free_text(name, "--clinician", max_len=80, required=True)
+        return free_text(name, "--clinician", max_len=80, required=True, person=True)
 
     @property
     def tz(self):
@@ -92,12 +102,21 @@ class Settings:
             self._cache["protocol"] = protocol.load(self.protocol_path)
         return self._cache["protocol"]
 
+    def db_path(self) -> Path | None:
+        """--db / KETACLI_DB (None: the default); an empty one is refused (exit 2)."""
+        if self.db_empty:
+            from ketacli.errors import Code, Invalid
+
+            raise Invalid("--db / KETACLI_DB is empty: name the database file",
+                          code=Code.INVALID_DATABASE_PATH)
+        return self.db
+
     def store(self, *, create: bool = True):
         """The open database (created on first write; read-only commands need it to exist)."""
         if "store" not in self._cache:
             from ketacli.store.db import Actor, open_store
 
-            store = open_store(self.db, Actor(clinician=self.who, os_user=os_user()),
+            store = open_store(self.db_path(), Actor(clinician=self.who, os_user=os_user()),
                                create=create)
             self._cache["store"] = store
             try:

@@ -40,6 +40,9 @@ def trend(
     if measure not in MEASURES:
         raise Invalid("--measure must be phq9, gad7, madrs or pcl5", code=Code.INVALID_CHOICE)
     store = s.store(create=False)
+    from ketacli.cli.output import refuse_database
+
+    refuse_database([f for f in (svg, html) if f is not None], Path(store.path))
     p = patients.get(store, mrn)
     hist = assessments.history(store, p["id"], measure)
     data = outcomes.trend(measure, hist, assessments.infusion_starts(store, p["id"]), s.tz)

@@ -35,7 +35,7 @@ def log_vitals(
     from ketacli.clock import CLOCK
     from ketacli.domain import charting, corrections
     from ketacli.domain.forms import SessionTarget, VitalsForm
-    from ketacli.render.out import emit
+    from ketacli.render.out import emit_lines
     from ketacli.store import sessions
 
     s = settings()
@@ -57,12 +57,12 @@ def log_vitals(
         observation_id = sessions.add_observation(tx, obs, mrn=sess.mrn)
     data = charting.observation_result(obs, observation_id)
 
-    def human(con):
-        from ketacli.render.session import observation_lines
+    def human():
+        from ketacli.render.lines import observation_lines
 
-        con.print(observation_lines(data, sess.who))
+        return observation_lines(data, sess.who)
 
-    emit(data, json_out, human)
+    emit_lines(data, json_out, human)
 
 
 @command

@@ -129,7 +129,7 @@ class WasteForm:
         if mg is None:
             raise Invalid("--mg is required (the amount wasted)", code=Code.MISSING_VALUE)
         validate.number(mg, "--mg", 0.1, 2000)
-        name = validate.free_text(witness, "--witness", max_len=200)
+        name = validate.free_text(witness, "--witness", max_len=200, person=True)
         if not name:
             raise Invalid("--witness is required (a second person who saw the waste)",
                           code=Code.MISSING_WITNESS)

@@ -4,7 +4,7 @@ session starts, the due assessment when an assessment is recorded."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from ketacli.clock import parse_date
 from ketacli.domain import validate
@@ -98,3 +98,9 @@ class DueQuery:
         fmt = choice(fmt, OUTPUT_FORMATS, "--format")
         target = parse_date(day, option="--date") or today
         return cls(target, target + timedelta(days=within or 0), fmt)
+
+
+def claim_cutoff(now: datetime, claim_minutes: int) -> datetime | None:
+    """Claims made after this still last (`reminders.claim_minutes`); None: a claim
+    expires at once (0)."""
+    return now - timedelta(minutes=claim_minutes) if claim_minutes else None

@@ -277,7 +277,7 @@ class EventForm:
             validate.number(rate, "--rate", 0.1, 2000)
         elif rate is not None:
             raise Invalid("--rate only goes with rate-change", code=Code.INVALID_OPTION)
-        detail = validate.free_text(detail, "--detail", max_len=500)
+        detail = validate.free_text(detail, "--detail", max_len=500, multiline=True)
         if kind in ("medication", "adverse") and not detail:
             raise Invalid(f"{kind} needs --detail (what was given or happened)",
                           code=Code.MISSING_VALUE)
@@ -319,12 +319,12 @@ class DischargeForm:
         sbp, dbp = validate.bp(bp)
         vitals.check_plausible({"hr": hr, "spo2": spo2})
         how = dis_rules.transport(transport)
-        escort = validate.free_text(escort, "--escort", max_len=120)
+        escort = validate.free_text(escort, "--escort", max_len=120, person=True)
         effects = tuple(dict.fromkeys(dis_rules.side_effect(v) for v in side_effect or []))
         # controlled-substance amounts are kept to 0.1 mg (ledger.mg), then compared
         delivered = ledger.mg(validate.number(delivered_mg, "--delivered-mg", *infusion.AMOUNT_MG))
         wasted = ledger.mg(validate.number(wasted_mg, "--wasted-mg", *infusion.AMOUNT_MG) or 0.0)
-        witness = validate.free_text(waste_witness, "--waste-witness", max_len=120)
+        witness = validate.free_text(waste_witness, "--waste-witness", max_len=120, person=True)
         ledger.check_waste_witness(wasted, witness, clinician)
         note = validate.free_text(note, "--note", multiline=True)
         when = parse_at(at, tz)

@@ -51,7 +51,7 @@ class Override:
               rules: Overrides) -> Override:
         """--override REASON and --cosign NAME, checked (exit 2) before anything is read."""
         reason = validate.free_text(reason, "--override", max_len=500)
-        cosign = validate.free_text(cosign, "--cosign", max_len=120)
+        cosign = validate.free_text(cosign, "--cosign", max_len=120, person=True)
         if cosign is not None and reason is None:
             raise Invalid("--cosign goes with --override REASON", code=Code.INVALID_OPTION)
         if reason is not None:

@@ -28,37 +28,49 @@ def mrn(value: str) -> str:
     return value
 
 
-def _has_control(text: str) -> bool:
-    return any(
-        unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\t"
-        for ch in text
-    )
+def _has_control(text: str, allow: str = "\t") -> bool:
+    from ketacli.textsafety import unsafe
+
+    return any(unsafe(ch, allow=allow) for ch in text)
 
 
 def free_text(
     value: str | None, option: str, *, max_len: int = 2000, required: bool = False,
-    multiline: bool = False,
+    multiline: bool = False, person: bool = False,
 ) -> str | None:
-    """Free text (names, notes, reasons): printable, bounded; never echoed in errors."""
+    """Free text (names, notes, reasons): printable, bounded; never echoed in errors.
+
+    Control characters, line/paragraph separators, bidi overrides and invisible characters
+    are refused (tab stays allowed, and newlines in multiline text); a person's name must
+    show at least one visible character and holds no format characters at all."""
     if value is None:
         if required:
             raise Invalid(f"{option} is required", code=Code.MISSING_VALUE)
         return None
     text = value.strip()
+    if multiline:
+        text = text.replace("\r\n", "\n")
     if not text:
         if required:
             raise Invalid(f"{option} must not be empty", code=Code.MISSING_VALUE)
         return None
-    check = text.replace("\n", "").replace("\r", "") if multiline else text
-    if _has_control(check):
-        raise Invalid(f"{option} contains control or undecodable characters", code=Code.INVALID_TEXT)
+    if _has_control(text, "\t\n" if multiline else "\t"):
+        raise Invalid(f"{option} contains control, invisible or text-direction characters",
+                      code=Code.INVALID_TEXT)
+    if person:
+        from ketacli.textsafety import visible
+
+        if any(unicodedata.category(ch) == "Cf" and ch not in "\u200c\u200d" for ch in text) \
+                or not any(visible(ch) for ch in text):
+            raise Invalid(f"{option} must be a name you can read (no invisible characters)",
+                          code=Code.INVALID_TEXT)
     if len(text) > max_len:
         raise Invalid(f"{option} is longer than {max_len} characters", code=Code.INVALID_TEXT)
     return text
 
 
 def name(value: str | None) -> str:
-    return cast(str, free_text(value, "--name", max_len=200, required=True))
+    return cast(str, free_text(value, "--name", max_len=200, required=True, person=True))
 
 
 def phone(value: str | None) -> str | None:

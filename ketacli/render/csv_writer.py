@@ -11,6 +11,11 @@ cell, and lines ending in "\\n".
 
 `fh` is any text stream: a file opened with newline="" (as cli/output.atomic does),
 sys.stdout, or an io.StringIO(newline="").
+
+Formula injection: a text cell beginning with `=`, `+`, `-`, `@`, tab or CR is written
+with a leading `'`, so a spreadsheet shows a name like `=HYPERLINK(...)` as text instead
+of running it. Numbers are never touched (-5 stays a number). Only the REDCap import file,
+which REDCap reads as data, passes `neutralize=False`.
 """
 
 from __future__ import annotations
@@ -20,14 +25,42 @@ from collections.abc import Sequence
 from typing import Any
 
 LINE_END = "\n"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def writer(fh) -> Any:
+def neutral(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, made plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _Neutral:
+    """A csv.writer whose text cells are neutralized (see `neutral`)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.dialect = inner.dialect
+
+    def writerow(self, row) -> Any:
+        return self._inner.writerow([neutral(v) for v in row])
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self._inner.writerow([neutral(v) for v in row])
+
+
+def writer(fh, *, neutralize: bool = True) -> Any:
     """A `csv.writer` on `fh` in ketacli's dialect."""
-    return csv.writer(fh, lineterminator=LINE_END)
+    w = csv.writer(fh, lineterminator=LINE_END)
+    return _Neutral(w) if neutralize else w
 
 
-def dict_writer(fh, fieldnames: Sequence[str], **options) -> csv.DictWriter:
+def dict_writer(fh, fieldnames: Sequence[str], *, neutralize: bool = True,
+                **options) -> csv.DictWriter:
     """A `csv.DictWriter` on `fh` in ketacli's dialect; `options` (e.g. restval,
     extrasaction) go to csv.DictWriter unchanged."""
-    return csv.DictWriter(fh, fieldnames=fieldnames, lineterminator=LINE_END, **options)
+    w = csv.DictWriter(fh, fieldnames=fieldnames, lineterminator=LINE_END, **options)
+    if neutralize:
+        w.writer = _Neutral(w.writer)  # type: ignore[assignment]
+    return w

@@ -12,7 +12,7 @@ from rich.text import Text
 from ketacli.domain.scales import LABELS
 from ketacli.render import csv_writer
 from ketacli.render.fmt import dash
-from ketacli.render.out import console, print_json
+from ketacli.render.out import console, write_utf8
 
 STATUS_STYLE = {"pending": "bold", "done": "green", "cancelled": "dim"}
 
@@ -61,25 +61,33 @@ def due_table(rows: list[dict], target, upto) -> Table:
 DUE_FIELDS = ("followup_id", "patient", "name", "phone", "kind", "due", "overdue", "notified_at")
 
 
-def due_writer(fmt: str, target, upto):
-    """The function that writes `followup due` rows in one format (called by the store
-    while its stamping transaction is open, see store.followups.due)."""
+def due_writer(fmt: str, target, upto, batch: int | None = None, claimed: bool = False):
+    """The function that writes `followup due` rows in one format to a stream (stdout or
+    the --output file). A claimed batch is the JSON document's top-level "batch", a
+    `batch` column in CSV, a line on stderr for the table."""
 
-    def write(rows: list[dict]) -> None:
+    def write(rows: list[dict], fh) -> None:
         if fmt == "json":
+            import json
 
-            print_json({"data": rows})
+            doc: dict = {"data": rows}
+            if claimed:
+                doc["batch"] = batch
+            write_utf8(fh, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
         elif fmt == "csv":
-
-            w = csv_writer.dict_writer(sys.stdout, DUE_FIELDS)
+            fields = (*DUE_FIELDS, "batch") if claimed else DUE_FIELDS
+            w = csv_writer.dict_writer(fh, fields)
             w.writeheader()
             for r in rows:
-                w.writerow({**r, "overdue": "yes" if r["overdue"] else "no",
-                            "notified_at": r["notified_at"] or ""})
-            sys.stdout.flush()
+                cells = {**r, "overdue": "yes" if r["overdue"] else "no",
+                         "notified_at": r["notified_at"] or ""}
+                w.writerow({**cells, "batch": batch} if claimed else cells)
         else:
-
-            console().print(due_table(rows, target, upto))
+            con = console() if fh is sys.stdout else console(file=fh, width=100)
+            con.print(due_table(rows, target, upto))
+        if claimed and fmt == "table" and batch is not None:
+            sys.stderr.write(f"batch {batch}: acknowledge with 'ketacli followup ack {batch}'\n")
+        fh.flush()
 
     return write
 

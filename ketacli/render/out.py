@@ -20,17 +20,64 @@ def write(stream, text: str) -> None:
         stream.flush()
 
 
+def write_utf8(stream, text: str) -> None:
+    """Machine output (JSON) as UTF-8 whatever PYTHONIOENCODING or the locale say."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        write(stream, text)
+        return
+    stream.flush()
+    buffer.write(text.encode("utf-8", "replace"))
+    buffer.flush()
+
+
 def print_json(payload: Any) -> None:
     import json
 
-    write(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+    write_utf8(sys.stdout, json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def console(stderr: bool = False):
-    """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data."""
+def console(stderr: bool = False, *, file=None, width: int | None = None):
+    """A Rich console: no colour off a TTY or with NO_COLOR, never markup from data, and
+    never a raw control, bidi or invisible character from stored text (shown escaped:
+    an ESC sequence in a note cannot reach another clinician's terminal)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+    class SafeConsole(Console):
+        def render(self, renderable, options=None):
+            from rich.segment import Segment
+
+            from ketacli.textsafety import escape
+
+            for seg in super().render(renderable, options):
+                if seg.control is None and seg.text:
+                    text = escape(seg.text)
+                    if text is not seg.text:
+                        seg = Segment(text, seg.style)
+                yield seg
+
+    return SafeConsole(stderr=stderr, file=file, width=width, highlight=False, emoji=False,
+                       markup=False)
+
+
+def print_lines(lines: list[tuple[str, str | None]]) -> None:
+    """(text, style) lines: through Rich where styles show (a colour terminal), else as
+    plain lines wrapped at the terminal width (COLUMNS, else 80), as Rich would wrap them."""
+    import os
+
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        from rich.text import Text
+
+        con = console()
+        for text, style in lines:
+            con.print(Text(text, style=style or ""))
+        return
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    for text, _ in lines:
+        write(sys.stdout, "\n".join(textwrap.wrap(text, width) or [""]) + "\n")
 
 
 def warn(message: str) -> None:
@@ -71,3 +118,12 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None] | None = None) 
         print_json({"data": data})
     else:
         render(console())
+
+
+def emit_lines(data: Any, as_json: bool, lines: Callable[[], list[tuple[str, str | None]]]
+               ) -> None:
+    """`emit` for a view of a few styled lines (`print_lines`)."""
+    if as_json:
+        print_json({"data": data})
+    else:
+        print_lines(lines())

@@ -10,10 +10,8 @@ from rich.text import Text
 
 from ketacli.domain.identity import who
 from ketacli.render.fmt import dash, hm, num, when
+from ketacli.render.lines import LEVEL_MARK, LEVEL_STYLE
 from ketacli.render.screening import risk_text
-
-LEVEL_STYLE = {"critical": "bold white on red", "warning": "bold yellow"}
-LEVEL_MARK = {"critical": "!! CRITICAL", "warning": "! warning"}
 
 
 def alert_text(alerts: list[dict]) -> Text:
@@ -67,27 +65,6 @@ def start_panel(d: dict, tz) -> Panel:
     title = (f"Session {d['session_id']} started - {who(d.get('name'), d['patient'])} - infusion "
              f"{d['number_in_series']} - {when(d['started_at'], tz)}")
     return Panel(Group(*parts), title=Text(title), title_align="left")
-
-
-def _vals(o: dict) -> str:
-    bits = []
-    if o.get("sbp") is not None:
-        bits.append(f"BP {o['sbp']}/{o['dbp']}")
-    for key, label in (("hr", "HR"), ("spo2", "SpO2"), ("rr", "RR"), ("etco2", "EtCO2"),
-                       ("moaas", "MOAA/S"), ("dissociation", "dissociation")):
-        if o.get(key) is not None:
-            bits.append(f"{label} {o[key]}")
-    return "  ".join(bits)
-
-
-def observation_lines(d: dict, mrn: str) -> Group:
-    head = Text(f"Observation {d['observation_id']}  session {d['session_id']} ({mrn})  "
-                f"{num(d['minutes_into_infusion'])} min in ({d['phase']})  {_vals(d)}")
-    lines = [head]
-    if d.get("late"):
-        lines.append(Text("Late entry: ", style="bold").append(d["late"], style=""))
-    lines.append(alert_text(d["alerts"]) if d["alerts"] else Text("no alerts"))
-    return Group(*lines)
 
 
 def followup_lines(rows: list[dict]) -> Text:

@@ -129,40 +129,56 @@ def backup_destination(raw: str | Path) -> Path:
 
 
 def backup(store: Store, dest: Path) -> dict:
-    """An online, consistent copy via the backup API, verified, written 0600."""
+    """An online, consistent copy via the backup API, verified, written 0600.
+
+    Written in a private temporary folder beside `dest` (ketacli.safefile: exclusive,
+    unpredictable, never following a link), fsynced, then renamed into place."""
+    from ketacli import safefile
+
     dest = Path(dest)
-    if dest.exists():
-        raise StorageError(f"backup destination exists: {dest}", code=Code.DESTINATION_EXISTS,
+    if dest.exists() and not dest.is_symlink():  # a planted symlink is replaced, not followed
+        raise StorageError("the backup destination exists", code=Code.DESTINATION_EXISTS,
                            hint="choose a new file name")
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    old = os.umask(0o077)
+    work = None
     try:
-        target = (cipher.connect(tmp, store.key, timeout=5) if store.encrypted  # stays encrypted
-                  else sqlite3.connect(tmp))
-        try:
-            store.conn.backup(target)
-            target.execute("PRAGMA journal_mode = DELETE")
-            result = target.execute("PRAGMA integrity_check").fetchone()[0]
-            fk = target.execute("PRAGMA foreign_key_check").fetchall()
-            chain = audit.verify(target, store.key)
-        finally:
-            target.close()
-        if result != "ok" or fk or not chain.ok:
-            raise StorageError("the backup copy failed verification; nothing kept",
-                               code=Code.BACKUP_UNVERIFIED)
+        work = safefile.new_dir(dest)
+        tmp = work / "backup.db"
+        chain = copy_verified(store.conn, tmp, store.key, store.encrypted)
         os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
+        safefile.fsync_path(tmp)
+        safefile.publish(tmp, dest)
     except db_errors() as exc:
-        raise storage_error(exc, dest) from None
+        raise storage_error(exc) from None
     except OSError as exc:
-        raise StorageError(f"cannot write the backup {dest}: {exc.strerror}",
+        raise StorageError(f"cannot write the backup: {exc.strerror}",
                            code=Code.BACKUP_UNWRITABLE) from None
     finally:
-        os.umask(old)
-        if tmp.exists():
-            tmp.unlink()
+        safefile.discard(work)
     return {"backup": str(dest), "size_bytes": dest.stat().st_size, "integrity": "ok",
             "audit_rows": chain.rows, "mode": "0o600"}
+
+
+def copy_verified(source: sqlite3.Connection, tmp: Path, key=None, encrypted: bool = False):
+    """Copy `source` into the new file `tmp` (rollback journal, no -wal beside it) and
+    verify the copy: integrity, foreign keys, the audit chain."""
+    old = os.umask(0o077)
+    try:
+        target = (cipher.connect(tmp, key, timeout=5) if encrypted  # a copy stays encrypted
+                  else sqlite3.connect(tmp))
+    finally:
+        os.umask(old)
+    try:
+        source.backup(target)
+        target.execute("PRAGMA journal_mode = DELETE")
+        result = target.execute("PRAGMA integrity_check").fetchone()[0]
+        fk = target.execute("PRAGMA foreign_key_check").fetchall()
+        chain = audit.verify(target, key)  # with the clinic's key: a backup has none of its own
+    finally:
+        target.close()
+    if result != "ok" or fk or not chain.ok:
+        raise StorageError("the backup copy failed verification; nothing kept",
+                           code=Code.BACKUP_UNVERIFIED)
+    return chain
 
 
 def expected_triggers() -> set[str]:
@@ -289,3 +305,93 @@ def decrypt(store: Store, dest: Path) -> dict:
         if tmp.exists():
             tmp.unlink()
     return {"path": str(dest), "encrypted": False, "counts": counts}
+
+
+# -- restore ------------------------------------------------------------------------------
+_SHM_DMS = 128  # the byte of the -shm every open SQLite connection holds a shared lock on
+
+
+def in_use(path: Path) -> bool:
+    """Does another process have the database open? (Its connections hold a shared lock on
+    the -shm's "dead man switch" byte for as long as they are open.)"""
+    import fcntl
+
+    shm = Path(f"{path}-shm")
+    try:
+        fd = os.open(shm, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS)
+        except OSError:
+            return True
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _SHM_DMS)
+        return False
+    finally:
+        os.close(fd)
+
+
+def restore(backup_path: Path, path: Path, stamp: str) -> dict:
+    """Put a verified copy of `backup_path` in place of the database at `path`; the current
+    database and its -wal/-shm are moved aside to PATH.before-restore-STAMP (never deleted).
+    Refused while another process has the database open (exit 4)."""
+    from ketacli import safefile
+    from ketacli.store import keys
+    from ketacli.store.db import check_file, check_kind, check_schema
+
+    backup_path, path = Path(backup_path), Path(path)
+    key = keys.load(keys.key_path(path))  # a backup is verified with the clinic's key
+    encrypted = key is not None and cipher.looks_encrypted(backup_path)
+    if encrypted:
+        check_kind(backup_path)
+    else:
+        check_file(backup_path)
+    if os.path.exists(path):
+        check_kind(path)  # a damaged database may be replaced; a FIFO or device never
+    work = None
+    try:
+        work = safefile.new_dir(path)
+        tmp = work / "restore.db"
+        source = (cipher.connect(backup_path, key, timeout=5) if encrypted
+                  else sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True))
+        try:
+            check_schema(source, backup_path)
+            chain = copy_verified(source, tmp, key, encrypted)
+        finally:
+            source.close()
+        os.chmod(tmp, 0o600)
+        safefile.fsync_path(tmp)
+        if in_use(path):
+            raise StorageError(f"the database {path} is open in another process; nothing restored",
+                               code=Code.DATABASE_IN_USE,
+                               hint="close every ketacli (board --watch too) and retry")
+        aside = _move_aside(path, stamp)
+        safefile.publish(tmp, path)
+    except db_errors() as exc:
+        raise storage_error(exc, backup_path) from None
+    except OSError as exc:
+        raise StorageError(f"cannot restore the database: {exc.strerror}",
+                           code=Code.BACKUP_UNWRITABLE) from None
+    finally:
+        safefile.discard(work)
+    return {"restored": str(path), "backup": str(backup_path), "moved_aside": aside,
+            "audit_rows": chain.rows}
+
+
+def _move_aside(path: Path, stamp: str) -> list[str]:
+    """The current database and its -wal/-shm, renamed together (so the set still opens)."""
+    aside = Path(f"{path}.before-restore-{stamp}")
+    n = 1
+    while any(os.path.lexists(f"{aside}{s}") for s in ("", "-wal", "-shm")):
+        n += 1
+        aside = Path(f"{path}.before-restore-{stamp}-{n}")
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{path}{suffix}")
+        if os.path.lexists(src):
+            os.rename(src, f"{aside}{suffix}")
+            moved.append(f"{aside}{suffix}")
+    return moved

@@ -10,10 +10,11 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from ketacli.errors import Code, StorageError
+from ketacli.errors import Code, KetaError, StorageError
 from ketacli.store import audit, cipher, keys, migrations, rows
 from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
 from ketacli.store.migrations import ADDED_COLUMNS
@@ -21,11 +22,25 @@ from ketacli.store.migrations import ADDED_COLUMNS
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+MAX_BUSY_TIMEOUT_S = 600
+
+
 def busy_timeout_s() -> float:
+    """KETACLI_BUSY_TIMEOUT: how long a command waits for another writer, 0-600 seconds
+    (default 15); anything else is exit 2, never silently replaced."""
+    import math
+
+    from ketacli.errors import Invalid
+
+    raw = os.environ.get("KETACLI_BUSY_TIMEOUT", "").strip() or "15"
     try:
-        return max(0.0, float(os.environ.get("KETACLI_BUSY_TIMEOUT", "15")))
+        value = float(raw)
     except ValueError:
-        return 15.0
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= MAX_BUSY_TIMEOUT_S):
+        raise Invalid(f"KETACLI_BUSY_TIMEOUT must be 0-{MAX_BUSY_TIMEOUT_S} seconds",
+                      code=Code.INVALID_SETTING)
+    return value
 
 
 def default_path() -> Path:
@@ -59,11 +74,14 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
     where = f" ({path})" if path else ""
     kind = _kind(exc)
     if kind == "locked":
+        try:
+            waited = f"{busy_timeout_s():g} s"
+        except KetaError:
+            waited = "the busy timeout"
         return StorageError(
-            f"database is locked by another writer{where}; gave up after "
-            f"{busy_timeout_s():g} s",
+            f"database is locked by another writer{where}; gave up after {waited}",
             code=Code.DATABASE_LOCKED,
-            hint="retry; set KETACLI_BUSY_TIMEOUT (seconds) to wait longer",
+            hint="retry; set KETACLI_BUSY_TIMEOUT (0-600 seconds) to wait longer",
         )
     if kind == "corrupt":
         return StorageError(f"database file is corrupt or not SQLite{where}",
@@ -79,24 +97,95 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
     return StorageError(f"database error: {exc}{where}", code=Code.STORAGE_ERROR)
 
 
-def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
-    """Check the path of the database; create the file when asked. True when created."""
-    parent = path.parent
-    if path.exists():
-        if path.is_dir():
-            raise StorageError(f"database path is a directory: {path}", code=Code.DATABASE_UNOPENABLE)
+def _not_ketacli(path: Path, why: str, code: str = Code.NOT_A_DATABASE) -> StorageError:
+    return StorageError(f"not a ketacli database: {path} {why}", code=code,
+                        hint="check --db / KETACLI_DB")
+
+
+_KINDS = ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a FIFO"),
+          (stat.S_ISCHR, "is a device"), (stat.S_ISBLK, "is a device"),
+          (stat.S_ISSOCK, "is a socket"))
+
+
+def check_kind(path: Path) -> os.stat_result:
+    """A database path must be a regular file: never a directory, FIFO or device."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    for test, why in _KINDS:
+        if test(st.st_mode):
+            raise _not_ketacli(path, why)
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_ketacli(path, "is not a regular file")
+    return st
+
+
+def check_file(path: Path) -> None:
+    """An existing database path must be a non-empty SQLite file (never opened when it is
+    a directory, FIFO or device: no hang, no -wal beside /dev/null), and a -wal beside it
+    must be able to belong to it."""
+    st = check_kind(path)
+    if st.st_size == 0:
+        raise _not_ketacli(path, "is empty")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         try:
-            with path.open("rb") as fh:
-                head = fh.read(16)
-        except OSError as exc:
-            raise storage_error(exc, path) from None
-        if len(head) == 16 and head != SQLITE_MAGIC and keys.key_path(path).exists():
-            return False  # SQLCipher (encryption at rest): opened with the clinic key
-        if head and head != SQLITE_MAGIC:
-            raise StorageError(
-                f"not an SQLite database: {path}", code=Code.DATABASE_CORRUPT,
-                hint="check --db / KETACLI_DB",
-            )
+            head = os.read(fd, 100)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    if len(head) >= 16 and head[:16] != SQLITE_MAGIC and keys.key_path(path).exists():
+        return  # SQLCipher (encryption at rest): opened with the clinic key
+    if len(head) < 100 or head[:16] != SQLITE_MAGIC:
+        raise _not_ketacli(path, "is not SQLite", Code.DATABASE_CORRUPT)
+    _check_wal(path, head)
+
+
+def _check_wal(path: Path, head: bytes) -> None:
+    """A -wal beside a database in rollback-journal mode (a restored or copied backup)
+    cannot be its own: replaying it would corrupt the file (exit 4, never replayed)."""
+    wal = Path(f"{path}-wal")
+    try:
+        size = wal.stat().st_size
+    except OSError:
+        return
+    legacy = head[18] == 1 and head[19] == 1
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page  # the header stores 64 KiB as 1
+    foreign = legacy and size > 0
+    if not foreign and size >= 32:
+        with contextlib.suppress(OSError), wal.open("rb") as fh:
+            header = fh.read(32)
+            # a valid WAL header (SQLite ignores any other) for pages of another size
+            foreign = (header[:4] in (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+                       and int.from_bytes(header[8:12], "big") != page)
+    if foreign:
+        raise StorageError(
+            f"{wal} does not belong to the database {path}: it was left by another file; "
+            "nothing was replayed",
+            code=Code.FOREIGN_WAL,
+            hint="move the -wal and -shm files aside, or restore with 'ketacli db restore'",
+        )
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """An SQLite file that ketacli did not make (no ketacli schema) is refused (exit 4)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    has_audit = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()
+    if version == 0 or not has_audit:
+        raise _not_ketacli(path, "has no ketacli schema")
+
+
+def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
+    """Check an existing database file, or make the folder of a new one; True when the
+    database is still to be created."""
+    if str(path).strip() in ("", "."):
+        raise StorageError("the database path is empty", code=Code.INVALID_DATABASE_PATH)
+    if os.path.lexists(path) and (path.exists() or not create):
+        check_file(path)
         return False
     if not create:
         raise StorageError(
@@ -105,22 +194,59 @@ def _prepare_path(path: Path, create: bool, is_default: bool) -> bool:
         )
     old = os.umask(0o077)
     try:
-        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if is_default:
-            os.chmod(parent, 0o700)
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.close(fd)
-        os.chmod(path, 0o600)
-        return True
-    except FileExistsError:
-        return False
+            os.chmod(path.parent, 0o700)
     except OSError as exc:
         raise StorageError(
             f"cannot create the database at {path}: {exc.strerror}", code=Code.DATABASE_UNOPENABLE
         ) from None
     finally:
         os.umask(old)
-    return False
+    return True
+
+
+def _create(path: Path, actor: Actor) -> list[int]:
+    """Build a new database in a private folder beside `path` and link it into place only
+    when complete: no other process ever sees an empty or half-made database file."""
+    from ketacli import safefile
+
+    work = None
+    try:
+        work = safefile.new_dir(path)
+        tmp = work / "new.db"
+        old = os.umask(0o077)
+        try:
+            conn = _connect(tmp)
+        finally:
+            os.umask(old)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            building = Store(conn, tmp, actor)
+            building.key_file = keys.key_path(path)  # the clinic key belongs beside `path`
+            building.key = keys.load(building.key_file)
+            applied = apply_migrations(building)
+        finally:
+            conn.close()
+        os.chmod(tmp, 0o600)
+        safefile.fsync_path(tmp)
+        try:
+            os.link(tmp, path)  # fails if another process created it meanwhile: use theirs
+        except FileExistsError:
+            pass
+        except OSError:
+            if not os.path.lexists(path):
+                os.rename(tmp, path)
+        safefile.fsync_dir(path.parent)
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) from None
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create the database at {path}: {exc.strerror}", code=Code.DATABASE_UNOPENABLE
+        ) from None
+    finally:
+        safefile.discard(work)
+    return applied
 
 
 def db_errors() -> tuple[type[BaseException], ...]:
@@ -154,7 +280,8 @@ class Store(_Reads):
         self.path = path
         self.actor = actor
         self.encrypted = encrypted
-        self.created = False  # this run created the file (`note: created a new database`)
+        # the migrations applied when this run created the database (None: it existed)
+        self.created: list[int] | None = None
         self.key_file = keys.key_path(path)
         self.key: keys.ClinicKey | None = keys.load(self.key_file)
         self.refresh_key()
@@ -313,18 +440,45 @@ def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
     return _content_digest(table, [d[0] for d in cur.description], tuple(row))
 
 
-def _connect(path: Path, encrypted: bool = False) -> sqlite3.Connection:
-    if encrypted:
+# A full disk cannot give the -shm (the shared WAL index) its pages: SQLite reports these.
+_NO_ROOM_FOR_SHM = ("SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMMAP", "SQLITE_IOERR_SHMOPEN",
+                    "SQLITE_FULL")
+
+
+def _connect_checked(path: Path, encrypted: bool = False) -> sqlite3.Connection:
+    """Connect and check the schema. On a full disk, where the -shm cannot grow, reads
+    still work: the connection keeps its WAL index in memory (EXCLUSIVE locking mode, for
+    this one command); writes then fail as "disk full"."""
+    try:
+        return _connect(path, check=True, encrypted=encrypted)
+    except db_errors() as exc:
+        if getattr(exc, "sqlite_errorname", "") not in _NO_ROOM_FOR_SHM:
+            raise
+    return _connect(path, check=True, exclusive=True, encrypted=encrypted)
+
+
+def _connect(path: Path, *, check: bool = False, exclusive: bool = False,
+             encrypted: bool = False) -> sqlite3.Connection:
+    if encrypted:  # SQLCipher, with the key derived from the clinic key
         conn = cipher.connect(path, keys.load(keys.key_path(path)), timeout=busy_timeout_s())
     else:
         conn = sqlite3.connect(
             path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False
         )
-        conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA trusted_schema = OFF")
+    try:
+        if exclusive:
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        if not encrypted:
+            conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA trusted_schema = OFF")
+        if check:
+            check_schema(conn, path)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -337,11 +491,12 @@ def open_store(
 ) -> Store:
     """Open (and if asked create and migrate) the database at `path`."""
     is_default = path is None
-    path = Path(path) if path else default_path()
-    created = _prepare_path(path, create, is_default)
-    encrypted = not created and cipher.looks_encrypted(path) and keys.key_path(path).exists()
+    path = Path(path) if path is not None else default_path()
+    created = _create(path, actor) if _prepare_path(path, create, is_default) else None
+    check_file(path)
+    encrypted = cipher.looks_encrypted(path) and keys.key_path(path).exists()
     try:
-        conn = _connect(path, encrypted)
+        conn = _connect_checked(path, encrypted)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > migrations.LATEST:
             conn.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from ketacli.domain import sandbox
 from ketacli.domain.records import NewPatient
 from ketacli.errors import Code, Conflict, NotFound
+from ketacli.store import sandbox as demo_db
 from ketacli.store.db import Store, Tx, row_digest
 from ketacli.store.rows import dumps
 
@@ -17,6 +19,8 @@ def add(tx: Tx, p: NewPatient) -> int:
     if row:
         same = "" if row["mrn"] == p.mrn else f" (as {row['mrn']}: MRNs ignore case)"
         raise Conflict(f"patient {p.mrn} already exists{same}", code=Code.PATIENT_EXISTS)
+    if not p.demo:  # the demo's own patients need no look
+        p = sandbox.admit(p, demo_database=demo_db.is_demo(tx))
     return tx.record(p, patient=p.mrn)
 
 

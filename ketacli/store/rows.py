@@ -16,6 +16,12 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+def _fields(record: Any) -> dict[str, Any]:
+    """A record's fields as a row (shallow: its values are plain, and `dataclasses.asdict`
+    would deep-copy every alert of every observation)."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
 def _items(items: tuple[int, ...] | None) -> tuple[str | None, int | None]:
     return (dumps(list(items)), sum(items)) if items else (None, None)
 
@@ -31,7 +37,7 @@ def patient(p: r.NewPatient) -> dict[str, Any]:
 
 
 def screening(s: r.NewScreening) -> dict[str, Any]:
-    row = dataclasses.asdict(s)
+    row = _fields(s)
     row["phq9_items"], row["phq9_total"] = _items(s.phq9_items)
     row["gad7_items"], row["gad7_total"] = _items(s.gad7_items)
     row["conditions"] = dumps(list(s.conditions))
@@ -43,23 +49,23 @@ def screening(s: r.NewScreening) -> dict[str, Any]:
 
 
 def session(s: r.NewSession) -> dict[str, Any]:
-    row = dataclasses.asdict(s)
+    row = _fields(s)
     row["overridden"] = dumps(list(s.overridden))
     return row
 
 
 def observation(o: r.NewObservation) -> dict[str, Any]:
-    row = dataclasses.asdict(o)
+    row = _fields(o)
     row["alerts"] = dumps(list(o.alerts))
     return row
 
 
 def event(e: r.NewEvent) -> dict[str, Any]:
-    return dataclasses.asdict(e)
+    return _fields(e)
 
 
 def discharge(d: r.NewDischarge) -> dict[str, Any]:
-    row = dataclasses.asdict(d)
+    row = _fields(d)
     del row["side_effects"]
     row["aldrete_items"] = dumps(list(d.aldrete_items)) if d.aldrete_items else None
     row["criteria"] = dumps(list(d.criteria))
@@ -74,7 +80,7 @@ def side_effects(d: r.NewDischarge) -> list[dict[str, Any]]:
 
 
 def assessment(a: r.NewAssessment) -> dict[str, Any]:
-    row = dataclasses.asdict(a)
+    row = _fields(a)
     row["phq9_items"], row["phq9_total"] = _items(a.phq9_items)
     row["gad7_items"], row["gad7_total"] = _items(a.gad7_items)
     row["cssrs_answers"] = _cssrs(a.cssrs_answers)
@@ -82,7 +88,7 @@ def assessment(a: r.NewAssessment) -> dict[str, Any]:
 
 
 def followup(f: r.NewFollowup) -> dict[str, Any]:
-    return {**dataclasses.asdict(f), "status": "pending"}
+    return {**_fields(f), "status": "pending"}
 
 
 # record type -> (table, row builder, audit action, audit entity, audit detail, time column)

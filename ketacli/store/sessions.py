@@ -10,7 +10,6 @@ from ketacli.domain import ledger
 from ketacli.domain.charting import SessionRef
 from ketacli.domain.infusion import Event
 from ketacli.domain.records import NewDischarge, NewEvent, NewObservation, NewSession
-from ketacli.domain.start import ScreeningOnFile, StartContext
 from ketacli.errors import Code, Conflict, NotFound
 from ketacli.store import assessments, followups, patients, rows, screenings
 from ketacli.store.db import Store, Tx, row_digest
@@ -269,6 +268,8 @@ def infusion_events(store_or_tx, session_id: int) -> list:
 def start_context(tx: Tx, patient, start_iso: str, *, tz=None):
     """What a start decides on, read inside its transaction; an open session is a conflict
     (exit 3) whatever else is wrong."""
+
+    from ketacli.domain.start import ScreeningOnFile, StartContext  # only a start needs it
 
     mrn = patient["mrn"]
     if open_for(tx, patient["id"]):

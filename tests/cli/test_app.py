@@ -117,3 +117,34 @@ def test_version_and_help(cli):
     r = cli()
     assert r.exit_code == 0
     assert "patient" in r.stdout
+
+
+@pytest.mark.parametrize(("argv", "name"), [
+    (["log-vitals", "3", "--bp", "1/2"], "log-vitals"),
+    (["--db", "x.db", "--clinician", "rn", "--tz", "UTC", "--protocol", "p.toml", "screen"],
+     "screen"),
+    (["--db=x.db", "followup", "due"], "followup"),
+    (["--clinician", "screen", "trend", "M-1"], "trend"),  # a value is not the command
+    (["--help"], None), (["--version"], None), ([], None), (["--db", "x.db"], None),
+    (["--json", "screen"], None),
+])
+def test_the_command_of_a_command_line(argv, name):
+    from ketacli.cli.app import command_named
+
+    assert command_named(argv) == name
+
+
+def test_a_command_run_alone_behaves_as_in_the_whole_app():
+    """The console script builds only the command it runs: the same help, the same
+    usage errors, for every command and group; the whole app for anything else."""
+    from typer.testing import CliRunner
+
+    from ketacli.cli.app import app_for
+
+    names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    assert len(names) > 15 and app_for("no-such-command") is app and app_for(None) is app
+    runner = CliRunner()
+    for name in names:
+        for args in ([name, "--help"], [name, "--no-such-option"]):
+            whole, alone = runner.invoke(app, args), runner.invoke(app_for(name), args)
+            assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args

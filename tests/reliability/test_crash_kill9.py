@@ -2,9 +2,11 @@
 
 `ketacli demo` writes its synthetic clinic in batches of 25 patients, one BEGIN
 IMMEDIATE transaction each (patients, screenings, sessions, observations, discharges,
-side effects, follow-ups, assessments and the batch's audit row). Killing it at random
-moments must leave a database that passes `db check` and holds only whole batches:
-no discharge without its discharge observation and its scheduled follow-ups.
+side effects, follow-ups, assessments, each with its audit row, and the batch's audit
+row). Killing it at random moments must leave a database that passes `db check` and
+holds only whole batches: no discharge without its discharge observation and its
+scheduled follow-ups. The killed demo is still a demo database: it refuses real patients
+and `demo --remove` deletes it (completing it is tests/cli/test_demo.py's).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import random
 import signal
 import subprocess
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 
 from helpers import CLINIC_TZ, query, scalar
 from reliability_support import popen, run
@@ -22,7 +24,7 @@ from reliability_support import popen, run
 TRIALS = 5
 SEED = 20261127
 BATCH = 25
-PATIENTS = 1000  # far more than can be written before the kill (about 1 s per 100)
+PATIENTS = 1000  # far more than can be written before the kill (several seconds per 100)
 
 
 def _check_whole(db) -> int:
@@ -57,17 +59,22 @@ def _check_whole(db) -> int:
     assert scalar(db, """SELECT count(*) FROM (SELECT patient_id FROM sessions s WHERE NOT EXISTS
         (SELECT 1 FROM discharges d WHERE d.session_id = s.id) GROUP BY patient_id
         HAVING count(*) > 1)""") == 0
-    # every discharge scheduled exactly what the protocol says for infusion number n
+    # every discharge scheduled exactly what the protocol says for infusion number n (and a
+    # re-screening when the next infusion falls after the session's screening expires)
     sched = protocol.load(None).schedule
     tz = zone(CLINIC_TZ)
     made: dict[int, Counter] = {}
     for sid, kind, due in query(db, "SELECT session_id, kind, due FROM followups "
                                     "WHERE session_id IS NOT NULL"):
         made.setdefault(sid, Counter())[(kind, due)] += 1
-    for sid, n, at in query(db, "SELECT s.id, s.number_in_series, d.at FROM discharges d "
-                                "JOIN sessions s ON s.id = d.session_id"):
+    for sid, n, at, valid in query(
+            db, "SELECT s.id, s.number_in_series, d.at, sc.valid_until FROM discharges d "
+                "JOIN sessions s ON s.id = d.session_id "
+                "LEFT JOIN screenings sc ON sc.id = s.screening_id"):
         day = datetime.fromisoformat(at).astimezone(tz).date()
-        planned = Counter((p.kind, p.due.isoformat()) for p in schedule(n, day, sched))
+        until = date.fromisoformat(valid) if valid else None
+        planned = Counter((p.kind, p.due.isoformat())
+                          for p in schedule(n, day, sched, screening_valid_until=until))
         assert made.get(sid, Counter()) == planned, f"session {sid}: follow-ups {made.get(sid)}"
     assert set(made) <= {r[0] for r in query(db, "SELECT session_id FROM discharges")}
     return patients
@@ -79,7 +86,7 @@ def test_sigkill_during_demo_leaves_only_whole_batches(tmp_path):
     for trial in range(TRIALS):
         db = tmp_path / f"killed-{trial}.db"
         proc = popen(db, "demo", "--patients", PATIENTS, "--seed", trial + 1, "--json")
-        delay = rng.uniform(0.4, 2.2)
+        delay = rng.uniform(1.0, 6.0)
         try:
             proc.wait(timeout=delay)
             raise AssertionError(f"demo of {PATIENTS} finished within {delay:.2f} s: no kill")
@@ -91,8 +98,12 @@ def test_sigkill_during_demo_leaves_only_whole_batches(tmp_path):
             survived.append(0)
             continue
         survived.append(_check_whole(db))
-        # the killed database stays usable: a clinician can keep recording
-        r = run(db, "patient", "add", "REAL-1", "--name", "After Crash", "--json")
+        # the killed demo is still the demo's: real patients are refused, and it can be removed
+        if survived[-1]:
+            r = run(db, "patient", "add", "REAL-1", "--name", "After Crash", "--json")
+            assert r.returncode == 3 and r.json["error"]["code"] == "demo_database", r
+        r = run(db, "demo", "--remove", "--json")
         assert r.returncode == 0, r
+        assert not db.exists()
     print(f"\n{TRIALS} kill -9 trials (seed {SEED}); patients kept per trial: {survived}")
     assert sum(survived) > 0, "no trial got far enough to write a batch: raise the delays"

@@ -213,5 +213,5 @@ def test_files_are_0600_and_new_directories_0700(cli, tmp_path, umask_022):
     assert run(db, "trend", "FM-1", "--svg", svg).returncode == 0
     assert mode(svg) == 0o600
     # nothing else was left behind (no .partial files)
-    assert not [p for p in tmp_path.rglob("*partial*")]
+    assert not [p for p in tmp_path.rglob("*partial*")] + list(tmp_path.rglob("*.ketacli-tmp"))
     assert_no_pii(*(p.name for p in tmp_path.rglob("*")))

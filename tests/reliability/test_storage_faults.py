@@ -62,7 +62,7 @@ def test_a_file_that_is_not_sqlite(tmp_path):
     before = _digest(db)
     for args in _attempts(1):
         r = run(db, *args)
-        _storage_error(r, json_out="--json" in args, words=("not an sqlite database",))
+        _storage_error(r, json_out="--json" in args, words=("not a ketacli database", "is not sqlite"))
     assert _digest(db) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]  # no -wal, no -shm
 

@@ -44,3 +44,28 @@ def test_json_envelope_message_is_the_error_line(monkeypatch, capsys):
     out.report_error(Refused("cannot start: 1 unmet rule", lines=["dose: too much"],
                              details=[{"name": "dose"}]), True)
     assert '"message": "cannot start: 1 unmet rule"' in capsys.readouterr().out
+
+
+READING = [("Observation 7  session 3 (MRN-1)  20 min in (intra)  BP 190/104  HR 96  SpO2 97"
+            "  RR 14", None), ("!! CRITICAL: SBP 190 mmHg >= 180", "bold white on red")]
+
+
+def test_lines_off_a_terminal_are_plain_and_wrap_at_a_word(monkeypatch):
+    stdout = io.StringIO()
+    monkeypatch.setattr(out.sys, "stdout", stdout)
+    monkeypatch.setenv("COLUMNS", "80")
+    out.print_lines(READING)
+    assert stdout.getvalue().splitlines() == [
+        "Observation 7  session 3 (MRN-1)  20 min in (intra)  BP 190/104  HR 96  SpO2 97",
+        "RR 14", "!! CRITICAL: SBP 190 mmHg >= 180"]
+
+
+def test_lines_on_a_colour_terminal_are_styled(monkeypatch):
+    stdout = _Tty()
+    monkeypatch.setattr(out.sys, "stdout", stdout)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "120")
+    out.print_lines(READING)
+    text = stdout.getvalue()
+    assert "\x1b[" in text and "!! CRITICAL: SBP 190 mmHg >= 180" in text

@@ -45,13 +45,24 @@ def test_reopening_does_not_reapply(tmp_path):
         st.close()
 
 
-def test_open_without_migrate_leaves_a_new_file_at_version_0(tmp_path):
+def test_a_new_database_is_created_complete_and_a_schemaless_file_refused(tmp_path):
+    """A new database appears only with its whole schema (built beside it, linked into
+    place), even when the caller migrates itself; an SQLite file at version 0 is not a
+    ketacli database (exit 4)."""
     st = open_store(tmp_path / "v0.db", ACTOR, migrate=False)
     try:
-        assert st.scalar("PRAGMA user_version") == 0
-        assert st.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'patients'") == 0
+        assert st.scalar("PRAGMA user_version") == migrations.LATEST
+        assert st.created == [v for v, _, _ in migrations.MIGRATIONS]
     finally:
         st.close()
+    foreign = tmp_path / "other.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE notes (t TEXT)")
+    con.close()
+    with pytest.raises(StorageError) as exc:
+        open_store(foreign, ACTOR)
+    assert exc.value.exit_code == 4 and "no ketacli schema" in exc.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db", "v0.db"]
 
 
 def test_newer_schema_is_refused(tmp_path):

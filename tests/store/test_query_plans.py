@@ -21,8 +21,8 @@ def traced(monkeypatch):
     statements: list[str] = []
     real_connect = store_db._connect
 
-    def connect(path, *args):
-        conn = real_connect(path, *args)
+    def connect(path, **options):
+        conn = real_connect(path, **options)
         conn.set_trace_callback(statements.append)
         return conn
 
@@ -76,9 +76,9 @@ def test_hot_commands_use_indexes(cli, db_path, traced):
         ["followup", "due", "--json"],
         ["trend", mrn, "--json"],
         ["report", "outcomes", "--json"],
-        ["screen", "NEW-1", "--name", "New Patient", "--weight", "70", "--bp", "120/80",
+        ["screen", "DEMO-NEW-1", "--name", "New Patient", "--weight", "70", "--bp", "120/80",
          "--hr", "70", "--at", "2026-11-27 08:00"],
-        ["start-session", "NEW-1", "--bp", "120/80", "--hr", "70", "--at", "2026-11-27 08:30"],
+        ["start-session", "DEMO-NEW-1", "--bp", "120/80", "--hr", "70", "--at", "2026-11-27 08:30"],
     ):
         r = cli(*argv)
         assert r.exit_code == 0, (argv, r.stderr)
