@@ -62,7 +62,7 @@ def test_a_new_database_is_created_complete_and_a_schemaless_file_refused(tmp_pa
     with pytest.raises(StorageError) as exc:
         open_store(foreign, ACTOR)
     assert exc.value.exit_code == 4 and "no ketacli schema" in exc.value.message
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db", "v0.db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db", "v0.db", "v0.db.key"]
 
 
 def test_newer_schema_is_refused(tmp_path):
