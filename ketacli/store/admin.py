@@ -175,6 +175,11 @@ def copy_verified(source: sqlite3.Connection, tmp: Path, key=None, encrypted: bo
         chain = audit.verify(target, key)  # with the clinic's key: a backup has none of its own
     finally:
         target.close()
+    if chain.unverifiable:
+        raise StorageError(f"the copy's chain is not verifiable: {chain.unverifiable}; "
+                           "nothing kept", code=Code.CLINIC_KEY_MISSING,
+                           hint="put this clinic's key beside the database (PATH.key) or set "
+                                "KETACLI_KEY_FILE")
     if result != "ok" or fk or not chain.ok:
         raise StorageError("the backup copy failed verification; nothing kept",
                            code=Code.BACKUP_UNVERIFIED)
