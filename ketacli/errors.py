@@ -110,6 +110,9 @@ class Code(StrEnum):
     BACKUP_UNVERIFIED = "backup_unverified"
     CHECK_FAILED = "check_failed"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    CLINIC_KEY_MISSING = "clinic_key_missing"
+    CLINIC_KEY_WRONG = "clinic_key_wrong"
+    INVALID_ANCHOR = "invalid_anchor"
     # files, faults and hostile input (issue 15)
     NOT_A_DATABASE = "not_a_database"
     FOREIGN_WAL = "foreign_wal"

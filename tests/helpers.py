@@ -144,6 +144,16 @@ def copy_db(src, dst) -> None:
         a.close()
         b.close()
     os.chmod(dst, 0o600)
+    copy_key(src, dst)
+
+
+def copy_key(src, dst) -> None:
+    """The clinic key of `src` beside `dst` (a copy of a clinic is verified with its key)."""
+    key = Path(f"{src}.key")
+    if key.exists():
+        target = Path(f"{dst}.key")
+        target.write_bytes(key.read_bytes())
+        os.chmod(target, 0o600)
 
 
 def mode(path) -> int:
@@ -240,3 +250,16 @@ def assert_no_pii(*texts: str, pii: tuple[str, ...], allow: tuple[str, ...] = ()
             if any(needle.casefold() in a.casefold() for a in allow):
                 continue
             assert needle.casefold() not in text.casefold(), f"patient data {needle!r} leaked: {text[:500]!r}"
+
+
+def new_database_actions() -> list[str]:
+    """The audit actions a new database starts with: a 'migrate' row per migration, the
+    clinic key's 'create' in the migration that adds it, then the clinic zone's 'set-tz'."""
+    from ketacli.store import migrations
+
+    actions: list[str] = []
+    for _, _, sql in migrations.MIGRATIONS:
+        actions.append("migrate")
+        if "CREATE TABLE clinic_key" in sql:
+            actions.append("create")
+    return [*actions, "set-tz"]

@@ -1,4 +1,4 @@
-"""`db info | check | backup | restore | migrate`."""
+"""`db info | check | backup | restore | migrate | encrypt | decrypt`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from ketacli.cli.edge import command
 from ketacli.cli.options import Json
 from ketacli.errors import Code
 
-app = typer.Typer(help="The database file: info, checks, backups, migrations, clinic zone.",
+app = typer.Typer(help="The database file: info, checks, backups, migrations, clinic zone, "
+                  "encryption.",
                   no_args_is_help=True)
 
 
@@ -36,7 +37,9 @@ def info(json_out: Json = False) -> None:
 @app.command("check")
 @command
 def check(json_out: Json = False) -> None:
-    """Integrity, foreign keys, audit chain and permissions; exit 4 on a failed check."""
+    """Integrity, keyed audit chain, unaudited or changed rows, schema; exit 4 if any fails.
+
+    Also: foreign keys, guard triggers and file permissions; one line per finding."""
     from ketacli.cli.settings import settings
     from ketacli.errors import StorageError
     from ketacli.render.out import emit
@@ -47,7 +50,7 @@ def check(json_out: Json = False) -> None:
         failed = [c for c in data["checks"] if not c["ok"]]
         raise StorageError(
             "database check failed: " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
-            code=Code.CHECK_FAILED, details=data["checks"],
+            code=Code.CHECK_FAILED, details=data["checks"], lines=data["findings"][:50],
         )
 
     def human(con):
@@ -144,6 +147,47 @@ def migrate(json_out: Json = False) -> None:
                       f"{data['schema_version']}.")
         else:
             con.print(f"Schema is up to date (version {data['schema_version']}).")
+
+    emit(data, json_out, human)
+
+
+@app.command("encrypt")
+@command
+def encrypt(json_out: Json = False) -> None:
+    """Encrypt the database at rest (SQLCipher, a key derived from the clinic key); every
+    command then opens it transparently. Needs: pip install 'ketacli[encryption]'."""
+    from ketacli.cli.settings import settings
+    from ketacli.render.out import emit
+    from ketacli.store import admin
+
+    s = settings()
+    data = admin.encrypt(s.store(create=False))
+    s._cache.pop("store", None)  # closed by the conversion
+
+    def human(con):
+        con.print(f"Encrypted {data['path']}: it opens only with this clinic's key.")
+
+    emit(data, json_out, human)
+
+
+@app.command("decrypt")
+@command
+def decrypt(
+    dest: Annotated[str, typer.Argument(
+        metavar="DEST", help="A new file for the plain (unencrypted) copy.")],
+    json_out: Json = False,
+) -> None:
+    """Write a plain, unencrypted copy of an encrypted database (audited); the database
+    itself stays encrypted."""
+    from ketacli.cli.settings import settings
+    from ketacli.render.out import emit
+    from ketacli.store import admin
+
+    data = admin.decrypt(settings().store(create=False), admin.backup_destination(dest))
+
+    def human(con):
+        con.print(f"Plain copy written and verified: {data['path']} (not encrypted: keep it "
+                  "as safe as the records it holds).")
 
     emit(data, json_out, human)
 

@@ -102,7 +102,7 @@ def as_keta_error(exc: BaseException) -> KetaError | None:
         return exc
     if not isinstance(exc, Exception):
         return None
-    if type(exc).__module__ == "sqlite3":  # sqlite3.Error, without importing sqlite3 early
+    if type(exc).__module__ in ("sqlite3", "sqlcipher3.dbapi2"):  # without importing them
         from ketacli.cli.settings import settings
         from ketacli.store.db import storage_error
 

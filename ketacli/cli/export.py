@@ -1,5 +1,5 @@
 """`export TABLE|all|redcap --format csv|json|ndjson|fhir|fhir-ndjson [--since DATE]
-[--until DATE] [--deidentify] [--output PATH]`.
+[--until DATE] [--deidentify] [--output PATH] [--after EXPORT_ID]`.
 
 The command parses and checks its options; the engine does the rest: store/export.py
 reads (one cursor per table, parallel id slices for large CSV tables),
@@ -35,10 +35,14 @@ def export(    table: Annotated[str, typer.Argument(
         "fhir-ndjson the FHIR Bulk Data files and manifest.json, unless it is a file name "
         "with an extension such as all.ndjson); "
         "written atomically, mode 0600. Default: stdout.")] = None,
+    after: Annotated[int | None, typer.Option(
+        "--after", min=1, help="Only records written after export EXPORT_ID (the id each "
+        "export reports): incremental exports, de-identified ones too.")] = None,
 ) -> None:
     """Export records for an EHR, billing or research: CSV, JSON, NDJSON, FHIR R4 or REDCap.
 
-    Streams rows (memory stays flat); voided records are left out.
+    Streams rows (memory stays flat) from one consistent snapshot; voided records are left
+    out. The export is audited before any data is written.
     """
     import sys
 
@@ -59,21 +63,26 @@ def export(    table: Annotated[str, typer.Argument(
         names = form.files(EXPORT_TABLES) or (
             ["manifest.json"] if engine.bulk_data(form.table, form.fmt, output) else [])
         files.refuse_database([output / f for f in names] or [output], Path(store.path))
+    if after is not None:
+        xs.check_export_id(store, after)
     now = to_utc_iso(CLOCK.now())
-    reader = xs.open_reader(store, form.since_iso, deidentify=deidentify, today=today(s.tz),
-                            at=now, until=form.until_iso)
+    if deidentify:
+        xs.ensure_study_ids(store, now)
     request = " ".join(["ketacli export", form.table, "--format", form.fmt,
                         *(["--since", since] if since else []),
                         *(["--until", until] if until else []),
+                        *(["--after", str(after)] if after else []),
                         *(["--deidentify"] if deidentify else [])])
-    with files.progress(enabled=output is not None and sys.stderr.isatty()) as tick:
+    export_id = xs.record_export(store, {
+        "table": form.table, "format": form.fmt, "deidentified": deidentify, "since": since,
+        "until": until, "after": after, "output": str(output) if output else "stdout"}, now)
+    with xs.snapshot(store), files.progress(
+            enabled=output is not None and sys.stderr.isatty()) as tick:
+        reader = xs.open_reader(store, form.since_iso, deidentify=deidentify,
+                                today=today(s.tz), at=now, until=form.until_iso, after=after)
         counts = engine.export(reader, form.table, form.fmt, output, files=files, timestamp=now,
                                tick=tick, request=request)
-    xs.record_export(store, {
-        "table": form.table, "format": form.fmt, "deidentified": deidentify, "since": since,
-        "until": until,
-        "output": str(output) if output else "stdout", "rows": counts,
-    }, to_utc_iso(CLOCK.now()))
-    if output is not None:
-        total = counts["resources"] if "resources" in counts else sum(counts.values())
-        write(sys.stderr, f"Exported {total:,} records to {output}.\n")
+    xs.record_export_done(store, export_id, counts, to_utc_iso(CLOCK.now()))
+    total = counts["resources"] if "resources" in counts else sum(counts.values())
+    where = f" to {output}" if output is not None else ""
+    write(sys.stderr, f"Exported {total:,} records{where} (export {export_id}).\n")

@@ -4,7 +4,8 @@
   derived from the MRN); names, phones, escorts and every free-text field go;
 - every date and time of one patient is shifted back by that patient's random
   offset (0-364 days), so intervals survive;
-- a date of birth becomes the birth year, or "90+" for patients over 89.
+- a date of birth becomes the birth year, or "90+" when the export year minus it is 90
+  or more; staff names (clinicians, co-signers, witnesses) go too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ DROP = {
     "name", "phone", "note", "detail", "override", "discharge_override", "discharge_note",
     "escort", "cancel_reason", "site", "created_by_patient", "prev_hash", "hash", "entity_id",
     "os_user", "address",
+    # staff names: a nurse's roster ties a record to a day and a place
+    "clinician", "created_by", "closed_by", "discharged_by", "waste_witness", "cosign",
 }
 DATE_TIME = {"at", "created_at", "started_at", "discharged_at", "infusion_end_at", "closed_at",
              "notified_at", "recorded_at", "first_observation_at", "last_observation_at"}
@@ -39,12 +42,12 @@ def shift_date(value: str | None, days: int) -> str | None:
 
 
 def birth_year(dob: str | None, today: date) -> str | None:
-    """The birth year, or '90+' when the patient is older than 89 (Safe Harbor)."""
+    """The birth year, or '90+' whenever the export year minus the birth year is 90 or more
+    (Safe Harbor: a year shown beside an age of 89 would tell a 90-year-old by the day)."""
     if not dob:
         return None
     d = date.fromisoformat(dob)
-    age = today.year - d.year - ((today.month, today.day) < (d.month, d.day))
-    return "90+" if age > 89 else str(d.year)
+    return "90+" if today.year - d.year >= 90 else str(d.year)
 
 
 # Record ids: replaced by keyed pseudonyms so that a de-identified export cannot be

@@ -428,6 +428,10 @@ class ExportForm:
             raise Invalid("the audit log cannot be de-identified (its order and times would "
                           "undo the date shifts): export it without --deidentify",
                           code=Code.INVALID_CHOICE)
+        if deidentify and since is not None:
+            raise Invalid("--since cannot be used with --deidentify: the bound would reveal "
+                          "each patient's date shift; use --after EXPORT_ID for incremental "
+                          "exports", code=Code.INVALID_OPTION)
         if deidentify and until is not None:
             raise Invalid("--until with --deidentify would reveal the date shift: export "
                           "everything de-identified", code=Code.INVALID_CHOICE)

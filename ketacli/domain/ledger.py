@@ -45,9 +45,11 @@ def _witnesses(*names: str | None) -> str | None:
 def entry(row: dict[str, Any]) -> dict[str, Any]:
     """One session's line. Waste is the discharge's plus every witnessed `waste` record; a
     voided session (entered in error) counts nothing as given, so its drawn amount stays a
-    discrepancy until it is wasted."""
+    discrepancy until it is wasted. A discharge with no audit row of its own (written
+    around the program) is unverified: a discrepancy, never ok."""
     voided = bool(row.get("voided"))
     closed = row["discharged_at"] is not None or voided
+    unverified = bool(row["discharged_at"] is not None and not row.get("discharge_audited", True))
     drawn = mg(row["drawn_mg"])
     given = 0.0 if voided else mg(row["delivered_mg"])
     all_waste = _kept(row["wasted_mg"] or 0) + _kept(row.get("later_wasted_mg") or 0)
@@ -66,7 +68,9 @@ def entry(row: dict[str, Any]) -> dict[str, Any]:
         "clinician": row["clinician"],
         "status": "voided" if voided else "closed" if closed else "open",
         "unaccounted_mg": unaccounted,
-        "discrepancy": bool(closed and unaccounted != 0),
+        # a discharge with no audit row of its own was written around the program
+        "unverified": unverified,
+        "discrepancy": bool(closed and (unaccounted != 0 or unverified)),
     }
 
 

@@ -16,12 +16,14 @@ def info_view(d: dict) -> Group:
     return Group(
         Text(f"Database  {d['path']}"),
         Text(f"Schema    version {d['schema_version']}  ({d['journal_mode']})"),
-        Text(f"Size      {d['size_bytes']:,} bytes  mode {d['mode']}"),
+        Text(f"Size      {d['size_bytes']:,} bytes  mode {d['mode']}"
+             + ("  encrypted (SQLCipher)" if d.get("encrypted") else "")),
+        Text(f"Key       {d.get('key_file')}  ({d.get('key')})"),
         Text(f"Zone      {d.get('clinic_tz') or '-'} (the clinic zone; 'ketacli db set-tz')"),
         t,
     )
 
 
 def check_lines(d: dict) -> Text:
-    return Text("\n".join(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['name']:<13} {c['detail']}"
+    return Text("\n".join(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['name']:<14} {c['detail']}"
                           for c in d["checks"]))

@@ -96,6 +96,8 @@ def ledger_view(d: dict) -> Group:
     for e in d["sessions"]:
         if e["status"] == "open":
             check = Text("OPEN", style="yellow")
+        elif e.get("unverified"):
+            check = Text("!! unaudited", style="bold white on red")
         elif e["discrepancy"]:
             voided = "VOIDED " if e["status"] == "voided" else ""
             check = Text(f"!! {voided}{e['unaccounted_mg']:+.1f} mg", style="bold white on red")

@@ -9,8 +9,15 @@ import stat
 from pathlib import Path
 
 from ketacli.errors import Code, Invalid, StorageError
-from ketacli.store import audit, clinic, migrations
-from ketacli.store.db import ENTITY_TABLE, Store, row_digest, schema_version, storage_error
+from ketacli.store import audit, cipher, clinic, migrations, tamper
+from ketacli.store.db import (
+    ENTITY_TABLE,
+    Store,
+    db_errors,
+    row_digest,
+    schema_version,
+    storage_error,
+)
 from ketacli.store.sessions import side_effects_digest
 
 TABLES = (
@@ -30,6 +37,10 @@ def info(store: Store) -> dict:
         "size_bytes": size + (wal.stat().st_size if wal.exists() else 0),
         "mode": oct(stat.S_IMODE(store.path.stat().st_mode)),
         "clinic_tz": clinic.zone_name(store),  # every command shows times in it
+        "encrypted": store.encrypted,
+        "key_file": str(store.key_file),
+        "key": "ok" if store.keyed and store.key_problem is None
+        else (store.key_problem or "none (database from before the clinic key)"),
         "counts": counts,
         "migrations": [
             {"version": r["version"], "description": r["description"], "applied_at": r["applied_at"]}
@@ -40,14 +51,18 @@ def info(store: Store) -> dict:
 
 
 def check(store: Store) -> dict:
-    """Integrity, foreign keys, audit chain, file permissions."""
+    """Integrity, foreign keys, audit chain, sealed and unaudited rows, schema, guards,
+    file permissions. Every finding is one line (`findings`)."""
     integrity = [r[0] for r in store.all("PRAGMA integrity_check")]
     fk = [
         {"table": r[0], "rowid": r[1], "parent": r[2]}
         for r in store.all("PRAGMA foreign_key_check")
     ]
-    chain = audit.verify(store.conn)
+    chain = audit.verify(store.conn, store.key)
     altered = sealed_rows_altered(store)
+    unaudited = tamper.unaudited_rows(store)
+    updated = tamper.rows_updated(store)
+    schema = tamper.schema_differences(store)
     missing = sorted(expected_triggers() - {r[0] for r in store.all(
         "SELECT name FROM sqlite_master WHERE type = 'trigger'")})
     mode = stat.S_IMODE(store.path.stat().st_mode)
@@ -56,20 +71,44 @@ def check(store: Store) -> dict:
          "detail": "ok" if integrity == ["ok"] else "; ".join(integrity[:5])},
         {"name": "foreign_keys", "ok": not fk,
          "detail": "ok" if not fk else f"{len(fk)} rows point at missing parents"},
-        {"name": "audit_chain", "ok": chain.ok,
-         "detail": f"{chain.rows} rows, chain intact" if chain.ok
-         else f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"},
+        {"name": "audit_chain", "ok": chain.ok, "detail": chain_detail(chain)},
         {"name": "clinical_rows", "ok": not altered,
          "detail": "every sealed record matches its audit row" if not altered
          else f"{len(altered)} records changed since recorded, first {altered[0]}"},
+        {"name": "unaudited_rows", "ok": not unaudited,
+         "detail": "every record has its own audit row" if not unaudited
+         else f"{len(unaudited)} records with no audit row of their own, first {unaudited[0]}"},
+        {"name": "updated_rows", "ok": not updated,
+         "detail": "patients and follow-ups match their latest audit row" if not updated
+         else f"{len(updated)} rows changed outside ketacli, first {updated[0]}"},
+        {"name": "schema", "ok": not schema,
+         "detail": "as the migrations made it" if not schema
+         else f"{len(schema)} differences, first {schema[0]}"},
         {"name": "append_only", "ok": not missing,
          "detail": "all guards in place" if not missing
          else f"{len(missing)} guard triggers removed: {', '.join(missing[:4])}"},
         {"name": "permissions", "ok": not mode & 0o077,
          "detail": f"{oct(mode)}" + ("" if not mode & 0o077 else " (readable by others: chmod 600)")},
     ]
-    return {"ok": all(c["ok"] for c in checks), "checks": checks,
+    findings = [
+        *([f"audit_chain: {chain_detail(chain)}"] if chain.unverifiable else
+          [f"audit_chain: audit row {p['id']}: {p['problem']}" for p in chain.problems]),
+        *(f"clinical_rows: {a} changed since recorded" for a in altered),
+        *(f"unaudited_rows: {u} has no audit row of its own" for u in unaudited),
+        *(f"updated_rows: {u} does not match its latest audit row" for u in updated),
+        *(f"schema: {d}" for d in schema),
+        *(f"append_only: guard trigger {t} is missing" for t in missing),
+    ]
+    return {"ok": all(c["ok"] for c in checks), "checks": checks, "findings": findings,
             "audit_problems": chain.problems[:20], "foreign_key_problems": fk[:20]}
+
+
+def chain_detail(chain: audit.ChainReport) -> str:
+    if chain.unverifiable:
+        return f"chain not verifiable: {chain.unverifiable}"
+    if chain.ok:
+        return f"{chain.rows} rows, {'keyed ' if chain.keyed else ''}chain intact"
+    return f"{len(chain.problems)} problems, first at audit row {chain.problems[0]['id']}"
 
 
 def backup_destination(raw: str | Path) -> Path:
@@ -105,11 +144,11 @@ def backup(store: Store, dest: Path) -> dict:
     try:
         work = safefile.new_dir(dest)
         tmp = work / "backup.db"
-        chain = copy_verified(store.conn, tmp)
+        chain = copy_verified(store.conn, tmp, store.key, store.encrypted)
         os.chmod(tmp, 0o600)
         safefile.fsync_path(tmp)
         safefile.publish(tmp, dest)
-    except sqlite3.Error as exc:
+    except db_errors() as exc:
         raise storage_error(exc) from None
     except OSError as exc:
         raise StorageError(f"cannot write the backup: {exc.strerror}",
@@ -120,12 +159,13 @@ def backup(store: Store, dest: Path) -> dict:
             "audit_rows": chain.rows, "mode": "0o600"}
 
 
-def copy_verified(source: sqlite3.Connection, tmp: Path):
+def copy_verified(source: sqlite3.Connection, tmp: Path, key=None, encrypted: bool = False):
     """Copy `source` into the new file `tmp` (rollback journal, no -wal beside it) and
     verify the copy: integrity, foreign keys, the audit chain."""
     old = os.umask(0o077)
     try:
-        target = sqlite3.connect(tmp)
+        target = (cipher.connect(tmp, key, timeout=5) if encrypted  # a copy stays encrypted
+                  else sqlite3.connect(tmp))
     finally:
         os.umask(old)
     try:
@@ -133,9 +173,14 @@ def copy_verified(source: sqlite3.Connection, tmp: Path):
         target.execute("PRAGMA journal_mode = DELETE")
         result = target.execute("PRAGMA integrity_check").fetchone()[0]
         fk = target.execute("PRAGMA foreign_key_check").fetchall()
-        chain = audit.verify(target)
+        chain = audit.verify(target, key)  # with the clinic's key: a backup has none of its own
     finally:
         target.close()
+    if chain.unverifiable:
+        raise StorageError(f"the copy's chain is not verifiable: {chain.unverifiable}; "
+                           "nothing kept", code=Code.CLINIC_KEY_MISSING,
+                           hint="put this clinic's key beside the database (PATH.key) or set "
+                                "KETACLI_KEY_FILE")
     if result != "ok" or fk or not chain.ok:
         raise StorageError("the backup copy failed verification; nothing kept",
                            code=Code.BACKUP_UNVERIFIED)
@@ -172,7 +217,100 @@ def sealed_rows_altered(store: Store) -> list[str]:
             bad.append(f"discharge of session {sid}")
         elif side_effects_digest(store.conn, sid) != se_digest:
             bad.append(f"side effects of session {sid}")
-    return bad
+
+    cur = store.conn.execute(
+        "SELECT json_extract(detail, '$.void_id'), json_extract(detail, '$.void_sha256') "
+        "FROM audit WHERE action = 'void' AND detail LIKE '%void_sha256%'")
+    for vid, digest in cur:
+        if row_digest(store.conn, "voids", vid) != digest:
+            bad.append(f"void {vid}")
+    return bad + tamper.batches_altered(store)
+
+
+# -- encryption at rest -----------------------------------------------------------------------
+def _verified_copy(path: Path, key, *, encrypted: bool, counts: dict[str, int]) -> None:
+    """The copy at `path` holds the same rows, passes the integrity check and its chain
+    verifies with the clinic key; else exit 4 (and the caller keeps nothing)."""
+    conn = cipher.connect(path, key, timeout=5) if encrypted else sqlite3.connect(path)
+    try:
+        same = all(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] == n
+                   for t, n in counts.items())
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        chain = audit.verify(conn, key)
+    finally:
+        conn.close()
+    if not (same and ok and chain.ok):
+        raise StorageError("the converted copy failed verification; nothing changed",
+                           code=Code.BACKUP_UNVERIFIED)
+
+
+def _require_key(store: Store) -> None:
+    if store.key is None or store.key_problem is not None:
+        raise StorageError(f"encryption needs this clinic's key ({store.key_file})",
+                           code=Code.CLINIC_KEY_MISSING,
+                           hint="set KETACLI_KEY_FILE to this clinic's key file")
+
+
+def encrypt(store: Store) -> dict:
+    """Convert the database in place to SQLCipher with a key derived from the clinic key:
+    an exported copy, verified, renamed over the file; refused while others have it open."""
+    cipher.module()
+    if store.encrypted:
+        raise StorageError(f"{store.path} is already encrypted", code=Code.STORAGE_ERROR)
+    _require_key(store)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if store.scalar("PRAGMA journal_mode = DELETE") != "delete":
+        raise StorageError("another process has the database open; close it and retry",
+                           code=Code.DATABASE_LOCKED)
+    try:
+        with store.write() as tx:
+            tx.audit("encrypt", "database", detail={"cipher": "sqlcipher"})
+    except StorageError:
+        store.conn.execute("PRAGMA journal_mode = WAL")
+        raise
+    counts = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
+    store.close()
+    tmp = cipher.temp_beside(store.path)
+    try:
+        cipher.export(store.path, tmp, key=None, into=store.key, timeout=5)
+        os.chmod(tmp, 0o600)
+        _verified_copy(tmp, store.key, encrypted=True, counts=counts)
+        os.replace(tmp, store.path)
+        cipher.fsync_dir(store.path.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return {"path": str(store.path), "encrypted": True, "counts": counts}
+
+
+def decrypt(store: Store, dest: Path) -> dict:
+    """A plain (unencrypted) copy of an encrypted database at `dest`, 0600, verified; the
+    database itself stays encrypted. Audited: the copy is readable by anyone with the file."""
+    if not store.encrypted:
+        raise StorageError(f"{store.path} is not encrypted", code=Code.STORAGE_ERROR)
+    dest = Path(dest)
+    if dest.exists() or Path(f"{dest}-wal").exists():
+        raise StorageError(f"destination exists: {dest}", code=Code.DESTINATION_EXISTS,
+                           hint="choose a new file name")
+    with store.write() as tx:
+        tx.audit("decrypt", "database", detail={"dest": str(dest)})
+    counts = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
+    tmp = cipher.temp_beside(dest)
+    old = os.umask(0o077)
+    try:
+        cipher.export(store.path, tmp, key=store.key, into=None, timeout=5)
+        os.chmod(tmp, 0o600)
+        _verified_copy(tmp, store.key, encrypted=False, counts=counts)
+        os.replace(tmp, dest)
+        cipher.fsync_dir(dest.parent)
+    except OSError as exc:
+        raise StorageError(f"cannot write {dest}: {exc.strerror}",
+                           code=Code.BACKUP_UNWRITABLE) from None
+    finally:
+        os.umask(old)
+        if tmp.exists():
+            tmp.unlink()
+    return {"path": str(dest), "encrypted": False, "counts": counts}
 
 
 # -- restore ------------------------------------------------------------------------------
@@ -207,20 +345,27 @@ def restore(backup_path: Path, path: Path, stamp: str) -> dict:
     database and its -wal/-shm are moved aside to PATH.before-restore-STAMP (never deleted).
     Refused while another process has the database open (exit 4)."""
     from ketacli import safefile
+    from ketacli.store import keys
     from ketacli.store.db import check_file, check_kind, check_schema
 
     backup_path, path = Path(backup_path), Path(path)
-    check_file(backup_path)
+    key = keys.load(keys.key_path(path))  # a backup is verified with the clinic's key
+    encrypted = key is not None and cipher.looks_encrypted(backup_path)
+    if encrypted:
+        check_kind(backup_path)
+    else:
+        check_file(backup_path)
     if os.path.exists(path):
         check_kind(path)  # a damaged database may be replaced; a FIFO or device never
     work = None
     try:
         work = safefile.new_dir(path)
         tmp = work / "restore.db"
-        source = sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True)
+        source = (cipher.connect(backup_path, key, timeout=5) if encrypted
+                  else sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True))
         try:
             check_schema(source, backup_path)
-            chain = copy_verified(source, tmp)
+            chain = copy_verified(source, tmp, key, encrypted)
         finally:
             source.close()
         os.chmod(tmp, 0o600)
@@ -231,7 +376,7 @@ def restore(backup_path: Path, path: Path, stamp: str) -> dict:
                                hint="close every ketacli (board --watch too) and retry")
         aside = _move_aside(path, stamp)
         safefile.publish(tmp, path)
-    except sqlite3.Error as exc:
+    except db_errors() as exc:
         raise storage_error(exc, backup_path) from None
     except OSError as exc:
         raise StorageError(f"cannot restore the database: {exc.strerror}",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ketacli.errors import Code, KetaError, StorageError
-from ketacli.store import audit, migrations, rows
+from ketacli.store import audit, cipher, keys, migrations, rows
 from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
 from ketacli.store.migrations import ADDED_COLUMNS
 
@@ -136,6 +136,8 @@ def check_file(path: Path) -> None:
             os.close(fd)
     except OSError as exc:
         raise storage_error(exc, path) from None
+    if len(head) >= 16 and head[:16] != SQLITE_MAGIC and keys.key_path(path).exists():
+        return  # SQLCipher (encryption at rest): opened with the clinic key
     if len(head) < 100 or head[:16] != SQLITE_MAGIC:
         raise _not_ketacli(path, "is not SQLite", Code.DATABASE_CORRUPT)
     _check_wal(path, head)
@@ -220,7 +222,10 @@ def _create(path: Path, actor: Actor) -> list[int]:
             os.umask(old)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
-            applied = apply_migrations(Store(conn, tmp, actor))
+            building = Store(conn, tmp, actor)
+            building.key_file = keys.key_path(path)  # the clinic key belongs beside `path`
+            building.key = keys.load(building.key_file)
+            applied = apply_migrations(building)
         finally:
             conn.close()
         os.chmod(tmp, 0o600)
@@ -244,6 +249,11 @@ def _create(path: Path, actor: Actor) -> list[int]:
     return applied
 
 
+def db_errors() -> tuple[type[BaseException], ...]:
+    """What a database call may raise: sqlite3's errors, and SQLCipher's when installed."""
+    return (sqlite3.Error, *cipher.errors())
+
+
 class _Reads:
     conn: sqlite3.Connection
 
@@ -264,38 +274,60 @@ class _Reads:
 class Store(_Reads):
     """One open database. Use `with store.write() as tx:` for every write."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor, *,
+                 encrypted: bool = False) -> None:
         self.conn = conn
         self.path = path
         self.actor = actor
+        self.encrypted = encrypted
         # the migrations applied when this run created the database (None: it existed)
         self.created: list[int] | None = None
+        self.key_file = keys.key_path(path)
+        self.key: keys.ClinicKey | None = keys.load(self.key_file)
+        self.refresh_key()
+
+    def refresh_key(self) -> None:
+        """Whether the database is keyed, and why its chain cannot be written (if so)."""
+        if self.key is None:  # another process may have created it meanwhile
+            self.key = keys.load(self.key_file)
+        self.keyed = audit.key_record(self.conn) is not None
+        self.key_problem = audit.key_problem(self.conn, self.key)
+
+    @property
+    def chain_key(self) -> bytes | None:
+        return self.key.chain if (self.keyed and self.key is not None) else None
 
     # -- writing ---------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
         """One BEGIN IMMEDIATE transaction: every write and its audit rows land together."""
+        if self.key_problem is not None:
+            raise StorageError(
+                f"writes refused: chain not verifiable: {self.key_problem} ({self.key_file})",
+                code=Code.CLINIC_KEY_WRONG if "wrong" in self.key_problem
+                else Code.CLINIC_KEY_MISSING,
+                hint="set KETACLI_KEY_FILE to this clinic's key file")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+        except db_errors() as exc:
             raise storage_error(exc, self.path) from None
         tx = Tx(self)
         try:
             yield tx
             self.conn.execute("COMMIT")
         except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*db_errors()):
                 self.conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.IntegrityError):
+            if isinstance(exc, db_errors()) and type(exc).__name__ == "IntegrityError":
                 raise StorageError(
                     f"the database refused the write: {exc}", code=Code.CONSTRAINT_FAILED
                 ) from None
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, db_errors()):
                 raise storage_error(exc, self.path) from None
             raise
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(*db_errors()):
             self.conn.close()
 
 
@@ -306,6 +338,12 @@ class Tx(_Reads):
         self.store = store
         self.conn = store.conn
         self._sealed: dict[tuple[str, int], str] = {}
+        self._batch: list[tuple[str, int, int]] = []
+
+    def note_batch(self, table: str, first: int, last: int) -> None:
+        """Rows first..last of `table` were bulk-inserted (the demo, seeding): the next
+        audit row seals them (`batch_sha256`), rows that may change each by a seal row."""
+        self._batch.append((table, first, last))
 
     def insert(self, table: str, row: dict) -> int:
         cols = ", ".join(row)
@@ -340,19 +378,57 @@ class Tx(_Reads):
     ) -> int:
         table = ENTITY_TABLE.get(entity)
         digest = self._sealed.get((table, entity_id)) if table else None
+        if entity in MUTABLE and entity_id is not None:
+            # the row's current values: a later raw UPDATE no longer matches them
+            digest = row_digest(self.conn, MUTABLE[entity], entity_id)
         if digest:
             # the clinical row's content, sealed into the hash-chained audit row
             detail = {**(detail or {}), "row_sha256": digest}
-        return audit.append(
+        batch, self._batch = self._batch, []
+        fixed = [[t, a, b, range_digest(self.conn, t, a, b)] for t, a, b in batch
+                 if t not in MUTABLE.values()]
+        if fixed:
+            detail = {**(detail or {}), "batch_sha256": fixed}
+        rid = audit.append(
             self.conn, self.store.actor, action, entity, entity_id,
-            patient=patient, detail=detail, at=at,
+            patient=patient, detail=detail, at=at, key=self.store.chain_key,
         )
+        entities = {t: e for e, t in MUTABLE.items()}
+        for table, first, last in batch:
+            if table in entities:
+                for (mid,) in self.all(f"SELECT id FROM {table} WHERE id BETWEEN ? AND ? "
+                                       "ORDER BY id", (first, last)):
+                    self.audit("seal", entities[table], mid, at=at)
+        return rid
 
 
 # Append-only clinical tables whose rows are sealed by their audit row.
 SEALED = ("screenings", "sessions", "observations", "events", "assessments", "wastes")
+# Tables whose rows may change (through the program only): each audit row about one of
+# them seals its values after the change, so the latest must match the stored row.
+MUTABLE = {"patient": "patients", "followup": "followups"}
 ENTITY_TABLE = {"screening": "screenings", "session": "sessions", "observation": "observations",
                 "event": "events", "assessment": "assessments", "waste": "wastes"}
+
+
+def range_digest(conn: sqlite3.Connection, table: str, first: int, last: int) -> str:
+    """SHA-256 over the row digests of ids first..last (a bulk-inserted batch), in order."""
+    h = hashlib.sha256()
+    cur = conn.execute(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id",
+                       (first, last))
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        h.update(_content_digest(table, names, tuple(row)).encode())
+    return h.hexdigest()
+
+
+def _content_digest(table: str, names: list[str], values: tuple) -> str:
+    content = {
+        name: value for name, value in zip(names, values, strict=True)
+        if (table, name) not in ADDED_COLUMNS or value != ADDED_COLUMNS[table, name]
+    }
+    body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
@@ -361,14 +437,7 @@ def row_digest(conn: sqlite3.Connection, table: str, rid: int) -> str | None:
     row = cur.fetchone()
     if row is None:
         return None
-    names = [d[0] for d in cur.description]
-    content = {
-        name: value for name, value in zip(names, tuple(row), strict=True)
-        if (table, name) not in ADDED_COLUMNS or value != ADDED_COLUMNS[table, name]
-    }
-    body = json.dumps(content, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return _content_digest(table, [d[0] for d in cur.description], tuple(row))
 
 
 # A full disk cannot give the -shm (the shared WAL index) its pages: SQLite reports these.
@@ -376,26 +445,31 @@ _NO_ROOM_FOR_SHM = ("SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMMAP", "SQLITE_IOERR
                     "SQLITE_FULL")
 
 
-def _connect_checked(path: Path) -> sqlite3.Connection:
+def _connect_checked(path: Path, encrypted: bool = False) -> sqlite3.Connection:
     """Connect and check the schema. On a full disk, where the -shm cannot grow, reads
     still work: the connection keeps its WAL index in memory (EXCLUSIVE locking mode, for
     this one command); writes then fail as "disk full"."""
     try:
-        return _connect(path, check=True)
-    except sqlite3.Error as exc:
+        return _connect(path, check=True, encrypted=encrypted)
+    except db_errors() as exc:
         if getattr(exc, "sqlite_errorname", "") not in _NO_ROOM_FOR_SHM:
             raise
-    return _connect(path, check=True, exclusive=True)
+    return _connect(path, check=True, exclusive=True, encrypted=encrypted)
 
 
-def _connect(path: Path, *, check: bool = False, exclusive: bool = False) -> sqlite3.Connection:
-    conn = sqlite3.connect(
-        path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False
-    )
+def _connect(path: Path, *, check: bool = False, exclusive: bool = False,
+             encrypted: bool = False) -> sqlite3.Connection:
+    if encrypted:  # SQLCipher, with the key derived from the clinic key
+        conn = cipher.connect(path, keys.load(keys.key_path(path)), timeout=busy_timeout_s())
+    else:
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout_s(), isolation_level=None, check_same_thread=False
+        )
     try:
         if exclusive:
             conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-        conn.row_factory = sqlite3.Row
+        if not encrypted:
+            conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s() * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
@@ -420,8 +494,9 @@ def open_store(
     path = Path(path) if path is not None else default_path()
     created = _create(path, actor) if _prepare_path(path, create, is_default) else None
     check_file(path)
+    encrypted = cipher.looks_encrypted(path) and keys.key_path(path).exists()
     try:
-        conn = _connect_checked(path)
+        conn = _connect_checked(path, encrypted)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > migrations.LATEST:
             conn.close()
@@ -434,12 +509,15 @@ def open_store(
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal" and os.access(path, os.W_OK):
             conn.execute("PRAGMA journal_mode = WAL")
-        store = Store(conn, path, actor)
+        store = Store(conn, path, actor, encrypted=encrypted)
         store.created = created
         if migrate and version < migrations.LATEST:
             apply_migrations(store)
+        elif not store.keyed and _has_key_table(store):
+            store.close()
+            raise key_without_chain(store)  # the key record removed: never rekeyed silently
         return store
-    except sqlite3.Error as exc:
+    except db_errors() as exc:
         raise storage_error(exc, path) from None
 
 
@@ -451,6 +529,7 @@ def apply_migrations(store: Store) -> list[int]:
     """Apply every pending migration, each in its own transaction with an audit row."""
     from ketacli.clock import CLOCK, to_utc_iso
     applied = []
+    fresh = schema_version(store) == 0
     for version, description, sql in migrations.MIGRATIONS:
         if version <= schema_version(store):
             continue
@@ -467,8 +546,54 @@ def apply_migrations(store: Store) -> list[int]:
             )
             tx.execute(f"PRAGMA user_version = {int(version)}")
             tx.audit("migrate", "schema", version, detail={"description": description})
+            if "CREATE TABLE clinic_key" in sql:  # keyed in the same transaction
+                install_clinic_key(tx, fresh=fresh)
         applied.append(version)
+    store.refresh_key()
     return applied
+
+
+def install_clinic_key(tx: Tx, *, fresh: bool) -> None:
+    """Inside the migration that adds the key table: give the database its clinic key (a
+    new file beside it, or the file KETACLI_KEY_FILE names) and start the keyed chain from
+    its last row. Rows that can change (patients, follow-ups) get an audit row sealing
+    their current values."""
+    from ketacli.clock import CLOCK, to_utc_iso
+
+    store = tx.store
+    if store.key_file.exists() and not fresh:
+        raise key_without_chain(store)
+    store.key = keys.load_or_create(store.key_file)
+    now = to_utc_iso(CLOCK.now())
+    first = (tx.scalar("SELECT max(id) FROM audit") or 0) + 1
+    tx.execute("INSERT INTO clinic_key (id, key_id, chain_from, created_at) VALUES "
+               "(1, ?, ?, ?)", (store.key.key_id, first, now))
+    store.keyed = True
+    tx.audit("create", "clinic_key", 1, at=now, detail={"key_id": store.key.key_id})
+    for entity, sql in _SEAL_ALL.items():
+        for rid, mrn in tx.all(sql):
+            tx.audit("seal", entity, rid, patient=mrn, at=now)
+
+
+def key_without_chain(store: Store) -> StorageError:
+    return StorageError(
+        f"a clinic key exists at {store.key_file}, but this database has no keyed chain "
+        "(a copy from before the key, or one whose key record was removed)",
+        code=Code.CLINIC_KEY_WRONG,
+        hint="compare it with a backup; to key an old copy anew, point KETACLI_KEY_FILE "
+             "elsewhere")
+
+
+_SEAL_ALL = {
+    "patient": "SELECT id, mrn FROM patients ORDER BY id",
+    "followup": "SELECT f.id, p.mrn FROM followups f JOIN patients p ON p.id = f.patient_id "
+                "ORDER BY f.id",
+}
+
+
+def _has_key_table(store: Store) -> bool:
+    return store.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                        "AND name = 'clinic_key'") is not None
 
 
 def _statements(sql: str) -> list[str]:

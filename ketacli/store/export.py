@@ -13,6 +13,7 @@ Rows are never collected in memory: callers iterate the cursor (`rows`,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -27,6 +28,9 @@ from ketacli.store.db import Store
 from ketacli.store.voids import not_voided
 
 TABLES = EXPORT_TABLES
+# Tables formatted by parallel workers when large: append-only rows joined only to rows
+# that existed before them, so id bounds and the voids bound give the snapshot's rows.
+APPEND_ONLY = ("observations", "events", "audit")
 EVERYTHING = "0000"  # a --since bound before every stored time: no bound
 BATCH = 5000  # rows fetched (and formatted) at a time
 
@@ -158,11 +162,33 @@ def columns(table: str, *, with_pid: bool) -> list[str]:
     return (["_pid"] if with_pid else []) + [name for _, name in q.columns]
 
 
-def select_sql(table: str, *, with_pid: bool, sliced: bool = False,
-               until: bool = False) -> str:
+# table -> the audit entity of its rows (`--after`: rows with an audit row after the export's)
+ENTITIES = {"patients": "patient", "screenings": "screening", "sessions": "session",
+            "observations": "observation", "events": "event", "assessments": "assessment",
+            "followups": "followup", "encounters": "session"}
+
+
+def written_after(table: str, after: int) -> str:
+    """SQL: the row was written (or changed) after audit row `after`."""
+    q = QUERIES.get(table) or READ_ONLY_QUERIES[table]
+    if table == "audit":
+        return f"{q.id} > {int(after)}"
+    return (f"EXISTS (SELECT 1 FROM audit wa WHERE wa.entity = '{ENTITIES[table]}' "
+            f"AND wa.entity_id = {q.id} AND wa.id > {int(after)})")
+
+
+def _bounded(voided: str, voids_upto: int | None) -> str:
+    """A not-voided condition counting only voids up to `voids_upto` (when given)."""
+    return voided if voids_upto is None else voided[:-1] + f" AND v.id <= {int(voids_upto)})"
+
+
+def select_sql(table: str, *, with_pid: bool, sliced: bool = False, until: bool = False,
+               after: int | None = None, voids_upto: int | None = None) -> str:
     """The table's export query, in id order. Parameters: (since,), then the `until` bound
     (exclusive) when `until`, then (first id, last id) when `sliced`. With `with_pid`,
-    `_pid` comes first."""
+    `_pid` comes first. `after`: only rows written after that audit row; `voids_upto`:
+    only voids up to that id count (a worker outside the export's snapshot sees the voids
+    the snapshot saw)."""
     q = QUERIES.get(table) or READ_ONLY_QUERIES[table]
     cols = ((q.pid, "_pid"),) * with_pid + q.columns
     select = ", ".join(f"{expr} AS {name}" for expr, name in cols)
@@ -170,21 +196,24 @@ def select_sql(table: str, *, with_pid: bool, sliced: bool = False,
     if until:
         where.append(f"{q.time} < ?")
     if q.void_kind:
-        where.append(not_voided(q.void_kind, q.id))
+        where.append(_bounded(not_voided(q.void_kind, q.id), voids_upto))
     if q.session:
-        where.append(not_voided("session", q.session))
+        where.append(_bounded(not_voided("session", q.session), voids_upto))
+    if after is not None:
+        where.append(written_after(table, after))
     if sliced:
         where.append(f"{q.id} BETWEEN ? AND ?")
     return f"SELECT {select} FROM {q.source} WHERE {' AND '.join(where)} ORDER BY {q.id}"
 
 
 def rows(store: Store, table: str, since: str | None, *,
-         with_pid: bool, until: str | None = None) -> tuple[list[str], Iterator[tuple]]:
+         with_pid: bool, until: str | None = None,
+         after: int | None = None) -> tuple[list[str], Iterator[tuple]]:
     """(column names, plain-tuple row iterator) for one table, from `since` to before
     `until`; `_pid` first if asked."""
     cur = store.conn.cursor()
     cur.row_factory = None
-    cur.execute(select_sql(table, with_pid=with_pid, until=until is not None),
+    cur.execute(select_sql(table, with_pid=with_pid, until=until is not None, after=after),
                 (since or EVERYTHING, *([until] if until is not None else [])))
     return [d[0] for d in cur.description], cur
 
@@ -222,9 +251,44 @@ def study_map(store: Store) -> dict[int, tuple[str, int]]:
         "SELECT patient_id, study_id, date_shift_days FROM study_ids")}
 
 
-def record_export(store: Store, detail: dict, at: str) -> None:
+def record_export(store: Store, detail: dict, at: str) -> int:
+    """The export's audit row, written (committed) before any data: its id is the
+    export's id (`--after EXPORT_ID`)."""
     with store.write() as tx:
-        tx.audit("export", "database", None, at=at, detail=detail)
+        return tx.audit("export", "database", None, at=at, detail=detail)
+
+
+def record_export_done(store: Store, export_id: int, counts: dict, at: str) -> None:
+    with store.write() as tx:
+        tx.audit("exported", "database", export_id, at=at, detail={"rows": counts})
+
+
+def check_export_id(store: Store, export_id: int) -> None:
+    """`--after EXPORT_ID` must name an export's audit row (exit 3 otherwise)."""
+    from ketacli.errors import Code, NotFound
+
+    if store.scalar("SELECT 1 FROM audit WHERE id = ? AND action = 'export'",
+                    (export_id,)) is None:
+        raise NotFound(f"no export {export_id} in the audit log", code=Code.RECORD_NOT_FOUND,
+                       hint="'ketacli audit' lists exports (action export)")
+
+
+@contextlib.contextmanager
+def snapshot(store: Store) -> Iterator[None]:
+    """One read transaction for the whole export: every table read from the same
+    committed state, whatever others commit meanwhile (WAL readers never block writers)."""
+    from ketacli.store.db import db_errors, storage_error
+
+    try:
+        store.conn.execute("BEGIN")
+        store.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
+    except db_errors() as exc:
+        raise storage_error(exc, store.path) from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(*db_errors()):
+            store.conn.execute("COMMIT")
 
 
 # -- what one export reads -----------------------------------------------------------------
@@ -239,11 +303,13 @@ class Reader:
     EVERYTHING = EVERYTHING  # a `since` that overrides the export's bound with none
 
     def __init__(self, store: Store, since: str | None,
-                 transform: Transform | None = None, until: str | None = None) -> None:
+                 transform: Transform | None = None, until: str | None = None,
+                 after: int | None = None) -> None:
         self.store = store
         self.since = since
         self.until = until  # exclusive; None: no bound
         self.transform = transform
+        self.after = after
 
     @property
     def deidentified(self) -> bool:
@@ -254,7 +320,8 @@ class Reader:
         """(columns, rows) of one table; `since` overrides the export's bound
         (EVERYTHING: no bound)."""
         cols, cur = rows(self.store, table, since or self.since,
-                         with_pid=need_pid or self.transform is not None, until=self.until)
+                         with_pid=need_pid or self.transform is not None, until=self.until,
+                         after=self.after)
         if self.transform is None:
             return cols, cur
         out_cols, fn = self.transform(cols)
@@ -275,27 +342,30 @@ class Reader:
         """(columns, rendered slices) of the table's rows, without `_pid`, by worker
         processes (see `parallel_slices`); None when de-identifying or when the table is
         too small to be worth it."""
-        if self.transform is not None:
+        if (self.transform is not None or self.after is not None or table not in APPEND_ONLY
+                or self.store.encrypted):  # workers open the plain file themselves
             return None
         slices = parallel_slices(self.store, table, self.since, render, until=self.until)
         return None if slices is None else (columns(table, with_pid=False), slices)
 
 
 def open_reader(store: Store, since: str | None, *, deidentify: bool, today: date,
-                at: str, until: str | None = None) -> Reader:
-    """The export's Reader. De-identifying first gives every patient a study id (and the
-    clinic its key), then applies HIPAA Safe Harbor to every row (domain.deid)."""
+                at: str, until: str | None = None, after: int | None = None) -> Reader:
+    """The export's Reader, inside the export's snapshot. De-identifying gives every
+    patient a study id (and the clinic its key: `ensure_study_ids`, written before the
+    snapshot), then applies HIPAA Safe Harbor to every row (domain.deid)."""
     if not deidentify:
-        return Reader(store, since, until=until)
+        return Reader(store, since, until=until, after=after)
     from functools import partial
 
     from ketacli.domain import deid
 
-    ensure_study_ids(store, at)
+    if not store.conn.in_transaction:  # called outside an export's snapshot
+        ensure_study_ids(store, at)
     study = study_map(store)
     key = deid_key(store)
     return Reader(store, since, partial(deid.transformer, study=study, today=today, key=key),
-                  until=until)
+                  until=until, after=after)
 
 
 # -- large tables: id slices formatted by worker processes ---------------------------------
@@ -335,7 +405,9 @@ def parallel_slices(store: Store, table: str, since: str | None,
     bounds = id_bounds(store, table)
     if workers < 2 or bounds is None or bounds[1] - bounds[0] + 1 < threshold:
         return None
-    sql = select_sql(table, with_pid=False, sliced=True, until=until is not None)
+    voids = store.scalar("SELECT max(id) FROM voids") or 0  # what the snapshot sees
+    sql = select_sql(table, with_pid=False, sliced=True, until=until is not None,
+                     voids_upto=voids)
     bound = (since or EVERYTHING, *([until] if until is not None else []))
     jobs = [(str(store.path), sql, (*bound, a, b), render)
             for a, b in slices(*bounds, workers)]

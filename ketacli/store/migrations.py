@@ -353,7 +353,7 @@ CREATE INDEX assessments_at ON assessments(at);
 # A CHECK is widened by rebuilding its table (SQLite cannot alter a CHECK): the rows are
 # copied aside, the table dropped (foreign keys deferred: assessments point at follow-ups)
 # and created anew, the rows put back with their ids, then its indexes and triggers.
-V8 = f"""
+V7 = f"""
 PRAGMA defer_foreign_keys = ON;
 ALTER TABLE observations ADD COLUMN late_reason TEXT
     CHECK (late_reason IS NULL OR length(late_reason) > 0);
@@ -421,10 +421,19 @@ CREATE TRIGGER followups_closed BEFORE UPDATE OF status ON followups
 WHEN OLD.status != 'pending' AND NEW.status != OLD.status
 BEGIN SELECT RAISE(ABORT, 'a closed follow-up cannot change status'); END;
 """ + _append_only("wastes") + _append_only("voids")
+V8 = """
+CREATE TABLE clinic_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    key_id TEXT NOT NULL CHECK (length(key_id) = 32),
+    chain_from INTEGER NOT NULL CHECK (chain_from >= 1),
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_entity ON audit(entity, entity_id);
+""" + _append_only("clinic_key")
 
 # The clinic floor (issue 16): the chair of a session, the clinic settings (its zone) and the
-# open sessions the board reads, kept by triggers (after V8, which rebuilt voids).
-V10 = """
+# open sessions the board reads, kept by triggers (after V7, which rebuilt voids).
+V9 = """
 ALTER TABLE sessions ADD COLUMN chair TEXT
     CHECK (chair IS NULL OR length(chair) BETWEEN 1 AND 24);
 CREATE TABLE clinic_settings (
@@ -482,10 +491,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "suicide risk and identity: the C-SSRS screener on screenings and assessments, MRNs "
         "unique without regard to case, patient_changes (corrected demographics kept), "
         "the patient's address", V6),
-    (8, "corrections: late entries (observations, events), witnessed waste of a session "
-        "(wastes), voided sessions, screening follow-ups", V8),
-    (10, "the clinic floor: the chair of a session, clinic settings (the clinic zone) and "
-         "open_sessions, kept by triggers, that the board reads", V10),
+    (7, "corrections: late entries (observations, events), witnessed waste of a session "
+        "(wastes), voided sessions, screening follow-ups", V7),
+    (8, "clinic_key: the fingerprint of the clinic key kept outside the database and the "
+        "first audit row of the keyed (HMAC) chain", V8),
+    (9, "the clinic floor: the chair of a session, clinic settings (the clinic zone) and "
+        "open_sessions, kept by triggers, that the board reads", V9),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -124,7 +124,9 @@ SELECT s.id AS session_id, s.started_at, p.mrn AS patient, s.lot, s.drawn_mg,
        (SELECT sum(w.mg) FROM wastes w WHERE w.session_id = s.id) AS later_wasted_mg,
        (SELECT group_concat(w.witness, '; ') FROM wastes w WHERE w.session_id = s.id)
            AS later_witnesses,
-       EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id) AS voided
+       EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'session' AND v.target_id = s.id) AS voided,
+       (d.id IS NULL OR EXISTS (SELECT 1 FROM audit a WHERE a.entity = 'session'
+          AND a.entity_id = s.id AND a.action = 'discharge')) AS discharge_audited
 FROM sessions s JOIN patients p ON p.id = s.patient_id
 LEFT JOIN discharges d ON d.session_id = s.id
 WHERE s.started_at >= ? AND s.started_at < ?

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ketacli.clock import CLOCK, to_utc_iso
 from ketacli.errors import Code, Conflict, NotFound
-from ketacli.store.db import Store
+from ketacli.store.db import Store, row_digest
 
 NOT_VOIDED = "NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = '{kind}' AND v.target_id = {col})"
 
@@ -41,7 +41,8 @@ def void(store: Store, kind: str, target_id: int, reason: str) -> dict:
         vid = tx.insert("voids", {"kind": kind, "target_id": target_id, "reason": reason,
                                   "at": at, "clinician": tx.store.actor.clinician})
         tx.audit("void", kind, target_id, patient=row[0], at=at,
-                 detail={"void_id": vid, "reason": reason})
+                 detail={"void_id": vid, "reason": reason,
+                         "void_sha256": row_digest(tx.conn, "voids", vid)})
         cancelled = _void_session(tx, target_id, row[0], at) if kind == "session" else []
         rebooked = _rebook(tx, target_id, row[0], at) if kind == "session" else []
     data = {"void_id": vid, "kind": kind, "id": target_id, "patient": row[0], "voided_at": at,

@@ -8,15 +8,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from helpers import assert_one_error
+from helpers import assert_one_error, new_database_actions
 
 from ketacli.clock import CLOCK
-from ketacli.store import migrations
 
 # A new database starts with one 'migrate' audit row per schema migration.
-# N migrate rows, then the set-tz row that stores the clinic zone of a new database
-N = len(migrations.MIGRATIONS)
-M = N + 1
+# a new database's own rows: migrations, the clinic key's, the clinic zone's
+NEW = new_database_actions()
+M = len(NEW)
 
 
 def utc(*args) -> datetime:
@@ -31,7 +30,7 @@ AUDIT_KEYS = {"audit_id", "at", "clinician", "os_user", "action", "entity", "ent
 def history(cli, db_path):
     """Audit rows on three clinic days (America/Chicago is UTC-6 in late November).
 
-    1..M  migrate   2026-11-20 16:00Z (M = migrations and the set-tz row)
+    1..M  migrate   2026-11-20 16:00Z (and the clinic key's and set-tz rows)
     M+1   create A  2026-11-20 16:00Z
     M+2   create B  2026-11-25 05:30Z = 2026-11-24 23:30 in Chicago
     M+3   create A2 2026-11-25 06:30Z = 2026-11-25 00:30 in Chicago
@@ -51,7 +50,7 @@ def test_audit_lists_every_row_in_order(cli, history):
     rows = r.json["data"]
     assert [row["audit_id"] for row in rows] == list(range(1, M + 4))
     assert all(set(row) == AUDIT_KEYS for row in rows)
-    assert [row["action"] for row in rows] == ["migrate"] * N + ["set-tz"] + ["create", "create", "create"]
+    assert [row["action"] for row in rows] == [*NEW, "create", "create", "create"]
     assert [row["patient"] for row in rows] == [None] * M + ["A-1", "B-1", "A-2"]
     assert rows[M]["entity"] == "patient" and rows[M]["entity_id"] == 1
     assert rows[M]["clinician"] == "nurse.test"
@@ -121,3 +120,52 @@ def test_audit_on_a_missing_database_exits_4(cli, db_path):
     assert_one_error(cli("audit"), 4)
     assert_one_error(cli("audit", "--verify"), 4)
     assert not db_path.exists()
+
+
+# -- anchors --------------------------------------------------------------------------------------
+def test_an_anchor_names_the_last_row_and_its_mac(cli, history):
+    r = cli("audit", "anchor")
+    assert r.exit_code == 0, r.stderr
+    tag, version, count, mac, at = r.stdout.split()
+    assert (tag, version, int(count)) == ("ketacli-anchor", "v1", M + 3)
+    last = cli("audit", "--json").json["data"][-1]
+    assert last["audit_id"] == M + 3 and last["hash"] == mac
+    assert at == "2026-11-27T15:00:00Z"
+    assert cli("audit", "anchor", "--json").json == {"data": {"anchor": r.stdout.strip()}}
+    ok = cli("audit", "--verify", "--anchor", r.stdout.strip(), "--json")
+    assert ok.json == {"data": {"verified": True, "rows": M + 3, "anchors": [M + 3]}}
+
+
+def test_anchors_from_a_file(cli, history, tmp_path):
+    first = cli("audit", "anchor").stdout
+    cli("patient", "add", "C-1", "--name", "Person C")
+    second = cli("audit", "anchor").stdout
+    path = tmp_path / "anchors.txt"
+    path.write_text(f"kept by the practice manager\n{first}{second}")
+    r = cli("audit", "--verify", "--anchor", str(path))
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.strip() == f"Audit chain intact: {M + 4} rows, every anchored row present " \
+                               "(2 anchors)."
+
+
+@pytest.mark.parametrize("args", [
+    ("audit", "--verify", "--anchor", "ketacli-anchor v1 x y z"),
+    ("audit", "--verify", "--anchor", "/no/such/anchors.txt"),
+    ("audit", "--anchor", "ketacli-anchor v1 1 " + "a" * 64 + " 2026-11-27T15:00:00Z"),
+    ("audit", "anchors"),
+])
+def test_bad_anchor_usage_exits_2(cli, history, args):
+    r = cli(*args)
+    assert_one_error(r, 2)
+
+
+def test_an_anchor_beyond_the_chain_is_a_cut_off_chain(cli, history):
+    line = cli("audit", "anchor").stdout.split()
+    line[2] = str(M + 10)
+    r = cli("audit", "--verify", "--anchor", " ".join(line), "--json")
+    assert r.exit_code == 4
+    assert r.json["error"]["code"] == "audit_chain_broken"
+    assert "cut off" in r.json["error"]["message"]
+    line[2] = str(M + 1)  # a row that is there, with another row's MAC
+    r = cli("audit", "--verify", "--anchor", " ".join(line))
+    assert r.exit_code == 4 and "does not match the anchor" in r.stderr

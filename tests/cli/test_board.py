@@ -190,7 +190,7 @@ def test_open_sessions_backfill_of_the_migration(cli, db_path):
     screened(cli, "KX-300")
     voided = ok(start(cli, "KX-300", when=at("07:50"))).json["data"]["session_id"]
     ok(cli("void", "session", voided, "--reason", "started on the wrong patient"))
-    [backfill] = [s for s in _statements(migrations.V10) if s.startswith("INSERT INTO open_")]
+    [backfill] = [s for s in _statements(migrations.V9) if s.startswith("INSERT INTO open_")]
     con = sqlite3.connect(db_path)
     con.execute("DELETE FROM open_sessions")
     con.execute(backfill)

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
-from helpers import assert_one_error, mode, query, tamper
+from helpers import assert_one_error, mode, new_database_actions, query, tamper
 
 from ketacli.store import migrations
+from ketacli.store.db import _statements
 
 # A new database starts with one 'migrate' audit row per schema migration.
-# N migrate rows, then the set-tz row that stores the clinic zone of a new database
-N = len(migrations.MIGRATIONS)
-M = N + 1
+# a new database's own rows: migrations, the clinic key's, the clinic zone's
+NEW = new_database_actions()
+M = len(NEW)
 
 
 @pytest.fixture
 def three_patients(cli, db_path):
-    """Audit rows: 1..M migrate (M = migrations and the set-tz row), M+1..M+3 the three patient creations."""
+    """Audit rows: 1..M a new database's own (migrations, clinic key, set-tz), M+1..M+3 the
+    three patient creations."""
     for i, name in enumerate(("Ann One", "Bob Two", "Cy Three"), 1):
         r = cli("patient", "add", f"P-{i}", "--name", name)
         assert r.exit_code == 0, r.stderr
@@ -66,15 +69,16 @@ def test_check_ok(cli, three_patients):
     assert r.exit_code == 0, r.stderr
     data = r.json["data"]
     assert data["ok"] is True
-    assert {c["name"] for c in data["checks"]} == {"integrity", "foreign_keys", "audit_chain",
-                                                   "clinical_rows", "append_only", "permissions"}
+    assert {c["name"] for c in data["checks"]} == {
+        "integrity", "foreign_keys", "audit_chain", "clinical_rows", "unaudited_rows",
+        "updated_rows", "schema", "append_only", "permissions"}
     assert all(c["ok"] for c in data["checks"])
     chain = next(c for c in data["checks"] if c["name"] == "audit_chain")
     assert chain["detail"].startswith(f"{M + 3} rows")
 
     r = cli("db", "check")
     assert r.exit_code == 0
-    assert len([line for line in r.stdout.splitlines() if line.startswith("ok")]) == 6
+    assert len([line for line in r.stdout.splitlines() if line.startswith("ok")]) == 9
     assert "FAIL" not in r.stdout
 
 
@@ -98,7 +102,7 @@ def test_check_fails_on_dangling_foreign_key(cli, three_patients):
 
 
 # -- backup -------------------------------------------------------------------------
-def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path):
+def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path, monkeypatch):
     dest = tmp_path / "backups" / "copy.db"
     dest.parent.mkdir()
     r = cli("db", "backup", dest, "--json")
@@ -122,7 +126,12 @@ def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path):
     # the backup itself is audited in the original
     assert query(three_patients, "SELECT action FROM audit ORDER BY id DESC LIMIT 1") == [
         ("backup",)]
-    # and the copy is a working ketacli database
+    # no key is written beside a backup: without the clinic's key its chain is not verifiable
+    assert not Path(f"{dest}.key").exists()
+    r = cli("--db", dest, "db", "check")
+    assert r.exit_code == 4 and "chain not verifiable: clinic key missing" in r.stderr
+    # and with the clinic's key the copy is a working ketacli database
+    monkeypatch.setenv("KETACLI_KEY_FILE", f"{three_patients}.key")
     r = cli("--db", dest, "db", "check")
     assert r.exit_code == 0, r.stderr
 
@@ -358,9 +367,10 @@ def _failed_checks(cli) -> dict[str, str]:
 
 
 def _guard(table: str, op: str) -> str:
-    """The append-only guard trigger put back after an edit (so only the seal can tell)."""
-    return (f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-            "BEGIN SELECT RAISE(ABORT, 'append-only'); END")
+    """The append-only guard trigger put back after an edit exactly as the migration wrote it
+    (so only the seal can tell)."""
+    statements = _statements(migrations._append_only(table))
+    return next(st for st in statements if f"BEFORE {op} ON {table}" in st)
 
 
 def test_check_finds_a_removed_guard_trigger(cli, db_path):

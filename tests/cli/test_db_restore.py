@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import assert_one_error, ok, query
+from helpers import assert_one_error, copy_key, ok, query
 
 SCREEN = ("--weight", "70", "--bp", "120/80", "--hr", "70", "--phq9", "2,2,2,2,1,1,2,0,0")
 
@@ -68,8 +68,13 @@ def test_restore_moves_the_database_and_its_wal_aside(cli, db_path, backed_up, t
                 if not p.name.endswith(("-wal", "-shm"))]) == 2
 
 
-def test_restore_with_db_option_and_onto_a_new_machine(cli, backed_up, tmp_path):
+def test_restore_with_db_option_and_onto_a_new_machine(cli, backed_up, db_path, tmp_path):
     target = tmp_path / "elsewhere.db"
+    # a backup belongs to the clinic key: without it there, nothing is restored
+    r = cli("db", "restore", backed_up, "--db", target)
+    assert_one_error(r, 4)
+    assert "clinic key missing" in r.stderr and not target.exists()
+    copy_key(db_path, target)  # the key brought to the new machine
     ok(cli("db", "restore", backed_up, "--db", target))
     assert _mrns(target) == ["RS-1"]
 
@@ -119,6 +124,7 @@ def test_restore_replaces_a_damaged_database_but_never_a_fifo(cli, db_path, tmp_
     ok(cli("db", "backup", backup))
     damaged = tmp_path / "damaged.db"
     damaged.write_bytes(b"\0" * 4096)
+    copy_key(db_path, damaged)
     ok(cli("db", "restore", backup, "--db", damaged))
     assert _mrns(damaged) == ["RS-1"]
     fifo = tmp_path / "fifo.db"

@@ -86,7 +86,9 @@ def test_done_and_cancel_write_audit_rows(cli, db_path, patient):
     rows = query(db_path, "SELECT action, entity_id, patient, detail FROM audit "
                           "WHERE entity = 'followup' AND action != 'schedule' ORDER BY id")
     assert [(x[0], x[1], x[2]) for x in rows] == [("complete", a, "FU-1"), ("cancel", b, "FU-1")]
-    assert json.loads(rows[1][3]) == {"reason": "duplicate"}
+    # the reason, and the seal of the follow-up as it now stands (a later raw UPDATE shows)
+    assert json.loads(rows[1][3]).keys() == {"reason", "row_sha256"}
+    assert json.loads(rows[1][3])["reason"] == "duplicate"
 
 
 def test_schedule_refusals(cli, db_path, patient):
@@ -193,7 +195,8 @@ def test_record_scores_like_screen_and_completes_the_earliest_assessment(cli, db
                            "ORDER BY id")
     assert [a[:3] for a in audit] == [("create", "assessment", d["assessment_id"]),
                                       ("complete", "followup", screened["early"])]
-    assert json.loads(audit[1][3]) == {"by": f"assessment {d['assessment_id']}"}
+    assert json.loads(audit[1][3])["by"] == f"assessment {d['assessment_id']}"
+    assert "row_sha256" in json.loads(audit[1][3])  # the follow-up sealed as it now stands
 
 
 def test_record_completes_one_at_a_time_and_only_up_to_that_day(cli, db_path, screened):

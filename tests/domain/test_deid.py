@@ -23,22 +23,32 @@ PREFIX = {"screening_id": "SCR", "session_id": "SES", "observation_id": "OBS",
 
 # -- birth_year --------------------------------------------------------------------------
 @pytest.mark.parametrize(("dob", "expected"), [
-    ("1937-11-28", "1937"),   # 88 today, 89 tomorrow
-    ("1936-11-28", "1936"),   # 89 until tomorrow: still a year
+    ("1937-11-28", "1937"),   # 88 today: the export year minus the birth year is 89
+    ("1937-01-01", "1937"),
+    ("1936-12-31", "90+"),    # 89 today, but 2026 - 1936 = 90: the year would tell
+    ("1936-11-28", "90+"),
     ("1936-11-27", "90+"),    # 90 today
     ("1931-05-17", "90+"),
     ("1900-01-01", "90+"),
     ("1990-04-02", "1990"),
     ("2026-11-27", "2026"),   # born today
 ])
-def test_birth_year_89_vs_90_boundary(dob, expected):
+def test_birth_year_withheld_by_year_difference(dob, expected):
     assert deid.birth_year(dob, TODAY) == expected
 
 
 def test_birth_year_on_a_leap_day_birthday():
-    # born 1936-02-29: turns 90 on 2026-03-01 (no 29 February in 2026)
-    assert deid.birth_year("1936-02-29", date(2026, 2, 28)) == "1936"
-    assert deid.birth_year("1936-02-29", date(2026, 3, 1)) == "90+"
+    # born 1936-02-29: withheld all through 2026, whatever the day
+    assert deid.birth_year("1936-02-29", date(2026, 2, 28)) == "90+"
+    assert deid.birth_year("1936-02-29", date(2025, 12, 31)) == "1936"
+
+
+def test_staff_names_are_dropped():
+    cols, row = deid.transformer(
+        ["_pid", "patient", "clinician", "created_by", "closed_by", "discharged_by",
+         "waste_witness", "cosign", "hr"], study={1: ("S1", 0)}, today=TODAY, key=b"k" * 32)
+    assert cols == ["study_id", "hr"]
+    assert row((1, "MRN-1", "rn.a", "rn.b", "rn.c", "dr.d", "rn.e", "dr.f", 80)) == ("S1", 80)
 
 
 @pytest.mark.parametrize("dob", [None, ""])
@@ -107,10 +117,10 @@ STUDY = {7: ("SABCDEF0123", 30), 8: ("S0000000001", 0)}
 def test_transformer_maps_columns():
     cols = ["_pid", "patient", "name", "dob", "sex", "phone", "created_at", "created_by"]
     out_cols, fn = deid.transformer(cols, STUDY, TODAY, KEY)
-    assert out_cols == ["study_id", "birth_year", "sex", "created_at", "created_by"]
+    assert out_cols == ["study_id", "birth_year", "sex", "created_at"]  # no staff names
     row = (7, "ZQF-90210", "Zebulon Quixotic-Farnsworth", "1931-05-17", "M", "+1 555 867 5309",
            "2026-11-27T15:00:00+00:00", "nurse.test")
-    assert fn(row) == ("SABCDEF0123", "90+", "M", "2026-10-28T15:00:00+00:00", "nurse.test")
+    assert fn(row) == ("SABCDEF0123", "90+", "M", "2026-10-28T15:00:00+00:00")
 
 
 def test_transformer_drops_every_direct_identifier_and_free_text():

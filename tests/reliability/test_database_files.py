@@ -84,5 +84,5 @@ def test_a_missing_file_is_created_whole(cli, tmp_path):
     db = tmp_path / "new" / "clinic.db"
     ok(cli("--db", db, "patient", "add", "DF-3", "--name", "New Person"))
     assert sorted(p.name for p in db.parent.iterdir() if not p.name.endswith(("-wal", "-shm"))) \
-        == ["clinic.db"]
+        == ["clinic.db", "clinic.db.key"]  # and its clinic key beside it
     ok(cli("--db", db, "db", "check"))

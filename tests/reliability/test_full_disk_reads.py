@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 import pytest
-from helpers import counts, ok
+from helpers import copy_key, counts, ok
 from reliability_support import checkpoint, run
 
 SCREEN = ("--weight", "70", "--bp", "120/80", "--hr", "70", "--phq9", "2,2,2,2,1,1,2,0,0")
@@ -40,6 +40,7 @@ def test_reads_work_on_a_full_disk(cli, db_path, tmp_path):
     with _tmpfs(tmp_path / "full", "512k") as mnt:
         target = mnt / "clinic.db"
         shutil.copyfile(db_path, target)
+        copy_key(db_path, target)  # the copy is verified with the clinic key
         target.chmod(0o600)
         before = counts(target)
         fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT, 0o600)  # every last byte

@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from helpers import counts, ok, scalar
+from helpers import copy_key, counts, ok, scalar
 from reliability_support import assert_error_shape, checkpoint, open_session, real_clock, run
 
 NOTE_2K = "n" * 1900  # a long note: each observation takes a page or more
@@ -74,6 +74,7 @@ def test_a_truncated_database(cli, tmp_path):
     checkpoint(db)
     cut = tmp_path / "cut.db"
     shutil.copyfile(db, cut)
+    copy_key(db, cut)  # the copy is verified with the clinic key
     os.truncate(cut, cut.stat().st_size // 2)
     before = _digest(cut)
     for args in _attempts(1):
@@ -190,6 +191,7 @@ def test_a_read_only_database(seeded, tmp_path):
     if os.geteuid() != 0:
         ro = tmp_path / "ro.db"
         shutil.copyfile(db, ro)
+        copy_key(db, ro)  # the copy is verified with the clinic key
         ro.chmod(0o400)
         try:
             r = run(ro, "log-vitals", sid, "--hr", "93", "--json")
@@ -202,6 +204,7 @@ def test_a_read_only_database(seeded, tmp_path):
     with tmpfs(tmp_path / "ro-mount", "2m") as mnt:
         target = mnt / "clinic.db"
         shutil.copyfile(db, target)
+        copy_key(db, target)  # the copy is verified with the clinic key
         target.chmod(0o600)
         digest = _digest(target)
         _remount(mnt, "ro")
@@ -223,6 +226,7 @@ def test_a_full_disk(seeded, tmp_path):
     with tmpfs(tmp_path / "full-mount", "512k") as mnt:
         target = mnt / "clinic.db"
         shutil.copyfile(db, target)
+        copy_key(db, target)  # the copy is verified with the clinic key
         target.chmod(0o600)
         before = counts(target)
         vfs = os.statvfs(mnt)

@@ -22,9 +22,9 @@ def test_chain_links_and_verifies(store):
     for prev, row in itertools.pairwise(rows):
         assert row["prev_hash"] == prev["hash"]
     assert len({r["hash"] for r in rows}) == len(rows)
-    report = audit.verify(store.conn)
+    report = audit.verify(store.conn, store.key)
     assert report.ok
-    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 3  # one 'migrate' row per migration
+    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 4  # migrations, the key, 3 patients
     assert report.problems == []
 
 
@@ -44,12 +44,12 @@ def test_verify_reports_the_tampered_row(store):
     for i in range(4):
         add_patient(store, f"C-{i}")
     store.conn.execute("DROP TRIGGER audit_no_update")
-    target = len(migrations.MIGRATIONS) + 2  # the second patient's row, mid-chain
+    target = len(migrations.MIGRATIONS) + 3  # the second patient's row, mid-chain
     store.conn.execute(f"UPDATE audit SET clinician = 'mallory' WHERE id = {target}")
-    report = audit.verify(store.conn)
+    report = audit.verify(store.conn, store.key)
     assert not report.ok
-    assert report.rows == len(migrations.MIGRATIONS) + 4
-    assert report.problems == [{"id": target, "problem": "content does not match its hash"}]
+    assert report.rows == len(migrations.MIGRATIONS) + 5
+    assert report.problems == [{"id": target, "problem": "content does not match its MAC"}]
 
 
 def test_verify_reports_a_gap(store):
@@ -57,7 +57,7 @@ def test_verify_reports_a_gap(store):
         add_patient(store, f"C-{i}")
     store.conn.execute("DROP TRIGGER audit_no_delete")
     store.conn.execute("DELETE FROM audit WHERE id = 2")
-    report = audit.verify(store.conn)
+    report = audit.verify(store.conn, store.key)
     assert not report.ok
     assert {p["id"] for p in report.problems} == {3}
     assert any("gap" in p["problem"] for p in report.problems)
@@ -74,7 +74,7 @@ def test_a_rehashed_edit_still_breaks_the_next_link(store):
     values[audit.FIELDS.index("patient")] = "FORGED"
     store.conn.execute("UPDATE audit SET patient = 'FORGED', hash = ? WHERE id = 2",
                        (audit.row_hash(row["prev_hash"], values),))
-    report = audit.verify(store.conn)
+    report = audit.verify(store.conn, store.key)
     assert [p["id"] for p in report.problems] == [3]
 
 
@@ -82,4 +82,4 @@ def test_audit_detail_is_stored_as_sorted_json(store):
     with store.write() as tx:
         tx.audit("note", "test", detail={"b": 1, "a": "é"})
     assert store.scalar("SELECT detail FROM audit ORDER BY id DESC LIMIT 1") == '{"a":"é","b":1}'
-    assert audit.verify(store.conn).ok
+    assert audit.verify(store.conn, store.key).ok

@@ -22,8 +22,12 @@ def test_migrations_are_recorded(store):
     assert [r["description"] for r in rows] == [d for _, d, _ in migrations.MIGRATIONS]
     assert all(r["applied_at"] == NOW for r in rows)  # the pinned clock
     audited = store.all("SELECT action, entity, entity_id FROM audit ORDER BY id")
-    assert [tuple(r) for r in audited] == [("migrate", "schema", v)
-                                           for v, _, _ in migrations.MIGRATIONS]
+    expected = []
+    for v, _, sql in migrations.MIGRATIONS:
+        expected.append(("migrate", "schema", v))
+        if "CREATE TABLE clinic_key" in sql:  # keyed in the same transaction
+            expected.append(("create", "clinic_key", 1))
+    assert [tuple(r) for r in audited] == expected
 
 
 def test_reopening_does_not_reapply(tmp_path):
@@ -32,11 +36,11 @@ def test_reopening_does_not_reapply(tmp_path):
     st = open_store(path, ACTOR)
     try:
         assert st.scalar("SELECT count(*) FROM schema_migrations") == len(migrations.MIGRATIONS)
-        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS)
+        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS) + 1
         from ketacli.store.db import apply_migrations
 
         assert apply_migrations(st) == []
-        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS)
+        assert st.scalar("SELECT count(*) FROM audit") == len(migrations.MIGRATIONS) + 1
     finally:
         st.close()
 
@@ -58,7 +62,7 @@ def test_a_new_database_is_created_complete_and_a_schemaless_file_refused(tmp_pa
     with pytest.raises(StorageError) as exc:
         open_store(foreign, ACTOR)
     assert exc.value.exit_code == 4 and "no ketacli schema" in exc.value.message
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db", "v0.db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db", "v0.db", "v0.db.key"]
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -116,15 +120,15 @@ def test_columns_added_later_keep_the_seals_of_older_rows(tmp_path, monkeypatch)
 
 
 def test_the_corrections_migration_keeps_followups_and_voids(tmp_path, monkeypatch):
-    """A clinic from before the corrections migration (8), with follow-ups an assessment
+    """A clinic from before the corrections migration (7), with follow-ups an assessment
     points at, a cancelled one and a void, migrates: every row kept with its id, the foreign
     keys hold, the guards are back, and the widened CHECKs take a `screening` follow-up and
     a voided session."""
     from ketacli.store import admin
 
-    before_8 = [m for m in migrations.MIGRATIONS if m[0] < 8]
-    path = tmp_path / "v7.db"
-    monkeypatch.setattr(migrations, "MIGRATIONS", before_8)
+    before_7 = [m for m in migrations.MIGRATIONS if m[0] < 7]
+    path = tmp_path / "v6.db"
+    monkeypatch.setattr(migrations, "MIGRATIONS", before_7)
     st = open_store(path, ACTOR)
     with st.write() as tx:
         pid = tx.insert("patients", {"mrn": "OLD-2", "name": "Old Patient", "created_at": NOW,

@@ -1,0 +1,136 @@
+"""What `db check` finds that the chain alone does not: rows written around the program.
+
+- a record, void or discharge with no audit row of its own (a raw INSERT: the program
+  writes every one of them together with its audit row, in one transaction);
+- a patient or follow-up whose values do not match the seal of its latest audit row
+  (a raw UPDATE: every change the program makes is audited with the values it left);
+- a schema that is not the one the migrations build (a trigger rewritten, a CHECK
+  widened through `writable_schema`, a table added).
+Each finding is a short text naming records by kind and id only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+
+from ketacli.store import migrations
+from ketacli.store.db import MUTABLE, Store, _statements, range_digest, row_digest
+
+# (table, audit entity) of every table whose rows are sealed by an audit row of their own
+SEALED_BY = (
+    ("patients", "patient"), ("screenings", "screening"), ("sessions", "session"),
+    ("observations", "observation"), ("events", "event"), ("assessments", "assessment"),
+    ("followups", "followup"), ("wastes", "waste"),
+)
+_HAS_SEAL = ("EXISTS (SELECT 1 FROM audit a WHERE a.entity = ? AND a.entity_id = t.id "
+             "AND a.detail LIKE '%\"row_sha256\"%')")
+_LIMIT = 200  # findings per kind: enough to act on, bounded however large the damage
+
+
+def batches(store: Store) -> list[tuple[int, str, int, int, str]]:
+    """(audit row, table, first id, last id, digest) of every bulk-inserted batch."""
+    out = []
+    for rid, detail in store.conn.execute(
+            "SELECT id, json_extract(detail, '$.batch_sha256') FROM audit "
+            "WHERE detail LIKE '%\"batch_sha256\"%' ORDER BY id"):
+        out += [(rid, t, a, b, d) for t, a, b, d in json.loads(detail)]
+    return out
+
+
+def _in_batch(ranges: list[tuple[int, int]], rid: int) -> bool:
+    return any(a <= rid <= b for a, b in ranges)
+
+
+def unaudited_rows(store: Store) -> list[str]:
+    """Records, voids and discharges that have no audit row of their own (nor a batch's)."""
+    found: list[str] = []
+    covered: dict[str, list[tuple[int, int]]] = {}
+    for _, table, a, b, _d in batches(store):
+        covered.setdefault(table, []).append((a, b))
+    for table, entity in SEALED_BY:
+        cur = store.conn.execute(
+            f"SELECT t.id FROM {table} t WHERE NOT {_HAS_SEAL} ORDER BY t.id", (entity,))
+        found += [f"{entity} {r[0]}" for r in cur
+                  if not _in_batch(covered.get(table, []), r[0])][:_LIMIT]
+    found += [f"void {r[0]} ({r[1]} {r[2]})" for r in store.all(
+        "SELECT v.id, v.kind, v.target_id FROM voids v WHERE NOT EXISTS (SELECT 1 FROM audit a "
+        "WHERE a.entity = v.kind AND a.entity_id = v.target_id AND a.action = 'void' "
+        f"AND json_extract(a.detail, '$.void_id') = v.id) ORDER BY v.id LIMIT {_LIMIT}")]
+    found += [f"discharge {r[0]} of session {r[1]}" for r in store.all(
+        "SELECT d.id, d.session_id FROM discharges d WHERE NOT EXISTS (SELECT 1 FROM audit a "
+        "WHERE a.entity = 'session' AND a.entity_id = d.session_id AND a.action = 'discharge' "
+        "AND a.detail LIKE '%discharge_sha256%') ORDER BY d.id")
+        if not _in_batch(covered.get("discharges", []), r[0])][:_LIMIT]
+    if store.scalar("SELECT 1 FROM sqlite_master WHERE name = 'patient_changes'"):
+        found += [f"patient change {r[0]} of patient {r[1]}" for r in store.all(
+            "SELECT c.id, c.patient_id FROM patient_changes c WHERE NOT EXISTS (SELECT 1 "
+            "FROM audit a WHERE a.entity = 'patient' AND a.entity_id = c.patient_id "
+            "AND a.action = 'edit' AND json_extract(a.detail, '$.change') = c.id) "
+            f"ORDER BY c.id LIMIT {_LIMIT}")]
+    found += [f"side effect {r[0]} of session {r[1]}" for r in store.all(
+        "SELECT e.id, e.session_id FROM side_effects e WHERE NOT EXISTS (SELECT 1 FROM "
+        f"discharges d WHERE d.session_id = e.session_id) ORDER BY e.id LIMIT {_LIMIT}")]
+    return found
+
+
+def batches_altered(store: Store) -> list[str]:
+    """Bulk-inserted batches whose rows no longer match their audit row's digest."""
+    return [f"{table} {a}-{b} (batch of audit row {rid})"
+            for rid, table, a, b, digest in batches(store)
+            if range_digest(store.conn, table, a, b) != digest]
+
+
+def rows_updated(store: Store) -> list[str]:
+    """Patients and follow-ups whose stored values differ from their latest audit row's seal."""
+    found: list[str] = []
+    for entity, table in MUTABLE.items():
+        latest: dict[int, str] = {}
+        for rid, digest in store.conn.execute(
+                "SELECT entity_id, json_extract(detail, '$.row_sha256') FROM audit "
+                "WHERE entity = ? AND detail LIKE '%\"row_sha256\"%' ORDER BY id", (entity,)):
+            latest[rid] = digest
+        for (rid,) in store.conn.execute(f"SELECT id FROM {table} ORDER BY id"):
+            seal = latest.get(rid)
+            if seal is not None and row_digest(store.conn, table, rid) != seal:
+                found.append(f"{entity} {rid}")
+                if len(found) >= _LIMIT:
+                    return found
+    return found
+
+
+@functools.cache
+def expected_schema() -> frozenset[tuple[str, str, str]]:
+    """(type, name, SQL) of every table, index, trigger and view the migrations create."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for _, _, sql in migrations.MIGRATIONS:
+            for statement in _statements(sql):
+                con.execute(statement)
+        return frozenset(_schema(con))
+    finally:
+        con.close()
+
+
+def _schema(con) -> list[tuple[str, str, str]]:
+    return [(r[0], r[1], " ".join((r[2] or "").split())) for r in con.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")]
+
+
+def schema_differences(store: Store) -> list[str]:
+    """How the stored schema differs from the migrations' (missing triggers are reported
+    by the guard check)."""
+    expected = expected_schema()
+    actual = set(_schema(store.conn))
+    names = {(t, n): sql for t, n, sql in expected}
+    out = []
+    for kind, name, _sql in sorted(actual - expected):
+        if (kind, name) in names:
+            out.append(f"{kind} {name} was changed")
+        else:
+            out.append(f"{kind} {name} is not part of ketacli's schema")
+    have = {(t, n) for t, n, _ in actual}
+    out += [f"{kind} {name} is missing" for kind, name, _sql in sorted(expected)
+            if (kind, name) not in have and kind != "trigger"]
+    return out
