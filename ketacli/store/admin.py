@@ -8,6 +8,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from ketacli import safefile
 from ketacli.errors import Code, Invalid, StorageError
 from ketacli.store import audit, cipher, clinic, migrations, tamper
 from ketacli.store.db import (
@@ -134,7 +135,6 @@ def backup(store: Store, dest: Path) -> dict:
 
     Written in a private temporary folder beside `dest` (ketacli.safefile: exclusive,
     unpredictable, never following a link), fsynced, then renamed into place."""
-    from ketacli import safefile
 
     dest = Path(dest)
     if dest.exists() and not dest.is_symlink():  # a planted symlink is replaced, not followed
@@ -276,7 +276,7 @@ def encrypt(store: Store) -> dict:
         os.chmod(tmp, 0o600)
         _verified_copy(tmp, store.key, encrypted=True, counts=counts)
         os.replace(tmp, store.path)
-        cipher.fsync_dir(store.path.parent)
+        safefile.fsync_dir(store.path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -302,7 +302,7 @@ def decrypt(store: Store, dest: Path) -> dict:
         os.chmod(tmp, 0o600)
         _verified_copy(tmp, store.key, encrypted=False, counts=counts)
         os.replace(tmp, dest)
-        cipher.fsync_dir(dest.parent)
+        safefile.fsync_dir(dest.parent)
     except OSError as exc:
         raise StorageError(f"cannot write {dest}: {exc.strerror}",
                            code=Code.BACKUP_UNWRITABLE) from None
@@ -344,7 +344,6 @@ def restore(backup_path: Path, path: Path, stamp: str) -> dict:
     """Put a verified copy of `backup_path` in place of the database at `path`; the current
     database and its -wal/-shm are moved aside to PATH.before-restore-STAMP (never deleted).
     Refused while another process has the database open (exit 4)."""
-    from ketacli import safefile
     from ketacli.store import keys
     from ketacli.store.db import check_file, check_kind, check_schema
 

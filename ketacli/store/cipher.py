@@ -11,7 +11,6 @@ copy, verified, then renamed over the original), and decrypted the same way.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -105,10 +104,3 @@ def temp_beside(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
 
 
-def fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
