@@ -23,7 +23,7 @@ from ketacli.store.sessions import side_effects_digest
 
 TABLES = (
     "patients", "screenings", "sessions", "observations", "events", "discharges",
-    "side_effects", "assessments", "followups", "voids", "audit",
+    "side_effects", "assessments", "followups", "voids", "wastes", "patient_changes", "audit",
 )
 
 

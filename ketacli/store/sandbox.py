@@ -14,10 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ketacli.store.bulk import TABLES  # the tables a demo batch writes
 from ketacli.store.db import Store, Tx
-
-TABLES = ("patients", "screenings", "sessions", "observations", "events", "discharges",
-          "side_effects", "followups", "assessments")
 
 
 def demo_state(store: Store) -> tuple[int, int]:

@@ -47,6 +47,15 @@ def test_info_json(cli, three_patients):
     assert data["clinic_tz"] == "America/Chicago"  # trial2: the stored zone, shown nowhere
 
 
+def test_info_counts_the_correction_tables(cli, three_patients):
+    """wastes and patient_changes (issue 14/16 tables) are counted like every clinical table
+    (and so checked in the copies db encrypt/decrypt verify by counts)."""
+    r = cli("patient", "edit", "P-1", "--phone", "555 0101", "--reason", "typo")
+    assert r.exit_code == 0, r.stderr
+    counts = cli("db", "info", "--json").json["data"]["counts"]
+    assert (counts["patient_changes"], counts["wastes"]) == (1, 0)
+
+
 def test_info_human(cli, three_patients):
     r = cli("db", "info")
     assert r.exit_code == 0, r.stderr
