@@ -43,7 +43,8 @@ def histories(store, patient_id: int) -> dict[str, list[dict]]:
 
 
 def risks_between(store_or_tx, patient_id: int, after: str, upto: str, tz) -> list:
-    """PHQ-9 item 9 and C-SSRS risk of the patient's assessments after `after` up to `upto`
+    """PHQ-9 item 9 and C-SSRS risk of the patient's assessments from `after` (the
+    screening's instant: one recorded in the same second is not before it) up to `upto`
     (UTC ISO), oldest first, voided ones left out: what the suicide-risk rule reads."""
     from datetime import datetime
 
@@ -51,7 +52,7 @@ def risks_between(store_or_tx, patient_id: int, after: str, upto: str, tz) -> li
 
     rows = store_or_tx.execute(
         f"""SELECT a.id, a.at, a.phq9_items, a.cssrs_risk FROM assessments a
-            WHERE a.patient_id = ? AND a.at > ? AND a.at <= ?
+            WHERE a.patient_id = ? AND a.at >= ? AND a.at <= ?
             AND {not_voided('assessment', 'a.id')} ORDER BY a.at, a.id""",
         (patient_id, after, upto)).fetchall()
     return [AssessmentRisk(r["id"], datetime.fromisoformat(r["at"]).astimezone(tz).date().isoformat(),

@@ -135,6 +135,16 @@ def test_it_is_overridable_with_a_reason_and_a_cosigner(cli):
     assert d["overridden"] == ["suicide-risk"] and d["cosign"] == "Dr Second"
 
 
+def test_an_assessment_at_the_screenings_own_instant_counts(cli):
+    """Recorded in the same second as the screening (both default to now, or both --at 07:00)
+    it is not before the screening: its item 9 refuses the start (and patient show says so)."""
+    ok(screen(cli, MRN, when=at("07:00")))
+    ok(record(cli, "--phq9", ITEM9, when=at("07:00")))
+    assert refused_rules(start(cli))[0]["name"] == "suicide-risk"
+    shown = ok(cli("patient", "show", MRN, "--json")).json["data"]["suicide_risk"]
+    assert shown["rule"] == "suicide-risk"
+
+
 def test_a_later_none_or_low_cssrs_answers_it(cli):
     ok(screen(cli, MRN))
     ok(record(cli, "--phq9", ITEM9, when=at("07:10")))
