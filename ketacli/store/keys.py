@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from ketacli import safefile
 from ketacli.errors import Code, StorageError
 
 KEY_BYTES = 32
@@ -97,12 +98,7 @@ def load_or_create(path: Path) -> ClinicKey:
             os.link(tmp, path)  # atomic, and never replaces a key another process wrote
         except FileExistsError:
             return _parse(path.read_text(encoding="ascii", errors="replace"), path)
-        with contextlib.suppress(OSError):
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        safefile.fsync_dir(path.parent)
         return key
     except OSError as exc:
         raise StorageError(f"cannot create the clinic key file {path}: {exc.strerror}",
