@@ -139,7 +139,11 @@ def check_file(path: Path) -> None:
     if len(head) >= 16 and head[:16] != SQLITE_MAGIC and keys.key_path(path).exists():
         return  # SQLCipher (encryption at rest): opened with the clinic key
     if len(head) < 100 or head[:16] != SQLITE_MAGIC:
-        raise _not_ketacli(path, "is not SQLite", Code.DATABASE_CORRUPT)
+        error = _not_ketacli(path, "is not SQLite", Code.DATABASE_CORRUPT)
+        if len(head) == 100 and st.st_size % 512 == 0:  # whole pages: perhaps SQLCipher's
+            error.hint = ("an encrypted database (or its backup) opens only with its "
+                          "clinic key: set KETACLI_KEY_FILE")
+        raise error
     _check_wal(path, head)
 
 

@@ -72,6 +72,17 @@ def test_backups_stay_encrypted(cli, encrypted, tmp_path, monkeypatch):
     assert len(r.json["data"]) == before["patients"]
 
 
+def test_an_encrypted_backup_without_its_key_says_where_the_key_goes(cli, encrypted, tmp_path):
+    """Checked where it was copied (no key beside it: none travels with a backup), it is not
+    called merely 'not SQLite' as a corrupt file would be: the hint names the clinic key."""
+    dest = tmp_path / "backup.db"
+    ok(cli("db", "backup", dest))
+    r = cli("--db", dest, "db", "check", "--json")
+    assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4, json_out=True)
+    assert r.stderr.splitlines()[1] == ("hint: an encrypted database (or its backup) opens only "
+                                        "with its clinic key: set KETACLI_KEY_FILE")
+
+
 def test_decrypt_writes_a_verified_plain_copy(cli, encrypted, tmp_path, monkeypatch):
     db, _, before = encrypted
     dest = tmp_path / "plain.db"
