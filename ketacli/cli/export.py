@@ -57,7 +57,7 @@ def export(    table: Annotated[str, typer.Argument(
 
     s = settings()
     form = ExportForm.parse(table=table, fmt=fmt, since=since, deidentify=deidentify,
-                            has_output=output is not None, tz=s.tz, until=until)
+                            has_output=output is not None, tz=s.tz, until=until, after=after)
     store = s.store(create=False)
     if output is not None:
         names = form.files(EXPORT_TABLES) or (

@@ -398,7 +398,8 @@ class ExportForm:
 
     @classmethod
     def parse(cls, *, table: str, fmt: str, since: str | None, deidentify: bool,
-              has_output: bool, tz: tzinfo, until: str | None = None) -> ExportForm:
+              has_output: bool, tz: tzinfo, until: str | None = None,
+              after: int | None = None) -> ExportForm:
         from ketacli.domain.vocab import EXPORT_FORMATS, EXPORT_TABLES, FHIR_TABLES
 
         table, fmt = table.strip().lower(), fmt.strip().lower()
@@ -408,9 +409,9 @@ class ExportForm:
         if table == "redcap" and not has_output:
             raise Invalid("'export redcap' writes a data dictionary and an import file: give "
                           "--output DIR", code=Code.MISSING_VALUE)
-        if table == "redcap" and (since is not None or until is not None):
+        if table == "redcap" and (since is not None or until is not None or after is not None):
             raise Invalid("'export redcap' exports every record (repeat instances are numbered "
-                          "from each record's first): leave out --since and --until",
+                          "from each record's first): leave out --since, --until and --after",
                           code=Code.INVALID_CHOICE)
         if fmt not in EXPORT_FORMATS:
             raise Invalid("--format must be csv, json, ndjson, fhir or fhir-ndjson",

@@ -138,10 +138,15 @@ def test_redcap_needs_an_output_directory(cli, demo):
     assert r.stderr.startswith("error: 'export redcap' writes a data dictionary")
 
 
-def test_redcap_is_a_full_export(cli, demo, tmp_path):
-    r = cli("export", "redcap", "--output", str(tmp_path / "r"), "--since", "2026-11-01")
+@pytest.mark.parametrize("bound", [("--since", "2026-11-01"), ("--until", "2026-11-01"),
+                                   ("--after", "1")])
+def test_redcap_is_a_full_export(cli, demo, tmp_path, bound):
+    """--after too: an incremental file would number a patient's new sessions from 1 and
+    overwrite their first repeat instances in REDCap."""
+    r = cli("export", "redcap", "--output", str(tmp_path / "r"), *bound)
     assert r.exit_code == 2 and r.stdout == "" and not (tmp_path / "r").exists()
     assert r.stderr.startswith("error: 'export redcap' exports every record")
+    assert "leave out --since, --until and --after" in r.stderr
 
 
 def test_redcap_import_is_not_formula_escaped(cli, db_path, tmp_path):
