@@ -117,6 +117,12 @@ REFERENCED = frozenset({"Patient", "Encounter", "Procedure", "MedicationAdminist
 
 
 _URN = re.compile(r'"urn:uuid:([^"\\]+)"')
+# a reference's element names its target's type (fhir.py's builders): how a reference to a
+# resource outside this export (`--after`, `--since`, one table) is still made relative
+_KEYED = re.compile(r'("(\w+)": \[?\{"reference": )"urn:uuid:([^"\\]+)"')
+KEY_TYPES = {"subject": "Patient", "patient": "Patient", "encounter": "Encounter",
+             "context": "Encounter", "partOf": "Procedure", "instance": "MedicationAdministration",
+             "derivedFrom": "QuestionnaireResponse"}
 
 
 class _Relative:
@@ -132,10 +138,16 @@ class _Relative:
         kind = self.types.get(m[1])
         return f'"{kind}/{m[1]}"' if kind else m[0]
 
+    def _keyed(self, m: re.Match) -> str:
+        kind = self.types.get(m[3]) or KEY_TYPES.get(m[2])
+        return f'{m[1]}"{kind}/{m[3]}"' if kind else m[0]
+
     def line(self, resource: dict) -> str:
         if resource["resourceType"] in REFERENCED:
             self.types[resource["id"]] = resource["resourceType"]
         text = json.dumps(resource, ensure_ascii=False)
+        if "urn:uuid:" in text:
+            text = _KEYED.sub(self._keyed, text)
         return (_URN.sub(self._sub, text) if "urn:uuid:" in text else text) + "\n"
 
 

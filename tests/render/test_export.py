@@ -181,3 +181,28 @@ def test_fhir_bundle_and_ndjson_sinks():
     assert first == patient
     assert second["subject"] == {"reference": "Patient/p1"}  # relative, to an earlier line
     assert second["contained"] == [{"reference": "#med"}]
+
+
+def test_ndjson_references_outside_the_export_are_relative_by_their_element():
+    """An incremental export (`--after`) or one table holds resources whose Patient or
+    Encounter came in an earlier export: a `urn:uuid:` there resolves nowhere, so the
+    reference takes its type from the element that holds it; text is never touched."""
+    obs = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "urn:uuid:p9"},
+           "encounter": {"reference": "urn:uuid:e9"},
+           "derivedFrom": [{"reference": "urn:uuid:q9"}], "note": [{"text": '"urn:uuid:x"'}]}
+    ma = {"resourceType": "MedicationAdministration", "id": "m1",
+          "context": {"reference": "urn:uuid:e9"}, "partOf": [{"reference": "urn:uuid:r9"}]}
+    ae = {"resourceType": "AdverseEvent", "id": "a1",
+          "suspectEntity": [{"instance": {"reference": "urn:uuid:m9"}}]}
+    buf = io.StringIO()
+    lines = writers.FhirNdjson(buf, "t")
+    for res in (obs, ma, ae):
+        lines.add(res)
+    o, m, a = map(json.loads, buf.getvalue().splitlines())
+    assert (o["subject"], o["encounter"], o["derivedFrom"]) == (
+        {"reference": "Patient/p9"}, {"reference": "Encounter/e9"},
+        [{"reference": "QuestionnaireResponse/q9"}])
+    assert o["note"] == [{"text": '"urn:uuid:x"'}]
+    assert (m["context"], m["partOf"]) == ({"reference": "Encounter/e9"},
+                                           [{"reference": "Procedure/r9"}])
+    assert a["suspectEntity"] == [{"instance": {"reference": "MedicationAdministration/m9"}}]
