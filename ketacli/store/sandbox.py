@@ -54,14 +54,17 @@ def record_batch(tx: Tx, detail: dict[str, Any]) -> None:
 
 
 def remove(store: Store) -> list[Path]:
-    """Delete the demo database and its -wal/-shm files, once no writer is inside it;
+    """Delete the demo database and its -wal/-shm files, once no writer is inside it, and
+    its clinic key when that is the one beside it (a KETACLI_KEY_FILE elsewhere is kept);
     returns the files deleted. The caller checked that it is a demo database."""
     path = store.path
     with store.write():  # waits for a writer in progress; then nothing else writes
         pass
     store.close()
+    beside = Path(f"{path}.key")
+    own_key = [beside] if Path(store.key_file) == beside else []
     gone = []
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), *own_key):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(p)
             gone.append(p)

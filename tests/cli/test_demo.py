@@ -197,9 +197,18 @@ def test_demo_remove_deletes_the_demo_database(cli, db_path):
     r = ok(cli("demo", "--remove", "--json"))
     assert r.json["data"]["database"] == str(db_path)
     assert str(db_path) in r.json["data"]["removed"]
-    for suffix in ("", "-wal", "-shm"):
-        assert not db_path.with_name(db_path.name + suffix).exists()
+    for suffix in ("", "-wal", "-shm", ".key"):  # the demo's own key too: a clinic made
+        assert not db_path.with_name(db_path.name + suffix).exists()  # here gets a new one
     ok(cli("patient", "add", "REAL-1", "--name", "Real Person"))  # a fresh database
+
+
+def test_demo_remove_keeps_a_key_file_kept_elsewhere(cli, db_path, tmp_path, monkeypatch):
+    key = tmp_path / "secure" / "clinic.key"
+    key.parent.mkdir()
+    monkeypatch.setenv("KETACLI_KEY_FILE", str(key))
+    ok(cli(*ARGS))
+    ok(cli("demo", "--remove"))
+    assert key.exists() and not db_path.exists()
 
 
 def test_demo_remove_refuses_a_real_clinic(cli, db_path):
