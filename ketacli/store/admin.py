@@ -80,7 +80,8 @@ def check(store: Store) -> dict:
          "detail": "every record has its own audit row" if not unaudited
          else f"{len(unaudited)} records with no audit row of their own, first {unaudited[0]}"},
         {"name": "updated_rows", "ok": not updated,
-         "detail": "patients and follow-ups match their latest audit row" if not updated
+         "detail": "patients, follow-ups and the zone match their latest audit"
+         if not updated
          else f"{len(updated)} rows changed outside ketacli, first {updated[0]}"},
         {"name": "schema", "ok": not schema,
          "detail": "as the migrations made it" if not schema

@@ -97,7 +97,18 @@ def rows_updated(store: Store) -> list[str]:
                 found.append(f"{entity} {rid}")
                 if len(found) >= _LIMIT:
                     return found
-    return found
+    return found + _zone_updated(store)
+
+
+def _zone_updated(store: Store) -> list[str]:
+    """The clinic zone (it decides how every 'HH:MM' is read and every time shown) must be
+    the one its latest `set-tz` audit row set: every change ketacli makes is audited."""
+    from ketacli.store import clinic
+
+    stored = clinic.zone_name(store)
+    audited = store.scalar("SELECT json_extract(detail, '$.to') FROM audit WHERE "
+                           "action = 'set-tz' AND entity = 'clinic' ORDER BY id DESC LIMIT 1")
+    return [] if stored == audited else ["the clinic zone"]
 
 
 @functools.cache

@@ -110,6 +110,20 @@ def test_check_fails_on_dangling_foreign_key(cli, three_patients):
     assert "foreign_keys" in r.stderr
 
 
+def test_check_finds_the_clinic_zone_changed_outside_ketacli(cli, three_patients, monkeypatch):
+    """The zone decides how every 'HH:MM' is read and every time shown: a raw UPDATE of it
+    is a finding; a `db set-tz` (audited) afterwards makes the check pass again."""
+    monkeypatch.delenv("KETACLI_TZ", raising=False)  # the stored zone, whatever it is
+    tamper(three_patients, "UPDATE clinic_settings SET value = 'Asia/Tokyo' WHERE key = 'tz'")
+    r = cli("db", "check", "--json")
+    assert_one_error(r, 4)
+    failed = [d["name"] for d in r.json["error"]["details"] if not d["ok"]]
+    assert failed == ["updated_rows"]
+    assert "updated_rows: the clinic zone does not match its latest audit row" in r.stderr
+    assert cli("db", "set-tz", "Asia/Tokyo", "--reason", "as found").exit_code == 0
+    assert cli("db", "check").exit_code == 0
+
+
 # -- backup -------------------------------------------------------------------------
 def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path, monkeypatch):
     dest = tmp_path / "backups" / "copy.db"
