@@ -102,6 +102,20 @@ def test_a_wrong_key_is_one_line(cli, encrypted, args):
     assert [ln for ln in p.stderr.splitlines() if not ln.startswith(("error:", "hint:"))] == []
 
 
+@pytest.mark.parametrize("args", [("patient", "list"), ("db", "check", "--json"),
+                                  ("db", "info")])
+def test_a_missing_key_says_so_not_not_sqlite(cli, encrypted, args):
+    """Moved to another machine without its key: the user learns what to bring."""
+    db, _, _ = encrypted
+    Path(f"{db}.key").unlink()
+    r = cli(*args)
+    assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4, json_out="--json" in args)
+    assert f"no clinic key at {db}.key" in r.stderr
+    assert "hint: put this clinic's key beside the database" in r.stderr
+    if "--json" in args:
+        assert r.json["error"]["code"] == "clinic_key_missing"
+
+
 def test_encrypting_twice_or_without_the_key_is_refused(cli, encrypted, tmp_path):
     r = cli("db", "encrypt")
     assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4)
