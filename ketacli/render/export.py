@@ -193,6 +193,31 @@ class BulkData:
                 "error": []}
 
 
+def remove_stale_bulk_files(folder: Path, written: set[str]) -> None:
+    """Remove the `<Type>.ndjson` files an earlier export left in `folder` that this one
+    did not write: a consumer reading the folder must never import another export's
+    records beside this manifest (identified records beside a de-identified one, records
+    voided since, another database's)."""
+    stale = set(fhir.RESOURCE_TYPES)
+    try:
+        old = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        stale |= {str(o["type"]) for o in old.get("output", []) if isinstance(o, dict)}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # no earlier manifest (or not one of ours): the known types only
+    for kind in stale - written:
+        if not re.fullmatch(r"[A-Z][A-Za-z]{1,63}", kind):
+            continue  # a manifest entry that is not a resource type names no file of ours
+        try:
+            (folder / f"{kind}.ndjson").unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            from ketacli.errors import Code, StorageError
+
+            raise StorageError(f"cannot remove an earlier export's {kind}.ndjson: "
+                               f"{exc.strerror}", code=Code.OUTPUT_UNWRITABLE) from None
+
+
 def write_bulk_data(reader: Reader, table: str, folder: Path, files: Files, *, timestamp: str,
                     request: str, tick: Tick) -> dict[str, int]:
     """`export all --format fhir-ndjson --output DIR` (or one table's resources): one
@@ -202,6 +227,7 @@ def write_bulk_data(reader: Reader, table: str, folder: Path, files: Files, *, t
         sink = BulkData(lambda name: stack.enter_context(files.atomic(folder / name)))
         tables = spanned_tables(table, "fhir-ndjson", reader.deidentified)
         counts = fhir.write_resources(sink, reader, tables, tick)
+    remove_stale_bulk_files(folder, set(sink.counts))
     with files.atomic(folder / "manifest.json") as fh:
         json.dump(sink.manifest(timestamp, request), fh, indent=2)
         fh.write("\n")
