@@ -97,11 +97,21 @@ def _without_typed(exc, message: str, argv: list[str], hint: str | None):
     if message.startswith("No such command"):
         return f"no such command; {hint or 'see ketacli --help'}", _suggestion(message)
     if kind == "NoSuchOption":
-        return f"no such option; {hint or 'see ketacli --help'}", _suggestion(message)
+        return f"no such option; {hint or 'see ketacli --help'}", (
+            _json_first(exc) or _suggestion(message))
     for word in sorted((a for a in argv if len(a) > 1), key=len, reverse=True):
         if word in message and not word.startswith("-"):
             message = message.replace(word, "…")
     return message, hint
+
+
+def _json_first(exc) -> str | None:
+    """`ketacli --json db check`: --json belongs to the command, not to ketacli itself
+    (not "did you mean --version?")."""
+    ctx = getattr(exc, "ctx", None)
+    if getattr(exc, "option_name", None) == "--json" and ctx is not None and ctx.parent is None:
+        return "--json goes after the command name: 'ketacli COMMAND ... --json'"
+    return None
 
 
 def _suggestion(message: str) -> str | None:

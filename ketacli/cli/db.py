@@ -51,6 +51,7 @@ def check(json_out: Json = False) -> None:
         raise StorageError(
             "database check failed: " + "; ".join(f"{c['name']}: {c['detail']}" for c in failed),
             code=Code.CHECK_FAILED, details=data["checks"], lines=data["findings"][:50],
+            hint=check_hint(data),
         )
 
     def human(con):
@@ -59,6 +60,14 @@ def check(json_out: Json = False) -> None:
         con.print(check_lines(data))
 
     emit(data, json_out, human)
+
+
+def check_hint(data: dict) -> str | None:
+    """What to do when the chain could not be checked at all: bring the clinic key."""
+    chain = next(c for c in data["checks"] if c["name"] == "audit_chain")
+    if "not verifiable" in chain["detail"] and "clinic key" in chain["detail"]:
+        return "set KETACLI_KEY_FILE to this clinic's key file"
+    return None
 
 
 @app.command("backup")

@@ -92,17 +92,28 @@ def progress(enabled: bool):
 
 
 def refuse_database(targets: list[Path], db: Path) -> None:
-    """No output path may be the database or its -wal/-shm/-journal (exit 2)."""
+    """No output path may be the database, its -wal/-shm/-journal or its clinic key
+    file (exit 2)."""
     from ketacli.errors import Code, Invalid
+    from ketacli.store.keys import key_path
 
     if any(_is_database(t, db) for t in targets):
         raise Invalid("--output is the database itself: choose another file",
+                      code=Code.OUTPUT_IS_DATABASE)
+    if any(_same_file(t, [key_path(db)]) for t in targets):
+        # writing over the key loses the chain's proof, and an encrypted database with it
+        raise Invalid("--output is the clinic key file: choose another file",
                       code=Code.OUTPUT_IS_DATABASE)
 
 
 def _is_database(target: Path, db: Path) -> bool:
     """Would writing `target` replace the database file (or its WAL / journal)?"""
-    files = [db, *(db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal"))]
+    return _same_file(target, [db, *(db.with_name(db.name + s)
+                                     for s in ("-wal", "-shm", "-journal"))])
+
+
+def _same_file(target: Path, files: list[Path]) -> bool:
+    """Is `target` (or would it be, once written) one of `files`?"""
     target = Path(target)
     for f in files:
         if target.resolve() == f.resolve():

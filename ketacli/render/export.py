@@ -205,6 +205,37 @@ class BulkData:
                 "error": []}
 
 
+def remove_stale_bulk_files(folder: Path, written: set[str]) -> None:
+    """Remove the `<Type>.ndjson` files an earlier export left in `folder` that this one
+    did not write: a consumer reading the folder must never import another export's
+    records beside this manifest (identified records beside a de-identified one, records
+    voided since, another database's)."""
+    stale = set(fhir.RESOURCE_TYPES)
+    try:
+        old = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        stale |= {str(o["type"]) for o in old.get("output", []) if isinstance(o, dict)}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # no earlier manifest (or not one of ours): the known types only
+    # a manifest entry that is not a resource type names no file of ours
+    remove_stale_files(folder, (f"{kind}.ndjson" for kind in sorted(stale - written)
+                                if re.fullmatch(r"[A-Z][A-Za-z]{1,63}", kind)))
+
+
+def remove_stale_files(folder: Path, names: Iterable[str]) -> None:
+    """Remove the files `names` an earlier export left in `folder` (a CSV directory's
+    audit.csv beside a de-identified export, a Bulk Data type not written again)."""
+    for name in names:
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            from ketacli.errors import Code, StorageError
+
+            raise StorageError(f"cannot remove an earlier export's {name}: {exc.strerror}",
+                               code=Code.OUTPUT_UNWRITABLE) from None
+
+
 def write_bulk_data(reader: Reader, table: str, folder: Path, files: Files, *, timestamp: str,
                     request: str, tick: Tick) -> dict[str, int]:
     """`export all --format fhir-ndjson --output DIR` (or one table's resources): one
@@ -214,6 +245,7 @@ def write_bulk_data(reader: Reader, table: str, folder: Path, files: Files, *, t
         sink = BulkData(lambda name: stack.enter_context(files.atomic(folder / name)))
         tables = spanned_tables(table, "fhir-ndjson", reader.deidentified)
         counts = fhir.write_resources(sink, reader, tables, tick)
+    remove_stale_bulk_files(folder, set(sink.counts))
     with files.atomic(folder / "manifest.json") as fh:
         json.dump(sink.manifest(timestamp, request), fh, indent=2)
         fh.write("\n")
@@ -354,7 +386,10 @@ def export(reader: Reader, table: str, fmt: str, output: Path | None, *, files: 
     if fmt == "csv" and table == "all":
         tables = spanned_tables(table, fmt, reader.deidentified)
         with files.directory(output) as folder:
-            return write_table_files(reader, tables, lambda t: files.atomic(folder / f"{t}.csv"),
-                                     tick)
+            counts = write_table_files(reader, tables,
+                                       lambda t: files.atomic(folder / f"{t}.csv"), tick)
+            remove_stale_files(folder, (f"{t}.csv" for t in spanned_tables(table, fmt, False)
+                                        if t not in tables))
+            return counts
     with files.destination(output) as fh:
         return write_stream(fh, reader, table, fmt, timestamp=timestamp, tick=tick)

@@ -44,6 +44,11 @@ LOCAL_SIDE_EFFECT = "urn:ketacli:code:side-effect"
 MRN_SYSTEM = "urn:ketacli:mrn"
 STUDY_SYSTEM = "urn:ketacli:study-id"
 STUDY_SESSION_SYSTEM = "urn:ketacli:study-session"
+# Every top-level resource type an export writes (Medication is only ever contained):
+# the Bulk Data files a folder can hold, so a later export there removes the ones it
+# does not write again.
+RESOURCE_TYPES = ("Patient", "Encounter", "Procedure", "MedicationAdministration",
+                  "AdverseEvent", "Observation", "QuestionnaireResponse", "Flag")
 CORE = "http://hl7.org/fhir/StructureDefinition/"
 US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
 

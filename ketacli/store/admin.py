@@ -89,8 +89,7 @@ def check(store: Store) -> dict:
         {"name": "append_only", "ok": not missing,
          "detail": "all guards in place" if not missing
          else f"{len(missing)} guard triggers removed: {', '.join(missing[:4])}"},
-        {"name": "permissions", "ok": not mode & 0o077,
-         "detail": f"{oct(mode)}" + ("" if not mode & 0o077 else " (readable by others: chmod 600)")},
+        _permissions(mode, store),
     ]
     findings = [
         *([f"audit_chain: {chain_detail(chain)}"] if chain.unverifiable else
@@ -103,6 +102,19 @@ def check(store: Store) -> dict:
     ]
     return {"ok": all(c["ok"] for c in checks), "checks": checks, "findings": findings,
             "audit_problems": chain.problems[:20], "foreign_key_problems": fk[:20]}
+
+
+def _permissions(mode: int, store: Store) -> dict:
+    """The database and its clinic key: neither readable by group or others (0600)."""
+    try:
+        key_mode: int | None = stat.S_IMODE(store.key_file.stat().st_mode)
+    except OSError:
+        key_mode = None  # a missing key is the audit chain's finding
+    loose_key = key_mode is not None and bool(key_mode & 0o077)
+    detail = oct(mode) + ("" if not mode & 0o077 else " (readable by others: chmod 600)")
+    if loose_key:
+        detail += f"; clinic key {oct(key_mode or 0)} (readable by others: chmod 600 {store.key_file})"
+    return {"name": "permissions", "ok": not mode & 0o077 and not loose_key, "detail": detail}
 
 
 def chain_detail(chain: audit.ChainReport) -> str:

@@ -102,6 +102,15 @@ def _not_ketacli(path: Path, why: str, code: str = Code.NOT_A_DATABASE) -> Stora
                         hint="check --db / KETACLI_DB")
 
 
+def _key_missing(path: Path) -> StorageError:
+    """An encrypted database moved without its clinic key (another machine, another
+    account): say what is missing rather than "not SQLite"."""
+    return StorageError(
+        f"cannot open {path}: encrypted or not a ketacli database, and no clinic key at "
+        f"{keys.key_path(path)}", code=Code.CLINIC_KEY_MISSING,
+        hint="put this clinic's key beside the database (PATH.key) or set KETACLI_KEY_FILE")
+
+
 _KINDS = ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a FIFO"),
           (stat.S_ISCHR, "is a device"), (stat.S_ISBLK, "is a device"),
           (stat.S_ISSOCK, "is a socket"))
@@ -136,14 +145,13 @@ def check_file(path: Path) -> None:
             os.close(fd)
     except OSError as exc:
         raise storage_error(exc, path) from None
-    if len(head) >= 16 and head[:16] != SQLITE_MAGIC and keys.key_path(path).exists():
-        return  # SQLCipher (encryption at rest): opened with the clinic key
+    if len(head) >= 16 and head[:16] != SQLITE_MAGIC:
+        if keys.key_path(path).exists():
+            return  # SQLCipher (encryption at rest): opened with the clinic key
+        if st.st_size % 512 == 0:
+            raise _key_missing(path)  # whole pages of random bytes: encrypted, keyless
     if len(head) < 100 or head[:16] != SQLITE_MAGIC:
-        error = _not_ketacli(path, "is not SQLite", Code.DATABASE_CORRUPT)
-        if len(head) == 100 and st.st_size % 512 == 0:  # whole pages: perhaps SQLCipher's
-            error.hint = ("an encrypted database (or its backup) opens only with its "
-                          "clinic key: set KETACLI_KEY_FILE")
-        raise error
+        raise _not_ketacli(path, "is not SQLite", Code.DATABASE_CORRUPT)
     _check_wal(path, head)
 
 

@@ -166,3 +166,13 @@ def test_a_command_run_alone_behaves_as_in_the_whole_app():
         for args in ([name, "--help"], [name, "--no-such-option"]):
             whole, alone = runner.invoke(app, args), runner.invoke(app_for(name), args)
             assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args
+
+
+def test_json_before_the_command_says_where_it_goes(cli):
+    r = cli("--json", "db", "check")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        "error: no such option; see 'ketacli --help'",
+        "hint: --json goes after the command name: 'ketacli COMMAND ... --json'"]
+    r = cli("db", "check", "--jsonn")  # a subcommand's own suggestion stays
+    assert "hint: did you mean --json?" in r.stderr

@@ -101,6 +101,24 @@ def test_check_fails_on_loose_permissions(cli, three_patients):
     assert failed == ["permissions"]
 
 
+def test_check_fails_on_a_clinic_key_readable_by_others(cli, three_patients):
+    key = Path(f"{three_patients}.key")
+    os.chmod(key, 0o644)
+    r = cli("db", "check", "--json")
+    assert_one_error(r, 4)
+    assert f"chmod 600 {key}" in r.stderr
+    failed = [d["name"] for d in r.json["error"]["details"] if not d["ok"]]
+    assert failed == ["permissions"]
+
+
+def test_check_without_the_clinic_key_says_where_to_set_it(cli, three_patients):
+    Path(f"{three_patients}.key").unlink()
+    r = cli("db", "check")
+    assert r.exit_code == 4
+    assert "chain not verifiable: clinic key missing" in r.stderr
+    assert "hint: set KETACLI_KEY_FILE to this clinic's key file" in r.stderr
+
+
 def test_check_fails_on_dangling_foreign_key(cli, three_patients):
     tamper(three_patients,
            "INSERT INTO followups (patient_id, kind, due, created_at, created_by) "

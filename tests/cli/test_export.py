@@ -614,6 +614,18 @@ def test_deidentify_with_output(cli, zqf, tmp_path, umask_022):
     assert len(assessments) >= 1
 
 
+def test_deidentify_into_a_folder_of_an_identified_export_leaves_no_audit_csv(cli, zqf, tmp_path):
+    """The identified audit.csv (staff names, MRNs) must not stay beside the research files."""
+    folder = tmp_path / "research"
+    ok(cli("export", "all", "--format", "csv", "--output", folder))
+    assert MRN in (folder / "audit.csv").read_text(encoding="utf-8")
+    ok(cli("export", "all", "--format", "csv", "--deidentify", "--output", folder))
+    assert not (folder / "audit.csv").exists()
+    for path in folder.iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert all(n not in text for n in (NAME, MRN, PHONE, DOB, NOTE, ESCORT)), path.name
+
+
 def test_deidentify_with_since_is_refused(cli, zqf, tmp_path, db_path):
     """A --since bound compared with the shifted dates of what comes out reveals the shift."""
     before = query(db_path, "SELECT count(*) FROM audit")

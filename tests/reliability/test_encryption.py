@@ -74,13 +74,13 @@ def test_backups_stay_encrypted(cli, encrypted, tmp_path, monkeypatch):
 
 def test_an_encrypted_backup_without_its_key_says_where_the_key_goes(cli, encrypted, tmp_path):
     """Checked where it was copied (no key beside it: none travels with a backup), it is not
-    called merely 'not SQLite' as a corrupt file would be: the hint names the clinic key."""
+    called 'not SQLite' as a corrupt file would be: the clinic key is missing."""
     dest = tmp_path / "backup.db"
     ok(cli("db", "backup", dest))
     r = cli("--db", dest, "db", "check", "--json")
     assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4, json_out=True)
-    assert r.stderr.splitlines()[1] == ("hint: an encrypted database (or its backup) opens only "
-                                        "with its clinic key: set KETACLI_KEY_FILE")
+    assert r.json["error"]["code"] == "clinic_key_missing"
+    assert "not SQLite" not in r.stderr and "KETACLI_KEY_FILE" in r.stderr
 
 
 def test_decrypt_writes_a_verified_plain_copy(cli, encrypted, tmp_path, monkeypatch):
@@ -111,6 +111,20 @@ def test_a_wrong_key_is_one_line(cli, encrypted, args):
     p = run(db, *args)  # the console script: nothing from SQLCipher's own logging either
     assert p.returncode == 4
     assert [ln for ln in p.stderr.splitlines() if not ln.startswith(("error:", "hint:"))] == []
+
+
+@pytest.mark.parametrize("args", [("patient", "list"), ("db", "check", "--json"),
+                                  ("db", "info")])
+def test_a_missing_key_says_so_not_not_sqlite(cli, encrypted, args):
+    """Moved to another machine without its key: the user learns what to bring."""
+    db, _, _ = encrypted
+    Path(f"{db}.key").unlink()
+    r = cli(*args)
+    assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4, json_out="--json" in args)
+    assert f"no clinic key at {db}.key" in r.stderr
+    assert "hint: put this clinic's key beside the database" in r.stderr
+    if "--json" in args:
+        assert r.json["error"]["code"] == "clinic_key_missing"
 
 
 def test_encrypting_twice_or_without_the_key_is_refused(cli, encrypted, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 from helpers import assert_one_error, mode, ok
@@ -136,3 +137,26 @@ def test_no_output_path_may_be_the_database(cli, clinic, db_path, suffix):
         r = cli(*args)
         assert_one_error(r, 2)
     assert db_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["beside", "KETACLI_KEY_FILE"])
+def test_no_output_path_may_be_the_clinic_key(cli, clinic, db_path, tmp_path, monkeypatch, where):
+    """Writing over the key would leave the chain unverifiable and an encrypted database
+    unreadable: refused like the database itself."""
+    key = Path(f"{db_path}.key")
+    if where == "KETACLI_KEY_FILE":
+        moved = tmp_path / "secure" / "clinic.key"
+        moved.parent.mkdir()
+        key.rename(moved)
+        monkeypatch.setenv("KETACLI_KEY_FILE", str(moved))
+        key = moved
+    ok(cli("followup", "record", "SAFE-1", "--phq9", "1,1,1,1,1,1,0,0,0"))
+    before = key.read_bytes()
+    for args in (("export", "patients", "--format", "csv", "--output", key),
+                 ("db", "backup", key), ("followup", "due", "--output", key),
+                 ("trend", "SAFE-1", "--svg", key)):
+        r = cli(*args)
+        assert_one_error(r, 2)
+        assert "--output is the clinic key file" in r.stderr
+    assert key.read_bytes() == before
+    assert ok(cli("db", "check", "--json")).json["data"]["ok"] is True

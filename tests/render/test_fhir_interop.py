@@ -120,6 +120,25 @@ def test_bulk_data_holds_the_single_streams_resources(cli, demo, tmp_path):
     assert read_bulk(there)[1] == files
 
 
+def test_a_later_export_into_the_folder_leaves_none_of_the_earlier_files(cli, demo, tmp_path):
+    """Identified files must not stay beside a de-identified (incremental) export's
+    manifest: a consumer that loads the folder would import them."""
+    folder = tmp_path / "bulk"
+    ok(cli("export", "all", "--format", "fhir-ndjson", "--output", str(folder)))
+    assert (folder / "Encounter.ndjson").exists()
+    (folder / "notes.txt").write_text("mine\n")
+    last = query(demo, "SELECT max(id) FROM audit WHERE action = 'export'")[0][0]
+    ok(cli("patient", "add", "DEMO-09999", "--name", "Later Patient"))
+    ok(cli("export", "all", "--format", "fhir-ndjson", "--deidentify", "--after", str(last),
+           "--output", str(folder)))
+    manifest, _ = read_bulk(folder)
+    assert [o["type"] for o in manifest["output"]] == ["Patient"]
+    assert sorted(p.name for p in folder.iterdir()) == ["Patient.ndjson", "manifest.json",
+                                                        "notes.txt"]
+    assert "DEMO-09999" not in (folder / "Patient.ndjson").read_text()
+    assert (folder / "notes.txt").read_text() == "mine\n"  # not ours: left alone
+
+
 def test_bulk_data_since_until_limit_it(cli, demo, tmp_path):
     days = [r[0][:10] for r in query(demo, "SELECT started_at FROM sessions ORDER BY started_at")]
     since, until = days[len(days) // 3], days[2 * len(days) // 3]
