@@ -135,6 +135,21 @@ def test_after_gives_only_what_was_written_since(cli, charting):
     assert len(json.loads(r.stdout)["data"]) == 1
 
 
+def test_after_and_until_both_bound_the_export(cli, charting):
+    """--after (written since that export) and --until (clinic days up to) together: the rows
+    both admit, in the table and the FHIR form alike."""
+    _, sid, _ = charting
+    export_id = _export_id(ok(cli("export", "observations", "--format", "json")).stderr)
+    third = ok(cli("log-vitals", sid, "--hr", "92", "--json")).json["data"]["observation_id"]
+    both = ("--after", str(export_id), "--until")
+    r = ok(cli("export", "observations", "--format", "json", *both, "2099-12-31"))
+    assert [o["observation_id"] for o in json.loads(r.stdout)["data"]] == [third]
+    r = ok(cli("export", "observations", "--format", "json", *both, "2001-01-01"))
+    assert json.loads(r.stdout)["data"] == []
+    r = ok(cli("export", "all", "--format", "fhir-ndjson", *both, "2001-01-01"))
+    assert r.stdout == ""
+
+
 def test_after_must_name_an_export(cli, charting):
     db, _, _ = charting
     before = scalar(db, "SELECT count(*) FROM audit")
