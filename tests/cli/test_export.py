@@ -746,3 +746,14 @@ def test_export_all_deidentified_leaves_the_audit_table_out(cli, demo, tmp_path)
     assert detail["rows"] == expected
     # the identified `all` still has it
     assert "audit" in json.loads(export(cli, "all", "--format", "json"))["data"]
+
+
+def test_the_exported_line_is_digits_a_script_can_match(cli, demo):
+    """"Exported N records (export ID)." with N in plain digits, however many: a script's
+    `Exported (\\d+) records` must read 1234, not stop at "1,"."""
+    r = cli("export", "all", "--format", "ndjson")
+    assert r.exit_code == 0, r.stderr
+    written = len(r.stdout.splitlines())
+    assert written >= 1000  # a count that a thousands separator would have split
+    m = re.fullmatch(r"Exported (\d+) records \(export (\d+)\)\.\n", r.stderr)
+    assert m and int(m[1]) == written, r.stderr
