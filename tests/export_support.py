@@ -310,3 +310,23 @@ def validate_every_resource(bundle: dict) -> set[str]:
     shell = {k: v for k, v in bundle.items() if k != "entry"}
     get_fhir_model_class("Bundle").model_validate(shell)
     return seen
+
+
+def clinic_of(bundle: dict) -> str:
+    """The clinic id of an identified Bundle: the `<clinic>` of its Encounters'
+    `urn:ketacli:clinic:<clinic>:session` identifier system."""
+    for e in bundle["entry"]:
+        r = e["resource"]
+        if r["resourceType"] == "Encounter":
+            return r["identifier"][0]["system"].split(":")[3]
+    raise AssertionError("no Encounter in the bundle")
+
+
+def rid_in(clinic: str | None):
+    """`fhir.rid` as an export of `clinic` makes it (None: a de-identified export)."""
+    from ketacli.render import fhir
+
+    def rid(kind: str, key) -> str:
+        with fhir.ids_of(clinic):
+            return fhir.rid(kind, key)
+    return rid

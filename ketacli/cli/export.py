@@ -85,4 +85,5 @@ def export(    table: Annotated[str, typer.Argument(
     xs.record_export_done(store, export_id, counts, to_utc_iso(CLOCK.now()))
     total = counts["resources"] if "resources" in counts else sum(counts.values())
     where = f" to {output}" if output is not None else ""
-    write(sys.stderr, f"Exported {total:,} records{where} (export {export_id}).\n")
+    # the contract's line, digits only, so a script's `Exported (\d+) records` always matches
+    write(sys.stderr, f"Exported {total} records{where} (export {export_id}).\n")

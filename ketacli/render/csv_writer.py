@@ -14,23 +14,31 @@ sys.stdout, or an io.StringIO(newline="").
 
 Formula injection: a text cell beginning with `=`, `+`, `-`, `@`, tab or CR is written
 with a leading `'`, so a spreadsheet shows a name like `=HYPERLINK(...)` as text instead
-of running it. Numbers are never touched (-5 stays a number). Only the REDCap import file,
-which REDCap reads as data, passes `neutralize=False`.
+of running it. Numbers are never touched (-5 stays a number), nor is a cell that is only a
+number or a phone number (`+1 555 0101`, `-12.5`: digits, spaces, `( ) . -` after a sign),
+which cannot call a function or reference a cell: an apostrophe there would break the
+E.164 numbers `followup due` hands to an SMS gateway. Only the REDCap import file, which
+REDCap reads as data, passes `neutralize=False`.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from typing import Any
 
 LINE_END = "\n"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# a signed number or phone number: no letter, quote, `!`, `|` or `:`, so no function call,
+# cell reference or DDE link a spreadsheet could run
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 ().-]*")
 
 
 def neutral(value: Any) -> Any:
     """A text cell a spreadsheet would run as a formula, made plain text."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not PLAIN_NUMBER.fullmatch(value)):
         return "'" + value
     return value
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -64,8 +66,30 @@ SURVEYS = {
 GENDER = {"F": "female", "M": "male", "X": "other", "U": "unknown"}
 
 
+_IDS: ContextVar[uuid.UUID] = ContextVar("fhir_ids", default=NS)
+
+
+def id_namespace(clinic: str | None) -> uuid.UUID:
+    """The namespace of resource ids: the clinic's own in identified exports, so two
+    clinics' Patient/1 (or a demo's and a real database's) never overwrite each other in
+    one FHIR server; ketacli's in de-identified ones, whose keys are already the clinic's
+    keyed pseudonyms and must not carry a clinic id."""
+    return NS if clinic is None else uuid.uuid5(NS, f"clinic/{clinic}")
+
+
+@contextmanager
+def ids_of(clinic: str | None) -> Iterator[None]:
+    """Resource ids (`rid`) made in `clinic`'s namespace inside the block."""
+    token = _IDS.set(id_namespace(clinic))
+    try:
+        yield
+    finally:
+        _IDS.reset(token)
+
+
 def rid(kind: str, key) -> str:
-    return str(uuid.uuid5(NS, f"{kind}/{key}"))
+    """A resource's id: a name-based UUID, stable across exports of one clinic."""
+    return str(uuid.uuid5(_IDS.get(), f"{kind}/{key}"))
 
 
 def ref(kind: str, key) -> dict:
@@ -518,8 +542,14 @@ def write_resources(sink: Sink, reader: Reader, tables: list[str],
                     tick: Callable[[int], None]) -> dict[str, int]:
     """The resources of `tables` (FHIR-mapped ones) into `sink`, every referenced resource
     before the ones that point to it. Returns resources per table, then in all."""
+    clinic = None if reader.deidentified else reader.clinic()  # ids and Encounter identifiers
+    with ids_of(clinic):
+        return _write_resources(sink, reader, tables, tick, clinic)
+
+
+def _write_resources(sink: Sink, reader: Reader, tables: list[str],
+                     tick: Callable[[int], None], clinic: str | None) -> dict[str, int]:
     deid = reader.deidentified
-    clinic = None if deid else reader.clinic()  # namespaces the Encounter identifiers
     counts: dict[str, int] = {}
     # Patients: all of them when other records are exported (records since --since may
     # belong to earlier patients); `export patients --since` gives the new ones only.

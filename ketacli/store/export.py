@@ -150,8 +150,16 @@ READ_ONLY_QUERIES["encounters"] = replace(QUERIES["sessions"], columns=(
 
 
 def clinic_namespace(store: Store) -> str | None:
-    """A stable id of this clinic's database (from its first audit row's hash), to
-    namespace identifiers such as the Encounter's session id; None in an empty database."""
+    """A stable id of this clinic's database, to namespace identifiers (the Encounter's
+    session id) and FHIR resource ids: derived from the clinic key's id (random per clinic;
+    the key itself cannot be recovered from it), else from the first audit row's hash (a
+    database from before the key); None in an empty database."""
+    import hashlib
+
+    has_key = store.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'clinic_key'")
+    key_id = store.scalar("SELECT key_id FROM clinic_key WHERE id = 1") if has_key else None
+    if key_id:
+        return hashlib.sha256(f"ketacli-clinic:{key_id}".encode()).hexdigest()[:16]
     first = store.scalar("SELECT hash FROM audit ORDER BY id LIMIT 1")
     return str(first)[:16] if first else None
 

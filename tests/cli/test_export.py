@@ -38,6 +38,7 @@ from export_support import (
     TIME_COLUMN,
     VOID_KIND,
     YOUNG_MRN,
+    clinic_of,
     day_start,
     deidentified_outputs,
     demo_clinic,
@@ -49,6 +50,7 @@ from export_support import (
     partials,
     pseudonyms,
     resources,
+    rid_in,
     scrub_ids,
     study_ids,
     with_own_export_row,
@@ -138,7 +140,7 @@ def test_all_as_csv_writes_one_private_file_per_table(cli, demo, tmp_path, umask
     assert r.stdout == ""
     total = sum(len(v) for v in expected.values())
     export_id = expected["audit"][-1]
-    assert r.stderr == f"Exported {total:,} records to {folder} (export {export_id}).\n"  # plain
+    assert r.stderr == f"Exported {total} records to {folder} (export {export_id}).\n"  # plain
     assert mode(folder) == 0o700
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.csv" for t in TABLES)
     for table in TABLES:
@@ -428,9 +430,9 @@ def test_voided_records_are_left_out_of_every_format(cli, demo, voided):
 
 
 def test_voided_records_are_left_out_of_fhir(cli, demo):
-    from ketacli.render.fhir import rid
-
-    before = {e["fullUrl"] for e in json.loads(export(cli, "all", "--format", "fhir"))["entry"]}
+    bundle = json.loads(export(cli, "all", "--format", "fhir"))
+    rid = rid_in(clinic_of(bundle))  # identified ids are in the clinic's namespace
+    before = {e["fullUrl"] for e in bundle["entry"]}
     ids = {
         "screening": query(demo, "SELECT min(id) FROM screenings WHERE suicide_risk_flag = 1")[0][0],
         "observation": query(demo, "SELECT min(id) FROM observations WHERE sbp IS NOT NULL")[0][0],
@@ -738,7 +740,7 @@ def test_export_all_deidentified_leaves_the_audit_table_out(cli, demo, tmp_path)
     folder = tmp_path / "research"
     r = ok(cli("export", "all", "--format", "csv", "--deidentify", "--output", folder))
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.csv" for t in DEID_TABLES)
-    assert re.fullmatch(rf"Exported {sum(expected.values()):,} records to {re.escape(str(folder))} "
+    assert re.fullmatch(rf"Exported {sum(expected.values())} records to {re.escape(str(folder))} "
                         r"\(export \d+\)\.\n", r.stderr), r.stderr
     *_, (_, detail) = export_audit_rows(demo)
     detail = json.loads(detail)
@@ -746,3 +748,14 @@ def test_export_all_deidentified_leaves_the_audit_table_out(cli, demo, tmp_path)
     assert detail["rows"] == expected
     # the identified `all` still has it
     assert "audit" in json.loads(export(cli, "all", "--format", "json"))["data"]
+
+
+def test_the_exported_line_is_digits_a_script_can_match(cli, demo):
+    """"Exported N records (export ID)." with N in plain digits, however many: a script's
+    `Exported (\\d+) records` must read 1234, not stop at "1,"."""
+    r = cli("export", "all", "--format", "ndjson")
+    assert r.exit_code == 0, r.stderr
+    written = len(r.stdout.splitlines())
+    assert written >= 1000  # a count that a thousands separator would have split
+    m = re.fullmatch(r"Exported (\d+) records \(export (\d+)\)\.\n", r.stderr)
+    assert m and int(m[1]) == written, r.stderr

@@ -106,6 +106,18 @@ def test_the_one_csv_writer_neutralizes_formulas():
     assert raw.getvalue() == "=1\n"
 
 
+def test_a_phone_number_or_a_plain_number_keeps_its_sign():
+    """`+1 555 0101` cannot run anything; an apostrophe would break the E.164 number the
+    reminder CSV hands to an SMS gateway. Anything with a letter, quote, `!`, `|` or a
+    second operator is still neutralized."""
+    buf = io.StringIO(newline="")
+    csv_writer.writer(buf).writerow(["+1 555 0101", "+15550101", "+44 (20) 7946-0958", "-12.5"])
+    assert buf.getvalue() == "+1 555 0101,+15550101,+44 (20) 7946-0958,-12.5\n"
+    buf = io.StringIO(newline="")
+    csv_writer.writer(buf).writerow(["+1+1", "-2*3", "+1 555 HYPERLINK", "+1!A1", "-1|x"])
+    assert buf.getvalue() == "'+1+1,'-2*3,'+1 555 HYPERLINK,'+1!A1,'-1|x\n"
+
+
 @pytest.mark.parametrize("name", [f for f in FORMULAS if not f.startswith(("\t", "\r"))])
 def test_every_csv_neutralizes_names_and_lots(cli, name):
     """A name beginning with = + - @ is refused nowhere (it may be a real one), but never

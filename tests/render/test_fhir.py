@@ -24,6 +24,7 @@ from export_support import (
     SNOMED,
     UCUM,
     assert_references_resolve,
+    clinic_of,
     codes,
     day_start,
     demo_clinic,
@@ -34,11 +35,12 @@ from export_support import (
     parse,
     pseudonyms,
     resources,
+    rid_in,
     study_ids,
     validate_every_resource,
     zqf_clinic,
 )
-from helpers import copy_db, fhir_references, query
+from helpers import copy_db, fhir_references, ok, query
 
 from ketacli.render import fhir
 
@@ -154,8 +156,7 @@ def test_fhir_vital_signs_use_loinc_and_ucum(fhir_exports):
     assert len(infusion) > len(vitals) / 2
     first = query(path, "SELECT id, at, sbp, dbp, hr, session_id FROM observations "
                         "WHERE sbp IS NOT NULL AND hr IS NOT NULL ORDER BY id LIMIT 1")[0]
-    from ketacli.render.fhir import rid
-
+    rid = rid_in(clinic_of(bundle))  # identified ids are in the clinic's namespace
     by_id = {r["id"]: r for r in resources(bundle)}
     bp = by_id[rid("Observation", f"obs-{first[0]}-bp")]
     hr = by_id[rid("Observation", f"obs-{first[0]}-hr")]
@@ -427,3 +428,15 @@ def test_cssrs_as_questionnaire_response_risk_observation_and_a_coded_flag(cli):
         assert flag["code"]["coding"] == [{"system": "http://snomed.info/sct", "code": "225444004",
                                            "display": "At risk for suicide (finding)"}]
         assert flag["code"]["text"] == "C-SSRS moderate risk"
+
+
+def test_two_clinics_never_share_a_resource_id(cli, tmp_path):
+    """Patient 1 of one clinic and patient 1 of another (or of a demo) are different
+    resources in one FHIR server: identified ids are in the clinic's namespace."""
+    ids = []
+    for name in ("a", "b"):
+        db = str(tmp_path / f"{name}.db")
+        ok(cli("--db", db, "patient", "add", "X-1", "--name", "Pat One"))
+        text = ok(cli("--db", db, "export", "patients", "--format", "fhir")).stdout
+        ids.append({r["id"] for r in resources(json.loads(text))})
+    assert ids[0] and ids[1] and ids[0].isdisjoint(ids[1])
