@@ -7,8 +7,6 @@ colour terminal) and as plain lines, wrapped at the width, everywhere else.
 
 from __future__ import annotations
 
-from ketacli.render.fmt import num
-
 LEVEL_STYLE = {"critical": "bold white on red", "warning": "bold yellow"}
 LEVEL_MARK = {"critical": "!! CRITICAL", "warning": "! warning"}
 Line = tuple[str, str | None]
@@ -31,11 +29,16 @@ def values_text(o: dict) -> str:
     return "  ".join(bits)
 
 
+def _whole(minutes: float) -> str:
+    """Minutes into the infusion as a nurse counts them: whole minutes gone (31.3 -> 31)."""
+    return str(int(minutes))
+
+
 def observation_lines(d: dict, mrn: str) -> list[Line]:
     # who and when on one line, the values on the next: at 80 columns a reading never
     # breaks between its BP and its HR
     head = (f"Observation {d['observation_id']}  session {d['session_id']}, {mrn}  "
-            f"{num(d['minutes_into_infusion'])} min in ({d['phase']})")
+            f"{_whole(d['minutes_into_infusion'])} min in ({d['phase']})")
     late = [(f"Late entry: {d['late']}", None)] if d.get("late") else []
     return [(head, None), (f"  {values_text(d)}", None), *late,
             *(alert_lines(d["alerts"]) or [("no alerts", None)])]

@@ -69,3 +69,14 @@ def test_lines_on_a_colour_terminal_are_styled(monkeypatch):
     out.print_lines(READING)
     text = stdout.getvalue()
     assert "\x1b[" in text and "!! CRITICAL: SBP 190 mmHg >= 180" in text
+
+
+def test_an_observation_line_counts_whole_minutes_into_the_infusion():
+    from ketacli.render.lines import observation_lines
+
+    d = {"observation_id": 7, "session_id": 3, "minutes_into_infusion": 31.3, "phase": "intra",
+         "sbp": 120, "dbp": 80, "hr": 70, "alerts": []}
+    [(head, _), *_] = observation_lines(d, "Ann Example (MRN-1)")
+    assert head.endswith("  31 min in (intra)"), head
+    d["minutes_into_infusion"], d["phase"] = -4.6, "pre"
+    assert observation_lines(d, "MRN-1")[0][0].endswith("  -4 min in (pre)")
