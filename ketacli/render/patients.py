@@ -14,9 +14,14 @@ DECISION_STYLE = {"eligible": "green", "needs-review": "yellow", "ineligible": "
 
 
 def patient_table(rows: list[dict], tz) -> Table:
-    t = Table(title=f"Patients ({len(rows)})", title_justify="left")
+    from rich import box
+
+    # a light table (no side borders): at 80 columns a name up to 28 characters stays on
+    # its line, as it does on the board
+    t = Table(title=f"Patients ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD,
+              pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     t.add_column("MRN", no_wrap=True)
-    t.add_column("Name")
+    t.add_column("Name", min_width=min(28, max((len(r["name"]) for r in rows), default=4)))
     t.add_column("DOB", no_wrap=True)
     t.add_column("Sex")
     # "Infused", not "Last session": at 80 columns "Ann Example" stays on one line

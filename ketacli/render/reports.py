@@ -89,10 +89,12 @@ def ledger_view(d: dict) -> Group:
     for col, just in (("Date", "left"), ("Sess", "right"), ("MRN", "left"), ("Lot", "left"),
                       ("Drawn", "right"), ("Given", "right"), ("Waste", "right"),
                       ("Witness", "left"), ("By", "left"), ("Check", "left")):
-        wraps = col in ("Witness", "By", "Check")  # words wrap at 80 columns, numbers never
+        # numbers and names never wrap (a staff name folded as "rn.bake / r" is misread);
+        # only Check, which can say "!! VOIDED +30.0 mg", wraps at a word
+        wraps = col == "Check"
         t.add_column(col, justify=just, no_wrap=not wraps,
                      overflow="fold" if wraps else "ellipsis",
-                     min_width=9 if col in ("By", "Check") else None)
+                     min_width=9 if col == "Check" else None)
     for e in d["sessions"]:
         if e["status"] == "open":
             check = Text("OPEN", style="yellow")

@@ -329,3 +329,14 @@ def test_list_keeps_a_two_word_name_on_one_line_at_80_columns(cli):
     assert r.exit_code == 0, r.stderr
     row = next(line for line in r.stdout.splitlines() if "MRN-1001" in line)
     assert "Ann Example" in row and "1980-02-03" in row
+
+
+def test_list_keeps_a_longer_name_on_one_line_at_80_columns(cli):
+    """review: 'Riley Fischer' and 'Quinn Underwood' wrapped in the boxed table."""
+    assert cli("patient", "add", "MRN-1002", "--name", "Quinn Underwood-Albright").exit_code == 0
+    r = cli("patient", "list")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    row = next(line for line in lines if "MRN-1002" in line)
+    assert "Quinn Underwood-Albright" in row and "Pending" in r.stdout

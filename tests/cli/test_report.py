@@ -288,3 +288,14 @@ def test_ledger_of_a_voided_session_fits_80_columns(cli, db_path):
     assert "Witness" in header.split() and "Check" in header.split()
     assert any("nurse.test" in line for line in lines)
     assert "VOIDED" in r.stdout and "1 discrepancy on closed sessions" in r.stdout
+
+
+def test_ledger_staff_names_never_fold_at_80_columns(cli, db_path):
+    """review: at 80 columns 'rn.baker' / 'rn.alvarez' folded as 'rn.bake' + 'r' in the
+    Witness and By columns, read as another person."""
+    ledger.screen(cli, "W-1")
+    sid = ledger.start(cli, "W-1", "KET-2611B", "50", "06:00")
+    assert cli("waste", str(sid), "--mg", "5", "--witness", "rn.baker.longname").exit_code == 0
+    r = cli("report", "controlled")
+    assert r.exit_code == 0, r.stderr
+    assert any("rn.baker.longname" in line for line in r.stdout.splitlines())
