@@ -16,12 +16,15 @@ DECISION_STYLE = {"eligible": "green", "needs-review": "yellow", "ineligible": "
 def patient_table(rows: list[dict], tz) -> Table:
     from rich import box
 
+    from ketacli.textsafety import escape  # before layout: a stored U+2028 must not split a row
+
     # a light table (no side borders): at 80 columns a name up to 28 characters stays on
     # its line, as it does on the board
     t = Table(title=f"Patients ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD,
               pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     t.add_column("MRN", no_wrap=True)
-    t.add_column("Name", min_width=min(28, max((len(r["name"]) for r in rows), default=4)))
+    t.add_column("Name", min_width=min(28, max((len(escape(r["name"])) for r in rows),
+                                               default=4)))
     t.add_column("DOB", no_wrap=True)
     t.add_column("Sex")
     # "Infused", not "Last session": at 80 columns "Ann Example" stays on one line
@@ -30,7 +33,7 @@ def patient_table(rows: list[dict], tz) -> Table:
     t.add_column("Pending", justify="right")
     for r in rows:
         t.add_row(
-            Text(r["mrn"]), Text(r["name"]), dash(r["dob"]), r["sex"], str(r["sessions"]),
+            Text(r["mrn"]), Text(escape(r["name"])), dash(r["dob"]), r["sex"], str(r["sessions"]),
             when(r["last_session"], tz, date_only=True), str(r["pending_followups"]),
         )
     if not rows:
