@@ -189,15 +189,21 @@ def _ended(d: dict, tz) -> str:
 
 def _dose(d: dict, tz) -> list:
     dis = d["discharge"]
+    # the rates on a line of their own, as in the start panel: at 80 columns "at 10 mg/mL"
+    # never splits a number from its unit
     parts: list = [Text(
         f"Dose {num(d['dose_mg_per_kg'], 2)} mg/kg x {num(d['weight_kg'])} kg = "
-        f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min; {_rates(d)}")]
+        f"{num(d['dose_mg'])} mg over {num(d['duration_min'])} min"),
+        Text(f"Rate {_rates(d)}")]
+    # what happened to the rest (waste and its witness, a pause, an early end) on the next
+    # line, so "witness rn.chen" never breaks between the word and the name
+    rest = ((f"; wasted {num(dis['wasted_mg'])} mg, witness {dis['waste_witness']}"
+             if dis and dis["wasted_mg"] else "")
+            + (f"; paused {num(d['paused_min'])} min" if d["paused_min"] else "")
+            + _ended(d, tz))
     parts.append(Text(
         f"Lot {dash(d['lot'])}; drawn {num(d['drawn_mg'])} mg; {_delivered(d, tz)}"
-        + (f"; wasted {num(dis['wasted_mg'])} mg, witness {dis['waste_witness']}"
-           if dis and dis["wasted_mg"] else "")
-        + (f"; paused {num(d['paused_min'])} min" if d["paused_min"] else "")
-        + _ended(d, tz)))
+        + (f";\n  {rest[2:]}" if rest else "")))
     if d["override"]:
         by = f", co-signed by {d['cosign']}" if d.get("cosign") else ""
         parts.append(Text(f"Start override ({', '.join(d['overridden'])}{by}): {d['override']}",

@@ -128,3 +128,16 @@ def test_a_waste_is_sealed_by_its_audit_row(cli, db_path):
     checks = {c["name"]: c for c in r.json["error"]["details"]}
     assert checks["clinical_rows"]["ok"] is False
     assert "waste 1" in checks["clinical_rows"]["detail"]
+
+
+def test_the_summary_keeps_a_witness_with_the_word_and_a_rate_with_its_unit(cli, db_path):
+    """At 80 columns "witness / rn.chen" and "at 10 / mg/mL" broke between a word and its
+    value: the rates and what became of the rest each have a line of their own."""
+    screened(cli)
+    sid = ok(start(cli, MRN, "--drawn-mg", "50", "--concentration", "10")).json["data"][
+        "session_id"]
+    ok(discharge(cli, sid, "--wasted-mg", "10", "--waste-witness", "rn.alexandra.whitfield"))
+    lines = [line.strip("│ ") for line in ok(cli("summary", sid)).stdout.splitlines()]
+    assert all(len(line) <= 80 for line in lines)
+    assert any(line.startswith("Rate ") and line.endswith("at 10 mg/mL") for line in lines)
+    assert any(line.startswith("wasted 10 mg, witness rn.alexandra.whitfield") for line in lines)
