@@ -101,6 +101,18 @@ def test_audit_human_view(cli, history):
     assert "Person" not in r.stdout  # the log names patients by MRN only
 
 
+def test_audit_at_80_columns_is_one_line_a_row_without_seals(cli, history):
+    """The boxed table folded each detail over 5-8 lines of 8 characters, seals included;
+    now one line a row, ids and times whole, the detail cut last (all of it in --json)."""
+    r = cli("audit")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert len(lines) == 3 + M + 3  # title, header, rule, then one line per row
+    assert "row_sha256" not in r.stdout
+    assert "2026-11-20 10:00" in r.stdout
+
+
 @pytest.mark.parametrize("args", [["--patient", "bad mrn!"], ["--since", "2026/11/01"],
                                   ["--since", "2026-02-30"], ["--limit", "0"]])
 def test_audit_bad_input_exits_2(cli, history, args):
