@@ -158,8 +158,9 @@ def main(
     ] = None,
     tz: Annotated[
         str | None,
-        typer.Option("--tz", envvar="KETACLI_TZ", help="Clinic time zone (IANA name). "
-                     "Default: the system zone.", show_default=False),
+        typer.Option("--tz", envvar="KETACLI_TZ", help="Clinic time zone (IANA name) of a new "
+                     "database (default: the system zone); an existing database keeps its "
+                     "stored zone ('ketacli db set-tz').", show_default=False),
     ] = None,
     protocol: Annotated[
         Path | None,
@@ -180,55 +181,44 @@ def main(
                           tz_name=tz or None, protocol_path=protocol, db_empty=empty))
 
 
-def _register() -> None:
-    """The visible list of commands, in the order `ketacli --help` shows them."""
-    from ketacli.cli import (
-        audit,
-        board,
-        db,
-        demo,
-        discharge,
-        export,
-        followup,
-        patient,
-        protocol,
-        report,
-        screen,
-        session,
-        sessions,
-        trend,
-        vitals,
-        void,
-        waste,
-    )
+# The visible list of commands, in the order `ketacli --help` shows them: (name, module,
+# function, short help), or (name, module, None, None) for a group with its own Typer app.
+COMMANDS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("patient", "patient", None, None),
+    ("screen", "screen", "screen", "Screening: vitals, scales, decision and reasons."),
+    ("start-session", "session", "start_session",
+     "Start an infusion: dose, rates, safety checks."),
+    ("log-vitals", "vitals", "log_vitals", "Record vital signs; alerts from the protocol."),
+    ("log-event", "vitals", "log_event", "Pause, resume, rate change, stop, medication..."),
+    ("discharge", "discharge", "discharge",
+     "Discharge: criteria, doses, side effects, follow-ups."),
+    ("summary", "discharge", "summary", "The session panel for the chart."),
+    ("board", "board", "board", "The chairs at a glance: what is due, what is overdue."),
+    ("sessions", "sessions", "sessions", "Sessions as rows: open, by day, by patient."),
+    ("void", "void", "void", "Mark a record entered-in-error (kept, skipped)."),
+    ("waste", "waste", "waste", "Ketamine wasted for a session, witnessed."),
+    ("followup", "followup", None, None),
+    ("trend", "trend", "trend", "Response over time: chart, change, status."),
+    ("report", "report", None, None),
+    ("export", "export", "export", "CSV, JSON, NDJSON, FHIR R4, REDCap; de-identified."),
+    ("audit", "audit", "audit", "The hash-chained audit log; --verify."),
+    ("db", "db", None, None),
+    ("protocol", "protocol", None, None),
+    ("demo", "demo", "demo", "Build a synthetic clinic to explore."),
+)
 
-    app.add_typer(patient.app, name="patient")
-    app.command("screen", short_help="Screening: vitals, scales, decision and reasons.")(
-        screen.screen)
-    app.command("start-session", short_help="Start an infusion: dose, rates, safety checks.")(
-        session.start_session)
-    app.command("log-vitals", short_help="Record vital signs; alerts from the protocol.")(
-        vitals.log_vitals)
-    app.command("log-event", short_help="Pause, resume, rate change, stop, medication...")(
-        vitals.log_event)
-    app.command("discharge", short_help="Discharge: criteria, doses, side effects, follow-ups.")(
-        discharge.discharge)
-    app.command("summary", short_help="The session panel for the chart.")(discharge.summary)
-    app.command("board", short_help="The chairs at a glance: what is due, what is overdue.")(
-        board.board)
-    app.command("sessions", short_help="Sessions as rows: open, by day, by patient.")(
-        sessions.sessions)
-    app.command("void", short_help="Mark a record entered-in-error (kept, skipped).")(void.void)
-    app.command("waste", short_help="Ketamine wasted for a session, witnessed.")(waste.waste)
-    app.add_typer(followup.app, name="followup")
-    app.command("trend", short_help="Response over time: chart, change, status.")(trend.trend)
-    app.add_typer(report.app, name="report")
-    app.command("export", short_help="CSV, JSON, NDJSON or FHIR R4; de-identified.")(
-        export.export)
-    app.command("audit", short_help="The hash-chained audit log; --verify.")(audit.audit)
-    app.add_typer(db.app, name="db")
-    app.add_typer(protocol.app, name="protocol")
-    app.command("demo", short_help="Build a synthetic clinic to explore.")(demo.demo)
+
+def _register() -> None:
+    """Every command of COMMANDS on the app (importing a command module defers its own
+    heavy imports to its body)."""
+    from importlib import import_module
+
+    for name, module, function, short_help in COMMANDS:
+        mod = import_module(f"ketacli.cli.{module}")
+        if function is None:
+            app.add_typer(mod.app, name=name)
+        else:
+            app.command(name, short_help=short_help)(getattr(mod, function))
 
 
 _register()
