@@ -175,3 +175,7 @@ def _with(defaults: dict, override: tuple) -> list[str]:
     opts = dict(defaults)
     opts[override[0]] = override[1]
     return [x for kv in opts.items() for x in kv]
+
+
+# a late entry's reason (log-vitals/log-event/waste --late)
+LATE = "charted from the paper record"

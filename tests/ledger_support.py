@@ -30,3 +30,10 @@ def start(cli, mrn, lot, drawn, at):
 def discharge(cli, sid, at, *extra):
     return cli("discharge", sid, "--aldrete", "10", "--bp", "126/80", "--hr", "74",
                "--transport", "escort", "--at", f"{DAY} {at}", *extra, "--json")
+
+
+def row(cli, sid: int) -> dict:
+    """The session's row of `report controlled --json`."""
+    r = cli("report", "controlled", "--json")
+    assert r.exit_code == 0, r.stderr
+    return next(e for e in r.json["data"]["sessions"] if e["session_id"] == sid)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import ledger_support as ledger
 import pytest
 from helpers import FIXED_NOW, counts, diff, ok, query
 from infusion_support import (
+    LATE,
     MRN,
     OTHER,
     assert_error,
@@ -33,12 +35,7 @@ from infusion_support import (
 
 from ketacli.clock import CLOCK
 
-LATE = "charted from the paper record"
-
-
-def ledger_row(cli, sid: int) -> dict:
-    rows = ok(cli("report", "controlled", "--json")).json["data"]["sessions"]
-    return next(r for r in rows if r["session_id"] == sid)
+ledger_row = ledger.row
 
 
 # -- late entries: log-vitals ------------------------------------------------------------

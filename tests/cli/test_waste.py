@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import ledger_support as ledger
 import pytest
 from helpers import FIXED_NOW, counts, diff, ok, query
 from infusion_support import (
+    LATE,
     MRN,
     NAME,
     OTHER,
@@ -29,12 +31,7 @@ from infusion_support import (
 
 from ketacli.clock import CLOCK
 
-LATE = "charted from the paper record"
-
-
-def ledger_row(cli, sid: int) -> dict:
-    rows = ok(cli("report", "controlled", "--json")).json["data"]["sessions"]
-    return next(r for r in rows if r["session_id"] == sid)
+ledger_row = ledger.row
 
 
 def test_waste_after_the_discharge_balances_the_ledger(cli, db_path):
