@@ -67,6 +67,7 @@ def _usage_error(exc, argv: list[str]) -> int:
     ctx = getattr(exc, "ctx", None)
     hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
     message, hint = _without_typed(exc, message, argv, hint)
+    message = _not_a_number(exc, message)
     if ctx is not None and getattr(getattr(exc, "param", None), "name", None) == "session_id":
         message, hint = _session_id_error(ctx)
     _write(sys.stderr, f"error: {message}\n")
@@ -75,6 +76,17 @@ def _usage_error(exc, argv: list[str]) -> int:
     if "--json" in argv:
         print_json({"error": {"code": "usage_error", "message": message}})
     return exc.exit_code if exc.exit_code in (1, 2) else 2
+
+
+def _not_a_number(exc, message: str) -> str:
+    """The parser's "Invalid value for 'BATCH': Input should be a valid integer, unable to
+    parse string as an integer" as one plain line naming the argument or option."""
+    param = getattr(exc, "param", None)
+    if param is None or not ("valid integer" in message or "valid number" in message):
+        return message
+    opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+    label = opts[0] if opts else (getattr(param, "metavar", None) or (param.name or "").upper())
+    return f"{label} must be {'a whole number' if 'integer' in message else 'a number'}"
 
 
 def _session_id_error(ctx) -> tuple[str, str]:

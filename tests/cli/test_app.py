@@ -176,3 +176,16 @@ def test_json_before_the_command_says_where_it_goes(cli):
         "hint: --json goes after the command name: 'ketacli COMMAND ... --json'"]
     r = cli("db", "check", "--jsonn")  # a subcommand's own suggestion stays
     assert "hint: did you mean --json?" in r.stderr
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["followup", "ack", "nope"], "error: BATCH must be a whole number"),
+    (["log-vitals", "1", "--hr", "abc"], "error: --hr must be a whole number"),
+])
+def test_a_word_where_a_number_belongs_is_one_plain_line(cli, args, line):
+    """Not the parser's "Input should be a valid integer, unable to parse string as an
+    integer", and never the word typed."""
+    r = cli(*args)
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == line
+    assert "abc" not in r.stderr and "nope" not in r.stderr
