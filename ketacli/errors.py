@@ -121,6 +121,10 @@ class Code(StrEnum):
     INVALID_SETTING = "invalid_setting"
     READER_CLOSED = "reader_closed"
     BATCH_NOT_FOUND = "batch_not_found"
+    # PostgreSQL (issue 18)
+    SERVER_UNREACHABLE = "server_unreachable"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    WRITE_CONFLICT = "write_conflict"
 
 
 class KetaError(Exception):

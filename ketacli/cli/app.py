@@ -189,7 +189,10 @@ def main(
 
     # an empty --db or KETACLI_DB is a mistake, never "the default database" (exit 2)
     empty = not (db if db is not None else os.environ.get("KETACLI_DB", "x")).strip()
-    set_settings(Settings(db=Path(db) if db and not empty else None, clinician=clinician,
+    from ketacli.store.pg import is_url
+
+    where = (db if is_url(db) else Path(db)) if db and not empty else None  # a URL stays text
+    set_settings(Settings(db=where, clinician=clinician,
                           tz_name=tz or None, protocol_path=protocol, db_empty=empty))
 
 

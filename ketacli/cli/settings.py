@@ -30,7 +30,7 @@ def os_user() -> str:
 
 @dataclass
 class Settings:
-    db: Path | None = None
+    db: Path | str | None = None  # a file, or a PostgreSQL URL
     clinician: str | None = None
     tz_name: str | None = None
     protocol_path: Path | None = None
@@ -59,7 +59,18 @@ class Settings:
 
     def _db_exists(self) -> bool:
         from ketacli.store.db import default_path
+        from ketacli.store.pg import is_url
 
+        if is_url(self.db):  # a database on the server: one with the ketacli schema
+            from ketacli.errors import Code, StorageError
+
+            try:
+                self.store(create=False)
+            except StorageError as exc:
+                if exc.code == Code.DATABASE_MISSING:
+                    return False
+                raise
+            return True
         path = self.db if self.db is not None else default_path()
         return os.path.lexists(path)
 
@@ -102,7 +113,7 @@ class Settings:
             self._cache["protocol"] = protocol.load(self.protocol_path)
         return self._cache["protocol"]
 
-    def db_path(self) -> Path | None:
+    def db_path(self) -> Path | str | None:
         """--db / KETACLI_DB (None: the default); an empty one is refused (exit 2)."""
         if self.db_empty:
             from ketacli.errors import Code, Invalid

@@ -93,8 +93,9 @@ class ChainReport:
 
 def key_record(conn: sqlite3.Connection) -> tuple[int, str] | None:
     """(chain_from, key_id) of a keyed database; None for one from before the clinic key."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clinic_key'"
-                    ).fetchone() is None:
+    from ketacli.store.engine import has_table
+
+    if not has_table(conn, "clinic_key"):
         return None
     row = conn.execute("SELECT chain_from, key_id FROM clinic_key WHERE id = 1").fetchone()
     return None if row is None else (row[0], row[1])

@@ -10,8 +10,9 @@ ZONE_KEY = "tz"
 
 def get(store_or_tx, key: str) -> str | None:
     """A stored setting, or None (also on a database from before the settings table)."""
-    if store_or_tx.one("SELECT 1 FROM sqlite_schema WHERE type = 'table' "
-                       "AND name = 'clinic_settings'") is None:
+    from ketacli.store.engine import has_table
+
+    if not has_table(store_or_tx.conn, "clinic_settings"):
         return None
     return store_or_tx.scalar("SELECT value FROM clinic_settings WHERE key = ?", (key,))
 

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ketacli.errors import Code, KetaError, StorageError
-from ketacli.store import audit, cipher, keys, migrations, rows
+from ketacli.store import audit, cipher, keys, migrations, pg, rows
 from ketacli.store.audit import GENESIS, Actor  # noqa: F401 - part of the store API
+from ketacli.store.engine import has_table, is_pg
 from ketacli.store.migrations import ADDED_COLUMNS
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -71,6 +72,8 @@ def _kind(exc: BaseException) -> str | None:
 def storage_error(exc: BaseException, path: Path | str | None = None) -> StorageError:
     """Word a sqlite3/OS error as one line (never with the SQL parameters); SQLite errors
     are classified by their result code, not by message text."""
+    if isinstance(exc, pg.errors()):
+        return pg.storage_error(exc, str(path) if pg.is_url(str(path)) else None)
     where = f" ({path})" if path else ""
     kind = _kind(exc)
     if kind == "locked":
@@ -185,8 +188,7 @@ def _check_wal(path: Path, head: bytes) -> None:
 def check_schema(conn: sqlite3.Connection, path: Path) -> None:
     """An SQLite file that ketacli did not make (no ketacli schema) is refused (exit 4)."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    has_audit = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()
+    has_audit = has_table(conn, "audit")
     if version == 0 or not has_audit:
         raise _not_ketacli(path, "has no ketacli schema")
 
@@ -262,8 +264,15 @@ def _create(path: Path, actor: Actor) -> list[int]:
 
 
 def db_errors() -> tuple[type[BaseException], ...]:
-    """What a database call may raise: sqlite3's errors, and SQLCipher's when installed."""
-    return (sqlite3.Error, *cipher.errors())
+    """What a database call may raise: sqlite3's errors, SQLCipher's and psycopg's when
+    installed."""
+    return (sqlite3.Error, *cipher.errors(), *pg.errors())
+
+
+def _integrity_error(exc: BaseException) -> bool:
+    return type(exc).__name__ == "IntegrityError" or isinstance(exc, pg.integrity_errors())
+
+
 
 
 class _Reads:
@@ -286,12 +295,13 @@ class _Reads:
 class Store(_Reads):
     """One open database. Use `with store.write() as tx:` for every write."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, actor: Actor, *,
+    def __init__(self, conn, path: Path | str, actor: Actor, *,
                  encrypted: bool = False) -> None:
         self.conn = conn
-        self.path = path
+        self.path = path  # a file, or a PostgreSQL URL without its password
         self.actor = actor
         self.encrypted = encrypted
+        self.engine = pg.ENGINE if is_pg(conn) else "sqlite"
         # the migrations applied when this run created the database (None: it existed)
         self.created: list[int] | None = None
         self.key_file = keys.key_path(path)
@@ -320,8 +330,14 @@ class Store(_Reads):
                 else Code.CLINIC_KEY_MISSING,
                 hint="set KETACLI_KEY_FILE to this clinic's key file")
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self.engine == pg.ENGINE:  # one writer at a time: see store/pg.py
+                self.conn.execute("BEGIN")
+                self.conn.execute(f"SELECT pg_advisory_xact_lock({pg.WRITE_LOCK})")
+            else:
+                self.conn.execute("BEGIN IMMEDIATE")
         except db_errors() as exc:
+            with contextlib.suppress(*db_errors()):
+                self.conn.execute("ROLLBACK")
             raise storage_error(exc, self.path) from None
         tx = Tx(self)
         try:
@@ -330,9 +346,10 @@ class Store(_Reads):
         except BaseException as exc:
             with contextlib.suppress(*db_errors()):
                 self.conn.execute("ROLLBACK")
-            if isinstance(exc, db_errors()) and type(exc).__name__ == "IntegrityError":
+            if isinstance(exc, db_errors()) and _integrity_error(exc):
                 raise StorageError(
-                    f"the database refused the write: {exc}", code=Code.CONSTRAINT_FAILED
+                    f"the database refused the write: {pg.first_line(exc)}",
+                    code=Code.CONSTRAINT_FAILED
                 ) from None
             if isinstance(exc, db_errors()):
                 raise storage_error(exc, self.path) from None
@@ -360,11 +377,26 @@ class Tx(_Reads):
     def insert(self, table: str, row: dict) -> int:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-        rid = cur.lastrowid
+        if self.store.engine == pg.ENGINE:
+            rid = self._pg_insert(table, row, cols, marks)
+        else:
+            cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
+                                    list(row.values()))
+            rid = cur.lastrowid
         if table in SEALED:
             self._sealed[(table, rid)] = row_digest(self.conn, table, rid)
         return rid
+
+    def _pg_insert(self, table: str, row: dict, cols: str, marks: str) -> int:
+        """PostgreSQL: the id SQLite would give (max + 1: writers are serialized)."""
+        if table in _KEYED_BY or "id" in row:
+            self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
+                              list(row.values()))
+            return row[_KEYED_BY.get(table, "id")]
+        return self.conn.execute(
+            f"INSERT INTO {table} (id, {cols}) VALUES "
+            f"((SELECT coalesce(max(id), 0) + 1 FROM {table}), {marks}) RETURNING id",
+            list(row.values())).fetchone()[0]
 
     def record(self, record, *, patient: str | None, detail: dict | None = None) -> int:
         """Insert one clinical record (a `ketacli.domain.records` value), sealed, with its
@@ -413,6 +445,10 @@ class Tx(_Reads):
                     self.audit("seal", entities[table], mid, at=at)
         return rid
 
+
+# Tables whose key is not an `id` assigned on insert: their key column.
+_KEYED_BY = {"schema_migrations": "version", "study_ids": "patient_id",
+             "open_sessions": "session_id", "clinic_settings": "key"}
 
 # Append-only clinical tables whose rows are sealed by their audit row.
 SEALED = ("screenings", "sessions", "observations", "events", "assessments", "wastes")
@@ -501,7 +537,10 @@ def open_store(
     create: bool = True,
     migrate: bool = True,
 ) -> Store:
-    """Open (and if asked create and migrate) the database at `path`."""
+    """Open (and if asked create and migrate) the database at `path` (a file, or a
+    PostgreSQL URL)."""
+    if pg.is_url(path):
+        return _open_pg(str(path), actor, create=create, migrate=migrate)
     is_default = path is None
     path = Path(path) if path is not None else default_path()
     created = _create(path, actor) if _prepare_path(path, create, is_default) else None
@@ -533,8 +572,64 @@ def open_store(
         raise storage_error(exc, path) from None
 
 
+def _open_pg(url: str, actor: Actor, *, create: bool, migrate: bool) -> Store:
+    """A clinic on PostgreSQL. The database itself is the server's to create (createdb);
+    a database without the ketacli schema is what a missing file is on SQLite: a write
+    command creates the schema (and says so), a read command exits 4."""
+    from ketacli.store import pgschema
+
+    conn = pg.connect(url, busy_timeout_s=busy_timeout_s())
+    try:
+        store = Store(conn, pg.redact(url), actor)
+        version = _pg_version(conn)
+        if version == 0:
+            if _foreign_tables(conn):
+                raise _not_ketacli(store.path, "has tables of another program")
+            if not create:
+                raise StorageError(f"no database at {store.path}", code=Code.DATABASE_MISSING,
+                                   hint="create it with 'ketacli db migrate'")
+            store.created = apply_migrations(store)
+        elif version > pgschema.PG_MIGRATIONS[-1][0]:
+            raise StorageError(
+                f"database schema version {version} is newer than this ketacli "
+                f"understands ({pgschema.PG_MIGRATIONS[-1][0]})",
+                code=Code.SCHEMA_TOO_NEW, hint="upgrade ketacli")
+        elif migrate and version < pgschema.PG_MIGRATIONS[-1][0]:
+            apply_migrations(store)
+        elif not store.keyed and _has_key_table(store):
+            raise key_without_chain(store)
+        return store
+    except BaseException as exc:
+        conn.close()
+        if isinstance(exc, db_errors()):
+            raise pg.storage_error(exc, url) from None
+        raise
+
+
+def _pg_version(conn) -> int:
+    if not has_table(conn, "schema_migrations"):
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def _foreign_tables(conn) -> bool:
+    from ketacli.store.engine import table_names
+
+    return bool(table_names(conn) - {"audit", "schema_migrations"})
+
+
 def schema_version(store: Store) -> int:
+    if store.engine == pg.ENGINE:
+        return _pg_version(store.conn)
     return store.scalar("PRAGMA user_version")
+
+
+def _migrations(store: Store) -> list[tuple[int, str, str]]:
+    if store.engine == pg.ENGINE:
+        from ketacli.store.pgschema import PG_MIGRATIONS
+
+        return PG_MIGRATIONS
+    return migrations.MIGRATIONS
 
 
 def apply_migrations(store: Store) -> list[int]:
@@ -542,21 +637,25 @@ def apply_migrations(store: Store) -> list[int]:
     from ketacli.clock import CLOCK, to_utc_iso
     applied = []
     fresh = schema_version(store) == 0
-    for version, description, sql in migrations.MIGRATIONS:
+    for version, description, sql in _migrations(store):
         if version <= schema_version(store):
             continue
         with store.write() as tx:
             # re-read inside the lock: another process may have migrated meanwhile
-            if tx.execute("PRAGMA user_version").fetchone()[0] >= version:
+            if schema_version(store) >= version:
                 continue
-            for statement in _statements(sql):
-                tx.execute(statement)
+            if store.engine == pg.ENGINE:
+                tx.conn.script(sql)
+            else:
+                for statement in _statements(sql):
+                    tx.execute(statement)
             now = to_utc_iso(CLOCK.now())
             tx.insert(
                 "schema_migrations",
                 {"version": version, "description": description, "applied_at": now},
             )
-            tx.execute(f"PRAGMA user_version = {int(version)}")
+            if store.engine != pg.ENGINE:
+                tx.execute(f"PRAGMA user_version = {int(version)}")
             tx.audit("migrate", "schema", version, detail={"description": description})
             if "CREATE TABLE clinic_key" in sql:  # keyed in the same transaction
                 install_clinic_key(tx, fresh=fresh)
@@ -604,8 +703,7 @@ _SEAL_ALL = {
 
 
 def _has_key_table(store: Store) -> bool:
-    return store.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                        "AND name = 'clinic_key'") is not None
+    return has_table(store.conn, "clinic_key")
 
 
 def _statements(sql: str) -> list[str]:

@@ -156,7 +156,9 @@ def clinic_namespace(store: Store) -> str | None:
     database from before the key); None in an empty database."""
     import hashlib
 
-    has_key = store.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'clinic_key'")
+    from ketacli.store.engine import has_table
+
+    has_key = has_table(store.conn, "clinic_key")
     key_id = store.scalar("SELECT key_id FROM clinic_key WHERE id = 1") if has_key else None
     if key_id:
         return hashlib.sha256(f"ketacli-clinic:{key_id}".encode()).hexdigest()[:16]
@@ -288,8 +290,12 @@ def snapshot(store: Store) -> Iterator[None]:
     from ketacli.store.db import db_errors, storage_error
 
     try:
-        store.conn.execute("BEGIN")
-        store.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
+        if store.engine == "postgresql":
+            store.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            store.conn.execute("SELECT 1").fetchone()  # the snapshot
+        else:
+            store.conn.execute("BEGIN")
+            store.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
     except db_errors() as exc:
         raise storage_error(exc, store.path) from None
     try:
@@ -351,7 +357,8 @@ class Reader:
         processes (see `parallel_slices`); None when de-identifying or when the table is
         too small to be worth it."""
         if (self.transform is not None or self.after is not None or table not in APPEND_ONLY
-                or self.store.encrypted):  # workers open the plain file themselves
+                or self.store.encrypted  # workers open the plain file themselves
+                or self.store.engine != "sqlite"):  # the server streams one cursor
             return None
         slices = parallel_slices(self.store, table, self.since, render, until=self.until)
         return None if slices is None else (columns(table, with_pid=False), slices)

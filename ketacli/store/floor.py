@@ -14,6 +14,7 @@ from datetime import datetime
 
 from ketacli.domain.board import OpenSession, Reading
 from ketacli.domain.infusion import PUMP_EVENTS, Event
+from ketacli.store.engine import is_pg
 from ketacli.store.voids import not_voided
 
 _PUMP = ", ".join(f"'{k}'" for k in PUMP_EVENTS)
@@ -33,6 +34,24 @@ JOIN patients p ON p.id = s.patient_id
 ORDER BY s.started_at, s.id
 """
 
+# PostgreSQL: the same readings and events as JSON text (json_agg of no rows is NULL)
+BOARD_SQL_PG = f"""
+SELECT s.id, s.started_at, s.dose_mg, s.rate_mg_per_h, s.chair, s.overridden, p.mrn, p.name,
+  (SELECT coalesce(json_agg(json_build_array(o.at, o.minutes_into_infusion, o.phase, o.sbp,
+                                             o.dbp, o.hr, o.spo2, o.alerts::json)
+                            ORDER BY o.at, o.id), '[]')::text
+     FROM observations o WHERE o.session_id = s.id
+       AND {not_voided('observation', 'o.id')}) AS readings,
+  (SELECT coalesce(json_agg(json_build_array(e.kind, e.at, e.rate_mg_per_h)
+                            ORDER BY e.at, e.id), '[]')::text
+     FROM events e WHERE e.session_id = s.id AND e.kind IN ({_PUMP})
+       AND {not_voided('event', 'e.id')}) AS events
+FROM open_sessions os
+JOIN sessions s ON s.id = os.session_id
+JOIN patients p ON p.id = s.patient_id
+ORDER BY s.started_at, s.id
+"""
+
 
 def _reading(item: list) -> Reading:
     at, minutes, phase, sbp, dbp, hr, spo2, alerts = item
@@ -43,7 +62,7 @@ def _reading(item: list) -> Reading:
 def open_sessions(store) -> list[OpenSession]:
     """Every open session with its readings and pump events (one query)."""
     out = []
-    for r in store.all(BOARD_SQL):
+    for r in store.all(BOARD_SQL_PG if is_pg(store.conn) else BOARD_SQL):
         events = tuple(Event(k, datetime.fromisoformat(at), rate)
                        for k, at, rate in json.loads(r["events"]))
         out.append(OpenSession(
@@ -87,5 +106,6 @@ def session_rows(store, *, open_only: bool = False, patient_id: int | None = Non
     if hi is not None:
         where.append("s.started_at < ?")
         params.append(hi)
-    sql = SESSIONS_SQL + (" WHERE " + " AND ".join(where) if where else "")
+    sql = (SESSIONS_SQL.replace("json_each(o.alerts)", "json_array_elements(o.alerts::json)")
+           if is_pg(store.conn) else SESSIONS_SQL) + (" WHERE " + " AND ".join(where) if where else "")
     return [dict(r) for r in store.all(sql + " ORDER BY s.started_at, s.id", params)]

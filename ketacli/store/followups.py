@@ -6,6 +6,7 @@ from ketacli.domain.followups import Pending
 from ketacli.domain.records import NewFollowup
 from ketacli.errors import Code, NotFound
 from ketacli.store.db import Tx
+from ketacli.store.engine import is_pg
 
 
 def add(tx: Tx, followup: NewFollowup, *, mrn: str) -> int:
@@ -104,6 +105,11 @@ CLAIMED_SQL = """f.id NOT IN (
       AND NOT EXISTS (SELECT 1 FROM audit r WHERE r.at >= c.at AND r.action = 'release'
                       AND r.entity = 'reminders' AND r.entity_id = c.id))"""
 
+CLAIMED_SQL_PG = CLAIMED_SQL.replace(
+    "SELECT j.value FROM audit c, json_each(c.detail, '$.followups') j",
+    "SELECT CAST(j.value AS INTEGER) FROM audit c, "
+    "json_array_elements_text(c.detail::json -> 'followups') j")
+
 
 def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
         claim_cutoff: str | None = None) -> list[dict]:
@@ -118,7 +124,7 @@ def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
     if unnotified:
         extra += " AND f.notified_at IS NULL"
         if claim_cutoff is not None:
-            extra += " AND " + CLAIMED_SQL
+            extra += " AND " + (CLAIMED_SQL_PG if is_pg(store.conn) else CLAIMED_SQL)
             params.append(claim_cutoff)
     return [{"followup_id": r[0], "patient": r[1], "name": r[2], "phone": r[3],
              "kind": r[4], "due": r[5], "overdue": r[5] < target, "notified_at": r[6]}

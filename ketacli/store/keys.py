@@ -26,9 +26,22 @@ HEADER = "ketacli-clinic-key v1"
 
 
 def key_path(db_path: Path | str) -> Path:
-    """Where the clinic key of the database at `db_path` is kept."""
+    """Where the clinic key of the database at `db_path` is kept. A PostgreSQL clinic has
+    no file to put it beside: its key is in the user-data folder, named after the server
+    and database (each workstation holds a copy, or names it with KETACLI_KEY_FILE)."""
     env = os.environ.get("KETACLI_KEY_FILE")
-    return Path(env) if env else Path(f"{db_path}.key")
+    if env:
+        return Path(env)
+    from ketacli.store import pg
+
+    if pg.is_url(str(db_path)):
+        import platformdirs
+
+        where = pg.describe(str(db_path))
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in
+                       f"{where['host']}-{where['port']}-{where['database'] or 'postgres'}")
+        return Path(platformdirs.user_data_dir("ketacli", appauthor=False)) / "keys" / f"{name}.key"
+    return Path(f"{db_path}.key")
 
 
 def derive(key: bytes, label: str) -> bytes:
@@ -89,6 +102,7 @@ def load_or_create(path: Path) -> ClinicKey:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     old = os.umask(0o077)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(f"{HEADER} {key.raw.hex()}\n")

@@ -17,6 +17,7 @@ import sqlite3
 
 from ketacli.store import migrations
 from ketacli.store.db import MUTABLE, Store, _statements, range_digest, row_digest
+from ketacli.store.engine import has_table
 
 # (table, audit entity) of every table whose rows are sealed by an audit row of their own
 SEALED_BY = (
@@ -57,17 +58,17 @@ def unaudited_rows(store: Store) -> list[str]:
     found += [f"void {r[0]} ({r[1]} {r[2]})" for r in store.all(
         "SELECT v.id, v.kind, v.target_id FROM voids v WHERE NOT EXISTS (SELECT 1 FROM audit a "
         "WHERE a.entity = v.kind AND a.entity_id = v.target_id AND a.action = 'void' "
-        f"AND json_extract(a.detail, '$.void_id') = v.id) ORDER BY v.id LIMIT {_LIMIT}")]
+        f"AND CAST(json_extract(a.detail, '$.void_id') AS INTEGER) = v.id) ORDER BY v.id LIMIT {_LIMIT}")]
     found += [f"discharge {r[0]} of session {r[1]}" for r in store.all(
         "SELECT d.id, d.session_id FROM discharges d WHERE NOT EXISTS (SELECT 1 FROM audit a "
         "WHERE a.entity = 'session' AND a.entity_id = d.session_id AND a.action = 'discharge' "
         "AND a.detail LIKE '%discharge_sha256%') ORDER BY d.id")
         if not _in_batch(covered.get("discharges", []), r[0])][:_LIMIT]
-    if store.scalar("SELECT 1 FROM sqlite_master WHERE name = 'patient_changes'"):
+    if has_table(store.conn, "patient_changes"):
         found += [f"patient change {r[0]} of patient {r[1]}" for r in store.all(
             "SELECT c.id, c.patient_id FROM patient_changes c WHERE NOT EXISTS (SELECT 1 "
             "FROM audit a WHERE a.entity = 'patient' AND a.entity_id = c.patient_id "
-            "AND a.action = 'edit' AND json_extract(a.detail, '$.change') = c.id) "
+            "AND a.action = 'edit' AND CAST(json_extract(a.detail, '$.change') AS INTEGER) = c.id) "
             f"ORDER BY c.id LIMIT {_LIMIT}")]
     found += [f"side effect {r[0]} of session {r[1]}" for r in store.all(
         "SELECT e.id, e.session_id FROM side_effects e WHERE NOT EXISTS (SELECT 1 FROM "
