@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import helpers
+import pg_support
 import pytest
 import typer.main
 import typer.testing
@@ -23,26 +25,81 @@ from helpers import CLINIC_TZ, FIXED_NOW, Run
 from ketacli.clock import CLOCK
 
 
+# -- the two engines ----------------------------------------------------------------------
+# Every test that can touch a database runs on SQLite and again on PostgreSQL (`[sqlite]`,
+# `[postgresql]` in its id); KETACLI_TEST_ENGINE=sqlite|postgresql runs one. Tests of what
+# only a file has (modes, WAL, the key beside the file, SQLCipher) are marked sqlite_only.
+# The pure rules (tests/domain, the clock, the protocol) run once.
+_PURE = ("tests/domain/", "tests/test_clock.py", "tests/test_protocol.py")
+
+
+def _engines() -> list[str]:
+    wanted = os.environ.get("KETACLI_TEST_ENGINE", "").strip().lower()
+    if wanted in ("sqlite", "postgresql"):
+        return [wanted]
+    return ["sqlite"] if pg_support.available() else ["sqlite", "postgresql"]
+
+
+def pytest_report_header(config):
+    why = pg_support.available()
+    return [f"engines: {', '.join(_engines())}" + (f" (PostgreSQL: {why})" if why else "")]
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" in metafunc.fixturenames:
+        pure = any(p in metafunc.definition.nodeid.replace(os.sep, "/") for p in _PURE)
+        metafunc.parametrize("engine", ["sqlite"] if pure else _engines(), indirect=True,
+                             scope="session")
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, dropped = [], []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        on_pg = spec is not None and spec.params.get("engine") == "postgresql"
+        (dropped if on_pg and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def engine(request):
+    """The engine of this part of the run: "sqlite" or "postgresql"."""
+    helpers.ENGINE[0] = request.param
+    yield request.param
+    helpers.ENGINE[0] = "sqlite"
+
+
 @pytest.fixture(autouse=True)
-def pinned_env(monkeypatch, tmp_path):
+def pinned_env(monkeypatch, tmp_path, engine):
     """Every test: its own database, clinic zone, no colour, 80 columns, fixed clock."""
     for key in list(os.environ):
         if key.startswith("KETACLI_"):
             monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("KETACLI_DB", str(tmp_path / "clinic.db"))
+    db = pg_support.fresh(tmp_path) if engine == "postgresql" else tmp_path / "clinic.db"
+    monkeypatch.setenv("KETACLI_DB", str(db))
+    if engine == "postgresql":
+        monkeypatch.setenv("KETACLI_KEY_FILE", str(db.key))
     monkeypatch.setenv("KETACLI_TZ", CLINIC_TZ)
     monkeypatch.setenv("KETACLI_CLINICIAN", "nurse.test")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("TERM", "dumb")
     CLOCK.pin(FIXED_NOW)
-    yield
+    yield db
     CLOCK.pin(None)
+    if engine == "postgresql":
+        from ketacli.cli.settings import Settings, set_settings
+
+        set_settings(Settings())  # the in-process CLI's last connection
+        pg_support.release(db)
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "clinic.db"
+def db_path(pinned_env):
+    """This test's database: a file (SQLite), or a PgDb URL (PostgreSQL)."""
+    return pinned_env
 
 
 # -- speed-ups (the behaviour is the same) ------------------------------------------

@@ -159,13 +159,16 @@ def engine_export(db, table: str, fmt: str = "csv", *, deidentify: bool = False,
 
 
 # -- the clinics, built once per session ----------------------------------------------------------
-_BUILT: dict[str, tuple] = {}
+_BUILT: dict[str, tuple] = {}  # by engine and name
 
 
 def _once(tmp_path_factory, name: str, build) -> tuple:
-    if name not in _BUILT:
-        _BUILT[name] = build_once(tmp_path_factory, name, build)
-    return _BUILT[name]
+    import helpers
+
+    key = f"{helpers.ENGINE[0]}:{name}"
+    if key not in _BUILT:
+        _BUILT[key] = build_once(tmp_path_factory, name, build)
+    return _BUILT[key]
 
 
 def demo_clinic(tmp_path_factory) -> Path:

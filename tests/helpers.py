@@ -92,11 +92,34 @@ def _try_json(text: str):
 
 
 # -- the database, read (and edited) directly ---------------------------------------------
+# The engine of the running test ("sqlite" or "postgresql"; conftest's `engine` sets it).
+ENGINE = ["sqlite"]
+
+
+def on_pg(db=None) -> bool:
+    """Whether `db` (else the running test's database) is on PostgreSQL."""
+    if db is None:
+        return ENGINE[0] == "postgresql"
+    from ketacli.store.pg import is_url
+
+    return is_url(str(db))
+
+
+def _connect(db):
+    """A connection to `db` as the tests read it: sqlite3, or the store's PostgreSQL
+    connection (the same SQL spelling, `?` parameters)."""
+    if on_pg(db):
+        from ketacli.store import pg
+
+        return pg.connect(str(db), busy_timeout_s=30)
+    return sqlite3.connect(db, timeout=30)
+
+
 def query(db, sql: str, params=()) -> list[tuple]:
     """All rows of one statement (waits up to 30 s for a writer's lock)."""
-    con = sqlite3.connect(db, timeout=30)
+    con = _connect(db)
     try:
-        return con.execute(sql, params).fetchall()
+        return [tuple(r) for r in con.execute(sql, params).fetchall()]
     finally:
         con.close()
 
@@ -107,9 +130,9 @@ def scalar(db, sql: str, params=()):
 
 def counts(db) -> dict[str, int]:
     """Row count of every clinical table and the audit log (zeros before the file exists)."""
-    if not Path(db).exists():
+    if not (db.exists() if on_pg(db) else Path(db).exists()):
         return dict.fromkeys(TABLES, 0)
-    con = sqlite3.connect(db, timeout=30)
+    con = _connect(db)
     try:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
     finally:
@@ -125,10 +148,19 @@ def tamper(db, *statements: str, drop: tuple[str, ...] = (), params=()) -> None:
     """Change the file outside the program, as someone with the sqlite3 shell could: drop
     the `drop` triggers (the append-only guards), then run each statement (with
     `params[i]`, when given)."""
-    con = sqlite3.connect(db, isolation_level=None)
+    if on_pg(db):
+        con = _connect(db)
+    else:
+        con = sqlite3.connect(db, isolation_level=None)
     try:
         for trigger in drop:
-            con.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+            if on_pg(db):
+                for (table,) in con.execute(
+                        "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                        "WHERE t.tgname = ?", (trigger,)).fetchall():
+                    con.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+            else:
+                con.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         for i, sql in enumerate(statements):
             con.execute(sql, params[i] if params else ())
     finally:
@@ -136,7 +168,13 @@ def tamper(db, *statements: str, drop: tuple[str, ...] = (), params=()) -> None:
 
 
 def copy_db(src, dst) -> None:
-    """A consistent copy (the backup API, so WAL content comes too), private like the original."""
+    """A consistent copy (the backup API, so WAL content comes too), private like the original;
+    on PostgreSQL, `dst` becomes a new database copied from `src`."""
+    if on_pg(src):
+        import pg_support
+
+        pg_support.copy(src, dst)
+        return
     a, b = sqlite3.connect(src), sqlite3.connect(dst)
     try:
         a.backup(b)
@@ -149,11 +187,17 @@ def copy_db(src, dst) -> None:
 
 def copy_key(src, dst) -> None:
     """The clinic key of `src` beside `dst` (a copy of a clinic is verified with its key)."""
-    key = Path(f"{src}.key")
+    key = key_file(src)
     if key.exists():
-        target = Path(f"{dst}.key")
+        target = key_file(dst)
         target.write_bytes(key.read_bytes())
         os.chmod(target, 0o600)
+
+
+def key_file(db) -> Path:
+    """The clinic key of the test database `db` (beside the file; for PostgreSQL, the file
+    the test points KETACLI_KEY_FILE at)."""
+    return db.key if on_pg(db) else Path(f"{db}.key")
 
 
 def mode(path) -> int:
@@ -182,11 +226,19 @@ def fhir_references(node):
 def build_once(tmp_path_factory, name: str, build) -> tuple:
     """Run `build(cli)` on a fresh database in conftest's pinned environment: (its path,
     what build returned)."""
-    path = tmp_path_factory.mktemp(name) / "clinic.db"
+    folder = tmp_path_factory.mktemp(name)
+    if on_pg():
+        import pg_support
+
+        path = pg_support.fresh(folder)
+    else:
+        path = folder / "clinic.db"
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith("KETACLI_"):
                 mp.delenv(key)
+        if on_pg():
+            mp.setenv("KETACLI_KEY_FILE", str(path.key))
         for key, value in {"KETACLI_DB": str(path), "KETACLI_TZ": CLINIC_TZ,
                            "KETACLI_CLINICIAN": "nurse.test", "NO_COLOR": "1",
                            "COLUMNS": "80", "TERM": "dumb"}.items():

@@ -24,7 +24,7 @@ def _t(text: str) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory):
+def clinic(tmp_path_factory, engine):
     """A 60-patient demo clinic (enough for pauses, rate changes and a stop), built once."""
     from helpers import CLINIC_TZ, FIXED_NOW, Run
 

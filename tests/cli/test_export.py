@@ -61,7 +61,7 @@ from helpers import assert_one_error, copy_db, mode, ok, query
 
 # -- the clinics -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
+def demo_template(tmp_path_factory, engine):
     return demo_clinic(tmp_path_factory)
 
 

@@ -30,7 +30,7 @@ def _build(cli) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, engine):
     return build_once(tmp_path_factory, "claim", _build)
 
 

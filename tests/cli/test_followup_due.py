@@ -50,7 +50,7 @@ def _build_clinic(cli) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def clinic_db(tmp_path_factory):
+def clinic_db(tmp_path_factory, engine):
     return build_once(tmp_path_factory, "due", _build_clinic)
 
 
@@ -214,7 +214,7 @@ def run(*argv: str, env: dict[str, str], cwd: Path | None = None, prefix=()) -> 
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
+def demo_db(tmp_path_factory, engine) -> Path:
     """`ketacli demo --patients 15 --seed 3`, built once per module."""
     db = tmp_path_factory.mktemp("demo") / "clinic.db"
     p = run(str(KETACLI), "demo", "--patients", "15", "--seed", "3",

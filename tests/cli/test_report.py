@@ -134,7 +134,7 @@ def test_ledger_is_audited(cli, db_path, clinic_day):
 
 # -- report outcomes -------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def clinic_db(tmp_path_factory):
+def clinic_db(tmp_path_factory, engine):
     """A small clinic, built once per module (copied into each test's database), by hand:
 
     RA  PHQ-9 20 on 11-01; 6 infusions at 0.5 mg/kg on 11-02 .. 11-12 (every other day);

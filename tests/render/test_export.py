@@ -20,7 +20,7 @@ from ketacli.render import export as writers
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
+def demo_template(tmp_path_factory, engine):
     return demo_clinic(tmp_path_factory)
 
 

@@ -46,7 +46,7 @@ from ketacli.render import fhir
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
+def demo_template(tmp_path_factory, engine):
     return demo_clinic(tmp_path_factory)
 
 
@@ -64,7 +64,7 @@ def zqf(tmp_path_factory, db_path) -> dict:
 
 
 @pytest.fixture(name="fhir_exports", scope="module")
-def fhir_exports_fixture(tmp_path_factory):
+def fhir_exports_fixture(tmp_path_factory, engine):
     return fhir_exports(tmp_path_factory)
 
 

@@ -32,7 +32,7 @@ BULK_KEYS = {"transactionTime", "request", "requiresAccessToken", "output", "err
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
+def demo_template(tmp_path_factory, engine):
     return demo_clinic(tmp_path_factory)
 
 
@@ -43,7 +43,7 @@ def demo(demo_template, db_path):
 
 
 @pytest.fixture(name="fhir_exports", scope="module")
-def fhir_exports_fixture(tmp_path_factory):
+def fhir_exports_fixture(tmp_path_factory, engine):
     return fhir_exports(tmp_path_factory)
 
 

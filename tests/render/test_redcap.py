@@ -31,7 +31,7 @@ CHOICE = re.compile(r"[A-Za-z0-9_]+, [^|]+")
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
+def demo_template(tmp_path_factory, engine):
     return demo_clinic(tmp_path_factory)
 
 

@@ -10,8 +10,8 @@ from ketacli.store.db import open_store
 
 
 @pytest.fixture
-def store(tmp_path):
-    st = open_store(tmp_path / "s.db", ACTOR)
+def store(db_path):
+    st = open_store(db_path, ACTOR)
     yield st
     st.close()
 

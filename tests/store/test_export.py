@@ -71,7 +71,7 @@ SINCE = "2026-11-01"
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
+def demo_template(tmp_path_factory, engine):
     return demo_clinic(tmp_path_factory)
 
 
