@@ -77,10 +77,8 @@ def pinned_env(monkeypatch, tmp_path, engine):
     for key in list(os.environ):
         if key.startswith("KETACLI_"):
             monkeypatch.delenv(key, raising=False)
-    db = pg_support.fresh(tmp_path) if engine == "postgresql" else tmp_path / "clinic.db"
+    db = pg_support.fresh() if engine == "postgresql" else tmp_path / "clinic.db"
     monkeypatch.setenv("KETACLI_DB", str(db))
-    if engine == "postgresql":
-        monkeypatch.setenv("KETACLI_KEY_FILE", str(db.key))
     monkeypatch.setenv("KETACLI_TZ", CLINIC_TZ)
     monkeypatch.setenv("KETACLI_CLINICIAN", "nurse.test")
     monkeypatch.setenv("NO_COLOR", "1")

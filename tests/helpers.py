@@ -230,15 +230,13 @@ def build_once(tmp_path_factory, name: str, build) -> tuple:
     if on_pg():
         import pg_support
 
-        path = pg_support.fresh(folder)
+        path = pg_support.fresh()
     else:
         path = folder / "clinic.db"
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith("KETACLI_"):
                 mp.delenv(key)
-        if on_pg():
-            mp.setenv("KETACLI_KEY_FILE", str(path.key))
         for key, value in {"KETACLI_DB": str(path), "KETACLI_TZ": CLINIC_TZ,
                            "KETACLI_CLINICIAN": "nurse.test", "NO_COLOR": "1",
                            "COLUMNS": "80", "TERM": "dumb"}.items():

@@ -92,13 +92,15 @@ def stop(folder: Path) -> None:
 
 
 _SERVER: dict[str, str | None] = {}
+# read now: the tests' pinned environment removes every KETACLI_ variable
+_GIVEN = os.environ.get("KETACLI_TEST_PG") or None
 
 
 def admin_url() -> str | None:
     """The server's admin URL: KETACLI_TEST_PG, else one started now (None: cannot)."""
     if "url" in _SERVER:
         return _SERVER["url"]
-    url = os.environ.get("KETACLI_TEST_PG") or None
+    url = _GIVEN
     if url is None and _bin("initdb") and os.environ.get("KETACLI_TEST_PG_START", "1") != "0":
         folder = Path(tempfile.mkdtemp(prefix="ketacli-pg-"))
         try:
@@ -117,7 +119,7 @@ def available() -> str | None:
         import psycopg  # noqa: F401
     except ImportError:
         return "psycopg is not installed"
-    if os.environ.get("KETACLI_TEST_PG") or _bin("initdb"):
+    if _GIVEN or _bin("initdb"):
         return None
     return "no PostgreSQL server (set KETACLI_TEST_PG, or install Debian's postgresql)"
 
@@ -128,16 +130,18 @@ def with_database(url: str, name: str) -> str:
 
 
 class PgDb(str):
-    """A test's PostgreSQL database: its URL (str), and its clinic key file (`.key`),
-    which the tests point KETACLI_KEY_FILE at."""
+    """A test's PostgreSQL database: its URL (str), and its clinic key file (`.key`, where
+    ketacli keeps the key of that URL: the user-data folder)."""
 
     key: Path
     dbname: str
 
-    def __new__(cls, url: str, dbname: str, key: Path) -> PgDb:
+    def __new__(cls, url: str, dbname: str) -> PgDb:
+        from ketacli.store.keys import key_path
+
         obj = super().__new__(cls, url)
         obj.dbname = dbname
-        obj.key = key
+        obj.key = key_path(url)
         return obj
 
     def exists(self) -> bool:
@@ -200,14 +204,17 @@ def pool() -> Pool:
     return _POOL[0]
 
 
-def fresh(folder: Path) -> PgDb:
-    """A new empty database for one test (its key file in `folder`)."""
+def fresh() -> PgDb:
+    """A new empty database for one test."""
     p = pool()
     name = p.take()
-    return PgDb(with_database(p.url, name), name, folder / "clinic.db.key")
+    db = PgDb(with_database(p.url, name), name)
+    db.key.unlink(missing_ok=True)
+    return db
 
 
 def release(db: PgDb) -> None:
+    db.key.unlink(missing_ok=True)
     pool().drop(db.dbname)
 
 
@@ -222,7 +229,7 @@ def as_db(db) -> PgDb:
     """A PgDb for a test database's URL (its key: the test's KETACLI_KEY_FILE)."""
     if isinstance(db, PgDb):
         return db
-    return PgDb(str(db), urlsplit(str(db)).path.lstrip("/"), Path(os.environ["KETACLI_KEY_FILE"]))
+    return PgDb(str(db), urlsplit(str(db)).path.lstrip("/"))
 
 
 def copy(src, dst) -> None:

@@ -62,6 +62,16 @@ def check(json_out: Json = False) -> None:
     emit(data, json_out, human)
 
 
+def refuse_on_server(where, command: str, hint: str) -> None:
+    """Commands about the database file itself are refused on PostgreSQL (exit 2)."""
+    from ketacli.errors import Invalid
+    from ketacli.store.pg import is_url
+
+    if is_url(where):
+        raise Invalid(f"'{command}' works on a database file, not on a PostgreSQL server",
+                      code=Code.INVALID_OPTION, hint=hint)
+
+
 def check_hint(data: dict) -> str | None:
     """What to do when the chain could not be checked at all: bring the clinic key."""
     chain = next(c for c in data["checks"] if c["name"] == "audit_chain")
@@ -85,7 +95,7 @@ def backup(
 
     target = admin.backup_destination(dest)
     store = settings().store(create=False)
-    refuse_database([target], Path(store.path))
+    refuse_database([target], store.path)
     data = admin.backup(store, target)
     with store.write() as tx:
         tx.audit("backup", "database", detail={"dest": data["backup"]})
@@ -115,6 +125,8 @@ def restore(
 
     s = settings()
     path = db if db is not None else (s.db_path() or default_path())
+    refuse_on_server(path, "db restore", "put a backup on the server with "
+                     "'ketacli db copy BACKUP postgresql://...' (into a new, empty database)")
     data = admin.restore(backup, path, CLOCK.now().strftime("%Y%m%dT%H%M%SZ"))
     s.db, s.db_empty = path, False
     with s.store(create=False).write() as tx:
@@ -160,6 +172,40 @@ def migrate(json_out: Json = False) -> None:
     emit(data, json_out, human)
 
 
+@app.command("copy")
+@command
+def copy(
+    src: Annotated[str, typer.Argument(metavar="SRC", help="The clinic to copy: a database "
+                                       "file or a postgresql:// URL.")],
+    dest: Annotated[str, typer.Argument(metavar="DEST", help="A new database file, or an "
+                                        "empty PostgreSQL database (postgresql://...).")],
+    json_out: Json = False,
+) -> None:
+    """Copy a whole clinic between SQLite and PostgreSQL (either way), every row with its
+    id, the audit chain verified on both sides; the clinic key goes with it."""
+    from ketacli.cli.settings import os_user, settings
+    from ketacli.render.out import emit
+    from ketacli.store import pg, transfer
+    from ketacli.store.db import Actor, open_store
+
+    s = settings()
+    store = open_store(src if pg.is_url(src) else Path(src), Actor(s.who, os_user()),
+                       create=False, migrate=False)
+    try:
+        data = transfer.copy(store, dest)
+        with store.write() as tx:
+            tx.audit("copy", "database", detail={"dest": data["dest"], "rows": data["rows"]})
+    finally:
+        store.close()
+
+    def human(con):
+        con.print(f"Copied {data['rows']:,} rows ({data['audit_rows']:,} audit rows) from "
+                  f"{data['source']} to {data['dest']}; chain verified on both sides.")
+        con.print(f"Clinic key: {data['key_file']}")
+
+    emit(data, json_out, human)
+
+
 @app.command("encrypt")
 @command
 def encrypt(json_out: Json = False) -> None:
@@ -170,6 +216,8 @@ def encrypt(json_out: Json = False) -> None:
     from ketacli.store import admin
 
     s = settings()
+    refuse_on_server(s.db, "db encrypt", "on PostgreSQL, encryption at rest is the server's "
+                     "(an encrypted volume) and in transit TLS (sslmode=verify-full in the URL)")
     data = admin.encrypt(s.store(create=False))
     s._cache.pop("store", None)  # closed by the conversion
 
@@ -192,6 +240,8 @@ def decrypt(
     from ketacli.render.out import emit
     from ketacli.store import admin
 
+    refuse_on_server(settings().db, "db decrypt", "a PostgreSQL clinic is not encrypted by "
+                     "ketacli: 'ketacli db backup DEST' writes a plain SQLite copy")
     data = admin.decrypt(settings().store(create=False), admin.backup_destination(dest))
 
     def human(con):

@@ -62,7 +62,7 @@ def export(    table: Annotated[str, typer.Argument(
     if output is not None:
         names = form.files(EXPORT_TABLES) or (
             ["manifest.json"] if engine.bulk_data(form.table, form.fmt, output) else [])
-        files.refuse_database([output / f for f in names] or [output], Path(store.path))
+        files.refuse_database([output / f for f in names] or [output], store.path)
     if after is not None:
         xs.check_export_id(store, after)
     now = to_utc_iso(CLOCK.now())

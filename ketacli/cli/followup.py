@@ -104,7 +104,7 @@ def due(
     cutoff = rules.claim_cutoff(CLOCK.now(), s.protocol.reminders.claim_minutes)
     store = s.store(create=False)
     if output is not None:
-        refuse_database([output], Path(store.path))
+        refuse_database([output], store.path)
     at = to_utc_iso(CLOCK.now())
     q: dict[str, Any] = {"target": query.target.isoformat(), "upto": query.upto.isoformat(),
                          "overdue_only": overdue, "unnotified": unnotified,

@@ -91,13 +91,14 @@ def progress(enabled: bool):
         yield tick
 
 
-def refuse_database(targets: list[Path], db: Path) -> None:
+def refuse_database(targets: list[Path], db: Path | str) -> None:
     """No output path may be the database, its -wal/-shm/-journal or its clinic key
-    file (exit 2)."""
+    file (exit 2). `db` is the store's path: a file, or a PostgreSQL URL."""
     from ketacli.errors import Code, Invalid
     from ketacli.store.keys import key_path
+    from ketacli.store.pg import is_url
 
-    if any(_is_database(t, db) for t in targets):
+    if not is_url(str(db)) and any(_is_database(t, Path(db)) for t in targets):
         raise Invalid("--output is the database itself: choose another file",
                       code=Code.OUTPUT_IS_DATABASE)
     if any(_same_file(t, [key_path(db)]) for t in targets):

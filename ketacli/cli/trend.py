@@ -42,7 +42,7 @@ def trend(
     store = s.store(create=False)
     from ketacli.cli.output import refuse_database
 
-    refuse_database([f for f in (svg, html) if f is not None], Path(store.path))
+    refuse_database([f for f in (svg, html) if f is not None], store.path)
     p = patients.get(store, mrn)
     hist = assessments.history(store, p["id"], measure)
     data = outcomes.trend(measure, hist, assessments.infusion_starts(store, p["id"]), s.tz)

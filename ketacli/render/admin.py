@@ -13,11 +13,18 @@ def info_view(d: dict) -> Group:
     t.add_column("Rows", justify="right")
     for k, v in d["counts"].items():
         t.add_row(k, f"{v:,}")
+    if d.get("engine") == "postgresql":
+        where = [Text(f"Database  {d['path']}"),
+                 Text(f"Server    {d['server']} (role {d['role']})"),
+                 Text(f"Schema    version {d['schema_version']}"),
+                 Text(f"Size      {d['size_bytes']:,} bytes")]
+    else:
+        where = [Text(f"Database  {d['path']}"),
+                 Text(f"Schema    version {d['schema_version']}  ({d['journal_mode']})"),
+                 Text(f"Size      {d['size_bytes']:,} bytes  mode {d['mode']}"
+                      + ("  encrypted (SQLCipher)" if d.get("encrypted") else ""))]
     return Group(
-        Text(f"Database  {d['path']}"),
-        Text(f"Schema    version {d['schema_version']}  ({d['journal_mode']})"),
-        Text(f"Size      {d['size_bytes']:,} bytes  mode {d['mode']}"
-             + ("  encrypted (SQLCipher)" if d.get("encrypted") else "")),
+        *where,
         Text(f"Key       {d.get('key_file')}  ({d.get('key')})"),
         Text(f"Zone      {d.get('clinic_tz') or '-'} (the clinic zone; 'ketacli db set-tz')"),
         t,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ketacli import safefile
 from ketacli.errors import Code, Invalid, StorageError
-from ketacli.store import audit, cipher, clinic, migrations, tamper
+from ketacli.store import audit, cipher, clinic, migrations, pg, tamper
 from ketacli.store.db import (
     ENTITY_TABLE,
     Store,
@@ -19,6 +19,7 @@ from ketacli.store.db import (
     schema_version,
     storage_error,
 )
+from ketacli.store.engine import trigger_names
 from ketacli.store.sessions import side_effects_digest
 
 TABLES = (
@@ -29,14 +30,23 @@ TABLES = (
 
 def info(store: Store) -> dict:
     counts = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
-    size = store.path.stat().st_size
-    wal = Path(f"{store.path}-wal")
+    if store.engine == pg.ENGINE:
+        where: dict = {
+            "engine": "postgresql", "server": store.scalar("SELECT version()").split(",")[0],
+            "journal_mode": None, "mode": None,
+            "size_bytes": store.scalar("SELECT pg_database_size(current_database())"),
+            "role": store.scalar("SELECT current_user")}
+    else:
+        size = store.path.stat().st_size
+        wal = Path(f"{store.path}-wal")
+        where = {"engine": "sqlite", "server": None,
+                 "journal_mode": store.scalar("PRAGMA journal_mode"),
+                 "size_bytes": size + (wal.stat().st_size if wal.exists() else 0),
+                 "mode": oct(stat.S_IMODE(store.path.stat().st_mode))}
     return {
         "path": str(store.path),
         "schema_version": schema_version(store),
-        "journal_mode": store.scalar("PRAGMA journal_mode"),
-        "size_bytes": size + (wal.stat().st_size if wal.exists() else 0),
-        "mode": oct(stat.S_IMODE(store.path.stat().st_mode)),
+        **where,
         "clinic_tz": clinic.zone_name(store),  # every command shows times in it
         "encrypted": store.encrypted,
         "key_file": str(store.key_file),
@@ -54,8 +64,9 @@ def info(store: Store) -> dict:
 def check(store: Store) -> dict:
     """Integrity, foreign keys, audit chain, sealed and unaudited rows, schema, guards,
     file permissions. Every finding is one line (`findings`)."""
-    integrity = [r[0] for r in store.all("PRAGMA integrity_check")]
-    fk = [
+    on_pg = store.engine == pg.ENGINE
+    integrity = pg_integrity(store) if on_pg else [r[0] for r in store.all("PRAGMA integrity_check")]
+    fk = pg_foreign_keys(store) if on_pg else [
         {"table": r[0], "rowid": r[1], "parent": r[2]}
         for r in store.all("PRAGMA foreign_key_check")
     ]
@@ -64,9 +75,7 @@ def check(store: Store) -> dict:
     unaudited = tamper.unaudited_rows(store)
     updated = tamper.rows_updated(store)
     schema = tamper.schema_differences(store)
-    missing = sorted(expected_triggers() - {r[0] for r in store.all(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'")})
-    mode = stat.S_IMODE(store.path.stat().st_mode)
+    missing = sorted(expected_triggers(store) - active_triggers(store))
     checks = [
         {"name": "integrity", "ok": integrity == ["ok"],
          "detail": "ok" if integrity == ["ok"] else "; ".join(integrity[:5])},
@@ -89,7 +98,7 @@ def check(store: Store) -> dict:
         {"name": "append_only", "ok": not missing,
          "detail": "all guards in place" if not missing
          else f"{len(missing)} guard triggers removed: {', '.join(missing[:4])}"},
-        _permissions(mode, store),
+        _role(store) if on_pg else _permissions(stat.S_IMODE(store.path.stat().st_mode), store),
     ]
     findings = [
         *([f"audit_chain: {chain_detail(chain)}"] if chain.unverifiable else
@@ -157,7 +166,12 @@ def backup(store: Store, dest: Path) -> dict:
     try:
         work = safefile.new_dir(dest)
         tmp = work / "backup.db"
-        chain = copy_verified(store.conn, tmp, store.key, store.encrypted)
+        if store.engine == pg.ENGINE:  # a consistent SQLite copy of the whole clinic
+            from ketacli.store import transfer
+
+            chain, _ = transfer.to_sqlite_file(store, tmp)
+        else:
+            chain = copy_verified(store.conn, tmp, store.key, store.encrypted)
         os.chmod(tmp, 0o600)
         safefile.fsync_path(tmp)
         safefile.publish(tmp, dest)
@@ -200,12 +214,69 @@ def copy_verified(source: sqlite3.Connection, tmp: Path, key=None, encrypted: bo
     return chain
 
 
-def expected_triggers() -> set[str]:
+def expected_triggers(store: Store | None = None) -> set[str]:
     """The guard triggers the migrations create (append-only, never-delete, fixed)."""
+    if store is not None and store.engine == pg.ENGINE:
+        from ketacli.store.pgschema import PG_MIGRATIONS
+
+        scripts = [sql for _, _, sql in PG_MIGRATIONS]
+    else:
+        scripts = [sql for _, _, sql in migrations.MIGRATIONS]
+    return {m for sql in scripts for m in re.findall(r"CREATE TRIGGER (\w+)", sql)}
 
 
-    return {m for _, _, sql in migrations.MIGRATIONS
-            for m in re.findall(r"CREATE TRIGGER (\w+)", sql)}
+def active_triggers(store: Store) -> set[str]:
+    """The triggers in force (on PostgreSQL, a disabled trigger guards nothing)."""
+    if store.engine == pg.ENGINE:
+        return {r[0] for r in store.all(
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal "
+            "AND t.tgenabled <> 'D' AND n.nspname = current_schema()")}
+    return trigger_names(store.conn)
+
+
+def pg_integrity(store: Store) -> list[str]:
+    """PostgreSQL keeps its own pages consistent; what a change outside the program could
+    break is ours to find: constraints not validated, and the guard functions' bodies."""
+    from ketacli.store.pgschema import PG_MIGRATIONS
+
+    out = [f"constraint {r[0]} on {r[1]} is not validated" for r in store.all(
+        "SELECT con.conname, cl.relname FROM pg_constraint con JOIN pg_class cl "
+        "ON cl.oid = con.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace "
+        "WHERE n.nspname = current_schema() AND NOT con.convalidated")]
+    expected = {name: " ".join(body.split()) for sql in (m[2] for m in PG_MIGRATIONS)
+                for name, body in re.findall(
+                    r"CREATE FUNCTION (\w+)\(.*?\$\$(.*?)\$\$", sql, re.S)}
+    stored = {r[0]: " ".join((r[1] or "").split()) for r in store.all(
+        "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n "
+        "ON n.oid = p.pronamespace WHERE n.nspname = current_schema()")}
+    out += [f"function {name} was changed" if name in stored else f"function {name} is missing"
+            for name, body in sorted(expected.items()) if stored.get(name) != body]
+    return out or ["ok"]
+
+
+def pg_foreign_keys(store: Store) -> list[dict]:
+    """Foreign keys the server no longer enforces (dropped, or not validated)."""
+    want = {"screenings", "sessions", "discharges", "side_effects", "observations", "events",
+            "assessments", "followups", "wastes", "patient_changes", "study_ids",
+            "open_sessions"}
+    have = {r[0] for r in store.all(
+        "SELECT DISTINCT cl.relname FROM pg_constraint con JOIN pg_class cl "
+        "ON cl.oid = con.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace "
+        "WHERE n.nspname = current_schema() AND con.contype = 'f' AND con.convalidated")}
+    return [{"table": t, "rowid": None, "parent": None} for t in sorted(want - have)]
+
+
+def _role(store: Store) -> dict:
+    """On PostgreSQL: the rights of the role in use. A role that owns the tables could
+    drop their guards; the check names it (documented: a workstation role owns nothing)."""
+    owner = store.scalar("SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+                         "AND tablename = 'audit'")
+    role = store.scalar("SELECT current_user")
+    detail = f"role {role}" + (" owns the tables (it could drop their guards: use a "
+                               "workstation role, see the README)" if owner == role else
+                               f"; tables owned by {owner}")
+    return {"name": "permissions", "ok": True, "detail": detail}
 
 
 def sealed_rows_altered(store: Store) -> list[str]:

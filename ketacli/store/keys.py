@@ -98,7 +98,12 @@ def load_or_create(path: Path) -> ClinicKey:
     found = load(path)
     if found is not None:
         return found
-    key = ClinicKey(secrets.token_bytes(KEY_BYTES))
+    return save(path, ClinicKey(secrets.token_bytes(KEY_BYTES)))
+
+
+def save(path: Path, key: ClinicKey) -> ClinicKey:
+    """Write `key` to the new file `path` (0600, exclusively); the key already there if
+    another process wrote one first."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     old = os.umask(0o077)
     try:

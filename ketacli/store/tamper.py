@@ -133,6 +133,8 @@ def _schema(con) -> list[tuple[str, str, str]]:
 def schema_differences(store: Store) -> list[str]:
     """How the stored schema differs from the migrations' (missing triggers are reported
     by the guard check)."""
+    if store.engine == "postgresql":
+        return pg_schema_differences(store)
     expected = expected_schema()
     actual = set(_schema(store.conn))
     names = {(t, n): sql for t, n, sql in expected}
@@ -145,4 +147,42 @@ def schema_differences(store: Store) -> list[str]:
     have = {(t, n) for t, n, _ in actual}
     out += [f"{kind} {name} is missing" for kind, name, _sql in sorted(expected)
             if (kind, name) not in have and kind != "trigger"]
+    return out
+
+
+def _pg_expected() -> tuple[set[tuple[str, str]], dict[str, int]]:
+    """(kind, name) of every table and index the PostgreSQL baseline creates, and the
+    number of CHECK constraints of each table."""
+    import re
+
+    from ketacli.store.pgschema import PG_MIGRATIONS
+
+    names: set[tuple[str, str]] = set()
+    checks: dict[str, int] = {}
+    for _, _, sql in PG_MIGRATIONS:
+        for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", sql, re.S):
+            names.add(("table", table))
+            checks[table] = body.count("CHECK (")
+        names |= {("index", n) for n in re.findall(r"CREATE (?:UNIQUE )?INDEX (\w+)", sql)}
+    return names, checks
+
+
+def pg_schema_differences(store: Store) -> list[str]:
+    """PostgreSQL: tables and indexes added or missing, and CHECK constraints dropped or
+    added (a changed guard function is the integrity check's; triggers the guard check's)."""
+    expected, checks = _pg_expected()
+    actual = {("table", r[0]) for r in store.all(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+    actual |= {("index", r[0]) for r in store.all(
+        "SELECT i.indexname FROM pg_indexes i WHERE i.schemaname = current_schema() "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)")}
+    out = [f"{kind} {name} is not part of ketacli's schema"
+           for kind, name in sorted(actual - expected)]
+    out += [f"{kind} {name} is missing" for kind, name in sorted(expected - actual)]
+    stored = {r[0]: r[1] for r in store.all(
+        "SELECT cl.relname, count(*) FROM pg_constraint con JOIN pg_class cl "
+        "ON cl.oid = con.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace "
+        "WHERE n.nspname = current_schema() AND con.contype = 'c' GROUP BY cl.relname")}
+    out += [f"table {t} was changed (its checks)" for t, n in sorted(checks.items())
+            if ("table", t) in actual and stored.get(t, 0) != n]
     return out
