@@ -24,7 +24,6 @@ from helpers import CLINIC_TZ, FIXED_NOW, Run
 
 from ketacli.clock import CLOCK
 
-
 # -- the two engines ----------------------------------------------------------------------
 # Every test that can touch a database runs on SQLite and again on PostgreSQL (`[sqlite]`,
 # `[postgresql]` in its id); KETACLI_TEST_ENGINE=sqlite|postgresql runs one. Tests of what

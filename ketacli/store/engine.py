@@ -12,8 +12,7 @@ def is_pg(conn: Any) -> bool:
 
 def has_table(conn: Any, name: str) -> bool:
     if is_pg(conn):
-        sql = ("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
-               "AND table_name = ?")
+        return name in conn.tables()
     else:
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
     return conn.execute(sql, (name,)).fetchone() is not None
@@ -31,8 +30,7 @@ def trigger_names(conn: Any) -> set[str]:
 
 def table_names(conn: Any) -> set[str]:
     if is_pg(conn):
-        sql = ("SELECT table_name FROM information_schema.tables "
-               "WHERE table_schema = current_schema()")
+        return set(conn.tables())
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     return {r[0] for r in conn.execute(sql)}

@@ -166,6 +166,15 @@ class PgConnection:
         self.raw = raw
         self.url = redact(url)
         self._streams = 0
+        self._tables: frozenset[str] | None = None
+
+    def tables(self) -> frozenset[str]:
+        """The tables of the current schema (asked once per connection; a migration run
+        through `script` asks again)."""
+        if self._tables is None:
+            self._tables = frozenset(r[0] for r in self.raw.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
+        return self._tables
 
     def execute(self, sql: str, params=()) -> PgCursor:
         return PgCursor(self).execute(sql, params)
@@ -176,6 +185,7 @@ class PgConnection:
 
     def script(self, sql: str) -> None:
         """Run several statements (a migration), no parameters."""
+        self._tables = None
         self.raw.execute(sql)
 
     def cursor(self) -> PgCursor:
@@ -228,9 +238,12 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
         raise StorageError("PostgreSQL needs psycopg 3: pip install 'ketacli[postgresql]'",
                            code=Code.STORAGE_ERROR) from None
     try:
+        # the session's settings travel with the connection request: no round trips
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
                               connect_timeout=max(2, int(busy_timeout_s) or 2),
-                              application_name="ketacli")
+                              application_name="ketacli",
+                              options=f"-c lock_timeout={int(busy_timeout_s * 1000)} "
+                                      "-c TimeZone=UTC")
     except psycopg.Error as exc:
         raise storage_error(exc, url) from None
     except Exception:  # a URL libpq cannot parse
@@ -239,8 +252,6 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
                            hint="postgresql://USER@HOST[:PORT]/DBNAME") from None
     try:
         _adapt(raw)
-        raw.execute(f"SET lock_timeout = '{int(busy_timeout_s * 1000)}ms'")
-        raw.execute("SET TIME ZONE 'UTC'")
     except psycopg.Error as exc:
         raw.close()
         raise storage_error(exc, url) from None
