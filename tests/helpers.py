@@ -303,12 +303,14 @@ def assert_no_pii(*texts: str, pii: tuple[str, ...], allow: tuple[str, ...] = ()
 
 
 def new_database_actions() -> list[str]:
-    """The audit actions a new database starts with: a 'migrate' row per migration, the
-    clinic key's 'create' in the migration that adds it, then the clinic zone's 'set-tz'."""
-    from ketacli.store import migrations
+    """The audit actions a new database starts with: a 'migrate' row per migration (on
+    PostgreSQL, the one baseline), the clinic key's 'create' in the migration that adds it,
+    then the clinic zone's 'set-tz'. Call it inside a test (it depends on the engine)."""
+    from ketacli.store import migrations, pgschema
 
     actions: list[str] = []
-    for _, _, sql in migrations.MIGRATIONS:
+    scripts = pgschema.PG_MIGRATIONS if on_pg() else migrations.MIGRATIONS
+    for _, _, sql in scripts:
         actions.append("migrate")
         if "CREATE TABLE clinic_key" in sql:
             actions.append("create")

@@ -145,7 +145,10 @@ def restore(
 @app.command("migrate")
 @command
 def migrate(json_out: Json = False) -> None:
-    """Create the database if needed and apply pending schema migrations."""
+    """Create the database if needed and apply pending schema migrations.
+
+    On PostgreSQL, run it as the role that owns the schema; it lists the rights a
+    workstation role needs (GRANT statements)."""
     from ketacli.cli.settings import os_user, settings
     from ketacli.render.out import emit
     from ketacli.store.db import Actor, apply_migrations, open_store, schema_version
@@ -159,6 +162,11 @@ def migrate(json_out: Json = False) -> None:
         s.bind_zone(store)
         data = {"path": str(store.path), "from_version": before,
                 "schema_version": schema_version(store), "applied": applied}
+        if store.engine == "postgresql":  # the rights a workstation role needs
+            from ketacli.store.pgschema import grants
+
+            data["grants"] = grants("ROLE", store.scalar("SELECT current_database()"),
+                                    store.scalar("SELECT current_schema()"))
     finally:
         store.close()
 
@@ -168,6 +176,10 @@ def migrate(json_out: Json = False) -> None:
                       f"{data['schema_version']}.")
         else:
             con.print(f"Schema is up to date (version {data['schema_version']}).")
+        if data.get("grants"):
+            con.print("A workstation role (not the owner of the tables) needs, run as the owner:")
+            for line in data["grants"]:
+                con.print(f"  {line}", markup=False, highlight=False)
 
     emit(data, json_out, human)
 

@@ -399,3 +399,20 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
         "wastes, patient changes, study ids, the clinic key and settings, open sessions, "
         "the audit log), append-only by triggers", BASELINE),
 ]
+
+
+# What a workstation role needs on a clinic's database (the owner role runs `db migrate`;
+# a role that owns the tables could drop their guards, so workstations use another).
+# Trigger functions run with the writer's rights: open_sessions is kept by the writer.
+GRANTS = (
+    "GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}",
+    "GRANT USAGE ON SCHEMA {schema} TO {role}",
+    "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}",
+    "GRANT UPDATE ON patients, followups, clinic_settings TO {role}",
+    "GRANT DELETE ON open_sessions TO {role}",
+    "REVOKE INSERT ON schema_migrations FROM {role}",
+)
+
+
+def grants(role: str, database: str, schema: str = "public") -> list[str]:
+    return [g.format(role=role, database=database, schema=schema) + ";" for g in GRANTS]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from helpers import assert_one_error, new_database_actions
+from helpers import assert_one_error, new_database_actions, on_pg
 
 from ketacli.clock import CLOCK
 
@@ -16,6 +16,14 @@ from ketacli.clock import CLOCK
 # a new database's own rows: migrations, the clinic key's, the clinic zone's
 NEW = new_database_actions()
 M = len(NEW)
+
+
+@pytest.fixture(autouse=True)
+def _new_rows(engine):
+    """NEW and M for this test's engine (PostgreSQL starts from one baseline migration)."""
+    global NEW, M
+    NEW = new_database_actions()
+    M = len(NEW)
 
 
 def utc(*args) -> datetime:
@@ -55,7 +63,8 @@ def test_audit_lists_every_row_in_order(cli, history):
     assert rows[M]["entity"] == "patient" and rows[M]["entity_id"] == 1
     assert rows[M]["clinician"] == "nurse.test"
     assert rows[M]["at"] == "2026-11-20T16:00:00+00:00"
-    assert rows[0]["detail"]["description"].startswith("initial schema")
+    assert rows[0]["detail"]["description"].startswith(
+        "PostgreSQL baseline" if on_pg() else "initial schema")
     assert all(len(row["hash"]) == 64 for row in rows)
 
 

@@ -18,6 +18,14 @@ NEW = new_database_actions()
 M = len(NEW)
 
 
+@pytest.fixture(autouse=True)
+def _new_rows(engine):
+    """NEW and M for this test's engine (PostgreSQL starts from one baseline migration)."""
+    global NEW, M
+    NEW = new_database_actions()
+    M = len(NEW)
+
+
 @pytest.fixture
 def three_patients(cli, db_path):
     """Audit rows: 1..M a new database's own (migrations, clinic key, set-tz), M+1..M+3 the
