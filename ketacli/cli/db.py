@@ -127,7 +127,7 @@ def restore(
     path = db if db is not None else (s.db_path() or default_path())
     refuse_on_server(path, "db restore", "put a backup on the server with "
                      "'ketacli db copy BACKUP postgresql://...' (into a new, empty database)")
-    data = admin.restore(backup, path, CLOCK.now().strftime("%Y%m%dT%H%M%SZ"))
+    data = admin.restore(backup, Path(path), CLOCK.now().strftime("%Y%m%dT%H%M%SZ"))
     s.db, s.db_empty = path, False
     with s.store(create=False).write() as tx:
         tx.audit("restore", "database", detail={"backup": data["backup"],

@@ -13,6 +13,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ketacli.errors import Code, KetaError, StorageError
 from ketacli.store import audit, cipher, keys, migrations, pg, rows
@@ -100,7 +101,7 @@ def storage_error(exc: BaseException, path: Path | str | None = None) -> Storage
     return StorageError(f"database error: {exc}{where}", code=Code.STORAGE_ERROR)
 
 
-def _not_ketacli(path: Path, why: str, code: str = Code.NOT_A_DATABASE) -> StorageError:
+def _not_ketacli(path: Path | str, why: str, code: str = Code.NOT_A_DATABASE) -> StorageError:
     return StorageError(f"not a ketacli database: {path} {why}", code=code,
                         hint="check --db / KETACLI_DB")
 
@@ -276,7 +277,7 @@ def _integrity_error(exc: BaseException) -> bool:
 
 
 class _Reads:
-    conn: sqlite3.Connection
+    conn: Any  # sqlite3 / SQLCipher, or store.pg.PgConnection
 
     def execute(self, sql: str, params=()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -531,7 +532,7 @@ def _connect(path: Path, *, check: bool = False, exclusive: bool = False,
 
 
 def open_store(
-    path: Path | None,
+    path: Path | str | None,
     actor: Actor,
     *,
     create: bool = True,

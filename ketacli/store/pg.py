@@ -91,7 +91,7 @@ class Row(tuple):
     _index: ClassVar[dict[str, int]] = {}
     _names: ClassVar[list[str]] = []
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key):
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -187,6 +187,10 @@ class PgConnection:
         """Run several statements (a migration), no parameters."""
         self._tables = None
         self.raw.execute(sql)
+
+    def forget_tables(self) -> None:
+        """Tables were created or dropped: ask again."""
+        self._tables = None
 
     def cursor(self) -> PgCursor:
         """A cursor for a long read: inside a transaction (an export's snapshot) its rows

@@ -56,8 +56,20 @@ def record_batch(tx: Tx, detail: dict[str, Any]) -> None:
 def remove(store: Store) -> list[Path]:
     """Delete the demo database and its -wal/-shm files, once no writer is inside it, and
     its clinic key when that is the one beside it (a KETACLI_KEY_FILE elsewhere is kept);
-    returns the files deleted. The caller checked that it is a demo database."""
-    path = store.path
+    returns the files deleted. The caller checked that it is a demo database. On
+    PostgreSQL the database is the server's: its ketacli schema is dropped (the database
+    is then as new), and the clinic key file of that URL deleted."""
+    if store.engine == "postgresql":
+        from ketacli.store import transfer
+
+        transfer.drop_schema(store.conn)
+        store.close()
+        key = Path(store.key_file)
+        with contextlib.suppress(FileNotFoundError):
+            key.unlink()
+            return [key]
+        return []
+    path = Path(store.path)
     with store.write():  # waits for a writer in progress; then nothing else writes
         pass
     store.close()

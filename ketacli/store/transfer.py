@@ -230,7 +230,15 @@ def _empty(conn) -> None:
     with contextlib.suppress(*db_errors()):
         conn.execute("ROLLBACK")
     with contextlib.suppress(*db_errors()):
-        conn.execute("BEGIN")
+        drop_schema(conn)
+
+
+def drop_schema(conn) -> None:
+    """Drop every ketacli table and function of a PostgreSQL database, in one transaction
+    under the write lock (the demo's `--remove`, a failed copy)."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"SELECT pg_advisory_xact_lock({pg.WRITE_LOCK})")
         for table in reversed(TABLES):
             conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
         conn.execute("DROP TABLE IF EXISTS open_sessions CASCADE")
@@ -240,6 +248,11 @@ def _empty(conn) -> None:
                 "OR p.proname = 'json_extract')").fetchall():
             conn.execute(f"DROP FUNCTION IF EXISTS {name} CASCADE")
         conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(*db_errors()):
+            conn.execute("ROLLBACK")
+        raise
+    conn.forget_tables()
 
 
 def copy(source: Store, dest: str) -> dict:
