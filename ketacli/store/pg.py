@@ -246,7 +246,8 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
                               connect_timeout=max(2, int(busy_timeout_s) or 2),
                               application_name="ketacli",
-                              options=f"-c lock_timeout={int(busy_timeout_s * 1000)} "
+                              # 0 is "no wait" here, "forever" to PostgreSQL
+                              options=f"-c lock_timeout={max(1, int(busy_timeout_s * 1000))} "
                                       "-c TimeZone=UTC")
     except psycopg.Error as exc:
         raise storage_error(exc, url) from None
