@@ -39,6 +39,12 @@ def _engines() -> list[str]:
     return ["sqlite"] if pg_support.available() else ["sqlite", "postgresql"]
 
 
+def pytest_configure(config):
+    why = pg_support.available()
+    if why and os.environ.get("CI") and os.environ.get("KETACLI_TEST_ENGINE") != "sqlite":
+        raise pytest.UsageError(f"CI runs the suite on both engines, but PostgreSQL: {why}")
+
+
 def pytest_report_header(config):
     why = pg_support.available()
     return [f"engines: {', '.join(_engines())}" + (f" (PostgreSQL: {why})" if why else "")]
