@@ -249,6 +249,10 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
                               # 0 is "no wait" here, "forever" to PostgreSQL
                               options=f"-c lock_timeout={max(1, int(busy_timeout_s * 1000))} "
                                       "-c TimeZone=UTC")
+    except psycopg.ProgrammingError:  # libpq could not parse the URL
+        raise StorageError(f"not a usable PostgreSQL URL: {redact(url)}",
+                           code=Code.INVALID_DATABASE_PATH,
+                           hint="postgresql://USER@HOST[:PORT]/DBNAME") from None
     except psycopg.Error as exc:
         raise storage_error(exc, url) from None
     except Exception:  # a URL libpq cannot parse
