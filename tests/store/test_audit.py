@@ -8,10 +8,17 @@ from __future__ import annotations
 import itertools
 import sqlite3
 
+from helpers import on_pg, tamper
 from store_support import add_patient
 
-from ketacli.store import audit, migrations
+from ketacli.store import audit, migrations, pgschema
 from ketacli.store.db import GENESIS
+
+
+def new_rows() -> int:
+    """The audit rows of a new store: one per migration (on PostgreSQL, the one baseline)
+    and the clinic key's."""
+    return len(pgschema.PG_MIGRATIONS if on_pg() else migrations.MIGRATIONS) + 1
 
 
 def test_chain_links_and_verifies(store):
@@ -24,7 +31,7 @@ def test_chain_links_and_verifies(store):
     assert len({r["hash"] for r in rows}) == len(rows)
     report = audit.verify(store.conn, store.key)
     assert report.ok
-    assert report.rows == len(rows) == len(migrations.MIGRATIONS) + 4  # migrations, the key, 3 patients
+    assert report.rows == len(rows) == new_rows() + 3  # migrations, the key, 3 patients
     assert report.problems == []
 
 
@@ -40,23 +47,22 @@ def test_verify_of_an_empty_chain_is_ok():
         conn.close()
 
 
-def test_verify_reports_the_tampered_row(store):
+def test_verify_reports_the_tampered_row(store, db_path):
     for i in range(4):
         add_patient(store, f"C-{i}")
-    store.conn.execute("DROP TRIGGER audit_no_update")
-    target = len(migrations.MIGRATIONS) + 3  # the second patient's row, mid-chain
-    store.conn.execute(f"UPDATE audit SET clinician = 'mallory' WHERE id = {target}")
+    target = new_rows() + 2  # the second patient's row, mid-chain
+    tamper(db_path, f"UPDATE audit SET clinician = 'mallory' WHERE id = {target}",
+           drop=("audit_no_update",))
     report = audit.verify(store.conn, store.key)
     assert not report.ok
-    assert report.rows == len(migrations.MIGRATIONS) + 5
+    assert report.rows == new_rows() + 4
     assert report.problems == [{"id": target, "problem": "content does not match its MAC"}]
 
 
-def test_verify_reports_a_gap(store):
+def test_verify_reports_a_gap(store, db_path):
     for i in range(3):
         add_patient(store, f"C-{i}")
-    store.conn.execute("DROP TRIGGER audit_no_delete")
-    store.conn.execute("DELETE FROM audit WHERE id = 2")
+    tamper(db_path, "DELETE FROM audit WHERE id = 2", drop=("audit_no_delete",))
     report = audit.verify(store.conn, store.key)
     assert not report.ok
     assert {p["id"] for p in report.problems} == {3}
@@ -64,18 +70,20 @@ def test_verify_reports_a_gap(store):
     assert any("link" in p["problem"] for p in report.problems)
 
 
-def test_a_rehashed_edit_still_breaks_the_next_link(store):
+def test_a_rehashed_edit_still_breaks_the_next_link(store, db_path):
     """Recomputing the edited row's own hash is not enough: the next row's link breaks."""
     for i in range(3):
         add_patient(store, f"C-{i}")
-    store.conn.execute("DROP TRIGGER audit_no_update")
-    row = store.one("SELECT * FROM audit WHERE id = 2")
+    # a row from before the clinic key (a keyed row's MAC would catch the edit itself); on
+    # PostgreSQL only the baseline migration's row precedes the key
+    target = 1 if on_pg() else 2
+    row = store.one("SELECT * FROM audit WHERE id = ?", (target,))
     values = [row[k] for k in audit.FIELDS]
     values[audit.FIELDS.index("patient")] = "FORGED"
-    store.conn.execute("UPDATE audit SET patient = 'FORGED', hash = ? WHERE id = 2",
-                       (audit.row_hash(row["prev_hash"], values),))
+    tamper(db_path, f"UPDATE audit SET patient = 'FORGED', hash = ? WHERE id = {target}",
+           drop=("audit_no_update",), params=[(audit.row_hash(row["prev_hash"], values),)])
     report = audit.verify(store.conn, store.key)
-    assert [p["id"] for p in report.problems] == [3]
+    assert [p["id"] for p in report.problems] == [target + 1], report.problems
 
 
 def test_audit_detail_is_stored_as_sorted_json(store):

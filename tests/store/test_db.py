@@ -9,12 +9,12 @@ import os
 import sqlite3
 
 import pytest
-from helpers import mode
+from helpers import mode, on_pg
 from store_support import ACTOR, NOW, add_patient
 
 from ketacli.domain.records import NewPatient
 from ketacli.errors import StorageError
-from ketacli.store import patients
+from ketacli.store import patients, pg
 from ketacli.store.db import Actor, open_store
 
 
@@ -44,12 +44,30 @@ def test_existing_directory_mode_is_left_alone(tmp_path, umask_022):
     assert mode(shared / "clinic.db") == 0o600
 
 
+@pytest.mark.sqlite_only
 def test_pragmas(store):
     assert store.scalar("PRAGMA journal_mode") == "wal"
     assert store.scalar("PRAGMA foreign_keys") == 1
     assert store.scalar("PRAGMA synchronous") == 2  # FULL
     assert store.scalar("PRAGMA trusted_schema") == 0
     assert store.scalar("PRAGMA busy_timeout") == 15000
+
+
+def test_lock_timeout_is_the_busy_timeout(db_path, monkeypatch):
+    """On PostgreSQL the busy timeout is the session's lock_timeout (15 s unless set)."""
+    if not on_pg():
+        pytest.skip("PostgreSQL's lock_timeout; SQLite's busy_timeout is test_pragmas")
+    st = open_store(db_path, ACTOR)
+    try:
+        assert st.scalar("SHOW lock_timeout") == "15s"
+    finally:
+        st.close()
+    monkeypatch.setenv("KETACLI_BUSY_TIMEOUT", "2.5")
+    st = open_store(db_path, ACTOR)
+    try:
+        assert st.scalar("SHOW lock_timeout") == "2500ms"
+    finally:
+        st.close()
 
 
 def test_busy_timeout_from_environment(tmp_path, monkeypatch):
@@ -70,10 +88,11 @@ def test_missing_file_without_create_is_a_storage_error(tmp_path):
 
 
 def test_foreign_keys_are_enforced(store):
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises((sqlite3.IntegrityError, *pg.integrity_errors()),
+                       match=r"(?i)foreign key"):
         store.conn.execute(
-            "INSERT INTO followups (patient_id, kind, due, created_at, created_by) "
-            "VALUES (42, 'call', '2026-12-01', ?, 'c')", (NOW,))
+            "INSERT INTO followups (id, patient_id, kind, due, created_at, created_by) "
+            "VALUES (1, 42, 'call', '2026-12-01', ?, 'c')", (NOW,))
 
 
 # -- transactions ---------------------------------------------------------------------------

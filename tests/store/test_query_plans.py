@@ -54,6 +54,7 @@ def full_scans(db_path, statements: list[str]) -> list[tuple[str, str]]:
     return bad
 
 
+@pytest.mark.sqlite_only  # sqlite3's trace callback and EXPLAIN QUERY PLAN
 def test_hot_commands_use_indexes(cli, db_path, traced):
     assert cli("demo", "--patients", "6", "--seed", "4").exit_code == 0
     con = sqlite3.connect(db_path)
