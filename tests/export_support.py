@@ -145,7 +145,7 @@ def engine_export(db, table: str, fmt: str = "csv", *, deidentify: bool = False,
     from ketacli.store import export as xs
     from ketacli.store.db import Actor, open_store
 
-    store = open_store(Path(db), Actor("nurse.test", "tester"), create=False)
+    store = open_store(str(db), Actor("nurse.test", "tester"), create=False)
     try:
         now = to_utc_iso(CLOCK.now())
         today = CLOCK.now().astimezone(ZoneInfo(CLINIC_TZ)).date()
