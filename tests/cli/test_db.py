@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import assert_one_error, mode, new_database_actions, query, tamper
+from helpers import assert_one_error, key_file, mode, new_database_actions, on_pg, query, tamper
 
-from ketacli.store import migrations
+from ketacli.store import migrations, pgschema
 from ketacli.store.db import _statements
 
 # A new database starts with one 'migrate' audit row per schema migration.
@@ -43,15 +43,21 @@ def test_info_json(cli, three_patients):
     data = r.json["data"]
     assert data["path"] == str(three_patients)
     assert data["schema_version"] == migrations.LATEST
-    assert data["journal_mode"] == "wal"
-    assert data["mode"] == "0o600"
-    assert data["size_bytes"] >= three_patients.stat().st_size > 0
+    if on_pg():  # no file: the server, its role, the database's size
+        assert (data["engine"], data["journal_mode"], data["mode"]) == ("postgresql", None, None)
+        assert data["server"].startswith("PostgreSQL") and data["role"]
+        assert data["size_bytes"] > 0
+    else:
+        assert data["journal_mode"] == "wal"
+        assert data["mode"] == "0o600"
+        assert data["size_bytes"] >= three_patients.stat().st_size > 0
     assert data["counts"]["patients"] == 3
     assert data["counts"]["audit"] == M + 3
     assert data["counts"]["sessions"] == 0
     assert set(data["counts"]) >= {"patients", "screenings", "sessions", "observations",
                                    "events", "assessments", "followups", "voids", "audit"}
-    assert [m["version"] for m in data["migrations"]] == [v for v, _, _ in migrations.MIGRATIONS]
+    scripts = pgschema.PG_MIGRATIONS if on_pg() else migrations.MIGRATIONS
+    assert [m["version"] for m in data["migrations"]] == [v for v, _, _ in scripts]
     assert data["clinic_tz"] == "America/Chicago"  # trial2: the stored zone, shown nowhere
 
 
@@ -68,8 +74,11 @@ def test_info_human(cli, three_patients):
     r = cli("db", "info")
     assert r.exit_code == 0, r.stderr
     assert f"version {migrations.LATEST}" in r.stdout
-    assert "(wal)" in r.stdout
-    assert "0o600" in r.stdout
+    if on_pg():
+        assert "Server    PostgreSQL" in r.stdout and "(wal)" not in r.stdout
+    else:
+        assert "(wal)" in r.stdout
+        assert "0o600" in r.stdout
     assert "Zone      America/Chicago (the clinic zone; 'ketacli db set-tz')" in r.stdout
     row = next(line for line in r.stdout.splitlines() if "patients" in line)
     assert "3" in row
@@ -99,6 +108,7 @@ def test_check_ok(cli, three_patients):
     assert "FAIL" not in r.stdout
 
 
+@pytest.mark.sqlite_only  # the database file's mode
 def test_check_fails_on_loose_permissions(cli, three_patients):
     os.chmod(three_patients, 0o644)
     r = cli("db", "check", "--json")
@@ -110,7 +120,7 @@ def test_check_fails_on_loose_permissions(cli, three_patients):
 
 
 def test_check_fails_on_a_clinic_key_readable_by_others(cli, three_patients):
-    key = Path(f"{three_patients}.key")
+    key = key_file(three_patients)
     os.chmod(key, 0o644)
     r = cli("db", "check", "--json")
     assert_one_error(r, 4)
@@ -120,7 +130,7 @@ def test_check_fails_on_a_clinic_key_readable_by_others(cli, three_patients):
 
 
 def test_check_without_the_clinic_key_says_where_to_set_it(cli, three_patients):
-    Path(f"{three_patients}.key").unlink()
+    key_file(three_patients).unlink()
     r = cli("db", "check")
     assert r.exit_code == 4
     assert "chain not verifiable: clinic key missing" in r.stderr
@@ -128,9 +138,11 @@ def test_check_without_the_clinic_key_says_where_to_set_it(cli, three_patients):
 
 
 def test_check_fails_on_dangling_foreign_key(cli, three_patients):
-    tamper(three_patients,
-           "INSERT INTO followups (patient_id, kind, due, created_at, created_by) "
-           "VALUES (999, 'call', '2026-12-01', '2026-11-27T15:00:00+00:00', 'x')")
+    # PostgreSQL enforces the key: a superuser bypasses it in replica mode (no triggers)
+    bypass = ("SET session_replication_role = replica",) if on_pg() else ()
+    tamper(three_patients, *bypass,
+           "INSERT INTO followups (id, patient_id, kind, due, created_at, created_by) "
+           "VALUES (1, 999, 'call', '2026-12-01', '2026-11-27T15:00:00+00:00', 'x')")
     r = cli("db", "check")
     assert_one_error(r, 4)
     assert "foreign_keys" in r.stderr
