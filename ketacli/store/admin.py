@@ -291,7 +291,14 @@ def _role(store: Store) -> dict:
     detail = f"role {role}" + (" owns the tables (it could drop their guards: use a "
                                "workstation role, see the README)" if owner == role else
                                f"; tables owned by {owner}")
-    return {"name": "permissions", "ok": True, "detail": detail}
+    try:  # the clinic key is a file on a workstation, as with SQLite: 0600
+        key_mode: int | None = stat.S_IMODE(store.key_file.stat().st_mode)
+    except OSError:
+        key_mode = None  # a missing key is the audit chain's finding
+    loose_key = key_mode is not None and bool(key_mode & 0o077)
+    if loose_key:
+        detail += f"; clinic key {oct(key_mode or 0)} (readable by others: chmod 600 {store.key_file})"
+    return {"name": "permissions", "ok": not loose_key, "detail": detail}
 
 
 def sealed_rows_altered(store: Store) -> list[str]:

@@ -380,19 +380,19 @@ def test_verify_passes_before_tampering(cli, three_patients):
 
 
 def test_an_edited_audit_row_is_detected(cli, three_patients):
-    tamper(three_patients, "DROP TRIGGER audit_no_update",
-           f"UPDATE audit SET action = 'view' WHERE id = {M + 2}")
+    tamper(three_patients, f"UPDATE audit SET action = 'view' WHERE id = {M + 2}",
+           drop=("audit_no_update",))
     _assert_chain_broken(cli, M + 2)
 
 
 def test_an_edited_patient_column_is_detected(cli, three_patients):
-    tamper(three_patients, "DROP TRIGGER audit_no_update",
-           f"UPDATE audit SET patient = 'P-9' WHERE id = {M + 1}")
+    tamper(three_patients, f"UPDATE audit SET patient = 'P-9' WHERE id = {M + 1}",
+           drop=("audit_no_update",))
     _assert_chain_broken(cli, M + 1)
 
 
 def test_a_deleted_middle_row_is_detected(cli, three_patients):
-    tamper(three_patients, "DROP TRIGGER audit_no_delete", "DELETE FROM audit WHERE id = 2")
+    tamper(three_patients, "DELETE FROM audit WHERE id = 2", drop=("audit_no_delete",))
     _assert_chain_broken(cli, 3)
 
 
@@ -401,22 +401,16 @@ def test_swapped_rows_are_detected(cli, three_patients):
     a = query(three_patients, f"SELECT {', '.join(cols)} FROM audit WHERE id = 2")[0]
     b = query(three_patients, f"SELECT {', '.join(cols)} FROM audit WHERE id = 3")[0]
     sets = ", ".join(f"{c} = ?" for c in cols)
-    con = sqlite3.connect(three_patients, isolation_level=None)
-    try:
-        con.execute("DROP TRIGGER audit_no_update")
-        con.execute(f"UPDATE audit SET {sets} WHERE id = 2", b)
-        con.execute(f"UPDATE audit SET {sets} WHERE id = 3", a)
-    finally:
-        con.close()
+    tamper(three_patients, f"UPDATE audit SET {sets} WHERE id = 2",
+           f"UPDATE audit SET {sets} WHERE id = 3", drop=("audit_no_update",), params=(b, a))
     _assert_chain_broken(cli, 2)
 
 
 def test_swapped_ids_are_detected(cli, three_patients):
     """Renumbering rows (hashes and all) breaks the links."""
-    tamper(three_patients, "DROP TRIGGER audit_no_update",
-           "UPDATE audit SET id = 100 WHERE id = 2",
+    tamper(three_patients, "UPDATE audit SET id = 100 WHERE id = 2",
            "UPDATE audit SET id = 2 WHERE id = 3",
-           "UPDATE audit SET id = 3 WHERE id = 100")
+           "UPDATE audit SET id = 3 WHERE id = 100", drop=("audit_no_update",))
     _assert_chain_broken(cli, 2)
 
 
@@ -430,7 +424,10 @@ def _failed_checks(cli) -> dict[str, str]:
 def _guard(table: str, op: str) -> str:
     """The append-only guard trigger put back after an edit exactly as the migration wrote it
     (so only the seal can tell)."""
-    statements = _statements(migrations._append_only(table))
+    if on_pg():
+        statements = pgschema._append_only(table).split(";")
+    else:
+        statements = _statements(migrations._append_only(table))
     return next(st for st in statements if f"BEFORE {op} ON {table}" in st)
 
 
