@@ -192,7 +192,7 @@ def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path, monkey
     r = cli("--db", dest, "db", "check")
     assert r.exit_code == 4 and "chain not verifiable: clinic key missing" in r.stderr
     # and with the clinic's key the copy is a working ketacli database
-    monkeypatch.setenv("KETACLI_KEY_FILE", f"{three_patients}.key")
+    monkeypatch.setenv("KETACLI_KEY_FILE", str(key_file(three_patients)))
     r = cli("--db", dest, "db", "check")
     assert r.exit_code == 0, r.stderr
 
@@ -286,6 +286,7 @@ ANY_COMMAND = [
 ]
 
 
+@pytest.mark.sqlite_only  # a file's content
 @pytest.mark.parametrize("args", ANY_COMMAND, ids=" ".join)
 def test_a_file_that_is_not_sqlite_exits_4(cli, db_path, args):
     db_path.write_text("these are my notes, not a database\n" * 20)
@@ -300,6 +301,7 @@ def test_a_file_that_is_not_sqlite_exits_4(cli, db_path, args):
 
 @pytest.mark.parametrize("args", [["patient", "list"], ["db", "check"], ["audit", "--verify"]],
                          ids=" ".join)
+@pytest.mark.sqlite_only  # a file's pages
 def test_a_corrupt_sqlite_file_exits_4(cli, three_patients, args):
     data = three_patients.read_bytes()
     three_patients.write_bytes(data[:100] + b"\xff" * (len(data) - 100))  # header kept
@@ -308,6 +310,7 @@ def test_a_corrupt_sqlite_file_exits_4(cli, three_patients, args):
     assert "corrupt" in r.stderr
 
 
+@pytest.mark.sqlite_only  # a file's content
 def test_backup_of_a_non_sqlite_file_exits_4(cli, db_path, tmp_path):
     db_path.write_text("plain text")
     assert_one_error(cli("db", "backup", tmp_path / "copy.db"), 4)
@@ -333,20 +336,33 @@ def test_a_directory_as_database_exits_4(cli, tmp_path):
 
 @pytest.mark.parametrize("args", ANY_COMMAND, ids=" ".join)
 def test_a_schema_newer_than_the_program_exits_4(cli, three_patients, args):
-    tamper(three_patients, "PRAGMA user_version = 99")
+    if on_pg():  # the version is the latest schema_migrations row
+        version = "SELECT max(version) FROM schema_migrations"
+        tamper(three_patients, "INSERT INTO schema_migrations (version, description, applied_at)"
+                               " VALUES (99, 'from a later ketacli', '2027-01-01T00:00:00Z')")
+    else:
+        version = "PRAGMA user_version"
+        tamper(three_patients, "PRAGMA user_version = 99")
     r = cli(*args, "--json")
     assert_one_error(r, 4)
     assert "newer" in r.stderr
     assert r.json["error"]["code"] == "schema_too_new"
-    assert query(three_patients, "PRAGMA user_version") == [(99,)]
+    assert query(three_patients, version) == [(99,)]
     assert query(three_patients, "SELECT count(*) FROM patients") == [(3,)]
 
 
 def test_a_locked_database_exits_4_and_stores_nothing(cli, three_patients, monkeypatch):
     monkeypatch.setenv("KETACLI_BUSY_TIMEOUT", "0")
-    holder = sqlite3.connect(three_patients, isolation_level=None)
-    try:
+    if on_pg():  # another writer inside its transaction holds the write lock
+        from ketacli.store import pg
+
+        holder = pg.connect(str(three_patients), busy_timeout_s=30)
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock(?)", (pg.WRITE_LOCK,))
+    else:
+        holder = sqlite3.connect(three_patients, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
+    try:
         r = cli("patient", "add", "P-9", "--name", "Late Comer", "--json")
         assert_one_error(r, 4)
         assert "locked" in r.stderr
