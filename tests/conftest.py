@@ -105,6 +105,20 @@ def db_path(pinned_env):
     return pinned_env
 
 
+@pytest.fixture
+def other_db(tmp_path, engine):
+    """A second new database of this run's engine (a file, or another PostgreSQL database)."""
+    if engine != "postgresql":
+        yield tmp_path / "other.db"
+        return
+    db = pg_support.fresh()
+    yield db
+    from ketacli.cli.settings import Settings, set_settings
+
+    set_settings(Settings())  # the in-process CLI's last connection
+    pg_support.release(db)
+
+
 # -- speed-ups (the behaviour is the same) ------------------------------------------
 _COMMANDS: dict[int, tuple] = {}
 

@@ -257,7 +257,8 @@ def pg_integrity(store: Store) -> list[str]:
 
 
 def pg_foreign_keys(store: Store) -> list[dict]:
-    """Foreign keys the server no longer enforces (dropped, or not validated)."""
+    """Foreign keys the server no longer enforces (dropped, or not validated), and rows
+    that point at a missing parent."""
     want = {"screenings", "sessions", "discharges", "side_effects", "observations", "events",
             "assessments", "followups", "wastes", "patient_changes", "study_ids",
             "open_sessions"}
@@ -265,7 +266,20 @@ def pg_foreign_keys(store: Store) -> list[dict]:
         "SELECT DISTINCT cl.relname FROM pg_constraint con JOIN pg_class cl "
         "ON cl.oid = con.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace "
         "WHERE n.nspname = current_schema() AND con.contype = 'f' AND con.convalidated")}
-    return [{"table": t, "rowid": None, "parent": None} for t in sorted(want - have)]
+    found = [{"table": t, "rowid": None, "parent": None} for t in sorted(want - have)]
+    # rows pointing at a missing parent (written with the constraint's trigger bypassed,
+    # e.g. session_replication_role = replica): what PRAGMA foreign_key_check finds
+    for child, col, parent, pcol in store.all(
+            "SELECT cl.relname, a.attname, pcl.relname, pa.attname FROM pg_constraint con "
+            "JOIN pg_class cl ON cl.oid = con.conrelid JOIN pg_class pcl ON pcl.oid = con.confrelid "
+            "JOIN pg_namespace n ON n.oid = cl.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1] "
+            "JOIN pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = con.confkey[1] "
+            "WHERE n.nspname = current_schema() AND con.contype = 'f' ORDER BY 1, 2"):
+        found += [{"table": child, "rowid": r[0], "parent": parent} for r in store.all(
+            f'SELECT c."{col}" FROM "{child}" c WHERE c."{col}" IS NOT NULL AND NOT EXISTS '
+            f'(SELECT 1 FROM "{parent}" p WHERE p."{pcol}" = c."{col}") LIMIT 20')]
+    return found
 
 
 def _role(store: Store) -> dict:
@@ -277,7 +291,14 @@ def _role(store: Store) -> dict:
     detail = f"role {role}" + (" owns the tables (it could drop their guards: use a "
                                "workstation role, see the README)" if owner == role else
                                f"; tables owned by {owner}")
-    return {"name": "permissions", "ok": True, "detail": detail}
+    try:  # the clinic key is a file on a workstation, as with SQLite: 0600
+        key_mode: int | None = stat.S_IMODE(store.key_file.stat().st_mode)
+    except OSError:
+        key_mode = None  # a missing key is the audit chain's finding
+    loose_key = key_mode is not None and bool(key_mode & 0o077)
+    if loose_key:
+        detail += f"; clinic key {oct(key_mode or 0)} (readable by others: chmod 600 {store.key_file})"
+    return {"name": "permissions", "ok": not loose_key, "detail": detail}
 
 
 def sealed_rows_altered(store: Store) -> list[str]:

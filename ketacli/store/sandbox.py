@@ -58,13 +58,15 @@ def remove(store: Store) -> list[Path]:
     its clinic key when that is the one beside it (a KETACLI_KEY_FILE elsewhere is kept);
     returns the files deleted. The caller checked that it is a demo database. On
     PostgreSQL the database is the server's: its ketacli schema is dropped (the database
-    is then as new), and the clinic key file of that URL deleted."""
+    is then as new), and the clinic key file of that URL deleted (not a KETACLI_KEY_FILE)."""
     if store.engine == "postgresql":
         from ketacli.store import transfer
 
         transfer.drop_schema(store.conn)
         store.close()
         key = Path(store.key_file)
+        if os.environ.get("KETACLI_KEY_FILE"):  # a key kept elsewhere is kept
+            return []
         with contextlib.suppress(FileNotFoundError):
             key.unlink()
             return [key]

@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import assert_one_error, mode, new_database_actions, query, tamper
+from helpers import assert_one_error, key_file, mode, new_database_actions, on_pg, query, tamper
 
-from ketacli.store import migrations
+from ketacli.store import migrations, pgschema
 from ketacli.store.db import _statements
 
 # A new database starts with one 'migrate' audit row per schema migration.
@@ -43,15 +43,21 @@ def test_info_json(cli, three_patients):
     data = r.json["data"]
     assert data["path"] == str(three_patients)
     assert data["schema_version"] == migrations.LATEST
-    assert data["journal_mode"] == "wal"
-    assert data["mode"] == "0o600"
-    assert data["size_bytes"] >= three_patients.stat().st_size > 0
+    if on_pg():  # no file: the server, its role, the database's size
+        assert (data["engine"], data["journal_mode"], data["mode"]) == ("postgresql", None, None)
+        assert data["server"].startswith("PostgreSQL") and data["role"]
+        assert data["size_bytes"] > 0
+    else:
+        assert data["journal_mode"] == "wal"
+        assert data["mode"] == "0o600"
+        assert data["size_bytes"] >= three_patients.stat().st_size > 0
     assert data["counts"]["patients"] == 3
     assert data["counts"]["audit"] == M + 3
     assert data["counts"]["sessions"] == 0
     assert set(data["counts"]) >= {"patients", "screenings", "sessions", "observations",
                                    "events", "assessments", "followups", "voids", "audit"}
-    assert [m["version"] for m in data["migrations"]] == [v for v, _, _ in migrations.MIGRATIONS]
+    scripts = pgschema.PG_MIGRATIONS if on_pg() else migrations.MIGRATIONS
+    assert [m["version"] for m in data["migrations"]] == [v for v, _, _ in scripts]
     assert data["clinic_tz"] == "America/Chicago"  # trial2: the stored zone, shown nowhere
 
 
@@ -68,8 +74,11 @@ def test_info_human(cli, three_patients):
     r = cli("db", "info")
     assert r.exit_code == 0, r.stderr
     assert f"version {migrations.LATEST}" in r.stdout
-    assert "(wal)" in r.stdout
-    assert "0o600" in r.stdout
+    if on_pg():
+        assert "Server    PostgreSQL" in r.stdout and "(wal)" not in r.stdout
+    else:
+        assert "(wal)" in r.stdout
+        assert "0o600" in r.stdout
     assert "Zone      America/Chicago (the clinic zone; 'ketacli db set-tz')" in r.stdout
     row = next(line for line in r.stdout.splitlines() if "patients" in line)
     assert "3" in row
@@ -99,6 +108,7 @@ def test_check_ok(cli, three_patients):
     assert "FAIL" not in r.stdout
 
 
+@pytest.mark.sqlite_only  # the database file's mode
 def test_check_fails_on_loose_permissions(cli, three_patients):
     os.chmod(three_patients, 0o644)
     r = cli("db", "check", "--json")
@@ -110,7 +120,7 @@ def test_check_fails_on_loose_permissions(cli, three_patients):
 
 
 def test_check_fails_on_a_clinic_key_readable_by_others(cli, three_patients):
-    key = Path(f"{three_patients}.key")
+    key = key_file(three_patients)
     os.chmod(key, 0o644)
     r = cli("db", "check", "--json")
     assert_one_error(r, 4)
@@ -120,7 +130,7 @@ def test_check_fails_on_a_clinic_key_readable_by_others(cli, three_patients):
 
 
 def test_check_without_the_clinic_key_says_where_to_set_it(cli, three_patients):
-    Path(f"{three_patients}.key").unlink()
+    key_file(three_patients).unlink()
     r = cli("db", "check")
     assert r.exit_code == 4
     assert "chain not verifiable: clinic key missing" in r.stderr
@@ -128,9 +138,11 @@ def test_check_without_the_clinic_key_says_where_to_set_it(cli, three_patients):
 
 
 def test_check_fails_on_dangling_foreign_key(cli, three_patients):
-    tamper(three_patients,
-           "INSERT INTO followups (patient_id, kind, due, created_at, created_by) "
-           "VALUES (999, 'call', '2026-12-01', '2026-11-27T15:00:00+00:00', 'x')")
+    # PostgreSQL enforces the key: a superuser bypasses it in replica mode (no triggers)
+    bypass = ("SET session_replication_role = replica",) if on_pg() else ()
+    tamper(three_patients, *bypass,
+           "INSERT INTO followups (id, patient_id, kind, due, created_at, created_by) "
+           "VALUES (1, 999, 'call', '2026-12-01', '2026-11-27T15:00:00+00:00', 'x')")
     r = cli("db", "check")
     assert_one_error(r, 4)
     assert "foreign_keys" in r.stderr
@@ -180,7 +192,7 @@ def test_backup_is_a_verified_private_copy(cli, three_patients, tmp_path, monkey
     r = cli("--db", dest, "db", "check")
     assert r.exit_code == 4 and "chain not verifiable: clinic key missing" in r.stderr
     # and with the clinic's key the copy is a working ketacli database
-    monkeypatch.setenv("KETACLI_KEY_FILE", f"{three_patients}.key")
+    monkeypatch.setenv("KETACLI_KEY_FILE", str(key_file(three_patients)))
     r = cli("--db", dest, "db", "check")
     assert r.exit_code == 0, r.stderr
 
@@ -274,6 +286,7 @@ ANY_COMMAND = [
 ]
 
 
+@pytest.mark.sqlite_only  # a file's content
 @pytest.mark.parametrize("args", ANY_COMMAND, ids=" ".join)
 def test_a_file_that_is_not_sqlite_exits_4(cli, db_path, args):
     db_path.write_text("these are my notes, not a database\n" * 20)
@@ -288,6 +301,7 @@ def test_a_file_that_is_not_sqlite_exits_4(cli, db_path, args):
 
 @pytest.mark.parametrize("args", [["patient", "list"], ["db", "check"], ["audit", "--verify"]],
                          ids=" ".join)
+@pytest.mark.sqlite_only  # a file's pages
 def test_a_corrupt_sqlite_file_exits_4(cli, three_patients, args):
     data = three_patients.read_bytes()
     three_patients.write_bytes(data[:100] + b"\xff" * (len(data) - 100))  # header kept
@@ -296,6 +310,7 @@ def test_a_corrupt_sqlite_file_exits_4(cli, three_patients, args):
     assert "corrupt" in r.stderr
 
 
+@pytest.mark.sqlite_only  # a file's content
 def test_backup_of_a_non_sqlite_file_exits_4(cli, db_path, tmp_path):
     db_path.write_text("plain text")
     assert_one_error(cli("db", "backup", tmp_path / "copy.db"), 4)
@@ -321,20 +336,33 @@ def test_a_directory_as_database_exits_4(cli, tmp_path):
 
 @pytest.mark.parametrize("args", ANY_COMMAND, ids=" ".join)
 def test_a_schema_newer_than_the_program_exits_4(cli, three_patients, args):
-    tamper(three_patients, "PRAGMA user_version = 99")
+    if on_pg():  # the version is the latest schema_migrations row
+        version = "SELECT max(version) FROM schema_migrations"
+        tamper(three_patients, "INSERT INTO schema_migrations (version, description, applied_at)"
+                               " VALUES (99, 'from a later ketacli', '2027-01-01T00:00:00Z')")
+    else:
+        version = "PRAGMA user_version"
+        tamper(three_patients, "PRAGMA user_version = 99")
     r = cli(*args, "--json")
     assert_one_error(r, 4)
     assert "newer" in r.stderr
     assert r.json["error"]["code"] == "schema_too_new"
-    assert query(three_patients, "PRAGMA user_version") == [(99,)]
+    assert query(three_patients, version) == [(99,)]
     assert query(three_patients, "SELECT count(*) FROM patients") == [(3,)]
 
 
 def test_a_locked_database_exits_4_and_stores_nothing(cli, three_patients, monkeypatch):
     monkeypatch.setenv("KETACLI_BUSY_TIMEOUT", "0")
-    holder = sqlite3.connect(three_patients, isolation_level=None)
-    try:
+    if on_pg():  # another writer inside its transaction holds the write lock
+        from ketacli.store import pg
+
+        holder = pg.connect(str(three_patients), busy_timeout_s=30)
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock(?)", (pg.WRITE_LOCK,))
+    else:
+        holder = sqlite3.connect(three_patients, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
+    try:
         r = cli("patient", "add", "P-9", "--name", "Late Comer", "--json")
         assert_one_error(r, 4)
         assert "locked" in r.stderr
@@ -368,19 +396,19 @@ def test_verify_passes_before_tampering(cli, three_patients):
 
 
 def test_an_edited_audit_row_is_detected(cli, three_patients):
-    tamper(three_patients, "DROP TRIGGER audit_no_update",
-           f"UPDATE audit SET action = 'view' WHERE id = {M + 2}")
+    tamper(three_patients, f"UPDATE audit SET action = 'view' WHERE id = {M + 2}",
+           drop=("audit_no_update",))
     _assert_chain_broken(cli, M + 2)
 
 
 def test_an_edited_patient_column_is_detected(cli, three_patients):
-    tamper(three_patients, "DROP TRIGGER audit_no_update",
-           f"UPDATE audit SET patient = 'P-9' WHERE id = {M + 1}")
+    tamper(three_patients, f"UPDATE audit SET patient = 'P-9' WHERE id = {M + 1}",
+           drop=("audit_no_update",))
     _assert_chain_broken(cli, M + 1)
 
 
 def test_a_deleted_middle_row_is_detected(cli, three_patients):
-    tamper(three_patients, "DROP TRIGGER audit_no_delete", "DELETE FROM audit WHERE id = 2")
+    tamper(three_patients, "DELETE FROM audit WHERE id = 2", drop=("audit_no_delete",))
     _assert_chain_broken(cli, 3)
 
 
@@ -389,22 +417,16 @@ def test_swapped_rows_are_detected(cli, three_patients):
     a = query(three_patients, f"SELECT {', '.join(cols)} FROM audit WHERE id = 2")[0]
     b = query(three_patients, f"SELECT {', '.join(cols)} FROM audit WHERE id = 3")[0]
     sets = ", ".join(f"{c} = ?" for c in cols)
-    con = sqlite3.connect(three_patients, isolation_level=None)
-    try:
-        con.execute("DROP TRIGGER audit_no_update")
-        con.execute(f"UPDATE audit SET {sets} WHERE id = 2", b)
-        con.execute(f"UPDATE audit SET {sets} WHERE id = 3", a)
-    finally:
-        con.close()
+    tamper(three_patients, f"UPDATE audit SET {sets} WHERE id = 2",
+           f"UPDATE audit SET {sets} WHERE id = 3", drop=("audit_no_update",), params=(b, a))
     _assert_chain_broken(cli, 2)
 
 
 def test_swapped_ids_are_detected(cli, three_patients):
     """Renumbering rows (hashes and all) breaks the links."""
-    tamper(three_patients, "DROP TRIGGER audit_no_update",
-           "UPDATE audit SET id = 100 WHERE id = 2",
+    tamper(three_patients, "UPDATE audit SET id = 100 WHERE id = 2",
            "UPDATE audit SET id = 2 WHERE id = 3",
-           "UPDATE audit SET id = 3 WHERE id = 100")
+           "UPDATE audit SET id = 3 WHERE id = 100", drop=("audit_no_update",))
     _assert_chain_broken(cli, 2)
 
 
@@ -418,7 +440,10 @@ def _failed_checks(cli) -> dict[str, str]:
 def _guard(table: str, op: str) -> str:
     """The append-only guard trigger put back after an edit exactly as the migration wrote it
     (so only the seal can tell)."""
-    statements = _statements(migrations._append_only(table))
+    if on_pg():
+        statements = pgschema._append_only(table).split(";")
+    else:
+        statements = _statements(migrations._append_only(table))
     return next(st for st in statements if f"BEFORE {op} ON {table}" in st)
 
 

@@ -1,5 +1,6 @@
 """`db restore BACKUP [--db PATH]` and WAL files that do not belong to their database
-(contract: "Files, faults and hostile input", Restore)."""
+(contract: "Files, faults and hostile input", Restore). A restore replaces the database
+file: SQLite's (on a PostgreSQL server it is refused, exit 2)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import assert_one_error, copy_key, ok, query
+from helpers import assert_one_error, copy_key, counts, ok, on_pg, query
 
 SCREEN = ("--weight", "70", "--bp", "120/80", "--hr", "70", "--phq9", "2,2,2,2,1,1,2,0,0")
 
@@ -37,6 +38,7 @@ def backed_up(cli, db_path, tmp_path):
     return backup
 
 
+@pytest.mark.sqlite_only  # restore replaces the database file; WAL files
 def test_a_copied_backup_never_gets_a_stale_wal_replayed(cli, db_path, backed_up):
     """The old README's restore (`cp backup.db ketacli.db`) with the -wal still there."""
     shutil.copyfile(backed_up, db_path)
@@ -49,6 +51,7 @@ def test_a_copied_backup_never_gets_a_stale_wal_replayed(cli, db_path, backed_up
     assert db_path.read_bytes() == before
 
 
+@pytest.mark.sqlite_only  # restore replaces the database file; WAL files
 def test_restore_moves_the_database_and_its_wal_aside(cli, db_path, backed_up, tmp_path):
     r = ok(cli("db", "restore", backed_up, "--json"))
     data = r.json["data"]
@@ -68,6 +71,7 @@ def test_restore_moves_the_database_and_its_wal_aside(cli, db_path, backed_up, t
                 if not p.name.endswith(("-wal", "-shm"))]) == 2
 
 
+@pytest.mark.sqlite_only  # restore replaces the database file; WAL files
 def test_restore_with_db_option_and_onto_a_new_machine(cli, backed_up, db_path, tmp_path):
     target = tmp_path / "elsewhere.db"
     # a backup belongs to the clinic key: without it there, nothing is restored
@@ -79,6 +83,7 @@ def test_restore_with_db_option_and_onto_a_new_machine(cli, backed_up, db_path, 
     assert _mrns(target) == ["RS-1"]
 
 
+@pytest.mark.sqlite_only  # restore replaces the database file; WAL files
 def test_restore_refuses_a_backup_that_fails_verification(cli, db_path, tmp_path):
     ok(cli("screen", "RS-1", "--name", "Ann Example", *SCREEN))
     bad = tmp_path / "bad.db"
@@ -97,6 +102,7 @@ def test_restore_refuses_a_backup_that_fails_verification(cli, db_path, tmp_path
     assert not list(tmp_path.glob("*.before-restore-*"))
 
 
+@pytest.mark.sqlite_only  # restore replaces the database file; WAL files
 def test_restore_refuses_while_another_process_has_the_database_open(cli, db_path, tmp_path):
     ok(cli("screen", "RS-1", "--name", "Ann Example", *SCREEN))
     backup = tmp_path / "backup.db"
@@ -118,6 +124,7 @@ def test_restore_refuses_while_another_process_has_the_database_open(cli, db_pat
     ok(cli("db", "restore", backup))
 
 
+@pytest.mark.sqlite_only  # restore replaces the database file; WAL files
 def test_restore_replaces_a_damaged_database_but_never_a_fifo(cli, db_path, tmp_path):
     ok(cli("screen", "RS-1", "--name", "Ann Example", *SCREEN))
     backup = tmp_path / "backup.db"
@@ -135,6 +142,7 @@ def test_restore_replaces_a_damaged_database_but_never_a_fifo(cli, db_path, tmp_
     assert fifo.is_fifo() and not list(tmp_path.glob("fifo.db.before-restore-*"))
 
 
+@pytest.mark.sqlite_only  # restore replaces the database file; WAL files
 def test_a_wal_for_pages_of_another_size_is_refused(cli, db_path, tmp_path):
     ok(cli("screen", "RS-1", "--name", "Ann Example", *SCREEN))
     other = tmp_path / "other.db"
@@ -152,3 +160,19 @@ def test_a_wal_for_pages_of_another_size_is_refused(cli, db_path, tmp_path):
     assert_one_error(r, 4)
     assert "does not belong to the database" in r.stderr
     assert db_path.read_bytes() == before
+
+
+def test_restore_is_refused_on_a_server(cli, db_path, tmp_path):
+    """On PostgreSQL there is no file to replace: exit 2, one error line, nothing changed
+    (a server's database is restored with the server's own tools)."""
+    if not on_pg():
+        pytest.skip("on a file, restore is tested above")
+    ok(cli("screen", "RS-1", "--name", "Ann Example", *SCREEN))
+    backup = tmp_path / "backup.db"
+    ok(cli("db", "backup", backup))
+    ok(cli("screen", "RS-2", "--name", "Bob Example", *SCREEN))
+    before = counts(db_path)
+    r = cli("db", "restore", backup)
+    assert_one_error(r, 2)
+    assert "PostgreSQL" in r.stderr
+    assert counts(db_path) == before and _mrns(db_path) == ["RS-1", "RS-2"]

@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import datetime
 
 import pytest
-from helpers import FIXED_NOW, counts, ok, query, scalar
+from helpers import FIXED_NOW, counts, ok, on_pg, query, scalar
 from infusion_support import assert_error
 
 from ketacli.domain import infusion, ledger
@@ -196,9 +196,13 @@ def test_demo_remove_deletes_the_demo_database(cli, db_path):
     ok(cli(*ARGS))
     r = ok(cli("demo", "--remove", "--json"))
     assert r.json["data"]["database"] == str(db_path)
-    assert str(db_path) in r.json["data"]["removed"]
-    for suffix in ("", "-wal", "-shm", ".key"):  # the demo's own key too: a clinic made
-        assert not db_path.with_name(db_path.name + suffix).exists()  # here gets a new one
+    if on_pg():  # the server's database stays, without the ketacli schema; its key goes
+        assert r.json["data"]["removed"] == [str(db_path.key)]
+        assert not db_path.exists() and not db_path.key.exists()
+    else:
+        assert str(db_path) in r.json["data"]["removed"]
+        for suffix in ("", "-wal", "-shm", ".key"):  # the demo's own key too: a clinic made
+            assert not db_path.with_name(db_path.name + suffix).exists()  # here gets a new one
     ok(cli("patient", "add", "REAL-1", "--name", "Real Person"))  # a fresh database
 
 
@@ -225,7 +229,7 @@ def test_demo_remove_needs_a_database(cli, db_path):
     assert not db_path.exists()
 
 
-def test_an_interrupted_demo_is_completed_as_if_never_interrupted(cli, db_path, tmp_path,
+def test_an_interrupted_demo_is_completed_as_if_never_interrupted(cli, db_path, other_db,
                                                                    monkeypatch):
     """A demo killed after its first batch: `demo` again completes the same clinic."""
     from ketacli import demo as gen
@@ -244,7 +248,7 @@ def test_an_interrupted_demo_is_completed_as_if_never_interrupted(cli, db_path, 
     r = ok(cli("demo", "--json"))  # whatever is asked, the interrupted plan is completed
     assert r.stderr.startswith("warning: completing the interrupted demo clinic: 25 of 40")
     assert r.json["data"]["created_patients"] == 15
-    whole = tmp_path / "whole.db"
+    whole = other_db
     ok(cli("--db", whole, "demo", "--patients", "40", "--seed", "3"))
     assert counts(db_path) == counts(whole)
     for sql in ("SELECT mrn, name FROM patients ORDER BY id",

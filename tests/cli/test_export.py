@@ -349,6 +349,7 @@ def test_a_failure_while_writing_leaves_no_partial_file(cli, demo, tmp_path, mon
     assert_attempt_only(demo)
 
 
+@pytest.mark.sqlite_only  # the database file (and its -wal); a server's database is no file
 def test_output_never_overwrites_the_database(cli, demo, tmp_path):
     """A slip of the keyboard must not replace the clinic's records with a CSV file."""
     link = tmp_path / "link.db"

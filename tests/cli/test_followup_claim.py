@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from helpers import FIXED_NOW, assert_one_error, build_once, copy_db, csv_rows, query, scalar
+from helpers import FIXED_NOW, assert_one_error, build_once, copy_db, csv_rows, on_pg, query, scalar
 from outcome_support import A_WEEK_AGO, ok, schedule
 from reliability_support import env_for, popen
 
@@ -120,8 +120,9 @@ def test_output_file_is_written_before_rows_are_stamped(cli, db_path, clinic, tm
            "--output", out))
     assert [int(r["followup_id"]) for r in csv_rows(out.read_text())] == [clinic["a"], clinic["b"]]
     assert _notified(db_path) == [clinic["a"], clinic["b"]]
-    r = cli("followup", "due", "--mark-notified", "--output", db_path)
-    assert_one_error(r, 2)
+    if not on_pg():  # the database file itself is never an output (a server's is no file)
+        r = cli("followup", "due", "--mark-notified", "--output", db_path)
+        assert_one_error(r, 2)
 
 
 def test_a_failed_output_file_stamps_nothing_and_releases_the_claim(cli, db_path, clinic, tmp_path):

@@ -75,8 +75,9 @@ def test_existing_mrns_differing_only_in_case_stay_apart(cli, db_path):
     """A database from before MRNs ignored case may hold both: each is found by its exact
     spelling, another spelling is ambiguous (exit 3), a new one is refused."""
     ok(cli("patient", "add", "dup-1", "--name", "First Person"))
-    tamper(db_path, "INSERT INTO patients (mrn, name, created_at, created_by) "
-                    "VALUES ('DUP-1', 'Second Person', '2026-11-01T00:00:00+00:00', 'rn')",
+    tamper(db_path, "INSERT INTO patients (id, mrn, name, created_at, created_by) "
+                    "VALUES ((SELECT max(id) + 1 FROM patients), 'DUP-1', 'Second Person', "
+                    "'2026-11-01T00:00:00+00:00', 'rn')",
            drop=("patients_mrn_unique_nocase",))
     assert ok(cli("patient", "show", "dup-1", "--json")).json["data"]["patient"]["name"] == \
         "First Person"

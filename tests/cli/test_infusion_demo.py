@@ -28,7 +28,7 @@ def test_demo_fills_a_clinic(cli, db_path, demo_db):
     # someone completed the induction series of six
     assert scalar(db_path, "SELECT max(number_in_series) FROM sessions") >= 6
     assert scalar(db_path, "SELECT max(n) FROM (SELECT count(*) AS n FROM sessions "
-                           "GROUP BY patient_id)") >= 6
+                           "GROUP BY patient_id) AS per_patient") >= 6
     assert c["assessments"] > 0 and c["observations"] > c["sessions"] > 0
     assert c["discharges"] > 0 and c["followups"] > 0
     # alerts and side effects appear, as a new user should see them
@@ -52,9 +52,9 @@ def test_demo_sessions_render(cli, demo_db):
     assert s["monitoring"]["bp_pre"] is not None
 
 
-def test_same_seed_same_clinic(cli, db_path, tmp_path):
+def test_same_seed_same_clinic(cli, db_path, other_db):
     ok(cli(*ARGS))
-    other = tmp_path / "other.db"
+    other = other_db
     ok(cli("--db", other, *ARGS))
     assert counts(db_path) == counts(other)
     for sql in ("SELECT mrn, name, dob, sex FROM patients ORDER BY id",
