@@ -331,7 +331,10 @@ class Store(_Reads):
                 hint="set KETACLI_KEY_FILE to this clinic's key file")
         try:
             if self.engine == pg.ENGINE:  # one writer at a time: see store/pg.py
-                self.conn.execute("BEGIN")
+                # READ COMMITTED whatever the server's default: each statement then reads
+                # what the writers before this one committed (under SERIALIZABLE the
+                # snapshot would be taken before the lock was granted)
+                self.conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 self.conn.execute(f"SELECT pg_advisory_xact_lock({pg.WRITE_LOCK})")
             else:
                 self.conn.execute("BEGIN IMMEDIATE")

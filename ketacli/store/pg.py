@@ -8,9 +8,13 @@ PostgreSQL's (`translate`). Parameters are bound on the client (psycopg's Client
 so that a value is typed by where it is used, as in SQLite: `? IS NULL`, `IN (?, ?)`.
 
 Writers are serialized by a transaction-level advisory lock taken first in every write
-transaction (`BEGIN` + `pg_advisory_xact_lock`): the audit chain has one head, and each
-write reads it (and assigns ids as max(id) + 1) after the writer before it committed,
-as SQLite's BEGIN IMMEDIATE does for one file. The wait is bounded by lock_timeout (the
+transaction (`BEGIN ISOLATION LEVEL READ COMMITTED` + `pg_advisory_xact_lock`): the audit
+chain has one head, and each write reads it (and assigns ids as max(id) + 1) after the
+writer before it committed, as SQLite's BEGIN IMMEDIATE does for one file. The level is
+named, not left to the server's default_transaction_isolation: under REPEATABLE READ or
+SERIALIZABLE the snapshot is taken by the statement that waits for the lock, so a writer
+would read the head as it was before the writers it waited for (a unique violation or a
+serialization failure, never a fork, but a refused write). The wait is bounded by lock_timeout (the
 busy timeout); a writer killed mid-transaction loses its connection, and the server
 rolls the transaction back and releases the lock.
 """
