@@ -366,3 +366,49 @@ def test_a_workstation_without_the_clinic_key_reads_but_never_writes(cli, db_pat
            KETACLI_KEY_FILE=str(copy)))
     assert diff(before, counts(db_path)) == {"patients": 1, "audit": 1}
     _assert_one_chain(db_path)
+
+
+def _wait_until_blocked(db, timeout: float = 10) -> None:
+    """Until a ketacli backend waits on a lock (its write is inside its transaction)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                      "'ketacli' AND wait_event_type = 'Lock' AND datname = current_database()"):
+            return
+        time.sleep(0.05)
+    raise AssertionError("no ketacli writer waited on a lock")
+
+
+def test_a_deadlock_with_another_client_is_exit_4_and_stores_nothing(cli, db_path):
+    """Another program (not ketacli) locks a patient row and then asks for ketacli's write
+    lock while a ketacli write waits on that row: the server breaks the deadlock by
+    aborting one side. ketacli's side is exit 4 write_conflict, one line, nothing stored
+    (there is no retry: between ketacli writers the advisory lock leaves no conflict)."""
+    import psycopg
+
+    from ketacli.store.pg import WRITE_LOCK
+
+    real_clock()
+    screen(cli, "PGX-1", note=None)
+    before = counts(db_path)
+    other = psycopg.connect(str(db_path))
+    try:
+        other.execute("SELECT id FROM patients WHERE mrn = 'PGX-1' FOR UPDATE")
+        args = ("patient", "edit", "PGX-1", "--phone", "555-0199", "--reason",
+                "number changed on the phone", "--json")
+        proc = popen(db_path, *args)
+        _wait_until_blocked(db_path)
+        t0 = time.monotonic()
+        other.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")  # the cycle
+        r = finish(proc, args, timeout=30)
+        waited = time.monotonic() - t0
+    finally:
+        other.rollback()
+        other.close()
+    assert_error_shape(r.returncode, r.stdout, r.stderr, expect=4, json_out=True)
+    assert r.json["error"]["code"] == "write_conflict", r
+    assert "nothing was stored" in r.stderr
+    assert waited < 10, waited
+    assert query(db_path, "SELECT phone FROM patients WHERE mrn = 'PGX-1'") != [("555-0199",)]
+    assert counts(db_path) == before
+    _assert_one_chain(db_path)
