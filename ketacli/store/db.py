@@ -644,7 +644,10 @@ def apply_migrations(store: Store) -> list[int]:
         if version <= schema_version(store):
             continue
         with store.write() as tx:
-            # re-read inside the lock: another process may have migrated meanwhile
+            # re-read inside the lock: another process may have migrated meanwhile (on
+            # PostgreSQL the connection's table names are from before the lock: ask again)
+            if store.engine == pg.ENGINE:
+                store.conn.forget_tables()
             if schema_version(store) >= version:
                 continue
             if store.engine == pg.ENGINE:

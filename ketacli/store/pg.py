@@ -180,6 +180,11 @@ class PgConnection:
                 "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
         return self._tables
 
+    def forget_tables(self) -> None:
+        """Ask for the table names again next time (another process may have created
+        them since: a migration re-read under the write lock)."""
+        self._tables = None
+
     def execute(self, sql: str, params=()) -> PgCursor:
         return PgCursor(self).execute(sql, params)
 
@@ -189,7 +194,7 @@ class PgConnection:
 
     def script(self, sql: str) -> None:
         """Run several statements (a migration), no parameters."""
-        self._tables = None
+        self.forget_tables()
         self.raw.execute(sql)
 
     def cursor(self) -> PgCursor:
