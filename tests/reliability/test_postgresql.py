@@ -430,3 +430,34 @@ def test_first_run_by_several_processes_at_once(db_path):
     assert scalar(db_path, "SELECT count(*) FROM audit WHERE action = 'migrate'") == \
         len(PG_MIGRATIONS)
     _assert_one_chain(db_path)
+
+
+def test_two_claiming_senders_at_once_split_the_reminders(cli, db_path):
+    """`followup due --claim` from two machines at once: disjoint batches whose union is
+    everything due; both acks at once stamp each reminder once."""
+    now = real_clock()
+    for i in range(4):
+        ok(cli("patient", "add", f"PGC-{i}", "--name", f"Claim {i}", "--phone", "555-0100"))
+        for kind in ("call", "assessment", "infusion"):
+            ok(cli("followup", "schedule", f"PGC-{i}", "--kind", kind, "--due", _clinic_day(now)))
+    due = {r[0] for r in query(db_path, "SELECT id FROM followups")}
+    args = ("followup", "due", "--unnotified", "--claim", "--format", "csv")
+    results = [finish(p, args) for p in [popen(db_path, *args) for _ in range(2)]]
+    batches, printed = [], []
+    for r in results:
+        ok(r)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        printed.append({int(row["followup_id"]) for row in rows})
+        batches += sorted({int(row["batch"]) for row in rows})
+    a, b = printed
+    assert not a & b and a | b == due, printed
+    acks = [("followup", "ack", batch, "--json") for batch in batches]
+    for r in [finish(p, a) for p, a in zip([popen(db_path, *a) for a in acks], acks,
+                                           strict=True)]:
+        ok(r)
+    assert query(db_path, "SELECT count(*) FROM followups WHERE notified_at IS NULL") == [(0,)]
+    assert query(db_path, "SELECT count(*), count(DISTINCT entity_id) FROM audit WHERE "
+                          "action = 'notify'") == [(len(due), len(due))]
+    assert _due_ids(ok(run(db_path, "followup", "due", "--unnotified", "--claim",
+                           "--format", "csv")).stdout) == []
+    _assert_one_chain(db_path)
