@@ -246,13 +246,15 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
     except ImportError:
         raise StorageError("PostgreSQL needs psycopg 3: pip install 'ketacli[postgresql]'",
                            code=Code.STORAGE_ERROR) from None
+    # KETACLI_BUSY_TIMEOUT=0 is "do not wait"; PostgreSQL's lock_timeout = 0 is "wait
+    # forever": the shortest wait it has is 1 ms
+    lock_ms = max(1, int(busy_timeout_s * 1000))
     try:
         # the session's settings travel with the connection request: no round trips
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
                               connect_timeout=max(2, int(busy_timeout_s) or 2),
                               application_name="ketacli",
-                              options=f"-c lock_timeout={int(busy_timeout_s * 1000)} "
-                                      "-c TimeZone=UTC")
+                              options=f"-c lock_timeout={lock_ms} -c TimeZone=UTC")
     except psycopg.Error as exc:
         raise storage_error(exc, url) from None
     except Exception:  # a URL libpq cannot parse

@@ -305,13 +305,15 @@ def test_writer_behind_the_write_lock_gives_up_after_the_busy_timeout(cli, db_pa
     before = counts(db_path)
     proc = _holder(db_path)
     try:
-        for args in (("log-vitals", sid, "--hr", 71, "--json"),
-                     ("screen", "PGL-2", "--name", "X Y", "--weight", 70, "--bp", "118/76",
-                      "--hr", 68, "--json"),
-                     ("followup", "due", "--unnotified", "--mark-notified", "--within", "60",
-                      "--json")):
+        writes = (("log-vitals", sid, "--hr", 71, "--json"),
+                  ("screen", "PGL-2", "--name", "X Y", "--weight", 70, "--bp", "118/76",
+                   "--hr", 68, "--json"),
+                  ("followup", "due", "--unnotified", "--mark-notified", "--within", "60",
+                   "--json"))
+        # 0: do not wait at all (on PostgreSQL lock_timeout = 0 would mean wait forever)
+        for args, timeout in itertools.product(writes, ("0.5", "0")):
             t0 = time.monotonic()
-            r = run(db_path, *args, KETACLI_BUSY_TIMEOUT="0.5")
+            r = run(db_path, *args, KETACLI_BUSY_TIMEOUT=timeout, timeout=20)
             waited = time.monotonic() - t0
             assert_error_shape(r.returncode, r.stdout, r.stderr, expect=4, json_out=True)
             assert r.json["error"]["code"] == "database_locked", r
