@@ -192,7 +192,7 @@ def test_writers_keep_their_guarantees_when_the_database_defaults_to_serializabl
     head and max(id) and fails (a unique violation, or a serialization failure)."""
     pg_support.admin(f'ALTER DATABASE "{db_path.dbname}" SET default_transaction_isolation '
                      "= 'serializable'")
-    done, due, before, elapsed = _storm(cli, db_path, sessions=3, per_session=3, screens=3,
+    done, due, before, elapsed = _storm(cli, db_path, sessions=2, per_session=3, screens=2,
                                         discharged=2)
     stored = _check_storm(db_path, done, due, before)
     _assert_one_chain(db_path)
@@ -311,7 +311,7 @@ def test_writer_behind_the_write_lock_gives_up_after_the_busy_timeout(cli, db_pa
                   ("followup", "due", "--unnotified", "--mark-notified", "--within", "60",
                    "--json"))
         # 0: do not wait at all (on PostgreSQL lock_timeout = 0 would mean wait forever)
-        for args, timeout in itertools.product(writes, ("0.5", "0")):
+        for args, timeout in [*itertools.product(writes, ("0.5",)), (writes[0], "0")]:
             t0 = time.monotonic()
             r = run(db_path, *args, KETACLI_BUSY_TIMEOUT=timeout, timeout=20)
             waited = time.monotonic() - t0
