@@ -27,7 +27,8 @@ from ketacli.clock import CLOCK
 # -- the two engines ----------------------------------------------------------------------
 # Every test that can touch a database runs on SQLite and again on PostgreSQL (`[sqlite]`,
 # `[postgresql]` in its id); KETACLI_TEST_ENGINE=sqlite|postgresql runs one. Tests of what
-# only a file has (modes, WAL, the key beside the file, SQLCipher) are marked sqlite_only.
+# only a file has (modes, WAL, the key beside the file, SQLCipher) are marked sqlite_only;
+# tests of what only a server has (TCP, logins, server-side locks) postgresql_only.
 # The pure rules (tests/domain, the clock, the protocol) run once.
 _PURE = ("tests/domain/", "tests/test_clock.py", "tests/test_protocol.py")
 
@@ -62,7 +63,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         spec = getattr(item, "callspec", None)
         on_pg = spec is not None and spec.params.get("engine") == "postgresql"
-        (dropped if on_pg and item.get_closest_marker("sqlite_only") else keep).append(item)
+        wrong = (item.get_closest_marker("sqlite_only") if on_pg
+                 else item.get_closest_marker("postgresql_only"))
+        (dropped if wrong else keep).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep

@@ -332,7 +332,10 @@ class Store(_Reads):
                 hint="set KETACLI_KEY_FILE to this clinic's key file")
         try:
             if self.engine == pg.ENGINE:  # one writer at a time: see store/pg.py
-                self.conn.execute("BEGIN")
+                # READ COMMITTED whatever the server's default: each statement then reads
+                # what the writers before this one committed (under SERIALIZABLE the
+                # snapshot would be taken before the lock was granted)
+                self.conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 self.conn.execute(f"SELECT pg_advisory_xact_lock({pg.WRITE_LOCK})")
             else:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -642,7 +645,10 @@ def apply_migrations(store: Store) -> list[int]:
         if version <= schema_version(store):
             continue
         with store.write() as tx:
-            # re-read inside the lock: another process may have migrated meanwhile
+            # re-read inside the lock: another process may have migrated meanwhile (on
+            # PostgreSQL the connection's table names are from before the lock: ask again)
+            if store.engine == pg.ENGINE:
+                store.conn.forget_tables()
             if schema_version(store) >= version:
                 continue
             if store.engine == pg.ENGINE:

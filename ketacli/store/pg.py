@@ -8,9 +8,13 @@ PostgreSQL's (`translate`). Parameters are bound on the client (psycopg's Client
 so that a value is typed by where it is used, as in SQLite: `? IS NULL`, `IN (?, ?)`.
 
 Writers are serialized by a transaction-level advisory lock taken first in every write
-transaction (`BEGIN` + `pg_advisory_xact_lock`): the audit chain has one head, and each
-write reads it (and assigns ids as max(id) + 1) after the writer before it committed,
-as SQLite's BEGIN IMMEDIATE does for one file. The wait is bounded by lock_timeout (the
+transaction (`BEGIN ISOLATION LEVEL READ COMMITTED` + `pg_advisory_xact_lock`): the audit
+chain has one head, and each write reads it (and assigns ids as max(id) + 1) after the
+writer before it committed, as SQLite's BEGIN IMMEDIATE does for one file. The level is
+named, not left to the server's default_transaction_isolation: under REPEATABLE READ or
+SERIALIZABLE the snapshot is taken by the statement that waits for the lock, so a writer
+would read the head as it was before the writers it waited for (a unique violation or a
+serialization failure, never a fork, but a refused write). The wait is bounded by lock_timeout (the
 busy timeout); a writer killed mid-transaction loses its connection, and the server
 rolls the transaction back and releases the lock.
 """
@@ -176,6 +180,11 @@ class PgConnection:
                 "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
         return self._tables
 
+    def forget_tables(self) -> None:
+        """Ask for the table names again next time (another process may have created
+        them since: a migration re-read under the write lock)."""
+        self._tables = None
+
     def execute(self, sql: str, params=()) -> PgCursor:
         return PgCursor(self).execute(sql, params)
 
@@ -185,12 +194,8 @@ class PgConnection:
 
     def script(self, sql: str) -> None:
         """Run several statements (a migration), no parameters."""
-        self._tables = None
+        self.forget_tables()
         self.raw.execute(sql)
-
-    def forget_tables(self) -> None:
-        """Tables were created or dropped: ask again."""
-        self._tables = None
 
     def cursor(self) -> PgCursor:
         """A cursor for a long read: inside a transaction (an export's snapshot) its rows
@@ -241,14 +246,20 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
     except ImportError:
         raise StorageError("PostgreSQL needs psycopg 3: pip install 'ketacli[postgresql]'",
                            code=Code.STORAGE_ERROR) from None
+    # KETACLI_BUSY_TIMEOUT=0 is "do not wait"; PostgreSQL's lock_timeout = 0 is "wait
+    # forever": the shortest wait it has is 1 ms
+    lock_ms = max(1, int(busy_timeout_s * 1000))
     try:
         # the session's settings travel with the connection request: no round trips
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
                               connect_timeout=max(2, int(busy_timeout_s) or 2),
                               application_name="ketacli",
-                              # 0 is "no wait" here, "forever" to PostgreSQL
-                              options=f"-c lock_timeout={max(1, int(busy_timeout_s * 1000))} "
-                                      "-c TimeZone=UTC")
+                              # the server probes a silent workstation (power or network
+                              # lost mid-transaction) and frees its write lock in about a
+                              # minute, not after the system's two-hour TCP keepalive
+                              options=f"-c lock_timeout={lock_ms} -c TimeZone=UTC "
+                                      "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "
+                                      "-c tcp_keepalives_count=3")
     except psycopg.ProgrammingError:  # libpq could not parse the URL
         raise StorageError(f"not a usable PostgreSQL URL: {redact(url)}",
                            code=Code.INVALID_DATABASE_PATH,
