@@ -431,8 +431,9 @@ def main() -> None:
             return
     build_big(args.big, args.patients)
     print("ten-year database rows:", counts(args.big))
-    pg = Postgres.open(args.pg_url, work) if want_pg else None
+    pg = None
     try:
+        pg = Postgres.open(args.pg_url, work) if want_pg else None
         measure(args, work, bare, pg)
     finally:
         if pg:
