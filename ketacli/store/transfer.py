@@ -207,6 +207,9 @@ def to_postgresql(store: Store, url: str) -> tuple[audit.ChainReport, dict[str, 
                 raise
             try:
                 counts = copy_rows(store, conn)
+                # planner statistics for the rows just loaded (PostgreSQL's advice after a
+                # bulk load: "Run ANALYZE Afterwards"), not left to autovacuum's next round
+                conn.execute("ANALYZE")
                 dest = _store_on(conn, pg.redact(url), store)
                 verified = verify_copy(chain, dest, counts)
             except BaseException:
