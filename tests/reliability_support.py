@@ -89,7 +89,10 @@ def run(db, *args, timeout: float = 60, env: dict | None = None, **extra_env) ->
 
 # -- the database, read directly --------------------------------------------------------
 def checkpoint(db) -> None:
-    """Fold the WAL into the main file (so a copy of the file alone is the whole database)."""
+    """Fold the WAL into the main file (so a copy of the file alone is the whole database);
+    nothing to fold on PostgreSQL."""
+    if helpers.on_pg(db):
+        return
     con = sqlite3.connect(db)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
