@@ -248,14 +248,15 @@ def s_discharge_forged(db, info):
 
 FORGED_DISCHARGE = (
     "INSERT INTO discharges (id, session_id, at, recorded_at, clinician, infusion_end_at, "
-    "aldrete_total, delivered_mg, transport, criteria) SELECT (SELECT coalesce(max(id), 0) + 1 FROM discharges), ?, started_at, started_at, "
-    "'nurse.test', started_at, 10, drawn_mg, 'escort', '[]' FROM sessions WHERE id = ?")
+    "aldrete_total, delivered_mg, transport, criteria) SELECT "
+    "(SELECT coalesce(max(id), 0) + 1 FROM discharges), ?, started_at, started_at, 'nurse.test', "
+    "started_at, 10, drawn_mg, 'escort', '[]' FROM sessions WHERE id = ?")
 
 
 def s_observation_inserted(db, info):
     _tamper(db, "INSERT INTO observations (id, session_id, phase, at, recorded_at, clinician, "
-                f"spo2) VALUES ((SELECT max(id) + 1 FROM observations), {info['session']}, 'intra', '2026-11-27T15:00:00+00:00', "
-                "'2026-11-27T15:00:00+00:00', 'nurse.test', 99)", drop=())
+                f"spo2) VALUES ((SELECT max(id) + 1 FROM observations), {info['session']}, 'intra', "
+                "'2026-11-27T15:00:00+00:00', '2026-11-27T15:00:00+00:00', 'nurse.test', 99)", drop=())
 
 
 def s_patient_updated(db, info):
@@ -429,7 +430,7 @@ def test_patients_and_followups_are_never_deleted(clinic):
             con.execute("DELETE FROM followups")
         if on_pg(db):
             for table in ("patients", "followups"):
-                with pytest.raises(refused, match="append-only|never deleted"):
+                with pytest.raises(refused, match=r"append-only|never deleted"):
                     con.execute(f"TRUNCATE {table} CASCADE")
     finally:
         con.close()
@@ -443,3 +444,35 @@ def _integrity_errors(db) -> tuple[type[BaseException], ...]:
 
         return pg.integrity_errors()
     return (sqlite3.IntegrityError,)
+
+
+# -- PostgreSQL's own ways around the guards (the attacker owns the tables) ------------------
+PG_SCENARIOS = {
+    "guard_trigger_disabled": (("ALTER TABLE observations DISABLE TRIGGER observations_no_update",),
+                               "append_only"),
+    # fires only in a session that says it is a replica: off for everyone else
+    "guard_trigger_for_replicas_only": (
+        ("ALTER TABLE audit ENABLE REPLICA TRIGGER audit_no_update",), "append_only"),
+    "all_triggers_disabled": (("ALTER TABLE audit DISABLE TRIGGER USER",), "append_only"),
+    "guard_function_replaced": (
+        ("CREATE OR REPLACE FUNCTION ketacli_append_only() RETURNS trigger LANGUAGE plpgsql "
+         "AS $$ BEGIN RETURN OLD; END $$",), "integrity"),
+    "check_dropped": (("ALTER TABLE observations DROP CONSTRAINT IF EXISTS observations_spo2_check",),
+                      "schema"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PG_SCENARIOS))
+def test_postgresql_guards_turned_off_are_detected(cli, tamper_clinic, tmp_path, name):
+    if not on_pg():
+        pytest.skip("PostgreSQL's ALTER TABLE / CREATE FUNCTION")
+    db, _ = tamper_clinic
+    copy = _copy(db, tmp_path, name)
+    statements, failing = PG_SCENARIOS[name]
+    _tamper(copy, *statements, drop=())
+    check = cli("--db", str(copy), "db", "check", "--json")
+    assert_error_shape(check.exit_code, check.stdout, check.stderr, expect=4, json_out=True)
+    failed = {c["name"] for c in check.json["error"]["details"] if not c["ok"]}
+    assert failing in failed, check.stdout
+    human = cli("--db", str(copy), "db", "check")
+    assert human.exit_code == 4 and f"{failing}: " in human.stderr, human.stderr
