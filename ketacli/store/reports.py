@@ -48,7 +48,7 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
             AND {_nv('screening', 'sc.id')}""", (lo, hi))
     srow = store.one(
         f"""SELECT count(*), count(DISTINCT patient_id), avg(dose_mg_per_kg),
-                  sum(override IS NOT NULL)
+                  count(override)
            FROM sessions s WHERE started_at >= ? AND started_at < ?
            AND {_nv('session', 's.id')}""", (lo, hi))
     sessions, treated, mean_dose, start_overrides = srow[0], srow[1], srow[2], srow[3] or 0
@@ -59,7 +59,7 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
                        AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.kind = 'observation'
                                        AND v.target_id = o.id))""", (lo, hi))
     drow = store.one(
-        f"""SELECT count(*), sum(d.override IS NOT NULL) FROM discharges d
+        f"""SELECT count(*), count(d.override) FROM discharges d
            JOIN sessions s ON s.id = d.session_id WHERE s.started_at >= ? AND s.started_at < ?
            AND {_nv('session', 's.id')}""",
         (lo, hi))
