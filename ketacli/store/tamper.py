@@ -194,7 +194,7 @@ def _pg_checks_rewritten(store: Store) -> set[str]:
     keeps their number): the baseline's tables made again as empty temporary tables,
     without their foreign keys, in a step that is rolled back, and the server's own
     spelling of each table's checks compared. Nothing is found where the role may not
-    make temporary tables (the count above still holds)."""
+    make temporary tables, or the session is read-only (the count above still holds)."""
     import re
 
     from ketacli.store import pg

@@ -4,7 +4,10 @@ Clinical tables and the audit log are append-only (BEFORE UPDATE/DELETE triggers
 plain sqlite3 UPDATE or DELETE fails. Someone who goes around them (drops a trigger,
 rewrites the schema, inserts or updates rows, rehashes the chain) without the clinic key
 is caught: the seventeen scenarios below, each detected by `db check` and/or
-`audit --verify`, and the newest rows cut off, by `audit --verify --anchor`.
+`audit --verify`, and the newest rows cut off, by `audit --verify --anchor`. On PostgreSQL
+the same seventeen, in its SQL (a CHECK dropped and added wider for `writable_schema`), and
+the server's own ways around the guards: a trigger disabled or enabled for replicas only, a
+guard function replaced, a CHECK dropped; TRUNCATE is refused like DELETE.
 """
 
 from __future__ import annotations
