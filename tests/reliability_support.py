@@ -17,6 +17,7 @@ Helpers for any test (database reads, `ok`, error shapes) are in tests/helpers.p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -89,7 +90,10 @@ def run(db, *args, timeout: float = 60, env: dict | None = None, **extra_env) ->
 
 # -- the database, read directly --------------------------------------------------------
 def checkpoint(db) -> None:
-    """Fold the WAL into the main file (so a copy of the file alone is the whole database)."""
+    """Fold the WAL into the main file (so a copy of the file alone is the whole database);
+    nothing to fold on PostgreSQL."""
+    if helpers.on_pg(db):
+        return
     con = sqlite3.connect(db)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -152,3 +156,39 @@ def open_session(cli, mrn: str, now: datetime) -> int:
     """A screened patient with an infusion started ten minutes before `now`."""
     screen(cli, mrn, when=now - timedelta(hours=1))
     return start(cli, mrn, when=now - timedelta(minutes=10))
+
+
+# -- another process holding the write lock ------------------------------------------------
+_HOLDER = """
+import sys
+db = sys.argv[1]
+if db.startswith(("postgresql://", "postgres://")):
+    import psycopg
+    from ketacli.store import pg
+    con = psycopg.connect(db, autocommit=True)
+    con.execute("BEGIN")
+    con.execute(f"SELECT pg_advisory_xact_lock({pg.WRITE_LOCK})")  # what every writer takes
+else:
+    import sqlite3
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.read()          # hold the write lock until the test closes our stdin
+con.execute("ROLLBACK")
+"""
+
+
+@contextlib.contextmanager
+def write_lock_held(db):
+    """Another process holds the database's write lock (SQLite's, or ketacli's advisory
+    lock on PostgreSQL) while the block runs."""
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(db)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

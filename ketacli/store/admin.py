@@ -227,12 +227,13 @@ def expected_triggers(store: Store | None = None) -> set[str]:
 
 
 def active_triggers(store: Store) -> set[str]:
-    """The triggers in force (on PostgreSQL, a disabled trigger guards nothing)."""
+    """The triggers in force (on PostgreSQL, a disabled trigger guards nothing, nor one
+    enabled for replica sessions only)."""
     if store.engine == pg.ENGINE:
         return {r[0] for r in store.all(
             "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal "
-            "AND t.tgenabled <> 'D' AND n.nspname = current_schema()")}
+            "AND t.tgenabled IN ('O', 'A') AND n.nspname = current_schema()")}
     return trigger_names(store.conn)
 
 

@@ -183,6 +183,49 @@ def pg_schema_differences(store: Store) -> list[str]:
         "SELECT cl.relname, count(*) FROM pg_constraint con JOIN pg_class cl "
         "ON cl.oid = con.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace "
         "WHERE n.nspname = current_schema() AND con.contype = 'c' GROUP BY cl.relname")}
-    out += [f"table {t} was changed (its checks)" for t, n in sorted(checks.items())
-            if ("table", t) in actual and stored.get(t, 0) != n]
+    changed = {t for t, n in checks.items() if ("table", t) in actual and stored.get(t, 0) != n}
+    changed |= {t for t in _pg_checks_rewritten(store) if ("table", t) in actual}
+    out += [f"table {t} was changed (its checks)" for t in sorted(changed)]
     return out
+
+
+def _pg_checks_rewritten(store: Store) -> set[str]:
+    """Tables whose CHECK constraints are not the baseline's (one dropped and added wider
+    keeps their number): the baseline's tables made again as empty temporary tables,
+    without their foreign keys, in a step that is rolled back, and the server's own
+    spelling of each table's checks compared. Nothing is found where the role may not
+    make temporary tables, or the session is read-only (the count above still holds)."""
+    import re
+
+    from ketacli.store import pg
+    from ketacli.store.pgschema import PG_MIGRATIONS
+
+    bodies = [(t, re.sub(r"\s+REFERENCES \w+\s*\(\w+\)", "", body))
+              for _, _, sql in PG_MIGRATIONS
+              for t, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", sql, re.S)]
+    defs = ("SELECT cl.relname, pg_get_constraintdef(con.oid) FROM pg_constraint con "
+            "JOIN pg_class cl ON cl.oid = con.conrelid WHERE con.contype = 'c' AND {where}")
+    conn = store.conn
+    nested = conn.in_transaction
+    conn.execute("SAVEPOINT ketacli_checks" if nested else "BEGIN")
+    try:
+        for table, body in bodies:
+            conn.execute(f"CREATE TEMPORARY TABLE ketacli_expected_{table} ({body})")
+        expected = conn.execute(defs.format(
+            where="cl.relnamespace = pg_my_temp_schema() AND cl.relname LIKE 'ketacli\\_expected\\_%'"
+        )).fetchall()
+    except pg.errors():
+        expected = None
+    finally:
+        conn.execute("ROLLBACK TO SAVEPOINT ketacli_checks" if nested else "ROLLBACK")
+    if expected is None:
+        return set()
+    want: dict[str, list[str]] = {}
+    for relname, text in expected:
+        want.setdefault(relname.removeprefix("ketacli_expected_"), []).append(text)
+    have: dict[str, list[str]] = {}
+    for relname, text in conn.execute(defs.format(
+            where="cl.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+    )).fetchall():
+        have.setdefault(relname, []).append(text)
+    return {t for t in want if sorted(want[t]) != sorted(have.get(t, []))}

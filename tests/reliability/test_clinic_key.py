@@ -9,21 +9,26 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from helpers import mode, ok, query, scalar, tamper
+from helpers import TABLES, key_file, mode, ok, on_pg, query, scalar, tamper
 from reliability_support import assert_error_shape
 
 from ketacli.store import audit, migrations
 
 
 def test_a_new_database_gets_a_private_key_beside_it(cli, db_path):
+    """Beside the file; on PostgreSQL, in the user-data folder, named after the database."""
     ok(cli("patient", "add", "K-1", "--name", "Key Test"))
-    key = Path(f"{db_path}.key")
+    key = key_file(db_path)
     assert key.is_file() and mode(key) == 0o600
     text = key.read_text()
     assert text.startswith("ketacli-clinic-key v1 ") and len(text.split()[-1]) == 64
     # only its fingerprint is in the database, never the key
     (key_id, chain_from), = query(db_path, "SELECT key_id, chain_from FROM clinic_key")
-    assert text.split()[-1] not in Path(db_path).read_bytes().decode("latin-1")
+    if on_pg(db_path):
+        stored = repr([query(db_path, f"SELECT * FROM {t}") for t in (*TABLES, "clinic_key")])
+    else:
+        stored = Path(db_path).read_bytes().decode("latin-1")
+    assert text.split()[-1] not in stored
     assert query(db_path, "SELECT action, entity FROM audit WHERE id = ?", (chain_from,)) == [
         ("create", "clinic_key")]
     assert len(key_id) == 32
@@ -44,7 +49,7 @@ def test_key_file_from_the_environment(cli, db_path, tmp_path, monkeypatch):
 
 def test_without_its_key_a_database_is_readable_but_refuses_writes(cli, db_path):
     ok(cli("patient", "add", "K-1", "--name", "Key Test"))
-    Path(f"{db_path}.key").rename(Path(f"{db_path}.key.away"))
+    key_file(db_path).rename(Path(f"{key_file(db_path)}.away"))
     before = scalar(db_path, "SELECT count(*) FROM audit")
     assert ok(cli("patient", "list", "--json")).json["data"][0]["mrn"] == "K-1"
     for args in (("patient", "add", "K-2", "--name", "Other"), ("db", "check"),
@@ -53,12 +58,12 @@ def test_without_its_key_a_database_is_readable_but_refuses_writes(cli, db_path)
         assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4)
         assert "clinic key missing" in r.stderr
     assert scalar(db_path, "SELECT count(*) FROM audit") == before
-    assert not Path(f"{db_path}.key").exists()  # a missing key is never silently replaced
+    assert not key_file(db_path).exists()  # a missing key is never silently replaced
 
 
 def test_a_wrong_key_is_not_a_broken_chain(cli, db_path):
     ok(cli("patient", "add", "K-1", "--name", "Key Test"))
-    Path(f"{db_path}.key").write_text("ketacli-clinic-key v1 " + "00" * 32 + "\n")
+    key_file(db_path).write_text("ketacli-clinic-key v1 " + "00" * 32 + "\n")
     for args in (("db", "check", "--json"), ("audit", "--verify", "--json"),
                  ("patient", "add", "K-2", "--name", "Other", "--json")):
         r = cli(*args)
@@ -86,6 +91,7 @@ def legacy(cli, db_path, monkeypatch):
     return db_path
 
 
+@pytest.mark.sqlite_only  # SQLite's migrations from before the key (PG starts keyed)
 def test_an_old_database_is_keyed_at_migrate_and_its_chain_continues(cli, legacy):
     old = query(legacy, "SELECT id, hash FROM audit ORDER BY id")
     r = ok(cli("db", "migrate", "--json"))
@@ -106,6 +112,7 @@ def test_an_old_database_is_keyed_at_migrate_and_its_chain_continues(cli, legacy
     assert ok(cli("audit", "--verify", "--json")).json["data"]["verified"] is True
 
 
+@pytest.mark.sqlite_only  # SQLite's migrations from before the key (PG starts keyed)
 def test_after_keying_an_old_row_cannot_be_rehashed(cli, legacy):
     ok(cli("db", "migrate"))
     tamper(legacy, "UPDATE audit SET clinician = 'mallory' WHERE id = 2",
@@ -123,6 +130,7 @@ def test_after_keying_an_old_row_cannot_be_rehashed(cli, legacy):
     assert r.json["error"]["code"] == "audit_chain_broken"
 
 
+@pytest.mark.sqlite_only  # SQLite's migrations from before the key (PG starts keyed)
 def test_a_legacy_patient_updated_after_keying_is_found(cli, legacy):
     ok(cli("db", "migrate"))
     tamper(legacy, "UPDATE patients SET name = 'Someone Else' WHERE mrn = 'L-2'")
@@ -131,6 +139,7 @@ def test_a_legacy_patient_updated_after_keying_is_found(cli, legacy):
     assert "updated_rows: patient 2 does not match its latest audit row" in r.stderr
 
 
+@pytest.mark.sqlite_only  # SQLite's migrations from before the key (PG starts keyed)
 def test_a_key_file_is_never_put_on_an_unkeyed_old_database_silently(cli, legacy):
     """A key that exists while the database has no keyed chain: a copy from before the key
     or a downgraded database; refused rather than keyed anew over whatever it holds."""

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from helpers import ok, query, scalar
+from helpers import key_file, ok, query, scalar
 from reliability_support import assert_error_shape, finish, open_session, popen, real_clock, run, screen
 
 VITALS_WORKERS = 4
@@ -40,7 +40,7 @@ def _due_ids(text: str) -> list[int]:
     return [int(row["followup_id"]) for row in rows]
 
 
-def test_concurrent_writers_lose_nothing(cli, db_path):
+def test_concurrent_writers_lose_nothing(cli, db_path, tmp_path):
     now = real_clock()
     sessions = [open_session(cli, f"CW-{w}", now) for w in range(VITALS_WORKERS)]
     for w in range(VITALS_WORKERS):
@@ -89,7 +89,7 @@ def test_concurrent_writers_lose_nothing(cli, db_path):
                 if _accept(r, failures):
                     printed.append(_due_ids(r.stdout))
             if n in (2, 5):  # the nightly backup, taken while nurses record
-                dest = db_path.with_name(f"backup-{n}.db")
+                dest = tmp_path / f"backup-{n}.db"  # (on PostgreSQL, a verified SQLite copy)
                 b = run(db_path, "db", "backup", dest, "--json")
                 with lock:
                     if _accept(b, failures):
@@ -144,7 +144,7 @@ def test_concurrent_writers_lose_nothing(cli, db_path):
     assert backups, "no backup was taken during the writes"
     for dest in backups:
         # verified with the clinic's key (none is written beside a backup)
-        assert run(dest, "db", "check", KETACLI_KEY_FILE=f"{db_path}.key").returncode == 0
+        assert run(dest, "db", "check", KETACLI_KEY_FILE=str(key_file(db_path))).returncode == 0
         assert scalar(dest, "SELECT count(*) FROM observations") == scalar(
             dest, "SELECT count(*) FROM audit WHERE action = 'create' AND entity = 'observation'")
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import mode, ok, query
+from helpers import assert_one_error, mode, ok, on_pg, query
 from reliability_support import DOB, NAME, NOTE, PHQ9, assert_error_shape, open_session, real_clock, run
 
 pytest.importorskip("sqlcipher3")
@@ -38,6 +38,7 @@ def _plain_text(path: Path) -> bytes:
     return data
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 def test_the_file_holds_no_readable_patient_text(encrypted):
     db, _, _ = encrypted
     data = _plain_text(db)
@@ -47,6 +48,7 @@ def test_the_file_holds_no_readable_patient_text(encrypted):
     assert mode(db) == 0o600
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 def test_every_command_opens_it_transparently(cli, encrypted):
     db, sid, before = encrypted
     ok(cli("log-vitals", sid, "--hr", "84", "--note", NOTE))
@@ -60,6 +62,7 @@ def test_every_command_opens_it_transparently(cli, encrypted):
     assert NOTE.encode() not in _plain_text(db)
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 def test_backups_stay_encrypted(cli, encrypted, tmp_path, monkeypatch):
     db, _, before = encrypted
     dest = tmp_path / "backup.db"
@@ -72,6 +75,7 @@ def test_backups_stay_encrypted(cli, encrypted, tmp_path, monkeypatch):
     assert len(r.json["data"]) == before["patients"]
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 def test_an_encrypted_backup_without_its_key_says_where_the_key_goes(cli, encrypted, tmp_path):
     """Checked where it was copied (no key beside it: none travels with a backup), it is not
     called 'not SQLite' as a corrupt file would be: the clinic key is missing."""
@@ -83,6 +87,7 @@ def test_an_encrypted_backup_without_its_key_says_where_the_key_goes(cli, encryp
     assert "not SQLite" not in r.stderr and "KETACLI_KEY_FILE" in r.stderr
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 def test_decrypt_writes_a_verified_plain_copy(cli, encrypted, tmp_path, monkeypatch):
     db, _, before = encrypted
     dest = tmp_path / "plain.db"
@@ -100,6 +105,7 @@ def test_decrypt_writes_a_verified_plain_copy(cli, encrypted, tmp_path, monkeypa
     assert_error_shape(again.exit_code, again.stdout, again.stderr, expect=4)
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 @pytest.mark.parametrize("args", [("patient", "list"), ("db", "check", "--json"),
                                   ("log-vitals", "1", "--hr", "80")])
 def test_a_wrong_key_is_one_line(cli, encrypted, args):
@@ -113,6 +119,7 @@ def test_a_wrong_key_is_one_line(cli, encrypted, args):
     assert [ln for ln in p.stderr.splitlines() if not ln.startswith(("error:", "hint:"))] == []
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 @pytest.mark.parametrize("args", [("patient", "list"), ("db", "check", "--json"),
                                   ("db", "info")])
 def test_a_missing_key_says_so_not_not_sqlite(cli, encrypted, args):
@@ -127,6 +134,7 @@ def test_a_missing_key_says_so_not_not_sqlite(cli, encrypted, args):
         assert r.json["error"]["code"] == "clinic_key_missing"
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 def test_encrypting_twice_or_without_the_key_is_refused(cli, encrypted, tmp_path):
     r = cli("db", "encrypt")
     assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4)
@@ -139,6 +147,7 @@ def test_encrypting_twice_or_without_the_key_is_refused(cli, encrypted, tmp_path
     assert plain.read_bytes().startswith(MAGIC)
 
 
+@pytest.mark.sqlite_only  # SQLCipher: a file's encryption
 def test_encrypt_is_refused_while_another_process_has_it_open(cli, db_path):
     import sqlite3
 
@@ -153,3 +162,17 @@ def test_encrypt_is_refused_while_another_process_has_it_open(cli, db_path):
     assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4)
     assert db_path.read_bytes().startswith(MAGIC)
     ok(cli("patient", "add", "EN-4", "--name", "Still Plain"))
+
+
+def test_encrypt_and_decrypt_are_refused_on_a_server(cli, db_path, tmp_path):
+    """A PostgreSQL clinic is encrypted (or not) by its server: one error line, exit 2,
+    and the database goes on as it was."""
+    if not on_pg():
+        pytest.skip("a PostgreSQL URL")
+    ok(cli("patient", "add", "EN-5", "--name", "On A Server"))
+    for args in (("db", "encrypt"), ("db", "decrypt", tmp_path / "plain.db")):
+        r = cli(*args)
+        assert_one_error(r, 2)
+        assert "PostgreSQL" in r.stderr or "server" in r.stderr, r.stderr
+    assert not (tmp_path / "plain.db").exists()
+    assert ok(cli("db", "check", "--json")).json["data"]["ok"] is True

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from helpers import ok, query, scalar
+from helpers import ok, on_pg, query, scalar
 from reliability_support import NOTE, assert_error_shape, open_session, popen, real_clock, run
 
 from ketacli.store import export as xs
@@ -182,12 +182,22 @@ def test_no_series_of_since_days_reaches_a_deidentified_export(cli, charting, ta
 def test_an_export_on_a_read_only_database_exports_nothing(cli, charting):
     db, _, _ = charting
     ok(run(db, "db", "check"))
-    db.chmod(0o400)
+    before = scalar(db, "SELECT count(*) FROM audit")
+    if on_pg(db):  # the server keeps the database read-only (the export's audit row cannot go in)
+        import pg_support
+
+        pg_support.admin(f'ALTER DATABASE "{db.dbname}" SET default_transaction_read_only = on')
+    else:
+        db.chmod(0o400)
     try:
         proc = popen(db, "export", "observations", "--format", "json")
         out, err = proc.communicate(timeout=60)
     finally:
-        db.chmod(0o600)
-    if proc.returncode == 0:  # root writes read-only files: nothing to show here
+        if on_pg(db):
+            pg_support.admin(f'ALTER DATABASE "{db.dbname}" RESET default_transaction_read_only')
+        else:
+            db.chmod(0o600)
+    if proc.returncode == 0 and not on_pg(db):  # root writes read-only files: nothing to show
         pytest.skip("running as root: a 0400 file stays writable")
     assert proc.returncode == 4 and out == b"", err
+    assert scalar(db, "SELECT count(*) FROM audit") == before

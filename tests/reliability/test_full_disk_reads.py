@@ -14,6 +14,8 @@ import pytest
 from helpers import copy_key, counts, ok
 from reliability_support import checkpoint, run
 
+pytestmark = pytest.mark.sqlite_only  # the file and its -shm on a full tmpfs
+
 SCREEN = ("--weight", "70", "--bp", "120/80", "--hr", "70", "--phq9", "2,2,2,2,1,1,2,0,0")
 
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import pwd
-import sqlite3
 
 import pytest
 from helpers import assert_one_error, ok, query
-from reliability_support import run
+from reliability_support import run, write_lock_held
 
 SCREEN = ("--weight", "70", "--bp", "120/80", "--hr", "70")
 
@@ -54,13 +53,8 @@ def test_busy_timeout_within_bounds(cli, monkeypatch, value):
 def test_the_lock_message_says_how_long_it_waited(cli, db_path, monkeypatch):
     ok(cli("patient", "add", "ENV-5", "--name", "Ann Example"))
     monkeypatch.setenv("KETACLI_BUSY_TIMEOUT", "0.2")
-    holder = sqlite3.connect(db_path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with write_lock_held(db_path):
         r = cli("patient", "add", "ENV-6", "--name", "Bob Example")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert_one_error(r, 4)
     assert "gave up after 0.2 s" in r.stderr
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 
 import pytest
-from helpers import assert_one_error, csv_rows, ok, query
+from helpers import assert_one_error, csv_rows, ok, on_pg, query, tamper
 from infusion_support import at, discharge, screened, start
 from reliability_support import run
 
@@ -61,13 +60,14 @@ def test_tab_and_newline_stay_allowed_in_notes(cli, db_path):
 
 def _plant(db_path, name: str) -> None:
     """Stored text that got past validation (an older version, a raw write)."""
-    con = sqlite3.connect(db_path)
-    for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                                  "AND tbl_name = 'patients'").fetchall():
-        con.execute(f"DROP TRIGGER {trigger}")
-    con.execute("UPDATE patients SET name = ?", (name,))
-    con.commit()
-    con.close()
+    if on_pg(db_path):
+        triggers = query(db_path, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                                  "AND tgrelid = 'patients'::regclass")
+    else:
+        triggers = query(db_path, "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                  "AND tbl_name = 'patients'")
+    tamper(db_path, "UPDATE patients SET name = ?", drop=tuple(t for (t,) in triggers),
+           params=[(name,)])
 
 
 def test_stored_control_characters_are_shown_escaped(cli, db_path):

@@ -8,11 +8,11 @@ is removed by the next run, and no output path may be the database or its -wal/-
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
-from helpers import assert_one_error, mode, ok
+from helpers import assert_one_error, key_file, mode, ok
 
 from ketacli import safefile
 
@@ -126,6 +126,7 @@ def test_a_temporary_file_of_a_killed_process_is_removed_by_the_next_write(cli, 
     assert not stale.exists() and not stale_dir.exists() and mine.exists()
 
 
+@pytest.mark.sqlite_only  # the database file and its -wal/-shm (a server has no such file)
 @pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
 def test_no_output_path_may_be_the_database(cli, clinic, db_path, suffix):
     target = f"{db_path}{suffix}"
@@ -143,11 +144,11 @@ def test_no_output_path_may_be_the_database(cli, clinic, db_path, suffix):
 def test_no_output_path_may_be_the_clinic_key(cli, clinic, db_path, tmp_path, monkeypatch, where):
     """Writing over the key would leave the chain unverifiable and an encrypted database
     unreadable: refused like the database itself."""
-    key = Path(f"{db_path}.key")
+    key = key_file(db_path)  # beside the file; for a PostgreSQL clinic, in the user-data folder
     if where == "KETACLI_KEY_FILE":
         moved = tmp_path / "secure" / "clinic.key"
         moved.parent.mkdir()
-        key.rename(moved)
+        shutil.move(key, moved)  # the user-data folder may be another file system
         monkeypatch.setenv("KETACLI_KEY_FILE", str(moved))
         key = moved
     ok(cli("followup", "record", "SAFE-1", "--phq9", "1,1,1,1,1,1,0,0,0"))

@@ -14,17 +14,28 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 
 import pytest
-from helpers import copy_key, counts, ok, scalar
-from reliability_support import assert_error_shape, checkpoint, open_session, real_clock, run
+from helpers import copy_key, counts, ok, on_pg, scalar, tamper
+from reliability_support import (
+    assert_error_shape,
+    checkpoint,
+    open_session,
+    real_clock,
+    run,
+    write_lock_held,
+)
 
 NOTE_2K = "n" * 1900  # a long note: each observation takes a page or more
 
 
 def _digest(path) -> str:
+    """The file's bytes; a PostgreSQL database's rows (every table and the audit chain)."""
+    if on_pg(path):
+        state = (counts(path), scalar(path, "SELECT group_concat(hash, '') FROM audit"),
+                 scalar(path, "SELECT max(version) FROM schema_migrations"))
+        return hashlib.sha256(repr(state).encode()).hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -67,6 +78,7 @@ def test_a_file_that_is_not_sqlite(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]  # no -wal, no -shm
 
 
+@pytest.mark.sqlite_only  # a file cut in half
 def test_a_truncated_database(cli, tmp_path):
     real_clock()
     ok(cli("demo", "--patients", "25", "--json"))  # enough pages that half of them matter
@@ -85,16 +97,21 @@ def test_a_truncated_database(cli, tmp_path):
 
 def test_a_schema_newer_than_the_program(seeded):
     db, sid = seeded
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA user_version = 99")
-    con.close()
+    if on_pg(db):
+        tamper(db, "INSERT INTO schema_migrations VALUES (99, 'from a newer ketacli', "
+                   "'2099-01-01T00:00:00+00:00')")
+    else:
+        con = sqlite3.connect(db)
+        con.execute("PRAGMA user_version = 99")
+        con.close()
     checkpoint(db)
     before = _digest(db)
     for args in [*_attempts(sid), ("db", "migrate")]:
         r = run(db, *args)
         _storage_error(r, json_out="--json" in args, words=("newer",))
     assert _digest(db) == before
-    assert scalar(db, "PRAGMA user_version") == 99
+    assert scalar(db, "SELECT max(version) FROM schema_migrations" if on_pg(db)
+                  else "PRAGMA user_version") == 99
 
 
 def test_a_database_path_that_cannot_be_a_database(tmp_path):
@@ -109,28 +126,6 @@ def test_a_database_path_that_cannot_be_a_database(tmp_path):
 
 
 # -- the database locked by another process ----------------------------------------------
-HOLDER = """
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-sys.stdin.read()          # hold the write lock until the test closes our stdin
-con.execute("ROLLBACK")
-"""
-
-
-@contextlib.contextmanager
-def write_lock_held(db):
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        yield holder
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
-
-
 def test_locked_past_the_busy_timeout(seeded):
     db, sid = seeded
     before = counts(db)
@@ -150,7 +145,7 @@ def test_locked_past_the_busy_timeout(seeded):
         screen = run(db, "screen", "SF-2", "--name", "Locked Out", "--weight", "70", "--bp",
                      "120/80", "--hr", "70", KETACLI_BUSY_TIMEOUT="0.5")
         _storage_error(screen, words=("locked",))
-        # readers are not blocked by a writer (WAL)
+        # readers are not blocked by a writer (WAL; on a server, its snapshots)
         assert run(db, "patient", "list", "--json", KETACLI_BUSY_TIMEOUT="0.5").returncode == 0
     assert counts(db) == before
     assert scalar(db, "SELECT count(*) FROM observations WHERE hr = 91") == 0
@@ -188,6 +183,24 @@ def _remount(where, mode: str) -> None:
 def test_a_read_only_database(seeded, tmp_path):
     db, sid = seeded
     before = counts(db)
+    if on_pg(db):  # a database the server keeps read-only
+        import pg_support
+
+        pg_support.admin(f'ALTER DATABASE "{db.dbname}" SET default_transaction_read_only = on')
+        digest = _digest(db)
+        # (nothing is due to be marked notified here: that run writes nothing, and succeeds)
+        for args in (("log-vitals", sid, "--hr", "93", "--json"),
+                     ("screen", "SF-RO", "--name", "Read Only", "--weight", "70", "--bp", "120/80",
+                      "--hr", "70")):
+            r = run(db, *args)
+            _storage_error(r, json_out="--json" in args, words=("read-only",))
+        assert _digest(db) == digest
+        assert run(db, "patient", "list", "--json").returncode == 0  # reads go on
+        pg_support.admin(f'ALTER DATABASE "{db.dbname}" RESET default_transaction_read_only')
+        assert counts(db) == before
+        check = run(db, "db", "check", "--json")
+        assert check.returncode == 0, check
+        return
     if os.geteuid() != 0:
         ro = tmp_path / "ro.db"
         shutil.copyfile(db, ro)
@@ -221,6 +234,7 @@ def test_a_read_only_database(seeded, tmp_path):
         assert check.returncode == 0, check
 
 
+@pytest.mark.sqlite_only  # the file on a full tmpfs (tests/reliability/test_postgresql.py: the server)
 def test_a_full_disk(seeded, tmp_path):
     db, sid = seeded
     with tmpfs(tmp_path / "full-mount", "512k") as mnt:

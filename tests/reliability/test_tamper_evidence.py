@@ -4,17 +4,19 @@ Clinical tables and the audit log are append-only (BEFORE UPDATE/DELETE triggers
 plain sqlite3 UPDATE or DELETE fails. Someone who goes around them (drops a trigger,
 rewrites the schema, inserts or updates rows, rehashes the chain) without the clinic key
 is caught: the seventeen scenarios below, each detected by `db check` and/or
-`audit --verify`, and the newest rows cut off, by `audit --verify --anchor`.
+`audit --verify`, and the newest rows cut off, by `audit --verify --anchor`. On PostgreSQL
+the same seventeen, in its SQL (a CHECK dropped and added wider for `writable_schema`), and
+the server's own ways around the guards: a trigger disabled or enabled for replicas only, a
+guard function replaced, a CHECK dropped; TRUNCATE is refused like DELETE.
 """
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
-from helpers import copy_key, counts, ok, query, scalar, tamper
+from helpers import copy_db, copy_key, counts, key_file, ok, on_pg, query, scalar, tamper
 from reliability_support import NOTE, PHQ9, assert_error_shape, assert_no_pii, open_session, real_clock
 
 from ketacli.store.audit import row_hash
@@ -36,7 +38,36 @@ def clinic(cli, db_path):
     return db_path, sid
 
 
+@pytest.fixture(autouse=True)
+def _pg_copies():
+    """The databases `_copy` made on PostgreSQL, dropped after the test."""
+    yield
+    while _COPIES:
+        import pg_support
+
+        pg_support.release(_COPIES.pop())
+
+
+_COPIES: list = []
+
+
+def _connect(db):
+    """A connection that commits each statement: sqlite3, or the store's PostgreSQL one."""
+    if on_pg(db):
+        from ketacli.store import pg
+
+        return pg.connect(str(db), busy_timeout_s=30)
+    return sqlite3.connect(db, isolation_level=None)
+
+
 def _copy(db, tmp_path, name: str):
+    if on_pg(db):
+        import pg_support
+
+        target = pg_support.fresh()
+        _COPIES.append(target)
+        copy_db(db, target)  # the key comes too: the verifier holds it
+        return target
     con = sqlite3.connect(db)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -60,9 +91,9 @@ def _rehash_from(db, first: int) -> None:
     """The attacker recomputes every link from row `first` on, the way an unkeyed chain
     would be recomputed (SHA-256 of the previous hash and the row): all they can do
     without the clinic key."""
-    con = sqlite3.connect(db, isolation_level=None)
+    tamper(db, drop=("audit_no_update",))
+    con = _connect(db)
     try:
-        con.execute("DROP TRIGGER IF EXISTS audit_no_update")
         prev = con.execute("SELECT hash FROM audit WHERE id < ? ORDER BY id DESC LIMIT 1",
                            (first,)).fetchone()[0]
         for row in con.execute(f"SELECT {AUDIT_COLS} FROM audit WHERE id >= ? ORDER BY id",
@@ -168,7 +199,8 @@ def s_newest_rows_cut_off(db, info):
     _tamper(db, "DELETE FROM followups WHERE id = (SELECT max(id) FROM followups)",
             "DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)",
             drop=("audit_no_delete", "followups_no_delete"))
-    _tamper(db, *(f"CREATE TRIGGER {t}" + sql for t, sql in RESTORE), drop=())
+    _tamper(db, *(f"CREATE TRIGGER {t}" + sql for t, sql in (PG_RESTORE if on_pg() else RESTORE)),
+            drop=())
 
 
 RESTORE = (
@@ -176,6 +208,11 @@ RESTORE = (
      "append-only: corrections are new rows (void)'); END"),
     ("followups_no_delete", " BEFORE DELETE ON followups\nBEGIN SELECT RAISE(ABORT, "
      "'follow-ups are never deleted: cancel them'); END"),
+)
+PG_RESTORE = (
+    ("audit_no_delete", " BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION ketacli_append_only()"),
+    ("followups_no_delete", " BEFORE DELETE ON followups FOR EACH ROW "
+     "EXECUTE FUNCTION ketacli_followups_never_deleted()"),
 )
 
 
@@ -190,19 +227,21 @@ def s_critical_reading_edited_and_resealed(db, info):
 
     _tamper(db, f"UPDATE observations SET spo2 = 98 WHERE id = {info['critical']}",
             drop=("observations_no_update",))
-    con = sqlite3.connect(db)
+    con = _connect(db)
     digest = row_digest(con, "observations", info["critical"])
     rid = con.execute("SELECT id FROM audit WHERE entity = 'observation' AND entity_id = ?",
                       (info["critical"],)).fetchone()[0]
     con.close()
-    _tamper(db, "UPDATE audit SET detail = json_set(detail, '$.row_sha256', ?) WHERE id = ?",
-            params=[(digest, rid)])
+    reseal = ("UPDATE audit SET detail = jsonb_set(detail::jsonb, '{row_sha256}', to_jsonb(?::text))"
+              "::text WHERE id = ?" if on_pg(db) else
+              "UPDATE audit SET detail = json_set(detail, '$.row_sha256', ?) WHERE id = ?")
+    _tamper(db, reseal, params=[(digest, rid)])
     _rehash_from(db, rid)
 
 
 def s_void_inserted_to_hide_a_critical_reading(db, info):
-    _tamper(db, "INSERT INTO voids (kind, target_id, reason, at, clinician) VALUES "
-                f"('observation', {info['critical']}, 'entered in error', "
+    _tamper(db, "INSERT INTO voids (id, kind, target_id, reason, at, clinician) VALUES "
+                f"((SELECT max(id) + 1 FROM voids), 'observation', {info['critical']}, 'entered in error', "
                 "'2026-11-27T15:00:00+00:00', 'nurse.test')", drop=())
 
 
@@ -211,15 +250,16 @@ def s_discharge_forged(db, info):
 
 
 FORGED_DISCHARGE = (
-    "INSERT INTO discharges (session_id, at, recorded_at, clinician, infusion_end_at, "
-    "aldrete_total, delivered_mg, transport, criteria) SELECT ?, started_at, started_at, "
-    "'nurse.test', started_at, 10, drawn_mg, 'escort', '[]' FROM sessions WHERE id = ?")
+    "INSERT INTO discharges (id, session_id, at, recorded_at, clinician, infusion_end_at, "
+    "aldrete_total, delivered_mg, transport, criteria) SELECT "
+    "(SELECT coalesce(max(id), 0) + 1 FROM discharges), ?, started_at, started_at, 'nurse.test', "
+    "started_at, 10, drawn_mg, 'escort', '[]' FROM sessions WHERE id = ?")
 
 
 def s_observation_inserted(db, info):
-    _tamper(db, "INSERT INTO observations (session_id, phase, at, recorded_at, clinician, spo2) "
-                f"VALUES ({info['session']}, 'intra', '2026-11-27T15:00:00+00:00', "
-                "'2026-11-27T15:00:00+00:00', 'nurse.test', 99)", drop=())
+    _tamper(db, "INSERT INTO observations (id, session_id, phase, at, recorded_at, clinician, "
+                f"spo2) VALUES ((SELECT max(id) + 1 FROM observations), {info['session']}, 'intra', "
+                "'2026-11-27T15:00:00+00:00', '2026-11-27T15:00:00+00:00', 'nurse.test', 99)", drop=())
 
 
 def s_patient_updated(db, info):
@@ -232,6 +272,14 @@ def s_followup_updated(db, info):
 
 
 def s_check_widened_through_writable_schema(db, info):
+    """SQLite: the CREATE TABLE text rewritten; PostgreSQL: the CHECK dropped and added wider."""
+    if on_pg(db):
+        name = scalar(db, "SELECT conname FROM pg_constraint WHERE conrelid = 'observations'::regclass "
+                          "AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%spo2 >= 50%'")
+        _tamper(db, f"ALTER TABLE observations DROP CONSTRAINT {name}",
+                f"ALTER TABLE observations ADD CONSTRAINT {name} "
+                "CHECK (spo2 IS NULL OR spo2 BETWEEN 0 AND 1000)", drop=())
+        return
     con = sqlite3.connect(db, isolation_level=None)
     try:
         con.execute("PRAGMA writable_schema = ON")
@@ -323,7 +371,7 @@ def test_the_chain_cannot_be_rebuilt_without_the_key(cli, tamper_clinic, tmp_pat
     """With the key missing, a rehashed copy is not 'verified': it is 'not verifiable'."""
     db, info = tamper_clinic
     copy = _copy(db, tmp_path, "keyless")
-    Path(f"{copy}.key").unlink()
+    key_file(copy).unlink()
     for args in (("audit", "--verify"), ("db", "check")):
         r = cli("--db", str(copy), *args)
         assert_error_shape(r.exit_code, r.stdout, r.stderr, expect=4)
@@ -336,7 +384,7 @@ def test_the_chain_cannot_be_rebuilt_without_the_key(cli, tamper_clinic, tmp_pat
 def test_a_wrong_key_is_named(cli, tamper_clinic, tmp_path):
     db, _ = tamper_clinic
     copy = _copy(db, tmp_path, "wrongkey")
-    Path(f"{copy}.key").write_text("ketacli-clinic-key v1 " + "ab" * 32 + "\n")
+    key_file(copy).write_text("ketacli-clinic-key v1 " + "ab" * 32 + "\n")
     r = cli("--db", str(copy), "audit", "--verify", "--json")
     assert r.exit_code == 4 and r.json["error"]["code"] == "clinic_key_wrong"
     assert "wrong clinic key" in r.stderr
@@ -354,15 +402,20 @@ def test_update_and_delete_are_refused_by_the_database(clinic, table):
     db, _ = clinic
     before = counts(db)
     digest = scalar(db, "SELECT group_concat(hash, '') FROM audit")
-    con = sqlite3.connect(db, isolation_level=None)
+    con = _connect(db)
+    refused = _integrity_errors(db)
+    rowid = "id" if on_pg(db) else "rowid"
     try:
-        with pytest.raises(sqlite3.DatabaseError, match="append-only") as update:
+        with pytest.raises(Exception, match="append-only") as update:
             con.execute(f"UPDATE {table} SET {APPEND_ONLY[table]}")
-        assert isinstance(update.value, sqlite3.IntegrityError)
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        assert isinstance(update.value, refused)
+        with pytest.raises(refused, match="append-only"):
             con.execute(f"DELETE FROM {table}")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            con.execute(f"DELETE FROM {table} WHERE rowid = (SELECT max(rowid) FROM {table})")
+        with pytest.raises(refused, match="append-only"):
+            con.execute(f"DELETE FROM {table} WHERE {rowid} = (SELECT max({rowid}) FROM {table})")
+        if on_pg(db):  # a server has one more way to empty a table
+            with pytest.raises(refused, match="append-only"):
+                con.execute(f"TRUNCATE {table} CASCADE")
     finally:
         con.close()
     assert counts(db) == before
@@ -371,11 +424,58 @@ def test_update_and_delete_are_refused_by_the_database(clinic, table):
 
 def test_patients_and_followups_are_never_deleted(clinic):
     db, _ = clinic
-    con = sqlite3.connect(db, isolation_level=None)
+    con = _connect(db)
+    refused = _integrity_errors(db)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        with pytest.raises(refused, match="never deleted"):
             con.execute("DELETE FROM patients")
-        with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        with pytest.raises(refused, match="never deleted"):
             con.execute("DELETE FROM followups")
+        if on_pg(db):
+            for table in ("patients", "followups"):
+                with pytest.raises(refused, match=r"append-only|never deleted"):
+                    con.execute(f"TRUNCATE {table} CASCADE")
     finally:
         con.close()
+    assert counts(db)["patients"] == 1
+
+
+def _integrity_errors(db) -> tuple[type[BaseException], ...]:
+    """What a refused change raises: a constraint failure on either engine."""
+    if on_pg(db):
+        from ketacli.store import pg
+
+        return pg.integrity_errors()
+    return (sqlite3.IntegrityError,)
+
+
+# -- PostgreSQL's own ways around the guards (the attacker owns the tables) ------------------
+PG_SCENARIOS = {
+    "guard_trigger_disabled": (("ALTER TABLE observations DISABLE TRIGGER observations_no_update",),
+                               "append_only"),
+    # fires only in a session that says it is a replica: off for everyone else
+    "guard_trigger_for_replicas_only": (
+        ("ALTER TABLE audit ENABLE REPLICA TRIGGER audit_no_update",), "append_only"),
+    "all_triggers_disabled": (("ALTER TABLE audit DISABLE TRIGGER USER",), "append_only"),
+    "guard_function_replaced": (
+        ("CREATE OR REPLACE FUNCTION ketacli_append_only() RETURNS trigger LANGUAGE plpgsql "
+         "AS $$ BEGIN RETURN OLD; END $$",), "integrity"),
+    "check_dropped": (("ALTER TABLE observations DROP CONSTRAINT IF EXISTS observations_spo2_check",),
+                      "schema"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PG_SCENARIOS))
+def test_postgresql_guards_turned_off_are_detected(cli, tamper_clinic, tmp_path, name):
+    if not on_pg():
+        pytest.skip("PostgreSQL's ALTER TABLE / CREATE FUNCTION")
+    db, _ = tamper_clinic
+    copy = _copy(db, tmp_path, name)
+    statements, failing = PG_SCENARIOS[name]
+    _tamper(copy, *statements, drop=())
+    check = cli("--db", str(copy), "db", "check", "--json")
+    assert_error_shape(check.exit_code, check.stdout, check.stderr, expect=4, json_out=True)
+    failed = {c["name"] for c in check.json["error"]["details"] if not c["ok"]}
+    assert failing in failed, check.stdout
+    human = cli("--db", str(copy), "db", "check")
+    assert human.exit_code == 4 and f"{failing}: " in human.stderr, human.stderr
