@@ -3,11 +3,11 @@
     python benchmarks/pgserver.py start DIR    # prints the admin URL
     python benchmarks/pgserver.py stop DIR
 
-Unlike tests/pg_support.py (fsync=off and the like, for a server that is thrown away),
-this one is started with nothing but where to listen: `-p PORT -k DIR -c
+The benchmarks start it with nothing but where to listen: `-p PORT -k DIR -c
 listen_addresses=127.0.0.1`. Every other setting is initdb's and the server's default
 (fsync, synchronous_commit, shared_buffers, work_mem...), so the figures are those of an
-untuned server. initdb and postgres refuse to run as root: as root they run as the
+untuned server. tests/pg_support.py starts its throwaway server with this too, adding
+fsync=off and the like. initdb and postgres refuse to run as root: as root they run as the
 `postgres` account.
 """
 
@@ -46,8 +46,10 @@ def _as_server_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
-def start(folder: Path) -> str:
-    """initdb in `folder` and start the server on a free port of 127.0.0.1; its admin URL."""
+def start(folder: Path, *, settings: str = "", hba: str = "") -> str:
+    """initdb in `folder` and start the server on a free port of 127.0.0.1; its admin URL.
+    `settings`: more `-c name=value` options (the tests' throwaway server); `hba`: lines put
+    before initdb's own in pg_hba.conf."""
     initdb, pg_ctl = server_bin("initdb"), server_bin("pg_ctl")
     if not initdb or not pg_ctl:
         raise RuntimeError("no PostgreSQL server programs (initdb, pg_ctl) on this machine")
@@ -58,10 +60,13 @@ def start(folder: Path) -> str:
     subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "postgres", "--auth=trust",
                                     "-E", "UTF8", "--locale=C.UTF-8"]),
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if hba:
+        conf = data / "pg_hba.conf"
+        conf.write_text(hba + conf.read_text())
     port = _free_port()
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 {settings}".strip()
     subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-l", str(folder / "server.log"),
-                                    "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
-                                    "-w", "start"]),
+                                    "-o", options, "-w", "start"]),
                    check=True, stdout=subprocess.DEVNULL)
     (folder / "port").write_text(str(port))
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import glob
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,52 +28,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 # what a throwaway test server may skip (it is thrown away): documented PostgreSQL settings
 SERVER_SETTINGS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200 -c listen_addresses=127.0.0.1")
+                   "-c max_connections=200")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import pgserver  # noqa: E402 - the server programs, shared with the benchmarks
 
 
 def _bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return versions[-1] if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_server_user(argv: list[str]) -> list[str]:
-    """initdb and postgres refuse to run as root: run them as the postgres account."""
-    if os.geteuid() != 0:
-        return argv
-    return ["runuser", "-u", "postgres", "--", *argv]
+    return pgserver.server_bin(name)
 
 
 def start(folder: Path) -> str:
-    """initdb in `folder`, start the server on a free port; its admin URL."""
-    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        raise RuntimeError("no PostgreSQL server programs (initdb, pg_ctl) on this machine")
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    data = folder / "data"
-    subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "postgres", "--auth=trust",
-                                    "-E", "UTF8", "--locale=C.UTF-8"]),
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # a role that must give a password (the tests of a refused login)
-    hba = data / "pg_hba.conf"
-    hba.write_text("host all ketacli_pw 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
-    port = _free_port()
-    subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-l", str(folder / "server.log"),
-                                    "-o", f"-p {port} -k {folder} {SERVER_SETTINGS}", "-w",
-                                    "start"]),
-                   check=True, stdout=subprocess.DEVNULL)
-    (folder / "port").write_text(str(port))
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    """initdb in `folder`, start the server on a free port; its admin URL (and a role that
+    must give a password, for the tests of a refused login)."""
+    url = pgserver.start(folder, settings=SERVER_SETTINGS,
+                         hba="host all ketacli_pw 127.0.0.1/32 scram-sha-256\n")
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -84,11 +51,7 @@ def start(folder: Path) -> str:
 
 
 def stop(folder: Path) -> None:
-    pg_ctl = _bin("pg_ctl")
-    if pg_ctl and (folder / "data").exists():
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(folder / "data"), "-m", "immediate",
-                                        "-w", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pgserver.stop(folder)
 
 
 _SERVER: dict[str, str | None] = {}
