@@ -32,7 +32,7 @@ def info(store: Store) -> dict:
     counts = {t: store.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
     if store.engine == pg.ENGINE:
         where: dict = {
-            "engine": "postgresql", "server": store.scalar("SELECT version()").split(",")[0],
+            "engine": "postgresql", "server": "PostgreSQL " + store.scalar("SHOW server_version"),
             "journal_mode": None, "mode": None,
             "size_bytes": store.scalar("SELECT pg_database_size(current_database())"),
             "role": store.scalar("SELECT current_user")}
