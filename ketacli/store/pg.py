@@ -4,8 +4,9 @@
 The store's SQL is written once, in the dialect both engines share; `PgConnection`
 gives psycopg the face of a sqlite3 connection (execute/executemany/cursor, rows that
 answer to an index and to a column name) and turns the few SQLite spellings into
-PostgreSQL's (`translate`). Parameters are bound on the client (psycopg's ClientCursor)
-so that a value is typed by where it is used, as in SQLite: `? IS NULL`, `IN (?, ?)`.
+PostgreSQL's (`translate`). Values are bound by the server ($1, $2...), never pasted into
+the statement: a statement the server logs (log_min_error_statement, pg_stat_activity)
+shows no patient's name, phone or note.
 
 Writers are serialized by a transaction-level advisory lock taken first in every write
 transaction (`BEGIN ISOLATION LEVEL READ COMMITTED` + `pg_advisory_xact_lock`): the audit
@@ -251,7 +252,7 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
     lock_ms = max(1, int(busy_timeout_s * 1000))
     try:
         # the session's settings travel with the connection request: no round trips
-        raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
+        raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.Cursor,
                               connect_timeout=max(2, int(busy_timeout_s) or 2),
                               application_name="ketacli",
                               # the server probes a silent workstation (power or network
