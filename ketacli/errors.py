@@ -125,6 +125,7 @@ class Code(StrEnum):
     SERVER_UNREACHABLE = "server_unreachable"
     AUTHENTICATION_FAILED = "authentication_failed"
     WRITE_CONFLICT = "write_conflict"
+    COMMIT_UNKNOWN = "commit_unknown"
 
 
 class KetaError(Exception):

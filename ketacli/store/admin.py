@@ -74,6 +74,7 @@ def check(store: Store) -> dict:
     altered = sealed_rows_altered(store)
     unaudited = tamper.unaudited_rows(store)
     updated = tamper.rows_updated(store)
+    board = tamper.open_sessions_differ(store)
     schema = tamper.schema_differences(store)
     missing = sorted(expected_triggers(store) - active_triggers(store))
     checks = [
@@ -88,10 +89,11 @@ def check(store: Store) -> dict:
         {"name": "unaudited_rows", "ok": not unaudited,
          "detail": "every record has its own audit row" if not unaudited
          else f"{len(unaudited)} records with no audit row of their own, first {unaudited[0]}"},
-        {"name": "updated_rows", "ok": not updated,
-         "detail": "patients, follow-ups and the zone match their latest audit"
-         if not updated
-         else f"{len(updated)} rows changed outside ketacli, first {updated[0]}"},
+        {"name": "updated_rows", "ok": not updated and not board,
+         "detail": "patients, follow-ups, the zone and the board match the audit"
+         if not (updated or board)
+         else f"{len(updated) + len(board)} rows changed outside ketacli, first "
+              f"{(updated or board)[0]}"},
         {"name": "schema", "ok": not schema,
          "detail": "as the migrations made it" if not schema
          else f"{len(schema)} differences, first {schema[0]}"},
@@ -107,6 +109,7 @@ def check(store: Store) -> dict:
         *(f"clinical_rows: {a} changed since recorded" for a in altered),
         *(f"unaudited_rows: {u} has no audit row of its own" for u in unaudited),
         *(f"updated_rows: {u} does not match its latest audit row" for u in updated),
+        *(f"updated_rows: {b}" for b in board),
         *(f"schema: {d}" for d in schema),
         *(f"append_only: guard trigger {t} is missing" for t in missing),
     ]

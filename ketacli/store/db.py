@@ -274,8 +274,6 @@ def _integrity_error(exc: BaseException) -> bool:
     return type(exc).__name__ == "IntegrityError" or isinstance(exc, pg.integrity_errors())
 
 
-
-
 class _Reads:
     conn: Any  # sqlite3 / SQLCipher, or store.pg.PgConnection
 
@@ -323,7 +321,8 @@ class Store(_Reads):
     # -- writing ---------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
-        """One BEGIN IMMEDIATE transaction: every write and its audit rows land together."""
+        """One write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: BEGIN and the write
+        lock): every write and its audit rows land together."""
         if self.key_problem is not None:
             raise StorageError(
                 f"writes refused: chain not verifiable: {self.key_problem} ({self.key_file})",
@@ -346,7 +345,7 @@ class Store(_Reads):
         tx = Tx(self)
         try:
             yield tx
-            self.conn.execute("COMMIT")
+            self._commit()
         except BaseException as exc:
             with contextlib.suppress(*db_errors()):
                 self.conn.execute("ROLLBACK")
@@ -357,6 +356,21 @@ class Store(_Reads):
                 ) from None
             if isinstance(exc, db_errors()):
                 raise storage_error(exc, self.path) from None
+            raise
+
+    def _commit(self) -> None:
+        """COMMIT. On a server, a connection lost during COMMIT leaves the outcome unknown
+        (the server may have committed before the line dropped): never "nothing stored",
+        so that nobody records the same reading twice."""
+        try:
+            self.conn.execute("COMMIT")
+        except pg.errors() as exc:
+            if pg.lost_connection(exc):
+                raise StorageError(
+                    "the connection to the server was lost while committing: the write may "
+                    "or may not have been stored", code=Code.COMMIT_UNKNOWN,
+                    hint="check with 'ketacli audit --limit 5' (or the summary) before "
+                         "recording it again") from None
             raise
 
     def close(self) -> None:

@@ -56,10 +56,20 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def bad_url(url: str) -> StorageError:
+    return StorageError(f"not a usable PostgreSQL URL: {redact(url)}",
+                        code=Code.INVALID_DATABASE_PATH,
+                        hint="postgresql://USER@HOST[:PORT]/DBNAME")
+
+
 def describe(url: str) -> dict:
     """host, port, database and user named by the URL (no password)."""
     parts = urlsplit(url)
-    return {"host": parts.hostname or "localhost", "port": parts.port or 5432,
+    try:
+        port = parts.port or 5432
+    except ValueError:  # a port that is not a number
+        raise bad_url(url) from None
+    return {"host": parts.hostname or "localhost", "port": port,
             "database": unquote(parts.path.lstrip("/")) or None,
             "user": unquote(parts.username) if parts.username else None}
 
@@ -218,7 +228,7 @@ class PgConnection:
 def _adapt(conn: Any) -> None:
     """Values as SQLite gives them: numeric (sum, avg) as float, booleans as 0/1; a
     Python bool stored as 0/1."""
-    from psycopg.adapt import Dumper, Loader
+    from psycopg.adapt import Loader
     from psycopg.types.numeric import IntDumper
 
     class FloatLoader(Loader):
@@ -234,7 +244,6 @@ def _adapt(conn: Any) -> None:
         def dump(self, obj):
             return b"1" if obj else b"0"
 
-    _ = Dumper
     conn.adapters.register_loader("numeric", FloatLoader)
     conn.adapters.register_loader("bool", BoolIntLoader)
     conn.adapters.register_dumper(bool, BoolIntDumper)
@@ -253,7 +262,8 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
     try:
         # the session's settings travel with the connection request: no round trips
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.Cursor,
-                              connect_timeout=max(2, int(busy_timeout_s) or 2),
+                              # a server that is down is told within 10 s at most
+                              connect_timeout=min(10, max(2, int(busy_timeout_s))),
                               application_name="ketacli",
                               # the server probes a silent workstation (power or network
                               # lost mid-transaction) and frees its write lock in about a
@@ -262,15 +272,11 @@ def connect(url: str, *, busy_timeout_s: float) -> PgConnection:
                                       "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "
                                       "-c tcp_keepalives_count=3")
     except psycopg.ProgrammingError:  # libpq could not parse the URL
-        raise StorageError(f"not a usable PostgreSQL URL: {redact(url)}",
-                           code=Code.INVALID_DATABASE_PATH,
-                           hint="postgresql://USER@HOST[:PORT]/DBNAME") from None
+        raise bad_url(url) from None
     except psycopg.Error as exc:
         raise storage_error(exc, url) from None
-    except Exception:  # a URL libpq cannot parse
-        raise StorageError(f"not a usable PostgreSQL URL: {redact(url)}",
-                           code=Code.INVALID_DATABASE_PATH,
-                           hint="postgresql://USER@HOST[:PORT]/DBNAME") from None
+    except Exception:  # a URL psycopg cannot parse
+        raise bad_url(url) from None
     try:
         _adapt(raw)
     except psycopg.Error as exc:
@@ -314,11 +320,21 @@ def storage_error(exc: BaseException, url: str | None) -> StorageError:
     if state.startswith("23"):
         return StorageError(f"the database refused the write: {first_line(exc)}",
                             code=Code.CONSTRAINT_FAILED)
-    if state.startswith("08") or not state:
+    import psycopg
+
+    if state.startswith("08") or (not state and isinstance(exc, psycopg.OperationalError)):
         return StorageError(f"cannot reach the PostgreSQL server{where}",
                             code=Code.SERVER_UNREACHABLE,
                             hint="check that the server is running and the host and port")
     return StorageError(f"database error{where}: {first_line(exc)}", code=Code.STORAGE_ERROR)
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """The line to the server dropped (no answer came): the outcome is unknown."""
+    import psycopg
+
+    state = getattr(exc, "sqlstate", None) or ""
+    return state.startswith("08") or (not state and isinstance(exc, psycopg.OperationalError))
 
 
 def first_line(exc: BaseException) -> str:

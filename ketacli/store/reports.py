@@ -68,7 +68,7 @@ def outcomes(store: Store, *, since: str | None, until: str | None, induction: i
         f"""SELECT e.code, count(DISTINCT e.session_id) FROM side_effects e
            JOIN sessions s ON s.id = e.session_id WHERE s.started_at >= ? AND s.started_at < ?
            AND {_nv('session', 's.id')}
-           GROUP BY e.code ORDER BY 2 DESC""", (lo, hi))}
+           GROUP BY e.code ORDER BY 2 DESC, e.code""", (lo, hi))}
     finishers = _finishers(store, lo, hi, induction)
     return {
         "patients_screened": screened,

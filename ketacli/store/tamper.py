@@ -83,6 +83,22 @@ def batches_altered(store: Store) -> list[str]:
             if range_digest(store.conn, table, a, b) != digest]
 
 
+def open_sessions_differ(store: Store) -> list[str]:
+    """The board's open_sessions (kept by triggers) against what the sessions, discharges
+    and voids say: a session hidden from the board, or one shown though it ended."""
+    if not has_table(store.conn, "open_sessions"):
+        return []
+    rows = store.all(
+        "SELECT s.id, (o.session_id IS NOT NULL) AS listed FROM sessions s "
+        "LEFT JOIN open_sessions o ON o.session_id = s.id "
+        "WHERE (o.session_id IS NOT NULL) <> (NOT EXISTS (SELECT 1 FROM discharges d "
+        "WHERE d.session_id = s.id) AND NOT EXISTS (SELECT 1 FROM voids v "
+        "WHERE v.kind = 'session' AND v.target_id = s.id)) ORDER BY s.id")
+    return [f"session {r[0]} " + ("is on the board though it ended" if r[1]
+                                  else "is missing from the board though open")
+            for r in rows[:_LIMIT]]
+
+
 def rows_updated(store: Store) -> list[str]:
     """Patients and follow-ups whose stored values differ from their latest audit row's seal."""
     found: list[str] = []

@@ -75,10 +75,12 @@ def create_schema(conn) -> None:
     conn.execute("COMMIT")
 
 
-def copy_rows(source: Store, dest) -> dict[str, int]:
-    """Every row of every table of `source` into `dest` (one transaction); row counts."""
+def copy_rows(source: Store, dest, *, own_transaction: bool = True) -> dict[str, int]:
+    """Every row of every table of `source` into `dest` (one transaction: its own, or the
+    caller's); row counts."""
     counts: dict[str, int] = {}
-    dest.execute("BEGIN")
+    if own_transaction:
+        dest.execute("BEGIN")
     try:
         for table in tables_of(source.conn):
             cols = _columns(source.conn, table)
@@ -99,10 +101,12 @@ def copy_rows(source: Store, dest) -> dict[str, int]:
                     dest.executemany(sql, batch)
                     n += len(batch)
             counts[table] = n
-        dest.execute("COMMIT")
+        if own_transaction:
+            dest.execute("COMMIT")
     except BaseException:
-        with contextlib.suppress(*db_errors()):
-            dest.execute("ROLLBACK")
+        if own_transaction:
+            with contextlib.suppress(*db_errors()):
+                dest.execute("ROLLBACK")
         raise
     return counts
 
@@ -183,8 +187,10 @@ def _store_on(conn, where, source: Store, key: keys.ClinicKey | None = None) -> 
 
 
 def to_postgresql(store: Store, url: str) -> tuple[audit.ChainReport, dict[str, int]]:
-    """The clinic copied into the empty PostgreSQL database `url` and verified; on any
-    failure the destination is left as it was (empty)."""
+    """The clinic copied into the empty PostgreSQL database `url` and verified, all in one
+    transaction under the write lock: nothing is committed before the copy verified, so a
+    failure or a killed copy leaves the destination as it was (empty), and no workstation
+    writes into a half-made copy."""
     from ketacli.store.db import busy_timeout_s
     from ketacli.store.engine import table_names
 
@@ -200,21 +206,18 @@ def to_postgresql(store: Store, url: str) -> tuple[audit.ChainReport, dict[str, 
                 conn.execute(f"SELECT pg_advisory_xact_lock({pg.WRITE_LOCK})")
                 for _, _, sql in _pg_migrations():
                     conn.script(sql)
+                counts = copy_rows(store, conn, own_transaction=False)
+                dest = _store_on(conn, pg.redact(url), store)
+                verified = verify_copy(chain, dest, counts)
                 conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(*db_errors()):
                     conn.execute("ROLLBACK")
+                conn.forget_tables()
                 raise
-            try:
-                counts = copy_rows(store, conn)
-                # planner statistics for the rows just loaded (PostgreSQL's advice after a
-                # bulk load: "Run ANALYZE Afterwards"), not left to autovacuum's next round
-                conn.execute("ANALYZE")
-                dest = _store_on(conn, pg.redact(url), store)
-                verified = verify_copy(chain, dest, counts)
-            except BaseException:
-                _empty(conn)
-                raise
+        # planner statistics for the rows just loaded (PostgreSQL's advice after a bulk
+        # load: "Run ANALYZE Afterwards"), not left to autovacuum's next round
+        conn.execute("ANALYZE")
         return verified, counts
     except db_errors() as exc:
         raise storage_error(exc, pg.redact(url)) from None
@@ -228,17 +231,9 @@ def _pg_migrations():
     return PG_MIGRATIONS
 
 
-def _empty(conn) -> None:
-    """Undo a failed copy: the destination as it was (no ketacli schema)."""
-    with contextlib.suppress(*db_errors()):
-        conn.execute("ROLLBACK")
-    with contextlib.suppress(*db_errors()):
-        drop_schema(conn)
-
-
 def drop_schema(conn) -> None:
     """Drop every ketacli table and function of a PostgreSQL database, in one transaction
-    under the write lock (the demo's `--remove`, a failed copy)."""
+    under the write lock (the demo's `--remove`)."""
     conn.execute("BEGIN")
     try:
         conn.execute(f"SELECT pg_advisory_xact_lock({pg.WRITE_LOCK})")
