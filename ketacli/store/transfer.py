@@ -12,6 +12,8 @@ same MAC as the source's, every sealed row matching its seal.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,10 +77,35 @@ def create_schema(conn) -> None:
     conn.execute("COMMIT")
 
 
-def copy_rows(source: Store, dest, *, own_transaction: bool = True) -> dict[str, int]:
+def _row_text(row) -> bytes:
+    return json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def table_digests(conn, tables) -> dict[str, str]:
+    """SHA-256 of each table's rows in key order, values as the engine returns them."""
+    out = {}
+    for table in tables:
+        cols = _columns(conn, table)
+        h = hashlib.sha256()
+        cur = conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY 1")
+        for row in cur:
+            h.update(_row_text(row))
+        out[table] = h.hexdigest()
+    return out
+
+
+class Copied(dict):
+    """Row counts per table (the dict), and the SHA-256 of each table's rows as read from
+    the source (`digests`)."""
+
+    digests: dict[str, str]
+
+
+def copy_rows(source: Store, dest, *, own_transaction: bool = True) -> Copied:
     """Every row of every table of `source` into `dest` (one transaction: its own, or the
-    caller's); row counts."""
-    counts: dict[str, int] = {}
+    caller's); row counts, and the digest of what was read."""
+    counts = Copied()
+    counts.digests = {}
     if own_transaction:
         dest.execute("BEGIN")
     try:
@@ -88,19 +115,24 @@ def copy_rows(source: Store, dest, *, own_transaction: bool = True) -> dict[str,
             cur.row_factory = None
             cur.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY 1")
             n = 0
+            h = hashlib.sha256()
             if is_pg(dest):
                 with dest.raw.cursor().copy(
                         f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                     for row in cur:
                         copy.write_row(row)
+                        h.update(_row_text(row))
                         n += 1
             else:
                 sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
                        f"VALUES ({', '.join('?' for _ in cols)})")
                 while batch := cur.fetchmany(BATCH):
                     dest.executemany(sql, batch)
+                    for row in batch:
+                        h.update(_row_text(row))
                     n += len(batch)
             counts[table] = n
+            counts.digests[table] = h.hexdigest()
         if own_transaction:
             dest.execute("COMMIT")
     except BaseException:
@@ -112,11 +144,13 @@ def copy_rows(source: Store, dest, *, own_transaction: bool = True) -> dict[str,
 
 
 def verify_copy(source_chain: audit.ChainReport, dest_store: Store,
-                counts: dict[str, int]) -> audit.ChainReport:
-    """The destination holds the source's rows, chain and seals (exit 4 otherwise)."""
+                counts: Copied) -> audit.ChainReport:
+    """The destination holds the source's rows (every table, value for value), chain and
+    seals (exit 4 otherwise)."""
     from ketacli.store import admin
 
-    same = all(dest_store.scalar(f"SELECT count(*) FROM {t}") == n for t, n in counts.items())
+    same = (all(dest_store.scalar(f"SELECT count(*) FROM {t}") == n for t, n in counts.items())
+            and table_digests(dest_store.conn, counts) == counts.digests)
     chain = audit.verify(dest_store.conn, dest_store.key)
     if chain.unverifiable:
         raise StorageError(f"the copy's chain is not verifiable: {chain.unverifiable}; "
