@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -62,6 +63,19 @@ def info(store: Store) -> dict:
 
 
 def check(store: Store) -> dict:
+    """See `_check`. On a server, from one snapshot: a patient edit or a reminder stamped by
+    another workstation meanwhile is not mistaken for a change made outside ketacli."""
+    if store.engine != pg.ENGINE:
+        return _check(store)
+    store.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    try:
+        return _check(store)
+    finally:
+        with contextlib.suppress(*db_errors()):
+            store.conn.execute("ROLLBACK")
+
+
+def _check(store: Store) -> dict:
     """Integrity, foreign keys, audit chain, sealed and unaudited rows, schema, guards,
     file permissions. Every finding is one line (`findings`)."""
     on_pg = store.engine == pg.ENGINE
