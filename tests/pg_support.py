@@ -38,6 +38,10 @@ def _bin(name: str) -> str | None:
     return pgserver.server_bin(name)
 
 
+def _free_port() -> int:
+    return pgserver._free_port()
+
+
 def start(folder: Path) -> str:
     """initdb in `folder`, start the server on a free port; its admin URL (and a role that
     must give a password, for the tests of a refused login)."""
