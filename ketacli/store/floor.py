@@ -88,6 +88,10 @@ FROM sessions s
 JOIN patients p ON p.id = s.patient_id
 LEFT JOIN discharges d ON d.session_id = s.id
 """
+# PostgreSQL: the alerts of an observation counted with json_array_elements
+SESSIONS_SQL_PG = SESSIONS_SQL.replace("json_each(o.alerts)", "json_array_elements(o.alerts::json)")
+assert SESSIONS_SQL_PG != SESSIONS_SQL, "the PostgreSQL form no longer matches SESSIONS_SQL"
+
 
 
 def session_rows(store, *, open_only: bool = False, patient_id: int | None = None,
@@ -106,6 +110,6 @@ def session_rows(store, *, open_only: bool = False, patient_id: int | None = Non
     if hi is not None:
         where.append("s.started_at < ?")
         params.append(hi)
-    sql = (SESSIONS_SQL.replace("json_each(o.alerts)", "json_array_elements(o.alerts::json)")
-           if is_pg(store.conn) else SESSIONS_SQL) + (" WHERE " + " AND ".join(where) if where else "")
+    sql = (SESSIONS_SQL_PG if is_pg(store.conn) else SESSIONS_SQL) + (
+        " WHERE " + " AND ".join(where) if where else "")
     return [dict(r) for r in store.all(sql + " ORDER BY s.started_at, s.id", params)]

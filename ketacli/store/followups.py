@@ -109,6 +109,7 @@ CLAIMED_SQL_PG = CLAIMED_SQL.replace(
     "SELECT j.value FROM audit c, json_each(c.detail, '$.followups') j",
     "SELECT CAST(j.value AS INTEGER) FROM audit c, "
     "json_array_elements_text(c.detail::json -> 'followups') j")
+assert CLAIMED_SQL_PG != CLAIMED_SQL, "the PostgreSQL form no longer matches CLAIMED_SQL"
 
 
 def due(store, *, target: str, upto: str, overdue_only: bool, unnotified: bool,
