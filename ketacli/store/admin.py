@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sqlite3
@@ -113,7 +114,8 @@ def _check(store: Store) -> dict:
          else f"{len(schema)} differences, first {schema[0]}"},
         {"name": "append_only", "ok": not missing,
          "detail": "all guards in place" if not missing
-         else f"{len(missing)} guard triggers removed: {', '.join(missing[:4])}"},
+         else f"{len(missing)} guard triggers removed{' or changed' if on_pg else ''}: "
+              f"{', '.join(missing[:4])}"},
         _role(store) if on_pg else _permissions(stat.S_IMODE(Path(store.path).stat().st_mode),
                                                 store),
     ]
@@ -125,7 +127,8 @@ def _check(store: Store) -> dict:
         *(f"updated_rows: {u} does not match its latest audit row" for u in updated),
         *(f"updated_rows: {b}" for b in board),
         *(f"schema: {d}" for d in schema),
-        *(f"append_only: guard trigger {t} is missing" for t in missing),
+        *(f"append_only: guard trigger {t} is missing" + (" or was changed" if on_pg else "")
+          for t in missing),
     ]
     return {"ok": all(c["ok"] for c in checks), "checks": checks, "findings": findings,
             "audit_problems": chain.problems[:20], "foreign_key_problems": fk[:20]}
@@ -247,11 +250,37 @@ def active_triggers(store: Store) -> set[str]:
     """The triggers in force (on PostgreSQL, a disabled trigger guards nothing, nor one
     enabled for replica sessions only)."""
     if store.engine == pg.ENGINE:
+        expected = _pg_trigger_shapes()
         return {r[0] for r in store.all(
-            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal "
-            "AND t.tgenabled IN ('O', 'A') AND n.nspname = current_schema()")}
+            "SELECT t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c "
+            "ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') "
+            "AND n.nspname = current_schema()")
+            if r[0] not in expected or _trigger_shape(r[1]) == expected[r[0]]}
     return trigger_names(store.conn)
+
+
+def _trigger_shape(definition: str) -> tuple[str, str, bool, str]:
+    """(when and on what events, table, with a WHEN condition, function) of a CREATE
+    TRIGGER statement, as written in the baseline or as pg_get_triggerdef gives it."""
+    m = re.match(r"CREATE TRIGGER \w+\s+(.*?)\s+ON\s+(?:\w+\.)?(\w+)\s+(.*)EXECUTE "
+                 r"FUNCTION\s+(?:\w+\.)?(\w+)\(", " ".join(definition.split()))
+    if m is None:
+        return ("", "", False, "")
+    return (m[1].upper(), m[2], "WHEN" in m[3].upper(), m[4])
+
+
+@functools.cache
+def _pg_trigger_shapes() -> dict[str, tuple[str, str, bool, str]]:
+    """Each guard trigger of the PostgreSQL baseline: a trigger of that name recreated with
+    a condition (WHEN (false)), on other events or calling another function guards nothing."""
+    from ketacli.store.pgschema import PG_MIGRATIONS
+
+    out = {}
+    for _, _, sql in PG_MIGRATIONS:
+        for stmt in re.findall(r"CREATE TRIGGER .*?;", sql, re.S):
+            out[stmt.split()[2]] = _trigger_shape(stmt)
+    return out
 
 
 def pg_integrity(store: Store) -> list[str]:

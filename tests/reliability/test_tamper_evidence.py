@@ -462,6 +462,17 @@ PG_SCENARIOS = {
          "AS $$ BEGIN RETURN OLD; END $$",), "integrity"),
     "check_dropped": (("ALTER TABLE observations DROP CONSTRAINT IF EXISTS observations_spo2_check",),
                       "schema"),
+    # a guard of the same name that never fires, or that calls a function doing nothing
+    "guard_recreated_never_firing": (
+        ("DROP TRIGGER sessions_no_update ON sessions",
+         "CREATE TRIGGER sessions_no_update BEFORE UPDATE ON sessions FOR EACH ROW "
+         "WHEN (false) EXECUTE FUNCTION ketacli_append_only()"), "append_only"),
+    "guard_pointed_at_a_no_op": (
+        ("CREATE FUNCTION ketacli_noop() RETURNS trigger LANGUAGE plpgsql "
+         "AS $$ BEGIN RETURN NEW; END $$",
+         "DROP TRIGGER audit_no_update ON audit",
+         "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW "
+         "EXECUTE FUNCTION ketacli_noop()"), "append_only"),
 }
 
 
