@@ -102,6 +102,22 @@ def pinned_env(monkeypatch, tmp_path, engine):
         pg_support.release(db)
 
 
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory, engine):
+    """The small demo clinic of the export tests (export_support.demo_clinic), built once
+    per engine."""
+    from export_support import demo_clinic
+
+    return demo_clinic(tmp_path_factory)
+
+
+@pytest.fixture
+def demo(demo_template, db_path):
+    """This test's database: a copy of the demo clinic."""
+    helpers.copy_db(demo_template, db_path)
+    return db_path
+
+
 @pytest.fixture
 def db_path(pinned_env):
     """This test's database: a file (SQLite), or a PgDb URL (PostgreSQL)."""

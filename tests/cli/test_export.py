@@ -41,7 +41,6 @@ from export_support import (
     clinic_of,
     day_start,
     deidentified_outputs,
-    demo_clinic,
     expected_ids,
     export,
     export_audit_rows,
@@ -60,17 +59,6 @@ from helpers import assert_one_error, copy_db, mode, ok, query
 
 
 # -- the clinics -----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory, engine):
-    return demo_clinic(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_template, db_path):
-    copy_db(demo_template, db_path)
-    return db_path
-
-
 @pytest.fixture
 def zqf(tmp_path_factory, db_path) -> dict:
     path, ids = zqf_clinic(tmp_path_factory)

@@ -12,22 +12,11 @@ import io
 import json
 
 import pytest
-from export_support import FORMATS, NOTE, TRICKY_NOTE, demo_clinic, engine_export, parse, zqf_clinic
+from export_support import FORMATS, NOTE, TRICKY_NOTE, engine_export, parse, zqf_clinic
 from helpers import copy_db, ok
 
 from ketacli.render import csv_writer
 from ketacli.render import export as writers
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory, engine):
-    return demo_clinic(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_template, db_path):
-    copy_db(demo_template, db_path)
-    return db_path
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from export_support import (
     clinic_of,
     codes,
     day_start,
-    demo_clinic,
     engine_export,
     expected_ids,
     fhir_exports,
@@ -43,17 +42,6 @@ from export_support import (
 from helpers import copy_db, fhir_references, ok, query
 
 from ketacli.render import fhir
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory, engine):
-    return demo_clinic(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_template, db_path):
-    copy_db(demo_template, db_path)
-    return db_path
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from export_support import (
     LOINC,
     SNOMED,
     codes,
-    demo_clinic,
     engine_export,
     fhir_exports,
     resources,
@@ -29,17 +28,6 @@ from profile_support import check_profiles
 from ketacli.render import fhir
 
 BULK_KEYS = {"transactionTime", "request", "requiresAccessToken", "output", "error"}
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory, engine):
-    return demo_clinic(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_template, db_path):
-    copy_db(demo_template, db_path)
-    return db_path
 
 
 @pytest.fixture(name="fhir_exports", scope="module")

@@ -11,7 +11,7 @@ import io
 import re
 
 import pytest
-from export_support import FORBIDDEN, MRN, demo_clinic, study_ids, zqf_clinic
+from export_support import FORBIDDEN, MRN, study_ids, zqf_clinic
 from helpers import copy_db, ok, query
 
 from ketacli.render import redcap
@@ -28,17 +28,6 @@ VALIDATIONS = {"", "date_ymd", "datetime_ymd", "datetime_seconds_ymd", "integer"
                "email", "phone", "time", "zipcode", "alpha_only"}
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 CHOICE = re.compile(r"[A-Za-z0-9_]+, [^|]+")
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory, engine):
-    return demo_clinic(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_template, db_path):
-    copy_db(demo_template, db_path)
-    return db_path
 
 
 def read(folder) -> tuple[list[list[str]], list[dict]]:

@@ -23,7 +23,6 @@ from export_support import (
     VOID_KIND,
     YOUNG_MRN,
     day_start,
-    demo_clinic,
     engine_export,
     expected_ids,
     parse,
@@ -69,17 +68,6 @@ COLUMNS = {
               "detail", "prev_hash", "hash"],
 }
 SINCE = "2026-11-01"
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory, engine):
-    return demo_clinic(tmp_path_factory)
-
-
-@pytest.fixture
-def demo(demo_template, db_path):
-    copy_db(demo_template, db_path)
-    return db_path
 
 
 @pytest.fixture
