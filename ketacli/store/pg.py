@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import sys
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -344,16 +345,12 @@ def first_line(exc: BaseException) -> str:
 
 
 def errors() -> tuple[type[BaseException], ...]:
-    try:
-        import psycopg
-    except ImportError:
-        return ()
-    return (psycopg.Error,)
+    """psycopg's errors, once psycopg is loaded: a run that never connected to a server
+    cannot have raised one, and never pays for importing it (SQLite's start-up)."""
+    psycopg = sys.modules.get("psycopg")
+    return (psycopg.Error,) if psycopg is not None else ()
 
 
 def integrity_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import psycopg
-    except ImportError:
-        return ()
-    return (psycopg.IntegrityError,)
+    psycopg = sys.modules.get("psycopg")
+    return (psycopg.IntegrityError,) if psycopg is not None else ()
