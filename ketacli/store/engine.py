@@ -11,11 +11,7 @@ def is_pg(conn: Any) -> bool:
 
 
 def has_table(conn: Any, name: str) -> bool:
-    if is_pg(conn):
-        return name in conn.tables()
-    else:
-        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-    return conn.execute(sql, (name,)).fetchone() is not None
+    return name in table_names(conn)
 
 
 def trigger_names(conn: Any) -> set[str]:
@@ -29,8 +25,9 @@ def trigger_names(conn: Any) -> set[str]:
 
 
 def table_names(conn: Any) -> set[str]:
+    """The tables of the database (PostgreSQL: of its current schema, asked once per
+    connection)."""
     if is_pg(conn):
         return set(conn.tables())
-    else:
-        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    return {r[0] for r in conn.execute(sql)}
+    return {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
