@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from helpers import key_file, ok, query, scalar
+from helpers import key_file, ok, on_pg, query, scalar
 from reliability_support import assert_error_shape, finish, open_session, popen, real_clock, run, screen
 
 VITALS_WORKERS = 4
@@ -219,21 +219,22 @@ def _clinic_today(now) -> str:
     return now.astimezone(zone("America/Chicago")).date().isoformat()
 
 
-def test_first_run_by_several_processes_at_once(tmp_path):
-    """Four processes meet a database that does not exist yet: one creates and migrates it,
-    all four records land, and the schema is migrated exactly once."""
-    from ketacli.store import migrations
+def test_first_run_by_several_processes_at_once(db_path, other_db):
+    """Four processes meet a database that does not exist yet (PostgreSQL: one without the
+    ketacli schema), twice: one creates and migrates it under the write lock, all four
+    records land, and each migration runs exactly once."""
+    from ketacli.store import migrations, pgschema
 
-    for rnd in range(2):
-        db = tmp_path / f"fresh-{rnd}.db"
+    scripts = pgschema.PG_MIGRATIONS if on_pg() else migrations.MIGRATIONS
+    for db in (db_path, other_db):
         args = [("patient", "add", f"FR-{i}", "--name", "First Run", "--json") for i in range(4)]
         procs = [popen(db, *a) for a in args]
         results = [finish(p, a) for p, a in zip(procs, args, strict=True)]
         assert [r.returncode for r in results] == [0, 0, 0, 0], results
         assert scalar(db, "SELECT count(*) FROM patients") == 4
         assert query(db, "SELECT version FROM schema_migrations ORDER BY version") == [
-            (v,) for v, _, _ in migrations.MIGRATIONS]
-        assert scalar(db, "SELECT count(*) FROM audit WHERE action = 'migrate'") == \
-            len(migrations.MIGRATIONS)
-        assert scalar(db, "PRAGMA journal_mode") == "wal"
+            (v,) for v, _, _ in scripts]
+        assert scalar(db, "SELECT count(*) FROM audit WHERE action = 'migrate'") == len(scripts)
+        if not on_pg():
+            assert scalar(db, "PRAGMA journal_mode") == "wal"
         assert ok(run(db, "db", "check")).returncode == 0

@@ -416,24 +416,6 @@ def test_a_deadlock_with_another_client_is_exit_4_and_stores_nothing(cli, db_pat
     _assert_one_chain(db_path)
 
 
-def test_first_run_by_several_processes_at_once(db_path):
-    """Four workstations meet an empty database at once: one creates the schema (each
-    migration once, under the write lock), and all four records land."""
-    from ketacli.store.pgschema import PG_MIGRATIONS
-
-    assert not db_path.exists()
-    args = [("patient", "add", f"PGF-{i}", "--name", "First Run", "--json") for i in range(4)]
-    procs = [popen(db_path, *a) for a in args]
-    results = [finish(p, a) for p, a in zip(procs, args, strict=True)]
-    assert [r.returncode for r in results] == [0, 0, 0, 0], results
-    assert scalar(db_path, "SELECT count(*) FROM patients") == 4
-    assert query(db_path, "SELECT version FROM schema_migrations ORDER BY version") == [
-        (v,) for v, _, _ in PG_MIGRATIONS]
-    assert scalar(db_path, "SELECT count(*) FROM audit WHERE action = 'migrate'") == \
-        len(PG_MIGRATIONS)
-    _assert_one_chain(db_path)
-
-
 def test_two_claiming_senders_at_once_split_the_reminders(cli, db_path):
     """`followup due --claim` from two machines at once: disjoint batches whose union is
     everything due; both acks at once stamp each reminder once."""
